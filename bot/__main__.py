@@ -1,0 +1,7 @@
+"""
+Entry point for ``python -m bot``.
+"""
+
+from bot.cli import main
+
+main()

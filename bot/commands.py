@@ -1,0 +1,181 @@
+"""
+Implementation of the ``diagnose`` and ``kb`` commands (imported lazily by ``bot.cli``).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import IO, Any
+
+from bot.errors import BotError, InputError
+from knowledge.matcher import Diagnosis, Matcher
+from knowledge.normalize import MAX_TEXT
+
+
+@lru_cache(maxsize=1)
+def default_matcher() -> Matcher:
+    """The matcher over the shipped knowledge base, built once per process."""
+    from knowledge.loader import load_knowledge
+
+    return Matcher(load_knowledge())
+
+
+def decode_input(data: bytes) -> str:
+    """Decode a paste: UTF-8 (BOM tolerated), else a clear error; NUL bytes are dropped."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"input is not valid UTF-8 (byte {exc.start}); paste text, "
+                         "not a binary file") from exc
+    return text.replace("\x00", "")
+
+
+def diagnose_lines(lines: Iterable[bytes], matcher: Matcher) -> Iterator[dict[str, Any]]:
+    """``--jsonl``: one result (or ``{"error": ...}``) per input line, in order."""
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            yield {"error": f"line {number}: empty line"}
+            continue
+        try:
+            item = json.loads(decode_input(raw))
+        except (InputError, ValueError) as exc:
+            yield {"error": f"line {number}: not JSON: {exc}"}
+            continue
+        text = item.get("text") if isinstance(item, dict) else None
+        if not isinstance(text, str):
+            yield {"error": f"line {number}: expected an object with a string \"text\""}
+            continue
+        if len(text) > MAX_TEXT:
+            yield {"error": f"line {number}: text is {len(text):,} characters; "
+                            f"the limit is {MAX_TEXT:,}"}
+            continue
+        yield matcher.diagnose(text).to_json()
+
+
+def run_jsonl(stdin: IO[bytes], stdout: IO[str], matcher: Matcher) -> None:
+    """Stream ``--jsonl``: each answer is written and flushed as soon as it is ready."""
+    for result in diagnose_lines(stdin, matcher):
+        stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        stdout.flush()
+
+
+def render_diagnosis(diagnosis: Diagnosis) -> str:
+    """Plain-text answer for a person at a terminal."""
+    out: list[str] = []
+    entry = diagnosis.entry
+    if entry is not None:
+        out.append(f"{entry.title}")
+        out.append(f"category: {entry.category}   score: {diagnosis.score:.1f}   "
+                   f"entry: {entry.id}")
+        out.append("")
+        out.append(f"Why: {entry.cause}")
+        out.append("")
+        out.append("Fix:")
+        out.extend(f"  {n}. {step}" for n, step in enumerate(entry.fix, start=1))
+        out.append("")
+        out.append("Sources: " + "; ".join(s.title for s in entry.sources))
+    elif diagnosis.category != "none":
+        out.append(f"category: {diagnosis.category} (from the codes in the text)")
+    else:
+        verdict = ("Not sure. Is it one of these?" if diagnosis.alternatives
+                   and diagnosis.decision == "ambiguous"
+                   else "No known mail error recognised.")
+        out.append(verdict)
+    for info in diagnosis.explanations:
+        out.append(f"  {info.code}: {info.title}. {info.meaning}")
+    if diagnosis.alternatives:
+        out.append("")
+        out.append("Also possible:")
+        out.extend(f"  - {c.entry.title} [{c.entry.category}, {c.score:.0f}]"
+                   for c in diagnosis.alternatives)
+    if diagnosis.server is not None:
+        out.append("")
+        out.append(f"Mail server named: {diagnosis.server}  (smtpbot check {diagnosis.server})")
+    return "\n".join(out)
+
+
+def diagnose_command(text: str | None, *, as_json: bool, jsonl: bool) -> int:
+    """Run ``smtpbot diagnose``; returns the exit code."""
+    matcher = default_matcher()
+    if jsonl:
+        run_jsonl(sys.stdin.buffer, sys.stdout, matcher)
+        return 0
+    try:
+        if text is None or text == "-":
+            if sys.stdin.isatty():
+                raise InputError("give the error text as an argument, or pipe it on stdin")
+            text = decode_input(sys.stdin.buffer.read(MAX_TEXT * 4 + 1))
+        if not text.strip():
+            raise InputError("the text is empty")
+        diagnosis = matcher.diagnose(text)
+    except BotError as exc:
+        if as_json:
+            print(json.dumps({"error": str(exc)}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(diagnosis.to_json(), ensure_ascii=False) if as_json
+          else render_diagnosis(diagnosis))
+    return 0
+
+
+def lint_command() -> int:
+    """``smtpbot kb lint``: every invalid file with its line, then entries that shadow others."""
+    from knowledge.loader import collect_knowledge
+
+    kb, errors = collect_knowledge()
+    for error in errors:
+        print(f"error: {error}")
+    shadows = find_shadows(Matcher(kb)) if kb.entries else []
+    for own, other, signature in shadows:
+        print(f"shadow: {kb.paths[own]}: signature {signature!r} of {own} matches {other} "
+              "better")
+    print(f"{len(kb.entries)} entries, {len(errors)} errors, {len(shadows)} shadowed signatures")
+    return 1 if errors or shadows else 0
+
+
+def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
+    """Signatures whose own entry does not come first: (entry, winning entry, signature)."""
+    found: list[tuple[str, str, str]] = []
+    for entry in matcher.kb.entries:
+        for signature in entry.signatures:
+            diagnosis = matcher.diagnose(signature)
+            winner = diagnosis.entry or (diagnosis.alternatives[0].entry
+                                         if diagnosis.alternatives else None)
+            if winner is not None and winner.id != entry.id and winner.category != entry.category:
+                found.append((entry.id, winner.id, signature))
+    return found
+
+
+def stats_command() -> int:
+    """``smtpbot kb stats``: entries and signatures per category, code table sizes."""
+    kb = default_matcher().kb
+    per = Counter(e.category for e in kb.entries)
+    sigs = Counter()  # type: Counter[str]
+    for entry in kb.entries:
+        sigs[entry.category] += len(entry.signatures)
+    print(f"{'category':24} {'entries':>7} {'signatures':>10}")
+    for category in sorted(per):
+        print(f"{category:24} {per[category]:7} {sigs[category]:10}")
+    print(f"{'total':24} {len(kb.entries):7} {sum(sigs.values()):10}")
+    print(f"code tables: {len(kb.reply_codes)} reply codes, {len(kb.enhanced_codes)} enhanced "
+          f"status codes, {len(kb.hex_codes)} Outlook hex codes")
+    cited = sum(1 for e in kb.entries if any(s.file for s in e.sources))
+    print(f"entries citing guidance files: {cited}")
+    return 0
+
+
+def show_command(entry_id: str) -> int:
+    """``smtpbot kb show ID``: the whole entry."""
+    kb = default_matcher().kb
+    entry = kb.get(entry_id)
+    if entry is None:
+        print(f"error: no entry {entry_id!r}; `smtpbot kb stats` lists categories", file=sys.stderr)
+        return 2
+    print(json.dumps(entry.model_dump(exclude_none=True), indent=2, ensure_ascii=False))
+    print(f"file: {kb.paths[entry_id]}")
+    return 0

@@ -1,0 +1,171 @@
+"""
+Load the knowledge base from disk: entries and code tables, validated, with file and line
+for every problem.
+
+``load_knowledge`` is the only code that reads knowledge files.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.errors import KnowledgeError
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.schema import CodeInfo, CodeTable, Entry
+
+# libyaml is ~10x faster than the pure-Python parser; fall back when it is not compiled in.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """The validated knowledge base: entries by id and the three code tables."""
+
+    entries: tuple[Entry, ...]
+    paths: dict[str, Path] = field(default_factory=dict)
+    reply_codes: dict[str, CodeInfo] = field(default_factory=dict)
+    enhanced_codes: dict[str, CodeInfo] = field(default_factory=dict)
+    hex_codes: dict[str, CodeInfo] = field(default_factory=dict)
+
+    def get(self, entry_id: str) -> Entry | None:
+        """Return the entry with this id, or None."""
+        for entry in self.entries:
+            if entry.id == entry_id:
+                return entry
+        return None
+
+    def enhanced(self, code: str) -> CodeInfo | None:
+        """Explain an enhanced status code such as ``5.7.1`` (registry rows are ``X.7.1``)."""
+        return self.enhanced_codes.get("X" + code[1:]) if code else None
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """Walk a YAML node tree along a pydantic error location; return the 1-based line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                break
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
+    """Parse YAML text; errors carry the file and line."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise KnowledgeError(str(path), f"invalid YAML: {exc.problem}", line=line) from exc
+    return data, node
+
+
+def _validate(model: type[Entry] | type[CodeTable], data: Any, node: yaml.Node | None,
+              path: Path) -> Any:
+    """Validate parsed data; the first error is reported with its line."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = f"{where}: {first['msg']}" if where else first["msg"]
+        raise KnowledgeError(str(path), message, line=_line_of(node, first["loc"])) from exc
+
+
+def parse_entry(text: str, path: Path) -> Entry:
+    """Parse and validate one entry file's text. Pure: ``path`` is only for messages."""
+    data, node = _parse(text, path)
+    entry: Entry = _validate(Entry, data, node, path)
+    if entry.id != path.stem:
+        raise KnowledgeError(str(path), f"id {entry.id!r} must equal the file name "
+                             f"{path.stem!r}", line=_line_of(node, ("id",)))
+    return entry
+
+
+def parse_code_table(text: str, path: Path) -> CodeTable:
+    """Parse and validate one code table file's text."""
+    data, node = _parse(text, path)
+    table: CodeTable = _validate(CodeTable, data, node, path)
+    return table
+
+
+def entry_files(root: Path) -> list[Path]:
+    """All entry files under ``root/entries``, in a stable order."""
+    return sorted((root / "entries").rglob("*.y*ml"))
+
+
+def load_knowledge(root: Path = KNOWLEDGE_ROOT) -> KnowledgeBase:
+    """Read, validate and return the knowledge base; the first bad file raises."""
+    kb, errors = collect_knowledge(root)
+    if errors:
+        raise errors[0]
+    return kb
+
+
+def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[KnowledgeError]]:
+    """Read every file, keeping the good ones and collecting every error (for ``kb lint``)."""
+    errors: list[KnowledgeError] = []
+    entries: list[Entry] = []
+    paths: dict[str, Path] = {}
+    for path in entry_files(root):
+        try:
+            entry = parse_entry(path.read_text(encoding="utf-8"), path)
+        except KnowledgeError as exc:
+            errors.append(exc)
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(KnowledgeError(str(path), f"cannot read: {exc}"))
+            continue
+        if entry.id in paths:
+            errors.append(KnowledgeError(str(path), f"duplicate id {entry.id!r} "
+                                         f"(also in {paths[entry.id]})", line=1))
+            continue
+        for source in entry.sources:
+            if source.file and not (root / source.file).is_file():
+                errors.append(KnowledgeError(str(path), f"source file {source.file} not found"))
+        paths[entry.id] = path
+        entries.append(entry)
+    tables: dict[str, dict[str, CodeInfo]] = {"reply": {}, "enhanced": {}, "hex": {}}
+    for path in sorted((root / "codes").glob("*.y*ml")):
+        try:
+            table = parse_code_table(path.read_text(encoding="utf-8"), path)
+        except KnowledgeError as exc:
+            errors.append(exc)
+            continue
+        tables[table.kind].update({info.code: info for info in table.codes})
+    if not entries and not errors:
+        errors.append(KnowledgeError(str(root / "entries"), "no entries found"))
+    kb = KnowledgeBase(entries=tuple(entries), paths=paths, reply_codes=tables["reply"],
+                       enhanced_codes=tables["enhanced"], hex_codes=tables["hex"])
+    return kb, errors
+
+
+def _main(argv: Iterable[str]) -> int:
+    """``python -m knowledge.loader [ROOT]``: validate and print a one-line summary."""
+    args = list(argv)
+    root = Path(args[0]) if args else KNOWLEDGE_ROOT
+    kb, errors = collect_knowledge(root)
+    for error in errors:
+        print(error, file=sys.stderr)
+    print(f"{len(kb.entries)} entries, {len(errors)} errors")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""
+Text preparation for matching: pick the error-bearing lines of a paste, pull out exact
+evidence (reply codes, enhanced status codes, Outlook hex codes) and normalise away the
+volatile parts (addresses, host names, ids, timestamps) so that signatures compare on words.
+
+Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+# A Slack message holds 40,000 characters; uploaded log snippets are larger. Beyond this the
+# paste is refused with a clear error rather than scanned (DESIGN.md: up to 1,000,000).
+MAX_TEXT: Final = 1_000_000
+# Lines longer than this are cut: error messages are short, and partial_ratio cost grows with
+# length. 40 KB single-line JSON blobs are split into pieces of this size first.
+MAX_LINE: Final = 360
+# How many error-bearing lines are scored with rapidfuzz; bounds the cost of huge logs.
+MAX_LINES: Final = 24
+
+# RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number.
+ENHANCED_RE: Final = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]|\d)")
+# RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code.
+PAIR_RE: Final = re.compile(r"(?<![\d.])([2-5][0-5]\d)[ -]#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
+# A bare reply code in the usual places: line start, after "code", ":", "(", quotes.
+REPLY_RE: Final = re.compile(
+    r"(?:^|[\s(\['\"`:=,>])([2-5][0-5]\d)(?=[ \-,)'\"]|$)", re.MULTILINE
+)
+HEX_RE: Final = re.compile(r"\b0x[0-9a-fA-F]{8}\b")
+
+# Words and shapes that make a line likely to carry the error (ranked, weighted).
+_CUES: Final = re.compile(
+    r"error|fail|denied|refused|reject|timed? ?out|timeout|unable|cannot|can't|could ?n[o']t|"
+    r"invalid|not (?:allowed|permitted|accepted|supported|trusted|valid)|unsupported|"
+    r"exception|exceeded|blocked|unknown|expired|mismatch|does not|doesn't|unauthori[sz]ed|"
+    r"certificate|ssl|tls|starttls|handshake|smtp|auth|relay|quota|spam|blacklist|blocklist|"
+    r"\b[45]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800|getaddrinfo|enotfound|econn|etimedout|"
+    r"unsolicited|spf|dkim|dmarc|ptr record|mailbox|recipient|sender|password|login|logging|"
+    r"\blogs?\b|debug|greeting|wrong version|x509|pkix|insecure|secure connection",
+    re.IGNORECASE,
+)
+# Stack-trace frames and similar noise: never the error line itself.
+_NOISE: Final = re.compile(
+    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}|={3,})|node_modules|\.java:\d+\)|"
+    r"^\s*[A-Za-z0-9_$.]+\([A-Za-z0-9_]+\.(?:java|kt|scala):\d+\)"
+)
+
+_URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
+_EMAIL: Final = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
+_IPV4: Final = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\d.])")
+_IPV6: Final = re.compile(r"\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b\]?(?::\d+)?")
+# Host names: labels ending in a TLD-like label that is not a source-file extension.
+_HOST: Final = re.compile(
+    r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
+    r"(?!(?:js|py|go|rb|cs|ts|sh|pl|md|cc|kt|rs|so|h|c|cpp|php|java|log|txt|json|yml|yaml|"
+    r"conf|cfg|ini|exe|dll|jar|xml|html|lib|class|err|out|net\.js)\b)"
+    r"(?:com|net|org|io|edu|gov|mil|info|biz|dev|app|cloud|online|site|tech|"
+    r"local|lan|internal|test|example|invalid|[a-z]{2})\b\.?",
+    re.IGNORECASE,
+)
+_TIMESTAMP: Final = re.compile(
+    r"\b\d{4}[-/]\d{2}[-/]\d{2}[T ,]*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|"
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4},? \d{1,2}:\d{2}(?::\d{2})?|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{1,2} \d{2}:\d{2}:\d{2}|"
+    r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?",
+    re.IGNORECASE,
+)
+# Gmail appends "<id> - gsmtp"; Exchange Online appends "[HOST 2024-...Z 08DC...]".
+_GSMTP: Final = re.compile(r"\S*\s*-\s*gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$", re.IGNORECASE)
+_LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
+_NUMBER: Final = re.compile(r"\b\d+\b")
+_NON_WORD: Final = re.compile(r"[^a-z0-9<>]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Exact codes found in a paste: the strongest signals the matcher has."""
+
+    reply_codes: frozenset[int]
+    enhanced_codes: frozenset[str]
+    pairs: frozenset[tuple[int, str]]
+    hex_codes: frozenset[str]
+
+
+def find_evidence(text: str) -> Evidence:
+    """Collect reply codes, enhanced status codes and Outlook hex codes from a text."""
+    pairs = frozenset((int(r), e) for r, e in PAIR_RE.findall(text))
+    enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
+    replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
+    hexes = frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
+    return Evidence(reply_codes=frozenset(replies), enhanced_codes=enhanced, pairs=pairs,
+                    hex_codes=hexes)
+
+
+def normalise(text: str) -> str:
+    """Lower-case words only: codes, addresses, names, ids, numbers and timestamps removed."""
+    text = _URL.sub(" url ", text)
+    text = _EMAIL.sub(" email ", text)
+    text = _TIMESTAMP.sub(" ", text)
+    text = _GSMTP.sub(" ", text)
+    text = PAIR_RE.sub(" ", text)
+    text = ENHANCED_RE.sub(" ", text)
+    text = _IPV4.sub(" ip ", text)
+    text = _IPV6.sub(" ip ", text)
+    text = _HOST.sub(" host ", text)
+    text = _LONG_ID.sub(" ", text)
+    text = _NUMBER.sub(" ", text)
+    text = text.casefold().replace("_", " ")
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+def _pieces(text: str) -> list[str]:
+    """Split a paste into lines, undoing JSON-escaped newlines and cutting very long lines."""
+    if "\\n" in text and text.count("\n") < 3:
+        text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        while len(line) > MAX_LINE:
+            cut = line.rfind(" ", MAX_LINE // 2, MAX_LINE)
+            cut = cut if cut > 0 else MAX_LINE
+            lines.append(line[:cut])
+            line = line[cut:].lstrip()
+        lines.append(line)
+    return lines
+
+
+def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
+    """
+    The lines most likely to carry the error, each joined with its successor so that
+    messages wrapped over two lines still compare whole; in paste order.
+    """
+    lines = _pieces(text)
+    scored: list[tuple[int, int]] = []
+    for index, line in enumerate(lines):
+        if _NOISE.search(line):
+            continue
+        cues = len(_CUES.findall(line))
+        if cues or len(lines) <= 3:
+            scored.append((cues, index))
+    if not scored and lines:
+        scored = [(0, i) for i in range(min(len(lines), limit))]
+    # Most cues first; among equals the earlier line (the message precedes its trace).
+    keep = sorted(i for _, i in sorted(scored, key=lambda p: (-p[0], p[1]))[:limit])
+    windows: list[str] = []
+    for index in keep:
+        nxt = lines[index + 1] if index + 1 < len(lines) else ""
+        if nxt and not _NOISE.search(nxt):
+            windows.append(f"{lines[index]} {nxt}"[: MAX_LINE + 120])
+        else:
+            windows.append(lines[index])
+    return windows

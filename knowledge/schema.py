@@ -1,0 +1,115 @@
+"""
+Pydantic schema of knowledge-base files: entries and the code tables.
+
+Pure: no file reading here (see ``knowledge.loader``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from knowledge.categories import CATEGORIES
+
+_ENHANCED = r"^[245]\.\d{1,3}\.\d{1,3}$"
+_HEX = r"^0x[0-9A-F]{8}$"
+_SLUG = r"^[a-z0-9][a-z0-9-]{2,80}$"
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are errors, so a typo in a file is reported, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Source(_Strict):
+    """Where a piece of advice comes from: a guidance file in ``knowledge/guidance`` or a URL."""
+
+    title: NonEmpty
+    url: str | None = None
+    file: str | None = None
+    section: str | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Source:
+        if not (self.url or self.file):
+            raise ValueError("a source needs a url or a file")
+        if self.file and not re.fullmatch(r"guidance/[\w.-]+", self.file):
+            raise ValueError("file must be a path under guidance/, e.g. guidance/notes.txt")
+        return self
+
+
+class Entry(_Strict):
+    """One problem variant: how it looks, what it means and how to fix it."""
+
+    id: Annotated[str, Field(pattern=_SLUG)]
+    title: NonEmpty
+    category: str
+    signatures: Annotated[list[NonEmpty], Field(min_length=1)]
+    reply_codes: list[Annotated[int, Field(ge=200, le=599)]] = []
+    enhanced_codes: list[Annotated[str, Field(pattern=_ENHANCED)]] = []
+    hex_codes: list[Annotated[str, Field(pattern=_HEX)]] = []
+    exceptions: list[NonEmpty] = []
+    applies_to: list[NonEmpty] = []
+    cause: NonEmpty
+    fix: Annotated[list[NonEmpty], Field(min_length=1)]
+    probe_helps: bool = False
+    sources: Annotated[list[Source], Field(min_length=1)]
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; use one of TAXONOMY.md")
+        return value
+
+    @field_validator("signatures")
+    @classmethod
+    def _signatures_meaningful(cls, value: list[str]) -> list[str]:
+        for signature in value:
+            if len(signature) < 8:
+                raise ValueError(f"signature {signature!r} is too short to match reliably")
+        if len({s.casefold() for s in value}) != len(value):
+            raise ValueError("duplicate signature")
+        return value
+
+
+class CodeInfo(_Strict):
+    """One row of a code table: an SMTP reply code, an enhanced status code or a hex code."""
+
+    code: str
+    title: NonEmpty
+    meaning: NonEmpty
+    category: str | None = None
+    source: NonEmpty
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}")
+        return value
+
+
+class CodeTable(_Strict):
+    """A whole code table file."""
+
+    kind: Literal["reply", "enhanced", "hex"]
+    codes: list[CodeInfo]
+
+    @model_validator(mode="after")
+    def _codes_well_formed(self) -> CodeTable:
+        pattern = {"reply": r"^[2-5]\d\d$", "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}$",
+                   "hex": _HEX}[self.kind]
+        seen: set[str] = set()
+        for info in self.codes:
+            if not re.fullmatch(pattern, info.code):
+                raise ValueError(f"code {info.code!r} is not a {self.kind} code")
+            if info.code in seen:
+                raise ValueError(f"code {info.code!r} listed twice")
+            seen.add(info.code)
+        return self

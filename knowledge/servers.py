@@ -1,0 +1,97 @@
+"""
+Find the mail server (and port) a paste names, for the probe offer.
+
+Recognises ``smtp.office365.com:587``, ``[smtp.gmail.com]:587``, ``host=...``,
+``peeraddr=1.2.3.4:587``, ``connect ECONNREFUSED 1.2.3.4:587``, ``ssl://smtp.x.com:465``,
+``Could not connect to SMTP host: smtp.gmail.com, port: 465`` and bare ``smtp.x.com``.
+Pure; no name resolution here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Final
+
+# Ports that make a candidate clearly a mail server (RFC 5321, RFC 6409, RFC 8314, common alt).
+MAIL_PORTS: Final = frozenset({25, 465, 587, 2525})
+
+_NAME: Final = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{1,62}"
+_IPV4: Final = r"(?:\d{1,3}\.){3}\d{1,3}"
+_CANDIDATE: Final = re.compile(
+    rf"(?:(?P<prefix>host[=:]\s*|peeraddr=|smtp host:\s*|opening to |connect(?:ing)? to |"
+    rf"relay=|server[=:]\s*|\w+://)?)"
+    rf"(?:\[(?P<bracket>{_NAME}|{_IPV4}|[0-9A-Fa-f:]+)\]|(?P<plain>{_NAME}|{_IPV4}))"
+    rf"(?:(?::|,? port:?\s*)(?P<port>\d{{1,5}}))?",
+    re.IGNORECASE,
+)
+# Names that are never the user's mail server: files, code namespaces, documentation sites.
+_NOT_SERVER: Final = re.compile(
+    r"\.(?:js|py|go|rb|cs|ts|php|java|kt|log|txt|json|ya?ml|conf|cfg|ini|html?|xml|jar|dll|"
+    r"exe|so|h|c|cc|cpp|md)$|^(?:support|docs?|www|help|learn|aka|github|stackoverflow|"
+    r"community|answers)\.|^(?:javax?|jakarta|com\.sun|org\.|sun\.|system\.|net\.|node\.)|"
+    r"spamhaus|barracuda|spamcop|sorbs|uribl|surbl",
+    re.IGNORECASE,
+)
+_MAILISH: Final = re.compile(r"^(?:smtp|mail|mx|relay|out|outbound|submission|exchange|"
+                             r"email|mta|postfix|exim)[\w-]*\.", re.IGNORECASE)
+_KNOWN_TLD: Final = re.compile(r"\.(?:com|net|org|io|de|uk|fr|nl|eu|ru|cn|jp|br|in|it|es|"
+                               r"au|ca|ch|se|no|pl|cz|info|biz|dev|app|edu|gov|cloud|co|"
+                               r"me|us|at|be|dk|fi|hu|ie|il|nz|pt|sg|za|tw|kr|hk|mx|email|"
+                               r"local|lan|internal|test|example|invalid)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerRef:
+    """A mail server named in a conversation: host (name or address) and port if given."""
+
+    host: str
+    port: int | None = None
+
+    def __str__(self) -> str:
+        if self.port is None:
+            return self.host
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form: ``{"host": ..., "port": ...}``."""
+        return {"host": self.host, "port": self.port}
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def find_server(text: str) -> ServerRef | None:
+    """The most plausible mail server named in ``text``, or None."""
+    best: tuple[int, int, ServerRef] | None = None
+    for order, match in enumerate(_CANDIDATE.finditer(text[:200_000])):
+        host = (match.group("bracket") or match.group("plain") or "").rstrip(".")
+        start = match.start("bracket") if match.group("bracket") else match.start("plain")
+        if start > 0 and text[start - 1] in "@/.-_\\" and not match.group("prefix"):
+            continue  # part of an email address, path or longer token
+        port_text = match.group("port")
+        port = int(port_text) if port_text and 0 < int(port_text) < 65536 else None
+        is_ip = _is_ip(host)
+        if not is_ip and (_NOT_SERVER.search(host) or not _KNOWN_TLD.search(host)):
+            continue
+        if is_ip and port is None and not match.group("prefix"):
+            continue
+        score = 0
+        score += 4 if port in MAIL_PORTS else 0
+        score += 3 if _MAILISH.search(host) else 0
+        score += 2 if match.group("prefix") else 0
+        score += 1 if port is not None else 0
+        if is_ip and port not in MAIL_PORTS:
+            score -= 2
+        if score <= 0:
+            continue
+        candidate = (score, -order, ServerRef(host, port))
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else None
