@@ -45,6 +45,10 @@ def diagnose_lines(lines: Iterable[bytes], matcher: Matcher) -> Iterator[dict[st
         except (InputError, ValueError) as exc:
             yield {"error": f"line {number}: not JSON: {exc}"}
             continue
+        except RecursionError:
+            # json.loads recurses per nesting level: "[[[[..." must not end the whole run.
+            yield {"error": f"line {number}: not JSON: nested too deeply"}
+            continue
         text = item.get("text") if isinstance(item, dict) else None
         if not isinstance(text, str):
             yield {"error": f"line {number}: expected an object with a string \"text\""}
@@ -108,7 +112,12 @@ def diagnose_command(text: str | None, *, as_json: bool, jsonl: bool) -> int:
         if text is None or text == "-":
             if sys.stdin.isatty():
                 raise InputError("give the error text as an argument, or pipe it on stdin")
-            text = decode_input(sys.stdin.buffer.read(MAX_TEXT * 4 + 1))
+            data = sys.stdin.buffer.read(MAX_TEXT * 4 + 1)
+            # UTF-8 needs at most 4 bytes a character: more bytes are surely too many
+            # characters, and decoding the cut-off prefix could split a character.
+            if len(data) > MAX_TEXT * 4:
+                raise InputError(f"the text is longer than the limit of {MAX_TEXT:,} characters")
+            text = decode_input(data)
         if not text.strip():
             raise InputError("the text is empty")
         diagnosis = matcher.diagnose(text)

@@ -11,12 +11,13 @@ to the code tables when no entry fits but codes are present.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Final
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from bot.errors import InputError
 from knowledge.categories import NONE
@@ -48,6 +49,8 @@ GENERIC: Final = frozenset({"connection-timeout", "connection-refused", "dns-fai
 NO_MAIL_PENALTY: Final = 12.0
 OTHER_SOFTWARE_PENALTY: Final = 45.0
 ALTERNATIVES: Final = 3
+# The server is looked for in the error lines, then in the head and tail of a long paste.
+SERVER_SCAN: Final = 2_000
 
 _MAIL_CONTEXT: Final = re.compile(
     r"smtp|e-?mail|\bmail|mailer|postfix|exim|sendmail|outlook|gmail|thunderbird|starttls|"
@@ -58,7 +61,8 @@ _MAIL_CONTEXT: Final = re.compile(
 _OTHER_SOFTWARE: Final = re.compile(
     r"postgres|psycopg|pg_hba|mysql|mariadb|redis|mongo|rabbitmq|amqp|kafka|elasticsearch|"
     r"[:\s](?:5432|3306|6379|27017|5672|9200|9092|8080|8443|3000|5000)\b|\bhttp/\d|"
-    r"\bgit\b|docker|kubectl|npm err|pip install|openvpn|\bvpn\b",
+    r"\bgit\b|docker|kubectl|npm err|pip install|openvpn|\bvpn\b|internal server error|"
+    r"\bhttps?\b(?!s?://)|\bapi\b",
     re.IGNORECASE,
 )
 
@@ -118,8 +122,31 @@ class _Signature:
 
 _STOP: Final = frozenset(
     "the a an to of for in on at by is are was be this that with and or not no from your you "
-    "please error host ip email url server message could can t s".split()
+    "please host ip email url could can t s it i my we our has have had been when while".split()
 )
+# Coverage of a signature's words (IDF-weighted) scales its character-level score: a line that
+# shares only common words with a signature ("access denied" vs "relay access denied") is not
+# a match even when partial_ratio aligns it well.
+COVERAGE_FLOOR: Final = 0.35
+# Rarer matched words are more convincing: up to this many points for explaining more of the
+# paste with distinctive words ("getaddrinfo" beats "failed to connect").
+INFO_CAP: Final = 8.0
+INFO_PER_BIT: Final = 0.6
+# Signatures sharing less than this part of their word weight with a line cannot reach an
+# alternative's score, so they are not scored at all.
+MIN_SHARE: Final = 0.3
+# How many of its rarest words file a signature in the trigger index.
+TRIGGERS: Final = 3
+# Score of an entry whose regex pattern (an intent such as "how do I turn on logging") matches.
+PATTERN_SCORE: Final = 74.0
+# Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign language).
+CODE_ONLY_SCORE: Final = 52.0
+# When several categories fit, the more specific diagnosis is the more useful one.
+PRIOR: Final[dict[str, float]] = {
+    "auth-policy-blocked": 3.0, "tls-cert-hostname": 3.0, "tls-cert-expired": 3.0,
+    "starttls-required": 2.0, "sender-not-permitted": 2.0, "sender-authentication": 1.5,
+    "tls-port-mismatch": 1.5, "dns-failure": 1.0, "auth-failed": 1.0,
+}
 
 
 class Matcher:
@@ -129,23 +156,39 @@ class Matcher:
         self.kb = kb
         self._entries = kb.entries
         self._signatures: list[_Signature] = []
-        self._by_word: dict[str, list[int]] = defaultdict(list)
+        words_of: list[frozenset[str]] = []
+        document_frequency: dict[str, int] = defaultdict(int)
         for entry_index, entry in enumerate(kb.entries):
             for original in (*entry.signatures, entry.title):
                 text = normalise(original)
                 if len(text) < 6:
                     continue
-                sig_index = len(self._signatures)
+                words = frozenset(w for w in text.split() if len(w) > 1 and w not in _STOP)
                 self._signatures.append(_Signature(entry_index, text, original))
-                for word in set(text.split()):
-                    if len(word) > 2 and word not in _STOP:
-                        self._by_word[word].append(sig_index)
-        # Words in very many signatures say little; index only the distinctive ones.
-        limit = max(12, len(self._signatures) // 12)
-        self._by_word = {w: s for w, s in self._by_word.items() if len(s) <= limit}
-        self._exceptions = [
-            (i, name) for i, e in enumerate(kb.entries) for name in e.exceptions
+                words_of.append(words)
+                for word in words:
+                    document_frequency[word] += 1
+        total = max(1, len(self._signatures))
+        self._idf = {w: math.log2(1 + total / df) for w, df in document_frequency.items()}
+        self._sig_words = [
+            {w: self._idf[w] for w in words} for words in words_of
         ]
+        self._sig_mass = [sum(weights.values()) or 1.0 for weights in self._sig_words]
+        # Prefix filtering: each signature is filed under its rarest words only, so a line
+        # wakes up just the signatures whose most distinctive words it contains.
+        self._triggers: dict[str, list[int]] = defaultdict(list)
+        for sig_index, weights in enumerate(self._sig_words):
+            rarest = sorted(weights, key=lambda w: (-weights[w], w))[:TRIGGERS]
+            for word in rarest:
+                self._triggers[word].append(sig_index)
+        self._exceptions = [(i, n) for i, e in enumerate(kb.entries) for n in e.exceptions]
+        self._patterns = [
+            (i, re.compile(p, re.IGNORECASE)) for i, e in enumerate(kb.entries) for p in e.patterns
+        ]
+        self._by_code: dict[str, list[int]] = defaultdict(list)
+        for entry_index, entry in enumerate(kb.entries):
+            for code in (*entry.enhanced_codes, *entry.hex_codes):
+                self._by_code[code].append(entry_index)
 
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the entries for ``text`` and decide; raises InputError for unusable input."""
@@ -154,47 +197,66 @@ class Matcher:
         lines = error_lines(text)
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
-        scores = self._fuzzy(lines)
+        base = self._fuzzy(lines)
+        for entry_index, pattern in self._patterns:
+            if pattern.search(joined) and base.get(entry_index, (0.0, ""))[0] < PATTERN_SCORE:
+                base[entry_index] = (PATTERN_SCORE, pattern.pattern)
+        for entry_index, name in self._exceptions:
+            if entry_index not in base and name in joined:
+                base[entry_index] = (CODE_ONLY_SCORE, name)
+        for code in (*evidence.enhanced_codes, *evidence.hex_codes):
+            entries = self._by_code.get(code, ())
+            # Only codes few entries share are specific enough to stand alone.
+            if 0 < len(entries) <= 4 and not code.endswith(".0.0"):
+                for entry_index in entries:
+                    if entry_index not in base:
+                        base[entry_index] = (CODE_ONLY_SCORE, code)
         mail = bool(_MAIL_CONTEXT.search(joined)) or bool(evidence.enhanced_codes)
         other = bool(_OTHER_SOFTWARE.search(joined)) and not mail
-        ranked: list[Candidate] = []
-        for entry_index, (fuzzy, signature) in scores.items():
+        ranked: list[tuple[float, Candidate]] = []
+        for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
-            score = fuzzy + self._evidence_score(entry, evidence, joined)
-            if entry.category in GENERIC:
+            raw = fuzzy + self._evidence_score(entry, evidence, joined)
+            raw += PRIOR.get(entry.category, 0.0)
+            if entry.category in GENERIC or other:
                 if other:
-                    score -= OTHER_SOFTWARE_PENALTY
+                    raw -= OTHER_SOFTWARE_PENALTY
                 elif not mail:
-                    score -= NO_MAIL_PENALTY
-            ranked.append(Candidate(entry, min(100.0, score), signature))
-        for entry_index, name in self._exceptions:
-            if entry_index not in scores and name in joined:
-                entry = self._entries[entry_index]
-                score = 45.0 + self._evidence_score(entry, evidence, joined)
-                ranked.append(Candidate(entry, min(100.0, score), name))
-        ranked.sort(key=lambda c: (-c.score, c.entry.id))
-        return self._decide(ranked, evidence, find_server(text))
+                    raw -= NO_MAIL_PENALTY
+            ranked.append((raw, Candidate(entry, max(0.0, min(100.0, raw)), signature)))
+        ranked.sort(key=lambda pair: (-pair[0], pair[1].entry.id))
+        server = find_server(joined)
+        if server is None and len(text) > len(joined):
+            server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
+        return self._decide([c for _, c in ranked], evidence, server)
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """Best fuzzy score per entry over the paste's lines (only plausible signatures)."""
-        normal = [n for n in (normalise(line) for line in lines) if n]
-        words = {w for n in normal for w in n.split()}
-        wanted = sorted({s for w in words for s in self._by_word.get(w, ())})
         best: dict[int, tuple[float, str]] = {}
-        if not normal or not wanted:
-            return best
-        texts = [self._signatures[i].text for i in wanted]
-        matrix = process.cdist(texts, normal, scorer=fuzz.partial_ratio, processor=None,
-                               score_cutoff=FUZZY_CUTOFF, workers=1)
-        for row, sig_index in enumerate(wanted):
-            signature = self._signatures[sig_index]
-            for col, value in enumerate(matrix[row]):
+        seen: set[str] = set()
+        for line in lines:
+            normal = normalise(line)
+            if not normal or normal in seen:
+                continue
+            seen.add(normal)
+            words = set(normal.split())
+            hits = {s for w in words for s in self._triggers.get(w, ())}
+            for sig_index in hits:
+                weights = self._sig_words[sig_index]
+                mass = sum(weight for word, weight in weights.items() if word in words)
+                share = mass / self._sig_mass[sig_index]
+                if share < MIN_SHARE:
+                    continue
+                signature = self._signatures[sig_index]
+                value = fuzz.partial_ratio(signature.text, normal, processor=None,
+                                           score_cutoff=FUZZY_CUTOFF)
                 if not value:
                     continue
                 # partial_ratio aligns the shorter string inside the longer: a short line
                 # inside a long signature is weak evidence, so scale by coverage.
-                coverage = min(1.0, len(normal[col]) / len(signature.text))
-                score = float(value) * coverage**0.5
+                length = min(1.0, len(normal) / len(signature.text))
+                score = value * length**0.5 * (COVERAGE_FLOOR + (1 - COVERAGE_FLOOR) * share)
+                score += min(INFO_CAP, mass * INFO_PER_BIT)
                 current = best.get(signature.entry_index)
                 if current is None or score > current[0]:
                     best[signature.entry_index] = (score, signature.original)

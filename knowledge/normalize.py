@@ -8,6 +8,7 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -19,10 +20,11 @@ MAX_TEXT: Final = 1_000_000
 # length. 40 KB single-line JSON blobs are split into pieces of this size first.
 MAX_LINE: Final = 360
 # How many error-bearing lines are scored with rapidfuzz; bounds the cost of huge logs.
-MAX_LINES: Final = 24
+MAX_LINES: Final = 16
 
-# RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number.
-ENHANCED_RE: Final = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]|\d)")
+# RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number nor a
+# version ("v4.2.2", "nodemailer@4.2.2").
+ENHANCED_RE: Final = re.compile(r"(?<![\w.@])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]|\d)")
 # RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code.
 PAIR_RE: Final = re.compile(r"(?<![\d.])([2-5][0-5]\d)[ -]#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
 # A bare reply code in the usual places: line start, after "code", ":", "(", quotes.
@@ -31,34 +33,47 @@ REPLY_RE: Final = re.compile(
 )
 HEX_RE: Final = re.compile(r"\b0x[0-9a-fA-F]{8}\b")
 
-# Words and shapes that make a line likely to carry the error (ranked, weighted).
-_CUES: Final = re.compile(
-    r"error|fail|denied|refused|reject|timed? ?out|timeout|unable|cannot|can't|could ?n[o']t|"
-    r"invalid|not (?:allowed|permitted|accepted|supported|trusted|valid)|unsupported|"
-    r"exception|exceeded|blocked|unknown|expired|mismatch|does not|doesn't|unauthori[sz]ed|"
-    r"certificate|ssl|tls|starttls|handshake|smtp|auth|relay|quota|spam|blacklist|blocklist|"
-    r"\b[45]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800|getaddrinfo|enotfound|econn|etimedout|"
-    r"unsolicited|spf|dkim|dmarc|ptr record|mailbox|recipient|sender|password|login|logging|"
-    r"\blogs?\b|debug|greeting|wrong version|x509|pkix|insecure|secure connection",
-    re.IGNORECASE,
+# Words that make a line likely to carry the error. A set lookup per word is far cheaper
+# than a big case-insensitive alternation over a 40 KB log.
+_CUE_WORDS: Final = frozenset(
+    """error errors err fail failed failure fails denied refused refuse reject rejected rejecting
+    timeout timedout timed unable cannot can't couldn't could invalid unsupported exception
+    exceeded exceeds blocked block blocklist blacklist blacklisted listed unknown expired
+    mismatch doesn't unauthorized unauthorised certificate cert certificates ssl tls starttls
+    handshake smtp auth authentication authenticate relay relaying quota spam unsolicited spf
+    dkim dmarc ptr mailbox recipient sender password login logging logs log debug verbose
+    greeting x509 pkix insecure secure econnrefused etimedout enotfound getaddrinfo
+    gethostbyname eauth esocket econnection etls refusing prohibited policy permitted
+    allowed accepted trusted verify verification self-signed issuer altnames hostname
+    unavailable disabled required require requires denied throttled throttling limit rate
+    busy deferred bounced undeliverable delivered delivery resolve resolution name""".split()
 )
+_WORD: Final = re.compile(r"[a-z0-9'_-]+")
+# Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex code.
+_CODE_CUE: Final = re.compile(r"\b[2-5]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800", re.IGNORECASE)
 # Stack-trace frames and similar noise: never the error line itself.
 _NOISE: Final = re.compile(
-    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}|={3,})|node_modules|\.java:\d+\)|"
-    r"^\s*[A-Za-z0-9_$.]+\([A-Za-z0-9_]+\.(?:java|kt|scala):\d+\)"
+    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}|={3,})|node_modules|\.java:\d+\)"
 )
 
 _URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
 _EMAIL: Final = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
 _IPV4: Final = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\d.])")
-_IPV6: Final = re.compile(r"\[?\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b\]?(?::\d+)?")
+# IPv6 candidates, "::" shortening and zone included; ``_ipv6`` keeps only real addresses
+# (RFC 4291 §2.2), so that times ("10:11:12") and Perl's "Net::SMTP" stay.
+_IPV6: Final = re.compile(
+    r"(?<![\w:.])\[?((?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4})(?:%\w+)?"
+    r"(?![\w:]|\.\w)\]?(?::\d{1,5})?"
+)
 # Host names: labels ending in a TLD-like label that is not a source-file extension.
 _HOST: Final = re.compile(
     r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
     r"(?!(?:js|py|go|rb|cs|ts|sh|pl|md|cc|kt|rs|so|h|c|cpp|php|java|log|txt|json|yml|yaml|"
     r"conf|cfg|ini|exe|dll|jar|xml|html|lib|class|err|out|net\.js)\b)"
     r"(?:com|net|org|io|edu|gov|mil|info|biz|dev|app|cloud|online|site|tech|"
-    r"local|lan|internal|test|example|invalid|[a-z]{2})\b\.?",
+    r"local|lan|internal|test|example|invalid|[a-z]{2})\b"
+    # A TLD is the last label: "javax.net.ssl..." and "System.Net.Mail..." are code names.
+    r"(?!\.[A-Za-z_$])\.?",
     re.IGNORECASE,
 )
 _TIMESTAMP: Final = re.compile(
@@ -95,6 +110,16 @@ def find_evidence(text: str) -> Evidence:
                     hex_codes=hexes)
 
 
+def _ipv6(match: re.Match[str]) -> str:
+    """`` ip `` for a real IPv6 address with a digit in it ("::" alone is prose), else as is."""
+    candidate = match.group(1)
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return match.group(0)
+    return " ip " if any(c.isdigit() for c in candidate) else match.group(0)
+
+
 def normalise(text: str) -> str:
     """Lower-case words only: codes, addresses, names, ids, numbers and timestamps removed."""
     text = _URL.sub(" url ", text)
@@ -104,12 +129,15 @@ def normalise(text: str) -> str:
     text = PAIR_RE.sub(" ", text)
     text = ENHANCED_RE.sub(" ", text)
     text = _IPV4.sub(" ip ", text)
-    text = _IPV6.sub(" ip ", text)
+    text = _IPV6.sub(_ipv6, text)
     text = _HOST.sub(" host ", text)
     text = _LONG_ID.sub(" ", text)
     text = _NUMBER.sub(" ", text)
-    text = text.casefold().replace("_", " ")
-    return " ".join(_NON_WORD.sub(" ", text).split())
+    text = _NON_WORD.sub(" ", text.casefold().replace("_", " "))
+    # "_" and non-ASCII letters hid some ids and numbers from \b above; drop them now that
+    # only ASCII words are left, so that normalise(normalise(x)) == normalise(x).
+    text = _NUMBER.sub(" ", _LONG_ID.sub(" ", text))
+    return " ".join(text.split())
 
 
 def _pieces(text: str) -> list[str]:
@@ -130,17 +158,23 @@ def _pieces(text: str) -> list[str]:
     return lines
 
 
+def _cues(line: str) -> int:
+    """How strongly a line looks like it carries an error (0 = not at all)."""
+    cues = len(_CUE_WORDS.intersection(_WORD.findall(line.lower())))
+    return cues + 2 if _CODE_CUE.search(line) else cues
+
+
 def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
     """
-    The lines most likely to carry the error, each joined with its successor so that
-    messages wrapped over two lines still compare whole; in paste order.
+    The lines most likely to carry the error, each joined with a short continuation line so
+    that messages wrapped over two lines still compare whole; in paste order.
     """
     lines = _pieces(text)
     scored: list[tuple[int, int]] = []
     for index, line in enumerate(lines):
         if _NOISE.search(line):
             continue
-        cues = len(_CUES.findall(line))
+        cues = _cues(line)
         if cues or len(lines) <= 3:
             scored.append((cues, index))
     if not scored and lines:
@@ -149,9 +183,10 @@ def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
     keep = sorted(i for _, i in sorted(scored, key=lambda p: (-p[0], p[1]))[:limit])
     windows: list[str] = []
     for index in keep:
+        line = lines[index]
         nxt = lines[index + 1] if index + 1 < len(lines) else ""
-        if nxt and not _NOISE.search(nxt):
-            windows.append(f"{lines[index]} {nxt}"[: MAX_LINE + 120])
+        if nxt and len(line) + len(nxt) <= MAX_LINE and not _NOISE.search(nxt):
+            windows.append(f"{line} {nxt}")
         else:
-            windows.append(lines[index])
+            windows.append(line)
     return windows

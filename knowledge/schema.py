@@ -54,6 +54,7 @@ class Entry(_Strict):
     enhanced_codes: list[Annotated[str, Field(pattern=_ENHANCED)]] = []
     hex_codes: list[Annotated[str, Field(pattern=_HEX)]] = []
     exceptions: list[NonEmpty] = []
+    patterns: list[NonEmpty] = []
     applies_to: list[NonEmpty] = []
     cause: NonEmpty
     fix: Annotated[list[NonEmpty], Field(min_length=1)]
@@ -65,6 +66,16 @@ class Entry(_Strict):
     def _known_category(cls, value: str) -> str:
         if value not in CATEGORIES:
             raise ValueError(f"unknown category {value!r}; use one of TAXONOMY.md")
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regex: {exc}") from exc
         return value
 
     @field_validator("signatures")

@@ -19,11 +19,16 @@ MAIL_PORTS: Final = frozenset({25, 465, 587, 2525})
 
 _NAME: Final = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{1,62}"
 _IPV4: Final = r"(?:\d{1,3}\.){3}\d{1,3}"
+# Cheap token scan first; each token is then checked against the strict shapes.
 _CANDIDATE: Final = re.compile(
-    rf"(?:(?P<prefix>host[=:]\s*|peeraddr=|smtp host:\s*|opening to |connect(?:ing)? to |"
-    rf"relay=|server[=:]\s*|\w+://)?)"
-    rf"(?:\[(?P<bracket>{_NAME}|{_IPV4}|[0-9A-Fa-f:]+)\]|(?P<plain>{_NAME}|{_IPV4}))"
-    rf"(?:(?::|,? port:?\s*)(?P<port>\d{{1,5}}))?",
+    r"\[(?P<bracket>[0-9A-Za-z.:-]{3,255})\]|(?P<plain>[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+)"
+)
+_SHAPE: Final = re.compile(rf"{_NAME}|{_IPV4}")
+_PORT: Final = re.compile(r"(?::|,? port:?\s*)(\d{1,5})\b", re.IGNORECASE)
+# Words just before a name that say it is the server being talked to.
+_PREFIX: Final = re.compile(
+    r"(?:host[=:]\s*|peeraddr=|smtp host:\s*|opening to |connect(?:ing)? to |relay=|"
+    r"server[=:]\s*|\w+://)$",
     re.IGNORECASE,
 )
 # Names that are never the user's mail server: files, code namespaces, documentation sites.
@@ -60,6 +65,8 @@ class ServerRef:
 
 
 def _is_ip(value: str) -> bool:
+    if not (value[:1].isdigit() or ":" in value):
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:
@@ -70,24 +77,28 @@ def _is_ip(value: str) -> bool:
 def find_server(text: str) -> ServerRef | None:
     """The most plausible mail server named in ``text``, or None."""
     best: tuple[int, int, ServerRef] | None = None
-    for order, match in enumerate(_CANDIDATE.finditer(text[:200_000])):
-        host = (match.group("bracket") or match.group("plain") or "").rstrip(".")
-        start = match.start("bracket") if match.group("bracket") else match.start("plain")
-        if start > 0 and text[start - 1] in "@/.-_\\" and not match.group("prefix"):
+    for order, match in enumerate(_CANDIDATE.finditer(text)):
+        bracket = match.group("bracket")
+        host = (bracket or match.group("plain") or "").rstrip(".")
+        if not (_SHAPE.fullmatch(host) or (bracket and ":" in host)):
+            continue
+        start = match.start()
+        prefixed = bool(_PREFIX.search(text, max(0, start - 20), start))
+        if start > 0 and text[start - 1] in "@/.-_\\" and not prefixed:
             continue  # part of an email address, path or longer token
-        port_text = match.group("port")
-        port = int(port_text) if port_text and 0 < int(port_text) < 65536 else None
+        port_match = _PORT.match(text, match.end())
+        port = int(port_match.group(1)) if port_match else None
+        port = port if port and port < 65536 else None
         is_ip = _is_ip(host)
         if not is_ip and (_NOT_SERVER.search(host) or not _KNOWN_TLD.search(host)):
             continue
-        if is_ip and port is None and not match.group("prefix"):
+        if is_ip and port is None and not prefixed:
             continue
-        score = 0
-        score += 4 if port in MAIL_PORTS else 0
-        score += 3 if _MAILISH.search(host) else 0
-        score += 2 if match.group("prefix") else 0
-        score += 1 if port is not None else 0
-        if is_ip and port not in MAIL_PORTS:
+        score = (4 if port in MAIL_PORTS else 0) + (3 if _MAILISH.search(host) else 0)
+        score += (2 if prefixed else 0) + (1 if port is not None else 0)
+        # An address on another port is likely a client or a database, but "host=<ip>"
+        # without a port still names the server (the check then sweeps the mail ports).
+        if is_ip and port is not None and port not in MAIL_PORTS:
             score -= 2
         if score <= 0:
             continue
