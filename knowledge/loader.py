@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +17,11 @@ from pydantic import ValidationError
 
 from bot.errors import KnowledgeError
 from knowledge import KNOWLEDGE_ROOT
-from knowledge.schema import CodeInfo, CodeTable, Entry
+from knowledge.model import CodeInfo, Entry, KnowledgeBase
+from knowledge.schema import CodeTableSchema, EntrySchema, to_code_info
 
 # libyaml is ~10x faster than the pure-Python parser; fall back when it is not compiled in.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@dataclass(frozen=True, slots=True)
-class KnowledgeBase:
-    """The validated knowledge base: entries by id and the three code tables."""
-
-    entries: tuple[Entry, ...]
-    paths: dict[str, Path] = field(default_factory=dict)
-    reply_codes: dict[str, CodeInfo] = field(default_factory=dict)
-    enhanced_codes: dict[str, CodeInfo] = field(default_factory=dict)
-    hex_codes: dict[str, CodeInfo] = field(default_factory=dict)
-
-    def get(self, entry_id: str) -> Entry | None:
-        """Return the entry with this id, or None."""
-        for entry in self.entries:
-            if entry.id == entry_id:
-                return entry
-        return None
-
-    def enhanced(self, code: str) -> CodeInfo | None:
-        """Explain an enhanced status code such as ``5.7.1`` (registry rows are ``X.7.1``)."""
-        return self.enhanced_codes.get("X" + code[1:]) if code else None
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
@@ -76,7 +54,7 @@ def _parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _validate(model: type[Entry] | type[CodeTable], data: Any, node: yaml.Node | None,
+def _validate(model: type[EntrySchema] | type[CodeTableSchema], data: Any, node: yaml.Node | None,
               path: Path) -> Any:
     """Validate parsed data; the first error is reported with its line."""
     try:
@@ -91,17 +69,17 @@ def _validate(model: type[Entry] | type[CodeTable], data: Any, node: yaml.Node |
 def parse_entry(text: str, path: Path) -> Entry:
     """Parse and validate one entry file's text. Pure: ``path`` is only for messages."""
     data, node = _parse(text, path)
-    entry: Entry = _validate(Entry, data, node, path)
+    entry: Entry = _validate(EntrySchema, data, node, path).to_entry()
     if entry.id != path.stem:
         raise KnowledgeError(str(path), f"id {entry.id!r} must equal the file name "
                              f"{path.stem!r}", line=_line_of(node, ("id",)))
     return entry
 
 
-def parse_code_table(text: str, path: Path) -> CodeTable:
+def parse_code_table(text: str, path: Path) -> CodeTableSchema:
     """Parse and validate one code table file's text."""
     data, node = _parse(text, path)
-    table: CodeTable = _validate(CodeTable, data, node, path)
+    table: CodeTableSchema = _validate(CodeTableSchema, data, node, path)
     return table
 
 
@@ -122,7 +100,7 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
     """Read every file, keeping the good ones and collecting every error (for ``kb lint``)."""
     errors: list[KnowledgeError] = []
     entries: list[Entry] = []
-    paths: dict[str, Path] = {}
+    paths: dict[str, str] = {}
     for path in entry_files(root):
         try:
             entry = parse_entry(path.read_text(encoding="utf-8"), path)
@@ -139,7 +117,7 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
         for source in entry.sources:
             if source.file and not (root / source.file).is_file():
                 errors.append(KnowledgeError(str(path), f"source file {source.file} not found"))
-        paths[entry.id] = path
+        paths[entry.id] = str(path)
         entries.append(entry)
     tables: dict[str, dict[str, CodeInfo]] = {"reply": {}, "enhanced": {}, "hex": {}}
     for path in sorted((root / "codes").glob("*.y*ml")):
@@ -148,7 +126,7 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
         except KnowledgeError as exc:
             errors.append(exc)
             continue
-        tables[table.kind].update({info.code: info for info in table.codes})
+        tables[table.kind].update({info.code: to_code_info(info) for info in table.codes})
     if not entries and not errors:
         errors.append(KnowledgeError(str(root / "entries"), "no entries found"))
     kb = KnowledgeBase(entries=tuple(entries), paths=paths, reply_codes=tables["reply"],

@@ -21,9 +21,16 @@ from rapidfuzz import fuzz
 
 from bot.errors import InputError
 from knowledge.categories import NONE
-from knowledge.loader import KnowledgeBase
-from knowledge.normalize import MAX_TEXT, Evidence, error_lines, find_evidence, normalise
-from knowledge.schema import CodeInfo, Entry
+from knowledge.model import KnowledgeBase
+from knowledge.normalize import (
+    MAX_TEXT,
+    Evidence,
+    error_lines,
+    find_evidence,
+    normalise,
+    stem,
+)
+from knowledge.model import CodeInfo, Entry
 from knowledge.servers import ServerRef, find_server
 
 # Decision thresholds on the 0-100 score, tuned on the dev corpus (bench/eval.py).
@@ -163,7 +170,7 @@ class Matcher:
                 text = normalise(original)
                 if len(text) < 6:
                     continue
-                words = frozenset(w for w in text.split() if len(w) > 1 and w not in _STOP)
+                words = frozenset(stem(w) for w in text.split() if len(w) > 1 and w not in _STOP)
                 self._signatures.append(_Signature(entry_index, text, original))
                 words_of.append(words)
                 for word in words:
@@ -239,7 +246,7 @@ class Matcher:
             if not normal or normal in seen:
                 continue
             seen.add(normal)
-            words = set(normal.split())
+            words = {stem(w) for w in normal.split()}
             hits = {s for w in words for s in self._triggers.get(w, ())}
             for sig_index in hits:
                 weights = self._sig_words[sig_index]

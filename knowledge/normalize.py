@@ -87,7 +87,21 @@ _TIMESTAMP: Final = re.compile(
 _GSMTP: Final = re.compile(r"\S*\s*-\s*gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$", re.IGNORECASE)
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
+# Spellings of one idea that software and people use interchangeably; mapped to one form on
+# both sides (signatures and pastes) so that wording, not spelling, is compared.
+_SYNONYMS: Final = {
+    "auth": "authentication", "authenticate": "authentication", "authenticated": "authentication",
+    "cert": "certificate", "certs": "certificate", "certificates": "certificate",
+    "pwd": "password", "passwd": "password", "pass": "password", "msg": "message",
+    "conn": "connection", "timedout": "timeout", "timeouts": "timeout", "mailserver": "server",
+    "emails": "email", "mails": "mail",
+}
 _NON_WORD: Final = re.compile(r"[^a-z0-9<>]+")
+
+
+def stem(word: str) -> str:
+    """A crude stem (the first six letters): refused/refuse, certificate/certificates."""
+    return word[:6] if len(word) <= 12 else word
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +151,8 @@ def normalise(text: str) -> str:
     # "_" and non-ASCII letters hid some ids and numbers from \b above; drop them now that
     # only ASCII words are left, so that normalise(normalise(x)) == normalise(x).
     text = _NUMBER.sub(" ", _LONG_ID.sub(" ", text))
-    return " ".join(text.split())
+    text = text.replace("timed out", "timeout").replace("time out", "timeout")
+    return " ".join(_SYNONYMS.get(word, word) for word in text.split())
 
 
 def _pieces(text: str) -> list[str]:

@@ -1,7 +1,8 @@
 """
 Pydantic schema of knowledge-base files: entries and the code tables.
 
-Pure: no file reading here (see ``knowledge.loader``).
+Pure: no file reading here (see ``knowledge.loader``). Validated models convert to the
+run-time records of ``knowledge.model``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from knowledge.categories import CATEGORIES
+from knowledge.model import CodeInfo, Entry, Source
 
 _ENHANCED = r"^[245]\.\d{1,3}\.\d{1,3}$"
 _HEX = r"^0x[0-9A-F]{8}$"
@@ -26,7 +28,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class Source(_Strict):
+class SourceSchema(_Strict):
     """Where a piece of advice comes from: a guidance file in ``knowledge/guidance`` or a URL."""
 
     title: NonEmpty
@@ -35,7 +37,7 @@ class Source(_Strict):
     section: str | None = None
 
     @model_validator(mode="after")
-    def _one_location(self) -> Source:
+    def _one_location(self) -> SourceSchema:
         if not (self.url or self.file):
             raise ValueError("a source needs a url or a file")
         if self.file and not re.fullmatch(r"guidance/[\w.-]+", self.file):
@@ -43,7 +45,7 @@ class Source(_Strict):
         return self
 
 
-class Entry(_Strict):
+class EntrySchema(_Strict):
     """One problem variant: how it looks, what it means and how to fix it."""
 
     id: Annotated[str, Field(pattern=_SLUG)]
@@ -59,7 +61,7 @@ class Entry(_Strict):
     cause: NonEmpty
     fix: Annotated[list[NonEmpty], Field(min_length=1)]
     probe_helps: bool = False
-    sources: Annotated[list[Source], Field(min_length=1)]
+    sources: Annotated[list[SourceSchema], Field(min_length=1)]
 
     @field_validator("category")
     @classmethod
@@ -67,6 +69,12 @@ class Entry(_Strict):
         if value not in CATEGORIES:
             raise ValueError(f"unknown category {value!r}; use one of TAXONOMY.md")
         return value
+
+    def to_entry(self) -> Entry:
+        """The run-time record for this validated entry."""
+        data = self.model_dump()
+        data["sources"] = tuple(Source(**source) for source in data["sources"])
+        return Entry(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     @field_validator("patterns")
     @classmethod
@@ -89,7 +97,7 @@ class Entry(_Strict):
         return value
 
 
-class CodeInfo(_Strict):
+class CodeInfoSchema(_Strict):
     """One row of a code table: an SMTP reply code, an enhanced status code or a hex code."""
 
     code: str
@@ -106,14 +114,19 @@ class CodeInfo(_Strict):
         return value
 
 
-class CodeTable(_Strict):
+def to_code_info(info: CodeInfoSchema) -> CodeInfo:
+    """The run-time record for a validated code-table row."""
+    return CodeInfo(**info.model_dump())
+
+
+class CodeTableSchema(_Strict):
     """A whole code table file."""
 
     kind: Literal["reply", "enhanced", "hex"]
-    codes: list[CodeInfo]
+    codes: list[CodeInfoSchema]
 
     @model_validator(mode="after")
-    def _codes_well_formed(self) -> CodeTable:
+    def _codes_well_formed(self) -> CodeTableSchema:
         pattern = {"reply": r"^[2-5]\d\d$", "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}$",
                    "hex": _HEX}[self.kind]
         seen: set[str] = set()

@@ -1,0 +1,68 @@
+"""
+Run-time records of the knowledge base: plain frozen dataclasses, cheap to import and to
+unpickle (validation lives in ``knowledge.schema`` and runs only when files are read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a piece of advice comes from: a guidance file in ``knowledge/guidance`` or a URL."""
+
+    title: str
+    url: str | None = None
+    file: str | None = None
+    section: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One problem variant: how it looks, what it means and how to fix it."""
+
+    id: str
+    title: str
+    category: str
+    signatures: tuple[str, ...]
+    cause: str
+    fix: tuple[str, ...]
+    sources: tuple[Source, ...]
+    reply_codes: tuple[int, ...] = ()
+    enhanced_codes: tuple[str, ...] = ()
+    hex_codes: tuple[str, ...] = ()
+    exceptions: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    applies_to: tuple[str, ...] = ()
+    probe_helps: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    """One row of a code table: an SMTP reply code, an enhanced status code or a hex code."""
+
+    code: str
+    title: str
+    meaning: str
+    source: str
+    category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBase:
+    """The validated knowledge base: entries and the three code tables."""
+
+    entries: tuple[Entry, ...]
+    paths: dict[str, str] = field(default_factory=dict)
+    reply_codes: dict[str, CodeInfo] = field(default_factory=dict)
+    enhanced_codes: dict[str, CodeInfo] = field(default_factory=dict)
+    hex_codes: dict[str, CodeInfo] = field(default_factory=dict)
+
+    def get(self, entry_id: str) -> Entry | None:
+        """Return the entry with this id, or None."""
+        return next((entry for entry in self.entries if entry.id == entry_id), None)
+
+    def enhanced(self, code: str) -> CodeInfo | None:
+        """Explain an enhanced status code such as ``5.7.1`` (registry rows are ``X.7.1``)."""
+        return self.enhanced_codes.get("X" + code[1:]) if code else None
