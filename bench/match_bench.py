@@ -25,9 +25,9 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process, utils
 
-from knowledge.loader import KnowledgeBase, load_knowledge
+from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
-from knowledge.schema import Entry, Source
+from knowledge.model import Entry, KnowledgeBase, Source
 
 # Transport-log filler in the shape PHPMailer / nodemailer / Postfix logs have.
 _FILLER = [
@@ -76,12 +76,12 @@ def _synthetic(kb: KnowledgeBase, size: int, rng: random.Random) -> KnowledgeBas
     source = Source(title="synthetic", url="https://example.invalid/")
     while len(entries) < size:
         n = len(entries)
-        sigs = [" ".join(rng.choice(words) for _ in range(rng.randrange(5, 12))) + f" syn{n}x{k}"
-                for k in range(4)]
+        sigs = tuple(" ".join(rng.choice(words) for _ in range(rng.randrange(5, 12))) + f" syn{n}x{k}"
+                for k in range(4))
         entries.append(Entry(id=f"synthetic-{n}", title=f"Synthetic {n}",
                              category=rng.choice([e.category for e in kb.entries]),
-                             signatures=sigs, cause="synthetic", fix=["synthetic"],
-                             sources=[source]))
+                             signatures=sigs, cause="synthetic", fix=("synthetic",),
+                             sources=(source,)))
     return KnowledgeBase(entries=tuple(entries), reply_codes=kb.reply_codes,
                          enhanced_codes=kb.enhanced_codes, hex_codes=kb.hex_codes)
 

@@ -1,66 +1,143 @@
 """
 The ``smtpbot`` command line: diagnose pasted errors, probe mail servers, run the bot.
 
-Each command imports only what it needs, so ``smtpbot check`` and ``smtpbot diagnose``
-start fast.
+Built on click, and each command imports only what it needs, so that one-shot commands
+(``smtpbot check``, ``smtpbot diagnose``) start fast.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import sys
 
-import typer
+import click
 
-app = typer.Typer(
-    name="smtpbot",
-    help="Support bot for people who cannot send email: diagnose pasted SMTP/TLS errors, "
-    "probe mail servers for STARTTLS problems, and run the Slack bot or its terminal console.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-kb_app = typer.Typer(help="Inspect and validate the knowledge base.", no_args_is_help=True)
-app.add_typer(kb_app, name="kb")
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="smtpbot", prog_name="smtpbot")
+def app() -> None:
+    """
+    Support bot for people who cannot send email.
+
+    Diagnose pasted SMTP/TLS errors, probe mail servers for STARTTLS problems, and run
+    the Slack bot or its terminal console.
+
+    \b
+    Examples:
+      smtpbot diagnose "530 5.7.0 Must issue a STARTTLS command first"
+      smtpbot check smtp.example.com
+      smtpbot console
+    """
 
 
 @app.command()
-def diagnose(
-    text: Annotated[str | None, typer.Argument(help="The pasted error; omit or '-' to read "
-                                                    "stdin.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="Read JSON Lines ({\"text\": ...}) on "
-                                        "stdin, write one JSON result per line.")] = False,
-) -> None:
-    """Recognise a pasted mail error and say what it means and how to fix it."""
+@click.argument("text", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--jsonl", is_flag=True,
+              help='Read JSON Lines ({"text": ...}) on stdin, write one JSON result per line.')
+def diagnose(text: str | None, as_json: bool, jsonl: bool) -> None:
+    """
+    Recognise a pasted mail error and say what it means and how to fix it.
+
+    TEXT is the pasted error; omit it or give '-' to read stdin.
+    """
     from bot.commands import diagnose_command
 
-    raise typer.Exit(diagnose_command(text, as_json=as_json, jsonl=jsonl))
+    sys.exit(diagnose_command(text, as_json=as_json, jsonl=jsonl))
 
 
-@kb_app.command("lint")
+@app.group(context_settings=CONTEXT)
+def kb() -> None:
+    """Inspect and validate the knowledge base."""
+
+
+@kb.command("lint")
 def kb_lint() -> None:
     """Validate every knowledge file (errors with file and line) and report shadowed entries."""
     from bot.commands import lint_command
 
-    raise typer.Exit(lint_command())
+    sys.exit(lint_command())
 
 
-@kb_app.command("stats")
+@kb.command("stats")
 def kb_stats() -> None:
     """Entries and signatures per category, and the code tables' sizes."""
     from bot.commands import stats_command
 
-    raise typer.Exit(stats_command())
+    sys.exit(stats_command())
 
 
-@kb_app.command("show")
-def kb_show(entry_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+@kb.command("show")
+@click.argument("entry_id", metavar="ID")
+def kb_show(entry_id: str) -> None:
     """Print one entry."""
     from bot.commands import show_command
 
-    raise typer.Exit(show_command(entry_id))
+    sys.exit(show_command(entry_id))
+
+
+@app.command()
+@click.option("--http", is_flag=True,
+              help="Serve Slack's HTTP requests on /slack/events (plus /healthz, /readyz, "
+              "/metrics) instead of Socket Mode.")
+@click.option("--host", default="0.0.0.0", show_default=True,
+              help="Address to listen on in HTTP mode.")
+@click.option("--port", type=int, default=None,
+              help="Port for HTTP mode (default 3000); in Socket Mode, serve the health "
+              "endpoints on it.")
+def run(http: bool, host: str, port: int | None) -> None:
+    """
+    Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, or HTTP mode with --http.
+
+    With no Slack tokens configured it says so and, at a terminal, starts the console.
+    """
+    from bot.slack.runtime import run_command
+
+    sys.exit(run_command(os.environ, http=http, host=host, port=port, stdin=sys.stdin,
+                         out=sys.stderr))
+
+
+@app.command()
+def console() -> None:
+    """Talk to the bot in the terminal: paste an error, get the answer, run the check."""
+    from bot.console import console_command
+
+    sys.exit(console_command(os.environ, stdin=sys.stdin, stdout=sys.stdout))
+
+
+@app.command("check")
+@click.argument("target")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Probe only this port (default: 587, 25, 465).")
+@click.option("--mode", type=click.Choice(["auto", "starttls", "tls"]), default="auto",
+              show_default=True, help="auto (detect), starttls, or tls (implicit TLS, as on 465).")
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Seconds for the whole probe.")
+@click.option("--servername", default=None, help="Name for SNI and the certificate check.")
+@click.option("--cafile", default=None, help="Extra trusted CA certificates (PEM file).")
+@click.option("--allow-private", is_flag=True,
+              help="Allow loopback, private and link-local targets.")
+@click.option("--json", "json_output", is_flag=True,
+              help="Print JSON: one object per port, an array for several.")
+@click.option("--mx", is_flag=True, help="Probe every MX host of the domain TARGET.")
+def check(target: str, port: int | None, mode: str, timeout: float, servername: str | None,
+          cafile: str | None, allow_private: bool, json_output: bool, mx: bool) -> None:
+    """
+    Probe a mail server's STARTTLS or implicit TLS and say why a client cannot connect.
+
+    TARGET is host, host:port, an IP address, or [v6addr]:port (with --mx: a mail domain).
+    Exit code: 0 ok or warn, 1 fail, 2 refused or bad usage.
+    """
+    from bot.probe.command import CheckRequest, run_check
+
+    request = CheckRequest(target=target, port=port, mode=mode, timeout=timeout,
+                           servername=servername, cafile=cafile, allow_private=allow_private,
+                           json=json_output, mx=mx)
+    sys.exit(run_check(request, env=os.environ, out=sys.stdout, err=sys.stderr))
 
 
 def main() -> None:
     """Run the CLI."""
-    app()
+    app(prog_name="smtpbot")

@@ -4,6 +4,7 @@ Implementation of the ``diagnose`` and ``kb`` commands (imported lazily by ``bot
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import Counter
@@ -18,10 +19,10 @@ from knowledge.normalize import MAX_TEXT
 
 @lru_cache(maxsize=1)
 def default_matcher() -> Matcher:
-    """The matcher over the shipped knowledge base, built once per process."""
-    from knowledge.loader import load_knowledge
+    """The matcher over the shipped knowledge base (from the compiled cache when current)."""
+    from knowledge.cache import load_matcher
 
-    return Matcher(load_knowledge())
+    return load_matcher()
 
 
 def decode_input(data: bytes) -> str:
@@ -185,6 +186,7 @@ def show_command(entry_id: str) -> int:
     if entry is None:
         print(f"error: no entry {entry_id!r}; `smtpbot kb stats` lists categories", file=sys.stderr)
         return 2
-    print(json.dumps(entry.model_dump(exclude_none=True), indent=2, ensure_ascii=False))
+    data = {k: v for k, v in dataclasses.asdict(entry).items() if v not in (None, (), [])}
+    print(json.dumps(data, indent=2, ensure_ascii=False))
     print(f"file: {kb.paths[entry_id]}")
     return 0

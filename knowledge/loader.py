@@ -103,20 +103,24 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
     paths: dict[str, str] = {}
     for path in entry_files(root):
         try:
-            entry = parse_entry(path.read_text(encoding="utf-8"), path)
+            text = path.read_text(encoding="utf-8")
+            entry = parse_entry(text, path)
         except KnowledgeError as exc:
             errors.append(exc)
             continue
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(KnowledgeError(str(path), f"cannot read: {exc}"))
             continue
+        node = yaml.compose(text, Loader=_Loader)
         if entry.id in paths:
             errors.append(KnowledgeError(str(path), f"duplicate id {entry.id!r} "
-                                         f"(also in {paths[entry.id]})", line=1))
+                                         f"(also in {paths[entry.id]})",
+                                         line=_line_of(node, ("id",))))
             continue
-        for source in entry.sources:
+        for index, source in enumerate(entry.sources):
             if source.file and not (root / source.file).is_file():
-                errors.append(KnowledgeError(str(path), f"source file {source.file} not found"))
+                errors.append(KnowledgeError(str(path), f"source file {source.file} not found",
+                                             line=_line_of(node, ("sources", index, "file"))))
         paths[entry.id] = str(path)
         entries.append(entry)
     tables: dict[str, dict[str, CodeInfo]] = {"reply": {}, "enhanced": {}, "hex": {}}

@@ -218,7 +218,8 @@ class Matcher:
                 for entry_index in entries:
                     if entry_index not in base:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
-        mail = bool(_MAIL_CONTEXT.search(joined)) or bool(evidence.enhanced_codes)
+        context = bool(_MAIL_CONTEXT.search(joined))
+        mail = context or bool(evidence.enhanced_codes)
         other = bool(_OTHER_SOFTWARE.search(joined)) and not mail
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
@@ -235,7 +236,7 @@ class Matcher:
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
-        return self._decide([c for _, c in ranked], evidence, server)
+        return self._decide([c for _, c in ranked], evidence, server, mail=context)
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """Best fuzzy score per entry over the paste's lines (only plausible signatures)."""
@@ -301,7 +302,7 @@ class Matcher:
         return tuple(found)
 
     def _decide(self, ranked: list[Candidate], evidence: Evidence,
-                server: ServerRef | None) -> Diagnosis:
+                server: ServerRef | None, *, mail: bool) -> Diagnosis:
         """Turn the ranking into a decision with up to three other-category alternatives."""
         explanations = self._fallback(evidence)
         top = ranked[0] if ranked else None
@@ -319,7 +320,9 @@ class Matcher:
                                                or top.score >= CERTAIN):
             return Diagnosis(Decision.CONFIDENT, top.entry.category, top.entry, top.score,
                              tuple(others), evidence, explanations, server)
-        coded = next((info for info in explanations if info.category), None)
+        # A bare number is only a code in a mail context: "I paid 535 dollars" is chat.
+        trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(explanations)
+        coded = next((info for info in explanations if info.category), None) if trusted else None
         if coded is not None and (top is None or top.score < AMBIGUOUS
                                   or top.entry.category == coded.category):
             # No entry fits but a code says what it is (IANA registry, RFC 5321, Outlook).

@@ -84,7 +84,8 @@ _TIMESTAMP: Final = re.compile(
     re.IGNORECASE,
 )
 # Gmail appends "<id> - gsmtp"; Exchange Online appends "[HOST 2024-...Z 08DC...]".
-_GSMTP: Final = re.compile(r"\S*\s*-\s*gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$", re.IGNORECASE)
+_GSMTP: Final = re.compile(r"\b[\w.]{4,40}\s{0,3}-\s{0,3}gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$",
+                          re.IGNORECASE)
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
 # Spellings of one idea that software and people use interchangeably; mapped to one form on

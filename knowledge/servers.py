@@ -24,7 +24,9 @@ _CANDIDATE: Final = re.compile(
     r"\[(?P<bracket>[0-9A-Za-z.:-]{3,255})\]|(?P<plain>[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)+)"
 )
 _SHAPE: Final = re.compile(rf"{_NAME}|{_IPV4}")
-_PORT: Final = re.compile(r"(?::|,? port:?\s*)(\d{1,5})\b", re.IGNORECASE)
+_PORT: Final = re.compile(
+    r"(?:\[[0-9A-Fa-f.:]{2,45}\])?(?::|,? port:?\s*|\s+port[=:]\s*)(\d{1,5})\b", re.IGNORECASE
+)
 # Words just before a name that say it is the server being talked to.
 _PREFIX: Final = re.compile(
     r"(?:host[=:]\s*|peeraddr=|smtp host:\s*|opening to |connect(?:ing)? to |relay=|"
