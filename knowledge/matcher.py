@@ -53,7 +53,8 @@ ENHANCED_CONFLICT: Final = 10.0
 GENERIC: Final = frozenset({"connection-timeout", "connection-refused", "dns-failure",
                             "tls-cert-untrusted", "tls-cert-hostname", "tls-cert-expired",
                             "tls-handshake-failed", "auth-failed", "client-logging"})
-NO_MAIL_PENALTY: Final = 12.0
+NO_MAIL_PENALTY: Final = 6.0
+GENERIC_PENALTY: Final = 8.0
 OTHER_SOFTWARE_PENALTY: Final = 45.0
 ALTERNATIVES: Final = 3
 # The server is looked for in the error lines, then in the head and tail of a long paste.
@@ -66,10 +67,15 @@ _MAIL_CONTEXT: Final = re.compile(
     re.IGNORECASE,
 )
 _OTHER_SOFTWARE: Final = re.compile(
-    r"postgres|psycopg|pg_hba|mysql|mariadb|redis|mongo|rabbitmq|amqp|kafka|elasticsearch|"
-    r"[:\s](?:5432|3306|6379|27017|5672|9200|9092|8080|8443|3000|5000)\b|\bhttp/\d|"
-    r"\bgit\b|docker|kubectl|npm err|pip install|openvpn|\bvpn\b|internal server error|"
-    r"\bhttps?\b(?!s?://)|\bapi\b",
+    r"postgres|psycopg|pg_hba|\bpsql\b|django\.db|sqlalchemy|mysql|mariadb|redis|mongo|"
+    r"rabbitmq|amqp|kafka|elasticsearch|ldap|\bssh\b|kubectl|kube|helm|terraform|docker|"
+    r"[:\s](?:5432|3306|6379|27017|5672|9200|9092|6443|8080|8443|3000|5000)\b|\bhttp/\d|"
+    r"\bgit\b|npm err|\bpip\b|openvpn|\bvpn\b|wi-?fi|globalprotect|internal server error|"
+    r"bad gateway|forbidden|unauthorized for url|for url:|httpsconnectionpool|nginx|apache2?\b|"
+    r"\bcurl\b[^\n]*https?://|\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://|"
+    r"request to https?://|status code|"
+    r"ratelimiterror|rate limit reached for requests|api rate limit|botocore|boto3|"
+    r"accessdenied|net::err|chrome|firefox|browser|nullpointerexception|keyerror|typeerror",
     re.IGNORECASE,
 )
 
@@ -226,11 +232,10 @@ class Matcher:
             entry = self._entries[entry_index]
             raw = fuzzy + self._evidence_score(entry, evidence, joined)
             raw += PRIOR.get(entry.category, 0.0)
-            if entry.category in GENERIC or other:
-                if other:
-                    raw -= OTHER_SOFTWARE_PENALTY
-                elif not mail:
-                    raw -= NO_MAIL_PENALTY
+            if other:
+                raw -= OTHER_SOFTWARE_PENALTY
+            elif not mail:
+                raw -= NO_MAIL_PENALTY + (GENERIC_PENALTY if entry.category in GENERIC else 0.0)
             ranked.append((raw, Candidate(entry, max(0.0, min(100.0, raw)), signature)))
         ranked.sort(key=lambda pair: (-pair[0], pair[1].entry.id))
         server = find_server(joined)

@@ -97,6 +97,22 @@ _SYNONYMS: Final = {
     "conn": "connection", "timedout": "timeout", "timeouts": "timeout", "mailserver": "server",
     "emails": "email", "mails": "mail",
 }
+# Generic wrapper messages that libraries put around the real error ("Failure sending mail.
+# ---> <the reason>"). They say nothing about the cause, so they are removed from both
+# signatures and pastes and the reason underneath decides (normalised forms).
+_WRAPPERS: Final = re.compile(
+    r"\b(?:failure sending mail|smtp connect failed(?: url)?|message could not be sent|"
+    r"mailer error|error sending e?mail|failed to send e?mail|unable to send e?mail|"
+    r"could not send e?mail|connection could not be established with host|"
+    r"an error occurred while attempting to establish an ssl or tls connection|"
+    r"the server s ssl certificate could not be validated for the following reasons|"
+    r"the server certificate has the following errors|nested exception is|"
+    r"smtp error failed to connect to server|connection failed error|"
+    r"sending of the message failed|an error occurred while sending mail|"
+    r"an outgoing server smtp error occurred while sending mail(?: the server responded)?|"
+    r"connection opening to(?: host)?(?: timeout)?(?: options array)?|connection opened|"
+    r"connection closed|server > client|client > server)\b"
+)
 _NON_WORD: Final = re.compile(r"[^a-z0-9<>]+")
 
 
@@ -153,7 +169,8 @@ def normalise(text: str) -> str:
     # only ASCII words are left, so that normalise(normalise(x)) == normalise(x).
     text = _NUMBER.sub(" ", _LONG_ID.sub(" ", text))
     text = text.replace("timed out", "timeout").replace("time out", "timeout")
-    return " ".join(_SYNONYMS.get(word, word) for word in text.split())
+    text = " ".join(_SYNONYMS.get(word, word) for word in text.split())
+    return " ".join(_WRAPPERS.sub(" ", text).split()) if text else text
 
 
 def _pieces(text: str) -> list[str]:

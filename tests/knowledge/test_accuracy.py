@@ -1,0 +1,49 @@
+"""
+Accuracy floors of the matcher on labelled corpora, so a knowledge-base or matcher change
+that loses recognition (or starts answering chat) fails the build.
+
+``../shared/corpus/dev.jsonl`` is the team's development corpus: it exists next to a
+checkout in this workplace and in CI, not for users who clone the project, so those tests
+skip when it is absent. ``tests/corpus/challenge.jsonl`` ships with the project.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge.matcher import Matcher
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from eval import evaluate  # noqa: E402  (bench/ is a folder of scripts, not a package)
+
+DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
+CHALLENGE = ROOT / "tests" / "corpus" / "challenge.jsonl"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    """The matcher over the shipped knowledge base."""
+    from knowledge.loader import load_knowledge
+
+    return Matcher(load_knowledge())
+
+
+@pytest.mark.skipif(not DEV.is_file(), reason=f"development corpus not present at {DEV}")
+def test_dev_corpus_accuracy(shipped: Matcher) -> None:
+    """On the dev corpus, top-1 stays >= 0.90, top-3 >= 0.95 and none false-triggers <= 0.03."""
+    result = evaluate(DEV, shipped)
+    assert result["top1"] >= 0.90, result["misses"]
+    assert result["top3"] >= 0.95
+    assert result["none_false_rate"] <= 0.03
+
+
+@pytest.mark.skipif(not CHALLENGE.is_file(), reason="challenge corpus not written yet")
+def test_challenge_corpus_accuracy(shipped: Matcher) -> None:
+    """On the shipped challenge corpus, top-1 stays >= 0.85 and none false-triggers <= 0.05."""
+    result = evaluate(CHALLENGE, shipped)
+    assert result["top1"] >= 0.85, result["misses"]
+    assert result["none_false_rate"] <= 0.05
