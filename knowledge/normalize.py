@@ -53,7 +53,7 @@ _WORD: Final = re.compile(r"[a-z0-9'_-]+")
 _CODE_CUE: Final = re.compile(r"\b[2-5]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800", re.IGNORECASE)
 # Stack-trace frames and similar noise: never the error line itself.
 _NOISE: Final = re.compile(
-    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}|={3,})|node_modules|\.java:\d+\)"
+    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}(?!>)|={3,})|node_modules|\.java:\d+\)"
 )
 
 _URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
