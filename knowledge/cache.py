@@ -38,15 +38,23 @@ def fingerprint(root: Path) -> str:
     """A digest of every knowledge file's path, size and mtime, and of the matcher code."""
     digest = hashlib.sha256(f"format={FORMAT}".encode())
     code = Path(__file__).resolve().parent
-    files = [*(root / "entries").rglob("*.y*ml"), *(root / "codes").glob("*.y*ml"),
-             *(code / name for name in ("matcher.py", "normalize.py", "model.py", "servers.py"))]
+    files = [
+        *(root / "entries").rglob("*.y*ml"),
+        *(root / "codes").glob("*.y*ml"),
+        *(
+            code / name
+            for name in ("matcher.py", "normalize.py", "model.py", "servers.py")
+        ),
+    ]
     for path in sorted(files):
         stat = path.stat()
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:32]
 
 
-def load_matcher(root: Path = KNOWLEDGE_ROOT, *, directory: Path | None = None) -> Matcher:
+def load_matcher(
+    root: Path = KNOWLEDGE_ROOT, *, directory: Path | None = None
+) -> Matcher:
     """The matcher for ``root``, from the cache when it is current, else built and cached."""
     directory = cache_dir() if directory is None else directory
     path = directory / f"matcher-{fingerprint(root)}.pickle"
@@ -57,7 +65,13 @@ def load_matcher(root: Path = KNOWLEDGE_ROOT, *, directory: Path | None = None) 
             return matcher
     except FileNotFoundError:
         pass
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+    ) as exc:
         log.debug("event=kb_cache_unreadable path=%s error=%s", path, exc)
     from knowledge.loader import load_knowledge
 

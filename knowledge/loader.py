@@ -50,12 +50,18 @@ def _parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise KnowledgeError(str(path), f"invalid YAML: {exc.problem}", line=line) from exc
+        raise KnowledgeError(
+            str(path), f"invalid YAML: {exc.problem}", line=line
+        ) from exc
     return data, node
 
 
-def _validate(model: type[EntrySchema] | type[CodeTableSchema], data: Any, node: yaml.Node | None,
-              path: Path) -> Any:
+def _validate(
+    model: type[EntrySchema] | type[CodeTableSchema],
+    data: Any,
+    node: yaml.Node | None,
+    path: Path,
+) -> Any:
     """Validate parsed data; the first error is reported with its line."""
     try:
         return model.model_validate(data)
@@ -63,7 +69,9 @@ def _validate(model: type[EntrySchema] | type[CodeTableSchema], data: Any, node:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         message = f"{where}: {first['msg']}" if where else first["msg"]
-        raise KnowledgeError(str(path), message, line=_line_of(node, first["loc"])) from exc
+        raise KnowledgeError(
+            str(path), message, line=_line_of(node, first["loc"])
+        ) from exc
 
 
 def parse_entry(text: str, path: Path) -> Entry:
@@ -71,8 +79,11 @@ def parse_entry(text: str, path: Path) -> Entry:
     data, node = _parse(text, path)
     entry: Entry = _validate(EntrySchema, data, node, path).to_entry()
     if entry.id != path.stem:
-        raise KnowledgeError(str(path), f"id {entry.id!r} must equal the file name "
-                             f"{path.stem!r}", line=_line_of(node, ("id",)))
+        raise KnowledgeError(
+            str(path),
+            f"id {entry.id!r} must equal the file name {path.stem!r}",
+            line=_line_of(node, ("id",)),
+        )
     return entry
 
 
@@ -96,7 +107,9 @@ def load_knowledge(root: Path = KNOWLEDGE_ROOT) -> KnowledgeBase:
     return kb
 
 
-def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[KnowledgeError]]:
+def collect_knowledge(
+    root: Path = KNOWLEDGE_ROOT,
+) -> tuple[KnowledgeBase, list[KnowledgeError]]:
     """Read every file, keeping the good ones and collecting every error (for ``kb lint``)."""
     errors: list[KnowledgeError] = []
     entries: list[Entry] = []
@@ -113,14 +126,23 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
             continue
         node = yaml.compose(text, Loader=_Loader)
         if entry.id in paths:
-            errors.append(KnowledgeError(str(path), f"duplicate id {entry.id!r} "
-                                         f"(also in {paths[entry.id]})",
-                                         line=_line_of(node, ("id",))))
+            errors.append(
+                KnowledgeError(
+                    str(path),
+                    f"duplicate id {entry.id!r} (also in {paths[entry.id]})",
+                    line=_line_of(node, ("id",)),
+                )
+            )
             continue
         for index, source in enumerate(entry.sources):
             if source.file and not (root / source.file).is_file():
-                errors.append(KnowledgeError(str(path), f"source file {source.file} not found",
-                                             line=_line_of(node, ("sources", index, "file"))))
+                errors.append(
+                    KnowledgeError(
+                        str(path),
+                        f"source file {source.file} not found",
+                        line=_line_of(node, ("sources", index, "file")),
+                    )
+                )
         paths[entry.id] = str(path)
         entries.append(entry)
     tables: dict[str, dict[str, CodeInfo]] = {"reply": {}, "enhanced": {}, "hex": {}}
@@ -130,11 +152,18 @@ def collect_knowledge(root: Path = KNOWLEDGE_ROOT) -> tuple[KnowledgeBase, list[
         except KnowledgeError as exc:
             errors.append(exc)
             continue
-        tables[table.kind].update({info.code: to_code_info(info) for info in table.codes})
+        tables[table.kind].update(
+            {info.code: to_code_info(info) for info in table.codes}
+        )
     if not entries and not errors:
         errors.append(KnowledgeError(str(root / "entries"), "no entries found"))
-    kb = KnowledgeBase(entries=tuple(entries), paths=paths, reply_codes=tables["reply"],
-                       enhanced_codes=tables["enhanced"], hex_codes=tables["hex"])
+    kb = KnowledgeBase(
+        entries=tuple(entries),
+        paths=paths,
+        reply_codes=tables["reply"],
+        enhanced_codes=tables["enhanced"],
+        hex_codes=tables["hex"],
+    )
     return kb, errors
 
 

@@ -46,13 +46,23 @@ HEX_BONUS: Final = 30.0
 EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
-ENHANCED_CONFLICT: Final = 10.0
+ENHANCED_CONFLICT: Final = 15.0
 # Categories whose wording also appears in non-mail software (databases, HTTP, VPNs): they
 # need mail context in the paste, and lose heavily when the paste is clearly about other
 # software (PostgreSQL on 5432 refusing a connection is not our problem).
-GENERIC: Final = frozenset({"connection-timeout", "connection-refused", "dns-failure",
-                            "tls-cert-untrusted", "tls-cert-hostname", "tls-cert-expired",
-                            "tls-handshake-failed", "auth-failed", "client-logging"})
+GENERIC: Final = frozenset(
+    {
+        "connection-timeout",
+        "connection-refused",
+        "dns-failure",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+        "tls-handshake-failed",
+        "auth-failed",
+        "client-logging",
+    }
+)
 NO_MAIL_PENALTY: Final = 6.0
 GENERIC_PENALTY: Final = 8.0
 OTHER_SOFTWARE_PENALTY: Final = 45.0
@@ -95,6 +105,8 @@ class Candidate:
     entry: Entry
     score: float
     signature: str
+    # The uncapped score: ranks and separates candidates that both show 100.
+    raw: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +130,11 @@ class Diagnosis:
             "score": round(self.score, 1),
             "decision": str(self.decision),
             "alternatives": [
-                {"entry": c.entry.id, "category": c.entry.category, "score": round(c.score, 1)}
+                {
+                    "entry": c.entry.id,
+                    "category": c.entry.category,
+                    "score": round(c.score, 1),
+                }
                 for c in self.alternatives
             ],
             "codes": [info.code for info in self.explanations],
@@ -156,9 +172,15 @@ PATTERN_SCORE: Final = 74.0
 CODE_ONLY_SCORE: Final = 52.0
 # When several categories fit, the more specific diagnosis is the more useful one.
 PRIOR: Final[dict[str, float]] = {
-    "auth-policy-blocked": 3.0, "tls-cert-hostname": 3.0, "tls-cert-expired": 3.0,
-    "starttls-required": 2.0, "sender-not-permitted": 2.0, "sender-authentication": 1.5,
-    "tls-port-mismatch": 1.5, "dns-failure": 1.0, "auth-failed": 1.0,
+    "auth-policy-blocked": 3.0,
+    "tls-cert-hostname": 3.0,
+    "tls-cert-expired": 3.0,
+    "starttls-required": 2.0,
+    "sender-not-permitted": 2.0,
+    "sender-authentication": 1.5,
+    "tls-port-mismatch": 1.5,
+    "dns-failure": 1.0,
+    "auth-failed": 1.0,
 }
 
 
@@ -176,16 +198,18 @@ class Matcher:
                 text = normalise(original)
                 if len(text) < 6:
                     continue
-                words = frozenset(stem(w) for w in text.split() if len(w) > 1 and w not in _STOP)
+                words = frozenset(
+                    stem(w) for w in text.split() if len(w) > 1 and w not in _STOP
+                )
                 self._signatures.append(_Signature(entry_index, text, original))
                 words_of.append(words)
                 for word in words:
                     document_frequency[word] += 1
         total = max(1, len(self._signatures))
-        self._idf = {w: math.log2(1 + total / df) for w, df in document_frequency.items()}
-        self._sig_words = [
-            {w: self._idf[w] for w in words} for words in words_of
-        ]
+        self._idf = {
+            w: math.log2(1 + total / df) for w, df in document_frequency.items()
+        }
+        self._sig_words = [{w: self._idf[w] for w in words} for words in words_of]
         self._sig_mass = [sum(weights.values()) or 1.0 for weights in self._sig_words]
         # Prefix filtering: each signature is filed under its rarest words only, so a line
         # wakes up just the signatures whose most distinctive words it contains.
@@ -194,9 +218,13 @@ class Matcher:
             rarest = sorted(weights, key=lambda w: (-weights[w], w))[:TRIGGERS]
             for word in rarest:
                 self._triggers[word].append(sig_index)
-        self._exceptions = [(i, n) for i, e in enumerate(kb.entries) for n in e.exceptions]
+        self._exceptions = [
+            (i, n) for i, e in enumerate(kb.entries) for n in e.exceptions
+        ]
         self._patterns = [
-            (i, re.compile(p, re.IGNORECASE)) for i, e in enumerate(kb.entries) for p in e.patterns
+            (i, re.compile(p, re.IGNORECASE))
+            for i, e in enumerate(kb.entries)
+            for p in e.patterns
         ]
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(kb.entries):
@@ -206,13 +234,18 @@ class Matcher:
     def diagnose(self, text: str) -> Diagnosis:
         """Rank the entries for ``text`` and decide; raises InputError for unusable input."""
         if len(text) > MAX_TEXT:
-            raise InputError(f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}")
+            raise InputError(
+                f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
+            )
         lines = error_lines(text)
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)
         for entry_index, pattern in self._patterns:
-            if pattern.search(joined) and base.get(entry_index, (0.0, ""))[0] < PATTERN_SCORE:
+            if (
+                pattern.search(joined)
+                and base.get(entry_index, (0.0, ""))[0] < PATTERN_SCORE
+            ):
                 base[entry_index] = (PATTERN_SCORE, pattern.pattern)
         for entry_index, name in self._exceptions:
             if entry_index not in base and name in joined:
@@ -235,8 +268,12 @@ class Matcher:
             if other:
                 raw -= OTHER_SOFTWARE_PENALTY
             elif not mail:
-                raw -= NO_MAIL_PENALTY + (GENERIC_PENALTY if entry.category in GENERIC else 0.0)
-            ranked.append((raw, Candidate(entry, max(0.0, min(100.0, raw)), signature)))
+                raw -= NO_MAIL_PENALTY + (
+                    GENERIC_PENALTY if entry.category in GENERIC else 0.0
+                )
+            ranked.append(
+                (raw, Candidate(entry, max(0.0, min(100.0, raw)), signature, raw))
+            )
         ranked.sort(key=lambda pair: (-pair[0], pair[1].entry.id))
         server = find_server(joined)
         if server is None and len(text) > len(joined):
@@ -261,14 +298,19 @@ class Matcher:
                 if share < MIN_SHARE:
                     continue
                 signature = self._signatures[sig_index]
-                value = fuzz.partial_ratio(signature.text, normal, processor=None,
-                                           score_cutoff=FUZZY_CUTOFF)
+                value = fuzz.partial_ratio(
+                    signature.text, normal, processor=None, score_cutoff=FUZZY_CUTOFF
+                )
                 if not value:
                     continue
                 # partial_ratio aligns the shorter string inside the longer: a short line
                 # inside a long signature is weak evidence, so scale by coverage.
                 length = min(1.0, len(normal) / len(signature.text))
-                score = value * length**0.5 * (COVERAGE_FLOOR + (1 - COVERAGE_FLOOR) * share)
+                score = (
+                    value
+                    * length**0.5
+                    * (COVERAGE_FLOOR + (1 - COVERAGE_FLOOR) * share)
+                )
                 score += min(INFO_CAP, mass * INFO_PER_BIT)
                 current = best.get(signature.entry_index)
                 if current is None or score > current[0]:
@@ -306,8 +348,14 @@ class Matcher:
                 found.append(info)
         return tuple(found)
 
-    def _decide(self, ranked: list[Candidate], evidence: Evidence,
-                server: ServerRef | None, *, mail: bool) -> Diagnosis:
+    def _decide(
+        self,
+        ranked: list[Candidate],
+        evidence: Evidence,
+        server: ServerRef | None,
+        *,
+        mail: bool,
+    ) -> Diagnosis:
         """Turn the ranking into a decision with up to three other-category alternatives."""
         explanations = self._fallback(evidence)
         top = ranked[0] if ranked else None
@@ -319,25 +367,69 @@ class Matcher:
                 others.append(candidate)
             if len(others) == ALTERNATIVES:
                 break
-        rival = next((c.score for c in ranked if top and c.entry.category != top.entry.category),
-                     0.0)
-        if top and top.score >= CONFIDENT and (top.score - rival >= MARGIN
-                                               or top.score >= CERTAIN):
-            return Diagnosis(Decision.CONFIDENT, top.entry.category, top.entry, top.score,
-                             tuple(others), evidence, explanations, server)
+        rival = next(
+            (c.raw for c in ranked if top and c.entry.category != top.entry.category),
+            0.0,
+        )
+        if (
+            top
+            and top.score >= CONFIDENT
+            and (top.raw - rival >= MARGIN or top.score >= CERTAIN)
+        ):
+            return Diagnosis(
+                Decision.CONFIDENT,
+                top.entry.category,
+                top.entry,
+                top.score,
+                tuple(others),
+                evidence,
+                explanations,
+                server,
+            )
         # A bare number is only a code in a mail context: "I paid 535 dollars" is chat.
-        trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(explanations)
-        coded = next((info for info in explanations if info.category), None) if trusted else None
-        if coded is not None and (top is None or top.score < AMBIGUOUS
-                                  or top.entry.category == coded.category):
+        trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(
+            explanations
+        )
+        coded = (
+            next((info for info in explanations if info.category), None)
+            if trusted
+            else None
+        )
+        if coded is not None and (
+            top is None or top.score < AMBIGUOUS or top.entry.category == coded.category
+        ):
             # No entry fits but a code says what it is (IANA registry, RFC 5321, Outlook).
-            alternatives = tuple(c for c in ([top] if top else []) + others)[:ALTERNATIVES]
-            return Diagnosis(Decision.CONFIDENT, coded.category or NONE, None, CONFIDENT,
-                             alternatives, evidence, explanations, server)
+            alternatives = tuple(c for c in ([top] if top else []) + others)[
+                :ALTERNATIVES
+            ]
+            return Diagnosis(
+                Decision.CONFIDENT,
+                coded.category or NONE,
+                None,
+                CONFIDENT,
+                alternatives,
+                evidence,
+                explanations,
+                server,
+            )
         if top and top.score >= AMBIGUOUS:
-            return Diagnosis(Decision.AMBIGUOUS, NONE, None, top.score,
-                             tuple([top, *others])[:ALTERNATIVES], evidence, explanations,
-                             server)
-        return Diagnosis(Decision.NONE, NONE, None, top.score if top else 0.0,
-                         tuple([top, *others])[:ALTERNATIVES] if top else (), evidence,
-                         explanations, server)
+            return Diagnosis(
+                Decision.AMBIGUOUS,
+                NONE,
+                None,
+                top.score,
+                tuple([top, *others])[:ALTERNATIVES],
+                evidence,
+                explanations,
+                server,
+            )
+        return Diagnosis(
+            Decision.NONE,
+            NONE,
+            None,
+            top.score if top else 0.0,
+            tuple([top, *others])[:ALTERNATIVES] if top else (),
+            evidence,
+            explanations,
+            server,
+        )

@@ -26,7 +26,9 @@ MAX_LINES: Final = 16
 # version ("v4.2.2", "nodemailer@4.2.2").
 ENHANCED_RE: Final = re.compile(r"(?<![\w.@])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]|\d)")
 # RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code.
-PAIR_RE: Final = re.compile(r"(?<![\d.])([2-5][0-5]\d)[ -]#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])")
+PAIR_RE: Final = re.compile(
+    r"(?<![\d.])([2-5][0-5]\d)[ -]#?([245]\.\d{1,3}\.\d{1,3})(?![\d.])"
+)
 # A bare reply code in the usual places: line start, after "code", ":", "(", quotes.
 REPLY_RE: Final = re.compile(
     r"(?:^|[\s(\['\"`:=,>])([2-5][0-5]\d)(?=[ \-,)'\"]|$)", re.MULTILINE
@@ -50,7 +52,9 @@ _CUE_WORDS: Final = frozenset(
 )
 _WORD: Final = re.compile(r"[a-z0-9'_-]+")
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex code.
-_CODE_CUE: Final = re.compile(r"\b[2-5]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800", re.IGNORECASE)
+_CODE_CUE: Final = re.compile(
+    r"\b[2-5]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800", re.IGNORECASE
+)
 # Stack-trace frames and similar noise: never the error line itself.
 _NOISE: Final = re.compile(
     r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}(?!>)|={3,})|node_modules|\.java:\d+\)"
@@ -84,18 +88,30 @@ _TIMESTAMP: Final = re.compile(
     re.IGNORECASE,
 )
 # Gmail appends "<id> - gsmtp"; Exchange Online appends "[HOST 2024-...Z 08DC...]".
-_GSMTP: Final = re.compile(r"\b[\w.]{4,40}\s{0,3}-\s{0,3}gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$",
-                          re.IGNORECASE)
+_GSMTP: Final = re.compile(
+    r"\b[\w.]{4,40}\s{0,3}-\s{0,3}gsmtp\b|\b[a-z0-9]{6,}\.\d{1,4}\s*$", re.IGNORECASE
+)
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
 # Spellings of one idea that software and people use interchangeably; mapped to one form on
 # both sides (signatures and pastes) so that wording, not spelling, is compared.
 _SYNONYMS: Final = {
-    "auth": "authentication", "authenticate": "authentication", "authenticated": "authentication",
-    "cert": "certificate", "certs": "certificate", "certificates": "certificate",
-    "pwd": "password", "passwd": "password", "pass": "password", "msg": "message",
-    "conn": "connection", "timedout": "timeout", "timeouts": "timeout", "mailserver": "server",
-    "emails": "email", "mails": "mail",
+    "auth": "authentication",
+    "authenticate": "authentication",
+    "authenticated": "authentication",
+    "cert": "certificate",
+    "certs": "certificate",
+    "certificates": "certificate",
+    "pwd": "password",
+    "passwd": "password",
+    "pass": "password",
+    "msg": "message",
+    "conn": "connection",
+    "timedout": "timeout",
+    "timeouts": "timeout",
+    "mailserver": "server",
+    "emails": "email",
+    "mails": "mail",
 }
 # Generic wrapper messages that libraries put around the real error ("Failure sending mail.
 # ---> <the reason>"). They say nothing about the cause, so they are removed from both
@@ -137,8 +153,12 @@ def find_evidence(text: str) -> Evidence:
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
     hexes = frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
-    return Evidence(reply_codes=frozenset(replies), enhanced_codes=enhanced, pairs=pairs,
-                    hex_codes=hexes)
+    return Evidence(
+        reply_codes=frozenset(replies),
+        enhanced_codes=enhanced,
+        pairs=pairs,
+        hex_codes=hexes,
+    )
 
 
 def _ipv6(match: re.Match[str]) -> str:

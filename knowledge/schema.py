@@ -43,7 +43,9 @@ class SourceSchema(_Strict):
         if not (self.url or self.file):
             raise ValueError("a source needs a url or a file")
         if self.file and not re.fullmatch(r"guidance/[\w.-]+", self.file):
-            raise ValueError("file must be a path under guidance/, e.g. guidance/notes.txt")
+            raise ValueError(
+                "file must be a path under guidance/, e.g. guidance/notes.txt"
+            )
         return self
 
 
@@ -74,9 +76,22 @@ class EntrySchema(_Strict):
 
     def to_entry(self) -> Entry:
         """The run-time record for this validated entry."""
-        data = self.model_dump()
-        data["sources"] = tuple(Source(**source) for source in data["sources"])
-        return Entry(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        return Entry(
+            id=self.id,
+            title=self.title,
+            category=self.category,
+            signatures=tuple(self.signatures),
+            cause=self.cause,
+            fix=tuple(self.fix),
+            sources=tuple(Source(**s.model_dump()) for s in self.sources),
+            reply_codes=tuple(self.reply_codes),
+            enhanced_codes=tuple(self.enhanced_codes),
+            hex_codes=tuple(self.hex_codes),
+            exceptions=tuple(self.exceptions),
+            patterns=tuple(self.patterns),
+            applies_to=tuple(self.applies_to),
+            probe_helps=self.probe_helps,
+        )
 
     @field_validator("patterns")
     @classmethod
@@ -85,7 +100,9 @@ class EntrySchema(_Strict):
             try:
                 re.compile(pattern)
             except re.error as exc:
-                raise ValueError(f"pattern {pattern!r} is not a valid regex: {exc}") from exc
+                raise ValueError(
+                    f"pattern {pattern!r} is not a valid regex: {exc}"
+                ) from exc
         return value
 
     @field_validator("signatures")
@@ -126,8 +143,11 @@ class CodeTableSchema(_Strict):
 
     @model_validator(mode="after")
     def _codes_well_formed(self) -> CodeTableSchema:
-        pattern = {"reply": r"^[2-5]\d\d$", "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}$",
-                   "hex": _HEX}[self.kind]
+        pattern = {
+            "reply": r"^[2-5]\d\d$",
+            "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}$",
+            "hex": _HEX,
+        }[self.kind]
         seen: set[str] = set()
         for info in self.codes:
             if not re.fullmatch(pattern, info.code):

@@ -17,7 +17,9 @@ from typing import Final
 # Ports that make a candidate clearly a mail server (RFC 5321, RFC 6409, RFC 8314, common alt).
 MAIL_PORTS: Final = frozenset({25, 465, 587, 2525})
 
-_NAME: Final = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{1,62}"
+_NAME: Final = (
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{1,62}"
+)
 _IPV4: Final = r"(?:\d{1,3}\.){3}\d{1,3}"
 # Cheap token scan first; each token is then checked against the strict shapes.
 _CANDIDATE: Final = re.compile(
@@ -25,7 +27,8 @@ _CANDIDATE: Final = re.compile(
 )
 _SHAPE: Final = re.compile(rf"{_NAME}|{_IPV4}")
 _PORT: Final = re.compile(
-    r"(?:\[[0-9A-Fa-f.:]{2,45}\])?(?::|,? port:?\s*|\s+port[=:]\s*)(\d{1,5})\b", re.IGNORECASE
+    r"(?:\[[0-9A-Fa-f.:]{2,45}\])?(?::|,? port:?\s*|\s+port[=:]\s*)(\d{1,5})\b",
+    re.IGNORECASE,
 )
 # Words just before a name that say it is the server being talked to.
 _PREFIX: Final = re.compile(
@@ -41,12 +44,18 @@ _NOT_SERVER: Final = re.compile(
     r"spamhaus|barracuda|spamcop|sorbs|uribl|surbl",
     re.IGNORECASE,
 )
-_MAILISH: Final = re.compile(r"^(?:smtp|mail|mx|relay|out|outbound|submission|exchange|"
-                             r"email|mta|postfix|exim)[\w-]*\.", re.IGNORECASE)
-_KNOWN_TLD: Final = re.compile(r"\.(?:com|net|org|io|de|uk|fr|nl|eu|ru|cn|jp|br|in|it|es|"
-                               r"au|ca|ch|se|no|pl|cz|info|biz|dev|app|edu|gov|cloud|co|"
-                               r"me|us|at|be|dk|fi|hu|ie|il|nz|pt|sg|za|tw|kr|hk|mx|email|"
-                               r"local|lan|internal|test|example|invalid)$", re.IGNORECASE)
+_MAILISH: Final = re.compile(
+    r"^(?:smtp|mail|mx|relay|out|outbound|submission|exchange|"
+    r"email|mta|postfix|exim)[\w-]*\.",
+    re.IGNORECASE,
+)
+_KNOWN_TLD: Final = re.compile(
+    r"\.(?:com|net|org|io|de|uk|fr|nl|eu|ru|cn|jp|br|in|it|es|"
+    r"au|ca|ch|se|no|pl|cz|info|biz|dev|app|edu|gov|cloud|co|"
+    r"me|us|at|be|dk|fi|hu|ie|il|nz|pt|sg|za|tw|kr|hk|mx|email|"
+    r"local|lan|internal|test|example|invalid)$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +68,11 @@ class ServerRef:
     def __str__(self) -> str:
         if self.port is None:
             return self.host
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return (
+            f"[{self.host}]:{self.port}"
+            if ":" in self.host
+            else f"{self.host}:{self.port}"
+        )
 
     def to_json(self) -> dict[str, object]:
         """JSON form: ``{"host": ..., "port": ...}``."""
