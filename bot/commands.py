@@ -30,12 +30,16 @@ def decode_input(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"input is not valid UTF-8 (byte {exc.start}); paste text, "
-                         "not a binary file") from exc
+        raise InputError(
+            f"input is not valid UTF-8 (byte {exc.start}); paste text, "
+            "not a binary file"
+        ) from exc
     return text.replace("\x00", "")
 
 
-def diagnose_lines(lines: Iterable[bytes], matcher: Matcher) -> Iterator[dict[str, Any]]:
+def diagnose_lines(
+    lines: Iterable[bytes], matcher: Matcher
+) -> Iterator[dict[str, Any]]:
     """``--jsonl``: one result (or ``{"error": ...}``) per input line, in order."""
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
@@ -52,11 +56,13 @@ def diagnose_lines(lines: Iterable[bytes], matcher: Matcher) -> Iterator[dict[st
             continue
         text = item.get("text") if isinstance(item, dict) else None
         if not isinstance(text, str):
-            yield {"error": f"line {number}: expected an object with a string \"text\""}
+            yield {"error": f'line {number}: expected an object with a string "text"'}
             continue
         if len(text) > MAX_TEXT:
-            yield {"error": f"line {number}: text is {len(text):,} characters; "
-                            f"the limit is {MAX_TEXT:,}"}
+            yield {
+                "error": f"line {number}: text is {len(text):,} characters; "
+                f"the limit is {MAX_TEXT:,}"
+            }
             continue
         yield matcher.diagnose(text).to_json()
 
@@ -74,8 +80,10 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
     entry = diagnosis.entry
     if entry is not None:
         out.append(f"{entry.title}")
-        out.append(f"category: {entry.category}   score: {diagnosis.score:.1f}   "
-                   f"entry: {entry.id}")
+        out.append(
+            f"category: {entry.category}   score: {diagnosis.score:.1f}   "
+            f"entry: {entry.id}"
+        )
         out.append("")
         out.append(f"Why: {entry.cause}")
         out.append("")
@@ -86,20 +94,26 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
     elif diagnosis.category != "none":
         out.append(f"category: {diagnosis.category} (from the codes in the text)")
     else:
-        verdict = ("Not sure. Is it one of these?" if diagnosis.alternatives
-                   and diagnosis.decision == "ambiguous"
-                   else "No known mail error recognised.")
+        verdict = (
+            "Not sure. Is it one of these?"
+            if diagnosis.alternatives and diagnosis.decision == "ambiguous"
+            else "No known mail error recognised."
+        )
         out.append(verdict)
     for info in diagnosis.explanations:
         out.append(f"  {info.code}: {info.title}. {info.meaning}")
     if diagnosis.alternatives:
         out.append("")
         out.append("Also possible:")
-        out.extend(f"  - {c.entry.title} [{c.entry.category}, {c.score:.0f}]"
-                   for c in diagnosis.alternatives)
+        out.extend(
+            f"  - {c.entry.title} [{c.entry.category}, {c.score:.0f}]"
+            for c in diagnosis.alternatives
+        )
     if diagnosis.server is not None:
         out.append("")
-        out.append(f"Mail server named: {diagnosis.server}  (smtpbot check {diagnosis.server})")
+        out.append(
+            f"Mail server named: {diagnosis.server}  (smtpbot check {diagnosis.server})"
+        )
     return "\n".join(out)
 
 
@@ -112,12 +126,16 @@ def diagnose_command(text: str | None, *, as_json: bool, jsonl: bool) -> int:
     try:
         if text is None or text == "-":
             if sys.stdin.isatty():
-                raise InputError("give the error text as an argument, or pipe it on stdin")
+                raise InputError(
+                    "give the error text as an argument, or pipe it on stdin"
+                )
             data = sys.stdin.buffer.read(MAX_TEXT * 4 + 1)
             # UTF-8 needs at most 4 bytes a character: more bytes are surely too many
             # characters, and decoding the cut-off prefix could split a character.
             if len(data) > MAX_TEXT * 4:
-                raise InputError(f"the text is longer than the limit of {MAX_TEXT:,} characters")
+                raise InputError(
+                    f"the text is longer than the limit of {MAX_TEXT:,} characters"
+                )
             text = decode_input(data)
         if not text.strip():
             raise InputError("the text is empty")
@@ -128,8 +146,11 @@ def diagnose_command(text: str | None, *, as_json: bool, jsonl: bool) -> int:
         else:
             print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(diagnosis.to_json(), ensure_ascii=False) if as_json
-          else render_diagnosis(diagnosis))
+    print(
+        json.dumps(diagnosis.to_json(), ensure_ascii=False)
+        if as_json
+        else render_diagnosis(diagnosis)
+    )
     return 0
 
 
@@ -142,21 +163,36 @@ def lint_command() -> int:
         print(f"error: {error}")
     shadows = find_shadows(Matcher(kb)) if kb.entries else []
     for own, other, signature in shadows:
-        print(f"shadow: {kb.paths[own]}: signature {signature!r} of {own} matches {other} "
-              "better")
-    print(f"{len(kb.entries)} entries, {len(errors)} errors, {len(shadows)} shadowed signatures")
+        print(
+            f"shadow: {kb.paths[own]}: signature {signature!r} of {own} matches {other} "
+            "better"
+        )
+    print(
+        f"{len(kb.entries)} entries, {len(errors)} errors, {len(shadows)} shadowed signatures"
+    )
     return 1 if errors or shadows else 0
 
 
 def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
     """Signatures whose own entry does not come first: (entry, winning entry, signature)."""
+    from knowledge.normalize import normalise
+
     found: list[tuple[str, str, str]] = []
     for entry in matcher.kb.entries:
         for signature in entry.signatures:
+            if len(normalise(signature)) < 6:
+                # Nothing left once volatile parts and generic wrappers are removed.
+                found.append((entry.id, "(nothing: only generic or volatile text)", signature))
+                continue
             diagnosis = matcher.diagnose(signature)
-            winner = diagnosis.entry or (diagnosis.alternatives[0].entry
-                                         if diagnosis.alternatives else None)
-            if winner is not None and winner.id != entry.id and winner.category != entry.category:
+            winner = diagnosis.entry or (
+                diagnosis.alternatives[0].entry if diagnosis.alternatives else None
+            )
+            if (
+                winner is not None
+                and winner.id != entry.id
+                and winner.category != entry.category
+            ):
                 found.append((entry.id, winner.id, signature))
     return found
 
@@ -172,8 +208,10 @@ def stats_command() -> int:
     for category in sorted(per):
         print(f"{category:24} {per[category]:7} {sigs[category]:10}")
     print(f"{'total':24} {len(kb.entries):7} {sum(sigs.values()):10}")
-    print(f"code tables: {len(kb.reply_codes)} reply codes, {len(kb.enhanced_codes)} enhanced "
-          f"status codes, {len(kb.hex_codes)} Outlook hex codes")
+    print(
+        f"code tables: {len(kb.reply_codes)} reply codes, {len(kb.enhanced_codes)} enhanced "
+        f"status codes, {len(kb.hex_codes)} Outlook hex codes"
+    )
     cited = sum(1 for e in kb.entries if any(s.file for s in e.sources))
     print(f"entries citing guidance files: {cited}")
     return 0
@@ -184,9 +222,14 @@ def show_command(entry_id: str) -> int:
     kb = default_matcher().kb
     entry = kb.get(entry_id)
     if entry is None:
-        print(f"error: no entry {entry_id!r}; `smtpbot kb stats` lists categories", file=sys.stderr)
+        print(
+            f"error: no entry {entry_id!r}; `smtpbot kb stats` lists categories",
+            file=sys.stderr,
+        )
         return 2
-    data = {k: v for k, v in dataclasses.asdict(entry).items() if v not in (None, (), [])}
+    data = {
+        k: v for k, v in dataclasses.asdict(entry).items() if v not in (None, (), [])
+    }
     print(json.dumps(data, indent=2, ensure_ascii=False))
     print(f"file: {kb.paths[entry_id]}")
     return 0

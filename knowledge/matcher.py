@@ -259,7 +259,7 @@ class Matcher:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
         context = bool(_MAIL_CONTEXT.search(joined))
         mail = context or bool(evidence.enhanced_codes)
-        other = bool(_OTHER_SOFTWARE.search(joined)) and not mail
+        other = not mail and bool(_OTHER_SOFTWARE.search(joined))
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
