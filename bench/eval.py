@@ -23,8 +23,11 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "de
 
 def evaluate(corpus: Path, matcher: Matcher) -> dict[str, object]:
     """Score every labelled text; returns the figures and the misses."""
-    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in corpus.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     top1 = top3 = positives = none_total = none_false = 0
     confusion: Counter[tuple[str, str]] = Counter()
     misses: list[dict[str, object]] = []
@@ -41,19 +44,34 @@ def evaluate(corpus: Path, matcher: Matcher) -> dict[str, object]:
         top1 += predicted == label
         top3 += label in ranked[:3] if label != "none" else predicted == "none"
         if predicted != label:
-            misses.append({"label": label, "predicted": predicted, "score": diagnosis.score,
-                           "entry": diagnosis.entry.id if diagnosis.entry else None,
-                           "alternatives": [(c.entry.id, round(c.score)) for c in
-                                            diagnosis.alternatives],
-                           "text": row["text"][:300]})
-    return {"n": len(rows), "top1": top1 / len(rows), "top3": top3 / len(rows),
-            "none_false_rate": none_false / none_total if none_total else 0.0,
-            "none_cases": none_total, "confusion": confusion, "misses": misses}
+            misses.append(
+                {
+                    "label": label,
+                    "predicted": predicted,
+                    "score": diagnosis.score,
+                    "entry": diagnosis.entry.id if diagnosis.entry else None,
+                    "alternatives": [
+                        (c.entry.id, round(c.score)) for c in diagnosis.alternatives
+                    ],
+                    "text": row["text"][:300],
+                }
+            )
+    return {
+        "n": len(rows),
+        "top1": top1 / len(rows),
+        "top3": top3 / len(rows),
+        "none_false_rate": none_false / none_total if none_total else 0.0,
+        "none_cases": none_total,
+        "confusion": confusion,
+        "misses": misses,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
     parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -63,16 +81,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = evaluate(args.corpus, Matcher(load_knowledge()))
     if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k in
-                          ("n", "top1", "top3", "none_false_rate", "none_cases")}))
+        print(
+            json.dumps(
+                {
+                    k: v
+                    for k, v in result.items()
+                    if k in ("n", "top1", "top3", "none_false_rate", "none_cases")
+                }
+            )
+        )
         return 0
-    print(f"texts: {result['n']}  top-1: {result['top1']:.3f}  top-3: {result['top3']:.3f}  "
-          f"none false-trigger: {result['none_false_rate']:.3f} "
-          f"(of {result['none_cases']} none cases)")
+    print(
+        f"texts: {result['n']}  top-1: {result['top1']:.3f}  top-3: {result['top3']:.3f}  "
+        f"none false-trigger: {result['none_false_rate']:.3f} "
+        f"(of {result['none_cases']} none cases)"
+    )
     confusion = result["confusion"]
     assert isinstance(confusion, Counter)
-    wrong = sorted(((k, v) for k, v in confusion.items() if k[0] != k[1]),
-                   key=lambda kv: (-kv[1], kv[0]))
+    wrong = sorted(
+        ((k, v) for k, v in confusion.items() if k[0] != k[1]),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
     print("\nconfusion (label -> predicted: count), errors only:")
     for (label, predicted), count in wrong:
         print(f"  {label:22} -> {predicted:22} {count}")

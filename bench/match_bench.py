@@ -65,36 +65,58 @@ def _time(fn: Callable[[str], object], texts: list[str], runs: int) -> dict[str,
         fn(text)
         samples.append((time.perf_counter() - start) * 1000)
     samples.sort()
-    return {"p50": statistics.median(samples), "p99": samples[int(len(samples) * 0.99) - 1],
-            "mean": statistics.fmean(samples)}
+    return {
+        "p50": statistics.median(samples),
+        "p99": samples[int(len(samples) * 0.99) - 1],
+        "mean": statistics.fmean(samples),
+    }
 
 
 def _synthetic(kb: KnowledgeBase, size: int, rng: random.Random) -> KnowledgeBase:
     """The shipped entries plus generated ones up to ``size`` entries, words shuffled."""
-    words = sorted({w for e in kb.entries for s in e.signatures for w in s.split() if w.isalpha()})
+    words = sorted(
+        {w for e in kb.entries for s in e.signatures for w in s.split() if w.isalpha()}
+    )
     entries = list(kb.entries)
     source = Source(title="synthetic", url="https://example.invalid/")
     while len(entries) < size:
         n = len(entries)
-        sigs = tuple(" ".join(rng.choice(words) for _ in range(rng.randrange(5, 12))) + f" syn{n}x{k}"
-                for k in range(4))
-        entries.append(Entry(id=f"synthetic-{n}", title=f"Synthetic {n}",
-                             category=rng.choice([e.category for e in kb.entries]),
-                             signatures=sigs, cause="synthetic", fix=("synthetic",),
-                             sources=(source,)))
-    return KnowledgeBase(entries=tuple(entries), reply_codes=kb.reply_codes,
-                         enhanced_codes=kb.enhanced_codes, hex_codes=kb.hex_codes)
+        sigs = tuple(
+            " ".join(rng.choice(words) for _ in range(rng.randrange(5, 12)))
+            + f" syn{n}x{k}"
+            for k in range(4)
+        )
+        entries.append(
+            Entry(
+                id=f"synthetic-{n}",
+                title=f"Synthetic {n}",
+                category=rng.choice([e.category for e in kb.entries]),
+                signatures=sigs,
+                cause="synthetic",
+                fix=("synthetic",),
+                sources=(source,),
+            )
+        )
+    return KnowledgeBase(
+        entries=tuple(entries),
+        reply_codes=kb.reply_codes,
+        enhanced_codes=kb.enhanced_codes,
+        hex_codes=kb.hex_codes,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser(description="Matcher latency benchmark")
     parser.add_argument("--runs", type=int, default=300)
-    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" /
-                        "match.json")
+    parser.add_argument(
+        "--json", type=Path, default=Path(__file__).parent / "results" / "match.json"
+    )
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
+        os.sched_setaffinity(
+            0, {min(os.sched_getaffinity(0))}
+        )  # one core, as the target says
     rng = random.Random(20261128)
     kb = load_knowledge()
     matcher = Matcher(kb)
@@ -102,30 +124,48 @@ def main(argv: list[str] | None = None) -> int:
     rng.shuffle(errors)
     errors = errors[:40]
     sizes = {"1-line": 0, "2 KB": 2_000, "40 KB": 40_000}
-    pastes = {name: [_paste(err, size, rng) if size else err for err in errors]
-              for name, size in sizes.items()}
+    pastes = {
+        name: [_paste(err, size, rng) if size else err for err in errors]
+        for name, size in sizes.items()
+    }
     signatures = [s for e in kb.entries for s in e.signatures]
 
     def naive(text: str) -> object:
-        return process.extractOne(text, signatures, scorer=fuzz.WRatio,
-                                  processor=utils.default_process, score_cutoff=0)
+        return process.extractOne(
+            text,
+            signatures,
+            scorer=fuzz.WRatio,
+            processor=utils.default_process,
+            score_cutoff=0,
+        )
 
-    results: dict[str, object] = {"entries": len(kb.entries), "signatures": len(signatures)}
-    print(f"knowledge base: {len(kb.entries)} entries, {len(signatures)} signatures; one core")
-    print(f"{'paste':8} {'matcher p50':>12} {'p99':>8} {'naive p50':>10} {'p99':>8} {'speed-up':>9}")
+    results: dict[str, object] = {
+        "entries": len(kb.entries),
+        "signatures": len(signatures),
+    }
+    print(
+        f"knowledge base: {len(kb.entries)} entries, {len(signatures)} signatures; one core"
+    )
+    print(
+        f"{'paste':8} {'matcher p50':>12} {'p99':>8} {'naive p50':>10} {'p99':>8} {'speed-up':>9}"
+    )
     for name, texts in pastes.items():
         ours = _time(matcher.diagnose, texts, args.runs)
         base = _time(naive, texts, max(20, args.runs // 10))
         speedup = base["p50"] / ours["p50"]
         results[name] = {"matcher_ms": ours, "naive_ms": base, "speedup_p50": speedup}
-        print(f"{name:8} {ours['p50']:10.2f}ms {ours['p99']:6.2f}ms {base['p50']:8.2f}ms "
-              f"{base['p99']:6.2f}ms {speedup:8.1f}x")
+        print(
+            f"{name:8} {ours['p50']:10.2f}ms {ours['p99']:6.2f}ms {base['p50']:8.2f}ms "
+            f"{base['p99']:6.2f}ms {speedup:8.1f}x"
+        )
     growth = {}
     for size in (len(kb.entries), 1_000, 5_000):
         big = Matcher(_synthetic(kb, size, rng)) if size > len(kb.entries) else matcher
         timing = _time(big.diagnose, pastes["40 KB"], max(50, args.runs // 3))
         growth[str(size)] = timing
-        print(f"{size:5} entries, 40 KB paste: p50 {timing['p50']:.2f} ms  p99 {timing['p99']:.2f} ms")
+        print(
+            f"{size:5} entries, 40 KB paste: p50 {timing['p50']:.2f} ms  p99 {timing['p99']:.2f} ms"
+        )
     results["growth_40kb"] = growth
     cmd = [sys.executable, "-m", "bot", "diagnose", "--json", errors[0]]
     walls = []
@@ -134,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(cmd, check=True, capture_output=True)
         walls.append(time.perf_counter() - start)
     results["process_s"] = statistics.median(walls)
-    print(f"whole process `smtpbot diagnose --json TEXT`: median {statistics.median(walls):.3f} s")
+    print(
+        f"whole process `smtpbot diagnose --json TEXT`: median {statistics.median(walls):.3f} s"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -35,8 +35,11 @@ def app() -> None:
 @app.command()
 @click.argument("text", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--jsonl", is_flag=True,
-              help='Read JSON Lines ({"text": ...}) on stdin, write one JSON result per line.')
+@click.option(
+    "--jsonl",
+    is_flag=True,
+    help='Read JSON Lines ({"text": ...}) on stdin, write one JSON result per line.',
+)
 def diagnose(text: str | None, as_json: bool, jsonl: bool) -> None:
     """
     Recognise a pasted mail error and say what it means and how to fix it.
@@ -79,14 +82,25 @@ def kb_show(entry_id: str) -> None:
 
 
 @app.command()
-@click.option("--http", is_flag=True,
-              help="Serve Slack's HTTP requests on /slack/events (plus /healthz, /readyz, "
-              "/metrics) instead of Socket Mode.")
-@click.option("--host", default="0.0.0.0", show_default=True,
-              help="Address to listen on in HTTP mode.")
-@click.option("--port", type=int, default=None,
-              help="Port for HTTP mode (default 3000); in Socket Mode, serve the health "
-              "endpoints on it.")
+@click.option(
+    "--http",
+    is_flag=True,
+    help="Serve Slack's HTTP requests on /slack/events (plus /healthz, /readyz, "
+    "/metrics) instead of Socket Mode.",
+)
+@click.option(
+    "--host",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address to listen on in HTTP mode.",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port for HTTP mode (default 3000); in Socket Mode, serve the health "
+    "endpoints on it.",
+)
 def run(http: bool, host: str, port: int | None) -> None:
     """
     Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, or HTTP mode with --http.
@@ -95,8 +109,11 @@ def run(http: bool, host: str, port: int | None) -> None:
     """
     from bot.slack.runtime import run_command
 
-    sys.exit(run_command(os.environ, http=http, host=host, port=port, stdin=sys.stdin,
-                         out=sys.stderr))
+    sys.exit(
+        run_command(
+            os.environ, http=http, host=host, port=port, stdin=sys.stdin, out=sys.stderr
+        )
+    )
 
 
 @app.command()
@@ -109,21 +126,55 @@ def console() -> None:
 
 @app.command("check")
 @click.argument("target")
-@click.option("--port", type=click.IntRange(1, 65535), default=None,
-              help="Probe only this port (default: 587, 25, 465).")
-@click.option("--mode", type=click.Choice(["auto", "starttls", "tls"]), default="auto",
-              show_default=True, help="auto (detect), starttls, or tls (implicit TLS, as on 465).")
-@click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds for the whole probe.")
-@click.option("--servername", default=None, help="Name for SNI and the certificate check.")
-@click.option("--cafile", default=None, help="Extra trusted CA certificates (PEM file).")
-@click.option("--allow-private", is_flag=True,
-              help="Allow loopback, private and link-local targets.")
-@click.option("--json", "json_output", is_flag=True,
-              help="Print JSON: one object per port, an array for several.")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Probe only this port (default: 587, 25, 465).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "starttls", "tls"]),
+    default="auto",
+    show_default=True,
+    help="auto (detect), starttls, or tls (implicit TLS, as on 465).",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds for the whole probe.",
+)
+@click.option(
+    "--servername", default=None, help="Name for SNI and the certificate check."
+)
+@click.option(
+    "--cafile", default=None, help="Extra trusted CA certificates (PEM file)."
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    help="Allow loopback, private and link-local targets.",
+)
+@click.option(
+    "--json",
+    "json_output",
+    is_flag=True,
+    help="Print JSON: one object per port, an array for several.",
+)
 @click.option("--mx", is_flag=True, help="Probe every MX host of the domain TARGET.")
-def check(target: str, port: int | None, mode: str, timeout: float, servername: str | None,
-          cafile: str | None, allow_private: bool, json_output: bool, mx: bool) -> None:
+def check(
+    target: str,
+    port: int | None,
+    mode: str,
+    timeout: float,
+    servername: str | None,
+    cafile: str | None,
+    allow_private: bool,
+    json_output: bool,
+    mx: bool,
+) -> None:
     """
     Probe a mail server's STARTTLS or implicit TLS and say why a client cannot connect.
 
@@ -132,9 +183,17 @@ def check(target: str, port: int | None, mode: str, timeout: float, servername: 
     """
     from bot.probe.command import CheckRequest, run_check
 
-    request = CheckRequest(target=target, port=port, mode=mode, timeout=timeout,
-                           servername=servername, cafile=cafile, allow_private=allow_private,
-                           json=json_output, mx=mx)
+    request = CheckRequest(
+        target=target,
+        port=port,
+        mode=mode,
+        timeout=timeout,
+        servername=servername,
+        cafile=cafile,
+        allow_private=allow_private,
+        json=json_output,
+        mx=mx,
+    )
     sys.exit(run_check(request, env=os.environ, out=sys.stdout, err=sys.stderr))
 
 

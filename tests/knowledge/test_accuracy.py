@@ -32,7 +32,9 @@ def shipped() -> Matcher:
     return Matcher(load_knowledge())
 
 
-@pytest.mark.skipif(not DEV.is_file(), reason=f"development corpus not present at {DEV}")
+@pytest.mark.skipif(
+    not DEV.is_file(), reason=f"development corpus not present at {DEV}"
+)
 def test_dev_corpus_accuracy(shipped: Matcher) -> None:
     """On the dev corpus, top-1 stays >= 0.90, top-3 >= 0.95 and none false-triggers <= 0.03."""
     result = evaluate(DEV, shipped)
