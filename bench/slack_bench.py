@@ -1,0 +1,468 @@
+"""
+HTTP-mode benchmark of the Slack bot against a bare Bolt app, in one run, on this
+machine.
+
+    python bench/slack_bench.py [--seconds 10] [--senders 50] [--out PATH]
+
+Everything runs on 127.0.0.1: this process is the load generator (50 concurrent senders
+of signed Events API requests, bounded in time and count) and the fake Slack Web API
+that counts the bot's replies; the bot (`python -m bot run --http`) and the baseline
+(`bench/bare_bolt.py`, a Bolt AsyncApp that only acks) run as separate processes, one
+after the other, against the same load. Redis is REDIS_URL (default
+redis://127.0.0.1:6379/11); every key the run writes is under a fresh prefix and deleted
+at the end.
+
+Two traffic mixes: every request a support paste, and a workspace-like mix (1 in 10 a
+paste, 2 in 10 chatter in the support channel, the rest in other channels). Reports
+request throughput and ack latency (p50/p99) of both apps, end-to-end support messages
+per second (event in -> reply posted to the fake Web API), Redis round trips per handled
+message, and memory per conversation (MEMORY USAGE). Results go to
+bench/results/slack.json unless --out says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-signing-secret"
+CHANNEL = "C0BENCH"
+# Upper bound on requests per phase, whatever the duration (the loops always stop).
+MAX_REQUESTS = 60_000
+# Pastes the shipped knowledge base answers confidently (chosen from the dev corpus when
+# it is there, else these).
+FALLBACK_PASTES = (
+    "530 5.7.0 Must issue a STARTTLS command first. smtp.example.com:587",
+    "SMTPAuthenticationError: (535, b'5.7.8 Username and Password not accepted')",
+    "554 5.7.1 <user@example.org>: Relay access denied",
+    "Error: connect ECONNREFUSED 203.0.113.5:587",
+    "550 5.1.1 The email account that you tried to reach does not exist",
+    "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self signed "
+    "certificate",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pick_pastes() -> list[str]:
+    """
+    Up to 40 short corpus pastes that the shipped knowledge base answers confidently.
+    """
+    from bot.commands import default_matcher
+
+    matcher = default_matcher()
+    corpus = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
+    texts = list(FALLBACK_PASTES)
+    if corpus.is_file():
+        texts += [json.loads(line)["text"] for line in corpus.open(encoding="utf-8")]
+    chosen = [
+        t for t in texts if len(t) < 2000 and matcher.diagnose(t).entry is not None
+    ]
+    return chosen[:40]
+
+
+class FakeWebApi:
+    """
+    Slack's Web API as far as the bot uses it here; counts chat.postMessage.
+    """
+
+    def __init__(self) -> None:
+        self.replies: list[float] = []
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        async def api(request: web.Request) -> web.Response:
+            method = request.match_info["method"]
+            await request.read()
+            if method == "chat.postMessage":
+                self.replies.append(time.perf_counter())
+                return web.json_response({"ok": True, "ts": f"{time.time():.6f}"})
+            return web.json_response(
+                {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0BENCH"}
+            )
+
+        app = web.Application()
+        app.router.add_post("/api/{method}", api)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}/api/"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+CHATTER = "thanks, that worked! lunch at noon?"
+OTHER_CHANNEL = "C0OTHER"
+
+
+def pick_event(pastes: list[str], n: int, mix: str) -> tuple[str, str]:
+    """
+    The text and channel of request ``n``: every one a support paste ("support"), or a
+    workspace-like mix where 1 in 10 is a paste, 2 in 10 chatter in the support channel
+    and the rest messages in other channels the bot is in ("mixed").
+    """
+    if mix == "support" or n % 10 == 0:
+        return pastes[n % len(pastes)], CHANNEL
+    if n % 10 in (1, 2):
+        return CHATTER, CHANNEL
+    return pastes[n % len(pastes)], OTHER_CHANNEL
+
+
+def signed_event(text: str, channel: str, *, n: int) -> tuple[bytes, dict[str, str]]:
+    """
+    One Events API message (a new thread each time) with Slack's signature headers.
+    """
+    ts = f"{1_700_000_000 + n}.{n % 1_000_000:06d}"
+    body = json.dumps(
+        {
+            "token": "t",
+            "team_id": "T0BENCH",
+            "api_app_id": "A0BENCH",
+            "type": "event_callback",
+            "event_id": f"EvB{uuid.uuid4().hex[:16]}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "message",
+                "user": "U0BENCH",
+                "text": text,
+                "channel": channel,
+                "ts": ts,
+                "channel_type": "channel",
+            },
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    digest = hmac.new(
+        SECRET.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256
+    ).hexdigest()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+async def load(
+    url: str,
+    pastes: list[str],
+    *,
+    senders: int,
+    seconds: float,
+    offset: int,
+    mix: str = "support",
+) -> dict[str, Any]:
+    """
+    ``senders`` concurrent loops posting signed events for ``seconds``; ack latencies.
+    """
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(offset, offset + MAX_REQUESTS))
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=senders)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def sender() -> None:
+            nonlocal errors
+            for n in counter:
+                if time.perf_counter() >= deadline:
+                    return
+                body, headers = signed_event(*pick_event(pastes, n, mix), n=n)
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(sender() for _ in range(senders)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "ack_p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "ack_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "started": began,
+    }
+
+
+@contextlib.contextmanager
+def process(args: list[str], env: dict[str, str]) -> Any:
+    """
+    A server process, stopped with SIGTERM.
+    """
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        assert proc.stderr is not None
+        proc.stderr.close()
+
+
+async def wait_healthy(base: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base} did not start")
+
+
+async def scrape(base: str) -> dict[str, float]:
+    """
+    The bot's Prometheus counters (name{labels} -> value).
+    """
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{base}/metrics") as page,
+    ):
+        text = await page.text()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        match = re.match(r"^(smtpbot_[^ ]+) ([0-9.e+-]+)$", line)
+        if match:
+            values[match.group(1)] = float(match.group(2))
+    return values
+
+
+async def memory(client: aioredis.Redis, prefix: str) -> dict[str, float]:
+    """
+    Average MEMORY USAGE of conversation and dedupe keys, over a sample.
+    """
+    result: dict[str, float] = {}
+    for kind in ("conv", "seen"):
+        sizes = []
+        async for key in client.scan_iter(match=f"{prefix}{kind}:*", count=1000):
+            sizes.append(await client.memory_usage(key) or 0)
+            if len(sizes) >= 500:
+                break
+        result[kind] = statistics.mean(sizes) if sizes else 0.0
+    return result
+
+
+async def cleanup(client: aioredis.Redis, prefix: str) -> None:
+    batch = []
+    async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            await client.delete(*batch)
+            batch = []
+    if batch:
+        await client.delete(*batch)
+
+
+async def settle(fake: FakeWebApi, *, quiet: float = 1.0, limit: float = 60.0) -> None:
+    """
+    Wait until the bot has posted no reply for ``quiet`` seconds (its backlog is done).
+    """
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        count = len(fake.replies)
+        await asyncio.sleep(quiet)
+        if len(fake.replies) == count:
+            return
+
+
+def ratios(ours: dict[str, Any], bare: dict[str, Any]) -> dict[str, float]:
+    """
+    Throughput and ack p99 of the bot relative to the bare app.
+    """
+    return {
+        "throughput_ratio": round(ours["requests_per_s"] / bare["requests_per_s"], 2),
+        "ack_p99_ratio": round(ours["ack_p99_ms"] / bare["ack_p99_ms"], 2),
+    }
+
+
+async def run(seconds: float, senders: int) -> dict[str, Any]:
+    pastes = pick_pastes()
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11")
+    prefix = f"smtpbot-bench:{uuid.uuid4().hex[:8]}:"
+    fake = FakeWebApi()
+    await fake.start()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_"))
+    }
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": fake.url,
+            "REDIS_URL": redis_url,
+            "REDIS_KEY_PREFIX": prefix,
+            "SUPPORT_CHANNELS": CHANNEL,
+            "LOG_LEVEL": "ERROR",
+        }
+    )
+    redis = aioredis.Redis.from_url(redis_url)
+    results: dict[str, Any] = {
+        "senders": senders,
+        "seconds_per_phase": seconds,
+        "pastes": len(pastes),
+        "cpus": os.cpu_count(),
+    }
+    bare: dict[str, Any] = {}
+    ours: dict[str, Any] = {}
+    try:
+        port = free_port()
+        with process(
+            [sys.executable, str(ROOT / "bench" / "bare_bolt.py"), "--port", str(port)],
+            env,
+        ):
+            url = f"http://127.0.0.1:{port}/slack/events"
+            await wait_healthy(f"http://127.0.0.1:{port}")
+            await load(url, pastes, senders=senders, seconds=1, offset=0)
+            for n, mix in enumerate(("support", "mixed"), start=1):
+                bare[mix] = await load(
+                    url,
+                    pastes,
+                    senders=senders,
+                    seconds=seconds,
+                    offset=n * 100_000,
+                    mix=mix,
+                )
+        port = free_port()
+        with process(
+            [
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--http",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env,
+        ):
+            base = f"http://127.0.0.1:{port}"
+            url = f"{base}/slack/events"
+            await wait_healthy(base)
+            await load(url, pastes, senders=senders, seconds=1, offset=500_000)
+            await settle(fake)
+            before = await scrape(base)
+            fake.replies.clear()
+            ours["support"] = await load(
+                url, pastes, senders=senders, seconds=seconds, offset=600_000
+            )
+            started = ours["support"]["started"]
+            await settle(fake)
+            replies = list(fake.replies)
+            after = await scrape(base)
+            ours["mixed"] = await load(
+                url,
+                pastes,
+                senders=senders,
+                seconds=seconds,
+                offset=700_000,
+                mix="mixed",
+            )
+            await settle(fake)
+        key = 'smtpbot_events_received_total{kind="event:message"}'
+        handled = after.get(key, 0) - before.get(key, 0)
+        trips = after.get("smtpbot_redis_round_trips_total", 0) - before.get(
+            "smtpbot_redis_round_trips_total", 0
+        )
+        span = replies[-1] - started if replies else float("inf")
+        sizes = await memory(redis, prefix)
+        for phase in (*bare.values(), *ours.values()):
+            phase.pop("started")
+        results.update(
+            {
+                "bare_bolt": bare,
+                "smtpbot": ours,
+                "support_traffic": ratios(ours["support"], bare["support"]),
+                "mixed_traffic": ratios(ours["mixed"], bare["mixed"]),
+                "end_to_end": {
+                    "messages": ours["support"]["requests"],
+                    "replies": len(replies),
+                    "seconds": round(span, 2),
+                    "messages_per_s": round(len(replies) / span, 1),
+                },
+                "redis": {
+                    "handled_messages": handled,
+                    "round_trips_per_message": round(trips / handled, 2)
+                    if handled
+                    else None,
+                    "bytes_per_conversation": round(sizes["conv"]),
+                    "bytes_per_dedupe_key": round(sizes["seen"]),
+                    "bytes_per_message_total": round(sizes["conv"] + 2 * sizes["seen"]),
+                },
+                "targets": {
+                    "throughput_ratio_min": 0.7,
+                    "ack_p99_ratio_max": 1.5,
+                    "end_to_end_min_per_s": 300,
+                    "round_trips_max": 3,
+                },
+            }
+        )
+    finally:
+        await cleanup(redis, prefix)
+        await redis.aclose()
+        await fake.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--senders", type=int, default=50)
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "slack.json"
+    )
+    args = parser.parse_args()
+    results = asyncio.run(run(args.seconds, args.senders))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

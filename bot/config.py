@@ -1,0 +1,315 @@
+"""
+Settings for the bot, read once at start-up from the environment and ``.env``.
+
+``Settings.from_env(mapping)`` is pure: tests pass a dict, ``load_settings`` merges
+``.env``
+under ``os.environ`` (the environment wins). Every error is a ``ConfigError`` naming the
+variable at fault, so a bad deployment fails fast with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from bot.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Slack's own Web API; tests and staging point SLACK_API_URL at a local fake.
+DEFAULT_SLACK_API_URL: Final = "https://slack.com/api/"
+# DESIGN.md: submission, SMTP, implicit TLS, and the common alternative port.
+DEFAULT_PROBE_PORTS: Final = frozenset({25, 465, 587, 2525})
+_ID: Final = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,40}$")
+_DOTENV_LINE: Final = re.compile(
+    r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
+)
+
+
+def _int(
+    env: Mapping[str, str], name: str, default: int, *, low: int, high: int
+) -> int:
+    """
+    An integer variable within [low, high].
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _float(
+    env: Mapping[str, str], name: str, default: float, *, low: float, high: float
+) -> float:
+    """
+    A number variable within [low, high].
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
+def _ids(env: Mapping[str, str], name: str) -> frozenset[str]:
+    """
+    A comma-separated list of Slack ids (C0123, U0123, ...).
+    """
+    items = [item.strip() for item in env.get(name, "").split(",") if item.strip()]
+    for item in items:
+        if not _ID.match(item):
+            raise ConfigError(
+                name, f"{item!r} is not a Slack id (like C0123ABCD or U0123ABCD)"
+            )
+    return frozenset(items)
+
+
+def _token(env: Mapping[str, str], name: str, prefixes: tuple[str, ...]) -> str | None:
+    """
+    A secret token; when given it must have the expected prefix.
+    """
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    if prefixes and not value.startswith(prefixes):
+        raise ConfigError(
+            name, f"expected a token starting with {' or '.join(prefixes)}"
+        )
+    return value
+
+
+def _url(
+    env: Mapping[str, str], name: str, default: str | None, schemes: tuple[str, ...]
+) -> str | None:
+    """
+    A URL variable with one of the allowed schemes.
+    """
+    value = env.get(name, "").strip() or default
+    if value is not None and not value.startswith(tuple(f"{s}://" for s in schemes)):
+        raise ConfigError(name, f"expected a {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _file(env: Mapping[str, str], name: str) -> str | None:
+    """
+    A path to an existing file.
+    """
+    value = env.get(name, "").strip()
+    if value and not Path(value).is_file():
+        raise ConfigError(name, f"{value} is not a readable file")
+    return value or None
+
+
+def _cidrs(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    """
+    Comma-separated address ranges such as ``127.0.0.0/8,10.1.0.0/16``.
+    """
+    networks: list[IPNetwork] = []
+    for item in (i.strip() for i in env.get(name, "").split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                name, f"{item!r} is not an address range like 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
+
+
+def _ports(env: Mapping[str, str], name: str) -> frozenset[int]:
+    """
+    Comma-separated TCP ports.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return DEFAULT_PROBE_PORTS
+    ports: set[int] = set()
+    for item in (i.strip() for i in raw.split(",") if i.strip()):
+        if not item.isdigit() or not 0 < int(item) < 65536:
+            raise ConfigError(name, f"{item!r} is not a TCP port (1-65535)")
+        ports.add(int(item))
+    return frozenset(ports)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """
+    Everything configurable, validated; secrets are kept out of ``repr``.
+    """
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    redis_url: str | None = None
+    redis_prefix: str = "smtpbot:"
+    support_channels: frozenset[str] = frozenset()
+    admin_users: frozenset[str] = frozenset()
+    escalation_channel: str | None = None
+    escalation_mention: str | None = None
+    escalation_sla_minutes: int = 15
+    probe_allow_cidrs: tuple[IPNetwork, ...] = ()
+    probe_ports: frozenset[int] = DEFAULT_PROBE_PORTS
+    # Whole-probe budget; Slack users wait for it, so keep it short.
+    probe_timeout: float = 10.0
+    # Extra trust anchors (PEM) for probes: an internal CA the company's servers use.
+    probe_cafile: str | None = None
+    # Probes one user may start per window, and probes of one host:port per window.
+    probe_user_limit: int = 5
+    probe_target_limit: int = 10
+    probe_window_seconds: int = 600
+    # Conversations outlive a working week, then expire (escalations are kept
+    # separately).
+    conversation_ttl_seconds: int = 7 * 24 * 3600
+    # Slack retries an event for about an hour at most; keep dedupe keys a day.
+    dedupe_ttl_seconds: int = 24 * 3600
+    # Redis must answer fast or be treated as down: the bot answers without state.
+    redis_timeout: float = 1.0
+    redis_max_connections: int = 32
+    log_level: str = "INFO"
+
+    @property
+    def has_http_credentials(self) -> bool:
+        """
+        Bot token and signing secret are both set (HTTP mode can run).
+        """
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def has_socket_credentials(self) -> bool:
+        """
+        Bot token and app-level token are both set (Socket Mode can run).
+        """
+        return bool(self.slack_bot_token and self.slack_app_token)
+
+    @property
+    def has_any_slack_token(self) -> bool:
+        """
+        At least one Slack credential is configured.
+        """
+        return bool(
+            self.slack_bot_token or self.slack_app_token or self.slack_signing_secret
+        )
+
+    def answers_in(self, channel_id: str) -> bool:
+        """
+        True when the bot answers plain messages in this channel.
+        """
+        return not self.support_channels or channel_id in self.support_channels
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """
+        Validate a mapping of variables (``os.environ`` or a test dict) into Settings.
+        """
+        level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(
+                "LOG_LEVEL", f"expected DEBUG, INFO, WARNING or ERROR, got {level!r}"
+            )
+        prefix = env.get("REDIS_KEY_PREFIX", "smtpbot:").strip() or "smtpbot:"
+        mention = env.get("ESCALATION_MENTION", "").strip() or None
+        if mention is not None and not re.fullmatch(r"<[!@#][^<>]+>", mention):
+            raise ConfigError(
+                "ESCALATION_MENTION",
+                "expected a Slack mention like <!subteam^S123> or <@U123>",
+            )
+        escalation = _ids(env, "ESCALATION_CHANNEL")
+        if len(escalation) > 1:
+            raise ConfigError("ESCALATION_CHANNEL", "give one channel id")
+        return cls(
+            slack_bot_token=_token(env, "SLACK_BOT_TOKEN", ("xoxb-", "xoxp-")),
+            slack_signing_secret=_token(env, "SLACK_SIGNING_SECRET", ()),
+            slack_app_token=_token(env, "SLACK_APP_TOKEN", ("xapp-",)),
+            slack_api_url=_url(
+                env, "SLACK_API_URL", DEFAULT_SLACK_API_URL, ("https", "http")
+            )
+            or DEFAULT_SLACK_API_URL,
+            redis_url=_url(env, "REDIS_URL", None, ("redis", "rediss", "unix")),
+            redis_prefix=prefix,
+            support_channels=_ids(env, "SUPPORT_CHANNELS"),
+            admin_users=_ids(env, "ADMIN_USERS"),
+            escalation_channel=next(iter(escalation), None),
+            escalation_mention=mention,
+            escalation_sla_minutes=_int(
+                env, "ESCALATION_SLA_MINUTES", 15, low=1, high=10_080
+            ),
+            probe_allow_cidrs=_cidrs(env, "PROBE_ALLOW_CIDRS"),
+            probe_ports=_ports(env, "PROBE_PORTS"),
+            probe_timeout=_float(env, "PROBE_TIMEOUT", 10.0, low=0.5, high=120.0),
+            probe_cafile=_file(env, "PROBE_CAFILE"),
+            probe_user_limit=_int(env, "PROBE_USER_LIMIT", 5, low=1, high=10_000),
+            probe_target_limit=_int(env, "PROBE_TARGET_LIMIT", 10, low=1, high=10_000),
+            probe_window_seconds=_int(
+                env, "PROBE_WINDOW_SECONDS", 600, low=1, high=86_400
+            ),
+            conversation_ttl_seconds=_int(
+                env,
+                "CONVERSATION_TTL_SECONDS",
+                7 * 24 * 3600,
+                low=60,
+                high=90 * 24 * 3600,
+            ),
+            dedupe_ttl_seconds=_int(
+                env, "DEDUPE_TTL_SECONDS", 24 * 3600, low=60, high=7 * 24 * 3600
+            ),
+            redis_timeout=_float(env, "REDIS_TIMEOUT", 1.0, low=0.05, high=30.0),
+            redis_max_connections=_int(
+                env, "REDIS_MAX_CONNECTIONS", 32, low=1, high=1000
+            ),
+            log_level=level,
+        )
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """
+    Parse a ``.env`` file (``KEY=value``, ``export``, quotes, ``#`` comments); missing:
+    {}.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if match is None:
+            raise ConfigError(f"{path}:{number}", "expected KEY=value")
+        key, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str], *, env_file: Path | None = Path(".env")
+) -> Settings:
+    """
+    Settings from ``.env`` overlaid by the environment (the environment wins).
+    """
+    merged = read_dotenv(env_file) if env_file is not None else {}
+    merged.update(environ)
+    return Settings.from_env(merged)

@@ -1,0 +1,363 @@
+"""
+The conversation engine shared by Slack and the terminal console.
+
+It decides what to say to a message given the thread so far, runs probes under the rate
+limits and the port policy, and records everything (redacted) in the state store. When
+the
+store is unavailable it carries on without state: answers still go out, a small
+in-process
+memory prevents answering one message twice, and the failure is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from bot.checking import Checker
+from bot.checks import Prober, ProbeTarget, ProgressCallback
+from bot.config import Settings
+from bot.errors import StateUnavailableError
+from bot.metrics import Metrics
+from bot.redact import redact
+from bot.replies import (
+    ProbeOutcome,
+    Reply,
+    ReplyKind,
+    answer_reply,
+    diagnosis_reply,
+    probe_offer_reply,
+)
+from bot.state import (
+    Conversation,
+    FeedbackRecord,
+    HumanRecord,
+    MessageRecord,
+    OfferRecord,
+    Record,
+    StateStore,
+    ThreadKey,
+)
+from bot.state.model import STORED_TEXT_LIMIT
+from knowledge.matcher import Decision, Diagnosis, Matcher
+
+log = logging.getLogger(__name__)
+
+# Event ids remembered in-process: covers Slack retries to this replica even when Redis
+# is down.
+LOCAL_MEMORY: Final = 20_000
+# Earlier messages of the same user that give a follow-up its context.
+CONTEXT_MESSAGES: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """
+    A message to answer: where, who, what, and the names that identify it for dedupe.
+    """
+
+    key: ThreadKey
+    user_id: str
+    text: str
+    ts: str
+    dedupe: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HumanRequest:
+    """
+    The result of "Talk to a human": the thread state for the escalation (issue 5).
+    """
+
+    first: bool
+    conversation: Conversation
+    message: str
+
+
+class Engine:
+    """
+    Answers messages, runs probes, records feedback and human requests.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        matcher: Matcher,
+        store: StateStore,
+        prober: Prober,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.matcher = matcher
+        self.store = store
+        self.prober = prober
+        self.metrics = metrics or Metrics()
+        self._clock = clock
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        # Messages handled at once: more would queue for Redis connections anyway, and a
+        # burst must wait here rather than time out in the pool and look like an outage.
+        self._slots = asyncio.Semaphore(settings.redis_max_connections)
+        self.checker = Checker(
+            settings=settings,
+            store=store,
+            prober=prober,
+            kb=matcher.kb,
+            metrics=self.metrics,
+            clock=clock,
+        )
+
+    def _seen_before(self, names: Sequence[str]) -> bool:
+        """
+        Remember names in-process; True when any was seen already.
+        """
+        duplicate = any(name in self._seen for name in names)
+        for name in names:
+            self._seen[name] = None
+            self._seen.move_to_end(name)
+        while len(self._seen) > LOCAL_MEMORY:
+            self._seen.popitem(last=False)
+        return duplicate
+
+    async def _append(self, key: ThreadKey, *records: Record) -> None:
+        """
+        Record in the store; an unavailable store is counted, not fatal.
+        """
+        try:
+            await self.store.append(key, *records)
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("state_append_failed key=%s error=%s", key, exc)
+
+    async def load(self, key: ThreadKey) -> Conversation:
+        """
+        The thread's state, or an empty one when the store is unavailable.
+        """
+        try:
+            return (await self.store.begin(key))[1]
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("state_load_failed key=%s error=%s", key, exc)
+            return Conversation(key)
+
+    async def handle_message(self, message: Incoming) -> Reply | None:
+        """
+        Answer one message, or None to stay silent (duplicate, escalated, nothing
+        useful).
+        """
+        if message.dedupe and self._seen_before(message.dedupe):
+            self.metrics.deduplicated.inc()
+            return None
+        async with self._slots:
+            return await self._handle(message)
+
+    async def _handle(self, message: Incoming) -> Reply | None:
+        """
+        Claim, load, match, decide and record one message.
+        """
+        try:
+            claimed, conversation = await self.store.begin(
+                message.key, dedupe=message.dedupe
+            )
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("state_begin_failed key=%s error=%s", message.key, exc)
+            claimed, conversation = True, Conversation(message.key)
+        if not claimed:
+            self.metrics.deduplicated.inc()
+            return None
+        text = redact(message.text)
+        diagnosis = self._diagnose(text, conversation, message.user_id)
+        named = str(diagnosis.server) if diagnosis.server else None
+        seen = MessageRecord(
+            message.user_id,
+            message.ts,
+            text[:STORED_TEXT_LIMIT],
+            server=named,
+            at=self._clock(),
+        )
+        if conversation.escalated:
+            await self._append(message.key, seen)
+            return None
+        self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
+        server = named or conversation.latest_server(user_id=message.user_id)
+        reply = self._reply(diagnosis, conversation, server, new_server=named)
+        records: list[Record] = [seen]
+        if reply is not None:
+            records.append(
+                OfferRecord(
+                    str(reply.kind),
+                    reply.category,
+                    reply.entry_id,
+                    tuple(c.entry_id for c in reply.choices),
+                    server=reply.server,
+                    at=self._clock(),
+                )
+            )
+            self.metrics.replies.labels(str(reply.kind)).inc()
+        await self._append(message.key, *records)
+        return reply
+
+    def _diagnose(
+        self, text: str, conversation: Conversation, user_id: str
+    ) -> Diagnosis:
+        """
+        Match the message alone, then with the user's earlier messages as context.
+        """
+        diagnosis = self.matcher.diagnose(text)
+        if diagnosis.decision == Decision.CONFIDENT or not conversation.messages:
+            return diagnosis
+        earlier = [m.text for m in conversation.messages if m.user_id == user_id]
+        if not earlier:
+            return diagnosis
+        combined = self.matcher.diagnose(
+            "\n".join([*earlier[-CONTEXT_MESSAGES:], text])
+        )
+        if combined.decision == Decision.NONE:
+            return diagnosis
+        # Keep the server named in this message; context supplies the error.
+        return Diagnosis(
+            combined.decision,
+            combined.category,
+            combined.entry,
+            combined.score,
+            combined.alternatives,
+            combined.evidence,
+            combined.explanations,
+            diagnosis.server or combined.server,
+        )
+
+    def _reply(
+        self,
+        diagnosis: Diagnosis,
+        conversation: Conversation,
+        server: str | None,
+        *,
+        new_server: str | None,
+    ) -> Reply | None:
+        """
+        Decide what to say; never repeat an answer already given in the thread.
+        """
+        reply = diagnosis_reply(diagnosis, server=server)
+        repeated = reply is not None and any(
+            o.entry_id == reply.entry_id
+            and o.category == reply.category
+            and o.alternatives == tuple(c.entry_id for c in reply.choices)
+            for o in conversation.offers
+        )
+        if reply is not None and not repeated:
+            return reply
+        if (
+            new_server
+            and conversation.offers
+            and not conversation.has_probe_offer(new_server)
+        ):
+            return probe_offer_reply(new_server)
+        return None
+
+    async def choose(self, key: ThreadKey, user_id: str, entry_id: str) -> Reply | None:
+        """
+        The full answer for an alternative the user picked; None for an unknown id.
+        """
+        entry = self.matcher.kb.get(entry_id)
+        if entry is None:
+            return None
+        conversation = await self.load(key)
+        reply = answer_reply(entry, server=conversation.latest_server(user_id=user_id))
+        await self._append(
+            key,
+            OfferRecord(
+                "chosen",
+                entry.category,
+                entry.id,
+                server=reply.server,
+                at=self._clock(),
+            ),
+        )
+        self.metrics.replies.labels(str(ReplyKind.ANSWER)).inc()
+        return reply
+
+    async def feedback(
+        self, key: ThreadKey, user_id: str, *, helpful: bool, entry_id: str | None
+    ) -> str:
+        """
+        Record "Did this help?" and return the acknowledgement to show.
+        """
+        await self._append(
+            key, FeedbackRecord(user_id, helpful, entry_id, at=self._clock())
+        )
+        if helpful:
+            return "Thanks for letting me know. Glad it helped!"
+        return (
+            "Sorry that didn't help. Press *Talk to a human* and someone from the "
+            "support team will take a look."
+        )
+
+    async def ask_human(self, key: ThreadKey, user_id: str) -> HumanRequest:
+        """
+        Record a request for a human (once per thread); the bot then stays quiet.
+        """
+        try:
+            first = await self.store.claim(
+                f"human:{key}", ttl=self.settings.conversation_ttl_seconds
+            )
+        except StateUnavailableError:
+            self.metrics.redis_errors.inc()
+            first = not self._seen_before([f"human:{key}"])
+        if first:
+            await self._append(key, HumanRecord(user_id, at=self._clock()))
+        conversation = await self.load(key)
+        if not first:
+            return HumanRequest(
+                False,
+                conversation,
+                "A human has already been asked to look at this thread.",
+            )
+        return HumanRequest(
+            True,
+            conversation,
+            "I've let the support team know; someone will "
+            "reply in this thread. I'll stay quiet here from now on.",
+        )
+
+    async def probe(
+        self,
+        target: ProbeTarget,
+        *,
+        user_id: str,
+        progress: ProgressCallback,
+        key: ThreadKey | None = None,
+    ) -> ProbeOutcome:
+        """
+        Run a probe for a user under the port policy and rate limits, and record it.
+        """
+        return await self.checker.probe(
+            target, user_id=user_id, progress=progress, key=key
+        )
+
+    async def claim_once(self, name: str, *, ttl: int) -> bool:
+        """
+        True the first time ``name`` is claimed within ``ttl``; True when the store is
+        down.
+        """
+        try:
+            return await self.store.claim(name, ttl=ttl)
+        except StateUnavailableError:
+            self.metrics.redis_errors.inc()
+            return True
+
+    async def ready(self) -> bool:
+        """
+        True when the state store answers.
+        """
+        try:
+            await self.store.ping()
+        except StateUnavailableError:
+            return False
+        return True

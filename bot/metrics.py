@@ -1,0 +1,83 @@
+"""
+Prometheus metrics, on a registry owned by each ``Metrics`` instance (no global state,
+so
+tests and several apps in one process never collide).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# Probe latencies: a healthy STARTTLS probe takes tens of ms; timeouts run to the
+# budget.
+PROBE_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """
+    The bot's counters and histograms.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.events = Counter(
+            "smtpbot_events_received",
+            "Slack events, commands and actions received",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.deduplicated = Counter(
+            "smtpbot_events_deduplicated",
+            "Events dropped as duplicates (retries, replicas, mention+message)",
+            registry=self.registry,
+        )
+        self.matches = Counter(
+            "smtpbot_matches",
+            "Messages matched, by category and decision",
+            ["category", "decision"],
+            registry=self.registry,
+        )
+        self.replies = Counter(
+            "smtpbot_replies",
+            "Replies posted, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.probes = Counter(
+            "smtpbot_probes",
+            "Probes by outcome (ok, warn, fail, refused, rate-limited)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.probe_seconds = Histogram(
+            "smtpbot_probe_seconds",
+            "Probe latency",
+            buckets=PROBE_BUCKETS,
+            registry=self.registry,
+        )
+        self.slack_errors = Counter(
+            "smtpbot_slack_api_errors",
+            "Failed Slack Web API calls",
+            ["method"],
+            registry=self.registry,
+        )
+        self.redis_round_trips = Counter(
+            "smtpbot_redis_round_trips",
+            "Round trips to the state store (a pipeline counts once)",
+            registry=self.registry,
+        )
+        self.redis_errors = Counter(
+            "smtpbot_redis_errors",
+            "State store operations that failed (Redis unreachable)",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """
+        The Prometheus text exposition.
+        """
+        return generate_latest(self.registry)

@@ -1,0 +1,156 @@
+"""
+The Bolt app factory shared by the tests, HTTP mode and Socket Mode.
+
+Listeners stay thin: ack (Bolt acks events itself), then one call into
+``SlackHandlers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.checks import Prober
+from bot.config import Settings
+from bot.engine import Engine
+from bot.metrics import Metrics
+from bot.slack import blocks
+from bot.slack.handlers import EscalationHook, SlackHandlers
+from bot.state import StateStore
+from knowledge.matcher import Matcher
+
+log = logging.getLogger(__name__)
+
+# Seconds a Web API call may take; Slack answers in well under a second.
+WEB_TIMEOUT = 10
+# Retries per failure kind; the rate-limit handler honours Retry-After.
+WEB_RETRIES = 2
+
+
+def make_web_client(
+    settings: Settings, *, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    """
+    The Web API client: SLACK_API_URL, the bot token, and slack_sdk's retry handlers.
+    """
+    base_url = settings.slack_api_url.rstrip("/") + "/"
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=base_url,
+        session=session,
+        timeout=WEB_TIMEOUT,
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=WEB_RETRIES),
+            AsyncServerErrorRetryHandler(max_retry_count=WEB_RETRIES),
+            AsyncConnectionErrorRetryHandler(max_retry_count=WEB_RETRIES),
+        ],
+    )
+
+
+def _kind(body: dict[str, Any]) -> str:
+    """
+    A short label for a payload, for the events counter.
+    """
+    if "command" in body:
+        return "command"
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict):
+        return f"event:{event.get('type', '?')}"
+    return str(body.get("type", "unknown"))
+
+
+def build_app(
+    settings: Settings,
+    *,
+    matcher: Matcher,
+    store: StateStore,
+    prober: Prober,
+    client: AsyncWebClient | None = None,
+    metrics: Metrics | None = None,
+    escalate: EscalationHook | None = None,
+) -> AsyncApp:
+    """
+    The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck.
+    """
+    metrics = metrics or Metrics()
+    engine = Engine(
+        settings=settings, matcher=matcher, store=store, prober=prober, metrics=metrics
+    )
+    work = SlackHandlers(engine, escalate=escalate)
+    app = AsyncApp(
+        client=client or make_web_client(settings),
+        name="smtpbot",
+        signing_secret=settings.slack_signing_secret or "",
+        process_before_response=False,
+    )
+
+    @app.middleware
+    async def count(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
+        metrics.events.labels(_kind(body)).inc()
+        await next_()
+
+    @app.event("message")
+    async def on_message(
+        body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
+        await work.message(body, client, context.bot_user_id)
+
+    @app.event("app_mention")
+    async def on_mention(
+        body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
+        await work.message(body, client, context.bot_user_id, mention=True)
+
+    @app.action(blocks.PROBE)
+    async def on_probe(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await work.probe(body, client)
+
+    @app.action(blocks.FEEDBACK_YES)
+    async def on_yes(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await work.feedback(body, client, helpful=True)
+
+    @app.action(blocks.FEEDBACK_NO)
+    async def on_no(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await work.feedback(body, client, helpful=False)
+
+    @app.action(blocks.HUMAN)
+    async def on_human(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await work.human(body, client)
+
+    @app.action({"action_id": blocks.CHOICE_PATTERN})
+    async def on_choose(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await work.choose(body, client)
+
+    @app.command("/smtpcheck")
+    async def on_smtpcheck(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await work.smtpcheck(command, ack, respond)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+        log.error(
+            "listener_failed kind=%s error=%r", _kind(body), error, exc_info=error
+        )
+        if respond is not None and body.get("response_url"):
+            await respond(
+                text="Sorry, something went wrong on my side. Please try again, or "
+                "ask in a support channel.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    return app

@@ -1,0 +1,353 @@
+"""
+What each Slack listener does after it has acked: turn the payload into an engine call
+and
+the engine's answer into Web API calls.
+
+Every Web API failure is logged and counted here, never raised into Bolt: a reply that
+cannot be posted must not take the listener down with a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.checks import parse_target
+from bot.engine import Engine, HumanRequest, Incoming
+from bot.errors import InputError
+from bot.slack import blocks
+from bot.state import ThreadKey
+
+log = logging.getLogger(__name__)
+
+# A click on "Run STARTTLS check" within this many seconds of the same one is a double
+# click.
+DOUBLE_CLICK_SECONDS: Final = 30
+# Subtypes that are still a person writing in the channel; every other subtype is
+# ignored: edits, deletions, joins, bot messages
+# (api.slack.com/events/message#subtypes).
+ANSWERED_SUBTYPES: Final = frozenset({None, "file_share", "thread_broadcast"})
+_MENTION: Final = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+USAGE: Final = (
+    "Usage: `/smtpcheck host[:port] [--mx]`\n"
+    "Checks that a mail server offers STARTTLS with a valid certificate. Without a "
+    "port it tries 587, 25 and 465. `--mx` checks the domain's MX hosts.\n"
+    "Example: `/smtpcheck smtp.example.com:587`"
+)
+
+EscalationHook = Callable[[HumanRequest, AsyncWebClient], Awaitable[None]]
+Respond = Callable[..., Awaitable[Any]]
+
+
+def team_of(body: Mapping[str, Any]) -> str:
+    """
+    The workspace id of any payload (events, actions, commands).
+    """
+    team = (
+        body.get("team_id") or body.get("team") or body.get("user", {}).get("team_id")
+    )
+    if isinstance(team, Mapping):
+        team = team.get("id")
+    return str(team or "T0")
+
+
+def incoming_message(
+    body: Mapping[str, Any], *, bot_user_id: str | None, mention: bool
+) -> Incoming | None:
+    """
+    The message to answer in an event payload, or None when the bot must ignore it.
+    """
+    event = body.get("event") or {}
+    user, text, channel, ts = (event.get(k) for k in ("user", "text", "channel", "ts"))
+    if (
+        event.get("subtype") not in ANSWERED_SUBTYPES
+        or event.get("bot_id")
+        or event.get("bot_profile")
+        or not isinstance(user, str)
+        or user == bot_user_id
+        or not isinstance(text, str)
+        or not isinstance(channel, str)
+        or not isinstance(ts, str)
+    ):
+        return None
+    if mention:
+        text = _MENTION.sub("", text).strip()
+    parent = event.get("thread_ts")
+    thread_ts = parent if isinstance(parent, str) else ts
+    dedupe = (f"msg:{channel}:{ts}",) + (
+        (f"event:{body['event_id']}",) if isinstance(body.get("event_id"), str) else ()
+    )
+    return Incoming(
+        ThreadKey(team_of(body), channel, thread_ts), user, text, ts, dedupe
+    )
+
+
+class SlackHandlers:
+    """
+    The work behind each listener, with the engine and the Web client.
+    """
+
+    def __init__(
+        self, engine: Engine, *, escalate: EscalationHook | None = None
+    ) -> None:
+        self.engine = engine
+        self.escalate = escalate
+
+    async def _call(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
+        """
+        One Web API call; failures are counted and logged, and give None.
+        """
+        try:
+            return await client.api_call(method, json=kwargs)
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self.engine.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_failed method=%s error=%s", method, exc)
+            return None
+
+    async def message(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        bot_user_id: str | None,
+        *,
+        mention: bool = False,
+    ) -> None:
+        """
+        A message or mention: answer it in its thread.
+        """
+        incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
+        if incoming is None or not (
+            mention or self.engine.settings.answers_in(incoming.key.channel_id)
+        ):
+            return
+        reply = await self.engine.handle_message(incoming)
+        if reply is not None:
+            await self._call(
+                client,
+                "chat.postMessage",
+                channel=incoming.key.channel_id,
+                thread_ts=incoming.key.thread_ts,
+                text=blocks.reply_text(reply),
+                blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
+    @staticmethod
+    def _action(
+        body: Mapping[str, Any],
+    ) -> tuple[ThreadKey, str, dict[str, str]] | None:
+        """
+        Thread, user and button value of a block action (None when malformed).
+        """
+        actions = body.get("actions") or [{}]
+        value = blocks.decode_value(actions[0].get("value"))
+        channel = (body.get("channel") or {}).get("id") or (
+            body.get("container") or {}
+        ).get("channel_id")
+        user = (body.get("user") or {}).get("id")
+        if not (channel and user and value.get("t")):
+            return None
+        return ThreadKey(team_of(body), str(channel), value["t"]), str(user), value
+
+    async def probe(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        "Run STARTTLS check": post progress, update it per phase, then the report.
+        """
+        action = self._action(body)
+        if action is None or "s" not in action[2]:
+            return
+        key, user, value = action
+        try:
+            target = parse_target(value["s"])
+        except InputError:
+            return
+        if not await self.engine.claim_once(
+            f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
+        ):
+            return
+        posted = await self._call(
+            client,
+            "chat.postMessage",
+            channel=key.channel_id,
+            thread_ts=key.thread_ts,
+            text=f"Checking {target}…",
+            blocks=blocks.to_dicts(blocks.progress_blocks(str(target), [])),
+        )
+        ts = posted.get("ts") if posted is not None else None
+        phases: list[str] = []
+
+        async def progress(phase: str) -> None:
+            phases.append(phase)
+            if ts is not None:
+                await self._call(
+                    client,
+                    "chat.update",
+                    channel=key.channel_id,
+                    ts=ts,
+                    text=f"Checking {target}…",
+                    blocks=blocks.to_dicts(blocks.progress_blocks(str(target), phases)),
+                )
+
+        outcome = await self.engine.probe(
+            target, user_id=user, progress=progress, key=key
+        )
+        report = {
+            "text": blocks.probe_text(outcome),
+            "blocks": blocks.to_dicts(
+                blocks.probe_blocks(outcome, thread_ts=key.thread_ts)
+            ),
+        }
+        if ts is not None:
+            await self._call(
+                client, "chat.update", channel=key.channel_id, ts=ts, **report
+            )
+        else:
+            await self._call(
+                client,
+                "chat.postMessage",
+                channel=key.channel_id,
+                thread_ts=key.thread_ts,
+                **report,
+            )
+
+    async def feedback(
+        self, body: Mapping[str, Any], client: AsyncWebClient, *, helpful: bool
+    ) -> None:
+        """
+        "Did this help?": record it and thank the user privately.
+        """
+        action = self._action(body)
+        if action is None:
+            return
+        key, user, value = action
+        text = await self.engine.feedback(
+            key, user, helpful=helpful, entry_id=value.get("e")
+        )
+        await self._call(
+            client,
+            "chat.postEphemeral",
+            channel=key.channel_id,
+            user=user,
+            thread_ts=key.thread_ts,
+            text=text,
+        )
+
+    async def human(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        "Talk to a human": record it once, tell the thread, hand over to escalation.
+        """
+        action = self._action(body)
+        if action is None:
+            return
+        key, user, _ = action
+        request = await self.engine.ask_human(key, user)
+        if not request.first:
+            await self._call(
+                client,
+                "chat.postEphemeral",
+                channel=key.channel_id,
+                user=user,
+                thread_ts=key.thread_ts,
+                text=request.message,
+            )
+            return
+        await self._call(
+            client,
+            "chat.postMessage",
+            channel=key.channel_id,
+            thread_ts=key.thread_ts,
+            text=f"<@{user}> asked for a human. {request.message}",
+        )
+        if self.escalate is not None:
+            await self.escalate(request, client)
+
+    async def choose(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        An alternative picked from "is it one of these?": post its full answer.
+        """
+        action = self._action(body)
+        if action is None or "e" not in action[2]:
+            return
+        key, user, value = action
+        reply = await self.engine.choose(key, user, value["e"])
+        if reply is not None:
+            await self._call(
+                client,
+                "chat.postMessage",
+                channel=key.channel_id,
+                thread_ts=key.thread_ts,
+                text=blocks.reply_text(reply),
+                blocks=blocks.reply_payload(reply, thread_ts=key.thread_ts),
+            )
+
+    def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
+        """
+        Why this user may not run /smtpcheck, or None when allowed.
+        """
+        admins = self.engine.settings.admin_users
+        if command.get("user_id") in admins:
+            return None
+        if not admins:
+            return (
+                "/smtpcheck is for admins, and none are configured "
+                "(ADMIN_USERS is empty)."
+            )
+        names = ", ".join(f"<@{a}>" for a in sorted(admins))
+        return (
+            f"Sorry, only admins may run /smtpcheck: {names}. "
+            "Ask one of them, or paste "
+            "your error in a support channel and use the check button there."
+        )
+
+    async def smtpcheck(
+        self, command: Mapping[str, Any], ack: Respond, respond: Respond
+    ) -> None:
+        """
+        /smtpcheck: refuse, explain usage, or ack with "checking…" and report later.
+        """
+        refusal = self.smtpcheck_refusal(command)
+        words = str(command.get("text") or "").split()
+        if refusal is not None:
+            await ack(text=refusal)
+            return
+        mx = "--mx" in words
+        args = [w for w in words if w != "--mx"]
+        if (
+            len(args) != 1
+            or args[0] in {"help", "-h", "--help"}
+            or args[0].startswith("-")
+        ):
+            problem = (
+                ""
+                if not args or args[0] in {"help", "-h", "--help"}
+                else (f"I could not read `{' '.join(words)}`.\n")
+            )
+            await ack(text=problem + USAGE)
+            return
+        try:
+            target = parse_target(args[0], mx=mx)
+        except InputError as exc:
+            await ack(text=f"{exc}\n{USAGE}")
+            return
+        await ack(text=f":hourglass_flowing_sand: Checking {target}…")
+
+        async def quiet(phase: str) -> None:
+            """
+            Slash command reports come once, through response_url.
+            """
+
+        outcome = await self.engine.probe(
+            target, user_id=str(command.get("user_id")), progress=quiet
+        )
+        await respond(
+            text=blocks.probe_text(outcome),
+            response_type="ephemeral",
+            replace_original=False,
+            blocks=blocks.to_dicts(blocks.probe_blocks(outcome, thread_ts=None)),
+        )

@@ -1,0 +1,243 @@
+"""
+Composition root of ``smtpbot run``: build the store, Web client, prober and app from
+Settings, serve HTTP or Socket Mode until stopped, and close everything on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import AsyncIterator, Mapping
+from typing import Final, TextIO
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+from bot.metrics import Metrics
+from bot.slack.app import build_app, make_web_client
+from bot.slack.probing import make_prober
+from bot.slack.server import build_web_app
+from bot.state.redis_store import RedisStore
+
+log = logging.getLogger(__name__)
+
+# DESIGN.md's example; the bot runs (without state) while it is unreachable.
+DEFAULT_REDIS_URL: Final = "redis://localhost:6379/0"
+# Listener tasks still running at shutdown get this long to post their replies.
+DRAIN_SECONDS: Final = 5.0
+# The coroutine Bolt's asyncio listener runner wraps each listener in (slack_bolt 1.x).
+BOLT_LISTENER: Final = "run_ack_function_asynchronously"
+# One pooled HTTP session for the Web API: a connection per reply would cost a TLS
+# handshake.
+WEB_CONNECTIONS: Final = 64
+# Bolt's conventional port, used by `run --http` without --port.
+DEFAULT_HTTP_PORT: Final = 3000
+
+
+@contextlib.asynccontextmanager
+async def open_bot(
+    settings: Settings,
+) -> AsyncIterator[tuple[AsyncApp, RedisStore, Metrics]]:
+    """
+    Build the Bolt app and its dependencies; close them all on exit.
+    """
+    from bot.commands import default_matcher
+
+    url = settings.redis_url or DEFAULT_REDIS_URL
+    metrics = Metrics()
+    store = RedisStore.from_url(
+        url,
+        prefix=settings.redis_prefix,
+        conversation_ttl=settings.conversation_ttl_seconds,
+        dedupe_ttl=settings.dedupe_ttl_seconds,
+        timeout=settings.redis_timeout,
+        max_connections=settings.redis_max_connections,
+        metrics=metrics,
+    )
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
+    )
+    try:
+        client = make_web_client(settings, session=session)
+        app = build_app(
+            settings,
+            matcher=default_matcher(),
+            store=store,
+            prober=make_prober(settings),
+            client=client,
+            metrics=metrics,
+        )
+        yield app, store, metrics
+        await drain()
+    finally:
+        await session.close()
+        await store.close()
+
+
+def listener_tasks() -> list[asyncio.Task[object]]:
+    """
+    Bolt's listener tasks still running (it starts one per request and acks first).
+    """
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and BOLT_LISTENER in getattr(t.get_coro(), "__qualname__", "")
+    ]
+
+
+async def drain(timeout: float = DRAIN_SECONDS) -> None:
+    """
+    Let listener tasks finish their Web API calls before the clients close.
+    """
+    pending = listener_tasks()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
+async def _serve_web(
+    web_app: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """
+    Start an aiohttp site; returns the runner and the bound port.
+    """
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server  # aiohttp exposes the bound port only here
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, int(bound)
+
+
+async def serve(
+    settings: Settings,
+    *,
+    http: bool,
+    host: str,
+    port: int | None,
+    stop: asyncio.Event,
+    out: TextIO = sys.stderr,
+) -> None:
+    """
+    Run the bot until ``stop`` is set: HTTP mode, or Socket Mode with SLACK_APP_TOKEN.
+    """
+    if http and not settings.has_http_credentials:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET" if settings.slack_bot_token else "SLACK_BOT_TOKEN",
+            "HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+        )
+    if not http and not settings.has_socket_credentials:
+        raise ConfigError(
+            "SLACK_APP_TOKEN" if settings.slack_bot_token else "SLACK_BOT_TOKEN",
+            "Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN (xapp-...); "
+            "or run `smtpbot run --http` with SLACK_SIGNING_SECRET",
+        )
+    if not settings.redis_url:
+        print(f"REDIS_URL is not set; using {DEFAULT_REDIS_URL}", file=out)
+    async with open_bot(settings) as (app, store, metrics):
+        runner: web.AppRunner | None = None
+        handler = None
+        try:
+            if http or port is not None:
+                web_app = build_web_app(
+                    app,
+                    store=store,
+                    metrics=metrics,
+                    signing_secret=settings.slack_signing_secret or "",
+                )
+                runner, bound = await _serve_web(web_app, host, port or 0)
+                print(
+                    f"smtpbot listening on http://{host}:{bound} (POST /slack/events, "
+                    "GET /healthz /readyz /metrics)",
+                    file=out,
+                    flush=True,
+                )
+            if not http:
+                from slack_bolt.adapter.socket_mode.async_handler import (
+                    AsyncSocketModeHandler,
+                )
+
+                handler = AsyncSocketModeHandler(
+                    app, app_token=settings.slack_app_token, web_client=app.client
+                )
+                # slack_bolt leaves connect_async/close_async unannotated.
+                await handler.connect_async()  # type: ignore[no-untyped-call]
+                print("smtpbot connected to Slack in Socket Mode", file=out, flush=True)
+            await stop.wait()
+        finally:
+            if handler is not None:
+                await handler.close_async()  # type: ignore[no-untyped-call]
+            if runner is not None:
+                await runner.cleanup()
+
+
+def run(settings: Settings, *, http: bool, host: str, port: int | None) -> None:
+    """
+    Blocking entry point for the CLI: serve until SIGINT or SIGTERM.
+    """
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, http=http, host=host, port=port, stop=stop)
+
+    asyncio.run(main())
+
+
+NO_TOKENS: Final = (
+    "No Slack tokens are configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN "
+    "(Socket Mode), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET with --http; see "
+    "docs/slack.md. To try the bot without Slack, run `smtpbot console`."
+)
+
+
+def run_command(
+    environ: Mapping[str, str],
+    *,
+    http: bool,
+    host: str,
+    port: int | None,
+    stdin: TextIO,
+    out: TextIO,
+) -> int:
+    """
+    ``smtpbot run``: validate settings, then serve; with no tokens, explain (or
+    console).
+    """
+    try:
+        settings = load_settings(environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return exc.exit_code
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if not settings.has_any_slack_token:
+        if http or not stdin.isatty():
+            print(f"error: {NO_TOKENS}", file=out)
+            return 2
+        print(f"{NO_TOKENS}\nStarting the console now.\n", file=out, flush=True)
+        from bot.console import console_command
+
+        return console_command(environ, stdin=stdin, stdout=sys.stdout)
+    try:
+        run(
+            settings,
+            http=http,
+            host=host,
+            port=port if port is not None or not http else DEFAULT_HTTP_PORT,
+        )
+    except ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return exc.exit_code
+    return 0

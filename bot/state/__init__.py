@@ -1,0 +1,27 @@
+"""
+Conversation state: the model (pure), the store contract, and the Redis-backed store.
+"""
+
+from bot.state.model import (
+    Conversation,
+    FeedbackRecord,
+    HumanRecord,
+    MessageRecord,
+    OfferRecord,
+    ProbeRecord,
+    Record,
+    ThreadKey,
+)
+from bot.state.store import StateStore
+
+__all__ = [
+    "Conversation",
+    "FeedbackRecord",
+    "HumanRecord",
+    "MessageRecord",
+    "OfferRecord",
+    "ProbeRecord",
+    "Record",
+    "StateStore",
+    "ThreadKey",
+]

@@ -1,0 +1,245 @@
+"""
+``StateStore`` on Redis (redis.asyncio with a blocking connection pool).
+
+Keys (all under the configured prefix, all with a TTL):
+
+    conv:<team>:<channel>:<thread_ts>   list of JSON records        conversation TTL
+    seen:<name>                         "1", SET NX EX              dedupe TTL
+    once:<name>                         "1", SET NX EX              caller's TTL
+    rate:<name>                         counter, INCR + EXPIRE NX   the rate window
+
+A handled message costs two round trips: ``begin`` (claim + load in one pipeline) and
+``append`` (RPUSH + LTRIM + EXPIRE in one pipeline). Redis errors become
+``StateUnavailableError`` here and nowhere else; the pool reconnects by itself, so the
+store recovers as soon as Redis is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from bot.errors import StateUnavailableError
+from bot.metrics import Metrics
+from bot.state.model import Conversation, Record, ThreadKey, dump_record, load_record
+
+T = TypeVar("T")
+
+# A thread with more records than this keeps the newest; long threads are rare and the
+# oldest turns matter least for matching.
+MAX_RECORDS: Final = 200
+
+
+class RedisStore:
+    """
+    Conversations, dedupe and rate limits in Redis (or a fakeredis client for the
+    console).
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "smtpbot:",
+        conversation_ttl: int = 7 * 24 * 3600,
+        dedupe_ttl: int = 24 * 3600,
+        description: str = "redis",
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._prefix = prefix
+        self._conversation_ttl = conversation_ttl
+        self._dedupe_ttl = dedupe_ttl
+        self.description = description
+        # Round trips to Redis made by this store (read by the benchmark and tests).
+        self.round_trips = 0
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        prefix: str = "smtpbot:",
+        conversation_ttl: int = 7 * 24 * 3600,
+        dedupe_ttl: int = 24 * 3600,
+        timeout: float = 1.0,
+        max_connections: int = 32,
+        metrics: Metrics | None = None,
+    ) -> RedisStore:
+        """
+        A store on a pooled client; connects lazily, so Redis may be down at start-up.
+        """
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            # One immediate retry on a broken pooled connection (Redis restarted); no
+            # backoff, because a slow Redis must not make Slack wait.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
+        )
+        return cls(
+            aioredis.Redis.from_pool(pool),
+            prefix=prefix,
+            conversation_ttl=conversation_ttl,
+            dedupe_ttl=dedupe_ttl,
+            description=_safe_url(url),
+            metrics=metrics,
+        )
+
+    def conversation_key(self, key: ThreadKey) -> str:
+        """
+        The Redis key of a thread's record list.
+        """
+        return f"{self._prefix}conv:{key}"
+
+    async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """
+        Run one round trip, translating Redis failures.
+        """
+        self.round_trips += 1
+        if self._metrics is not None:
+            self._metrics.redis_round_trips.inc()
+        try:
+            return await operation()
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(
+                f"state store unavailable ({self.description}): {type(exc).__name__}"
+            ) from exc
+
+    async def begin(
+        self, key: ThreadKey, *, dedupe: Sequence[str] = ()
+    ) -> tuple[bool, Conversation]:
+        """
+        Claim the dedupe names and load the thread in one pipeline.
+        """
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name in dedupe:
+                    pipe.set(
+                        f"{self._prefix}seen:{name}", "1", nx=True, ex=self._dedupe_ttl
+                    )
+                pipe.lrange(self.conversation_key(key), 0, -1)
+                return await pipe.execute()
+
+        results = await self._call(run)
+        claimed = all(bool(r) for r in results[:-1])
+        records = (load_record(raw) for raw in results[-1])
+        return claimed, Conversation.fold(key, (r for r in records if r is not None))
+
+    async def load(self, key: ThreadKey) -> Conversation:
+        """
+        Load one thread (no dedupe).
+        """
+        return (await self.begin(key))[1]
+
+    async def append(self, key: ThreadKey, *records: Record) -> None:
+        """
+        Append records, trim to the newest MAX_RECORDS and refresh the TTL.
+        """
+        if not records:
+            return
+        name = self.conversation_key(key)
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.rpush(name, *(dump_record(r) for r in records))
+                pipe.ltrim(name, -MAX_RECORDS, -1)
+                pipe.expire(name, self._conversation_ttl)
+                return await pipe.execute()
+
+        await self._call(run)
+
+    async def claim(self, name: str, *, ttl: int) -> bool:
+        """
+        SET NX EX one name.
+        """
+
+        async def run() -> Any:
+            return await self._client.set(
+                f"{self._prefix}once:{name}", "1", nx=True, ex=ttl
+            )
+
+        return bool(await self._call(run))
+
+    async def within_limits(
+        self, limits: Sequence[tuple[str, int]], *, window: int
+    ) -> bool:
+        """
+        INCR each counter (its window starts at the first hit) in one pipeline.
+        """
+        if not limits:
+            return True
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for name, _ in limits:
+                    pipe.incr(f"{self._prefix}rate:{name}")
+                    pipe.expire(f"{self._prefix}rate:{name}", window, nx=True)
+                return await pipe.execute()
+
+        results = await self._call(run)
+        counts = results[0::2]
+        return all(
+            int(count) <= limit
+            for count, (_, limit) in zip(counts, limits, strict=True)
+        )
+
+    async def ping(self) -> None:
+        """
+        PING.
+        """
+
+        async def run() -> Any:
+            return await self._client.ping()
+
+        await self._call(run)
+
+    async def close(self) -> None:
+        """
+        Close the client and its pool.
+        """
+        await self._client.aclose()
+
+
+def embedded_store(
+    *,
+    prefix: str = "smtpbot:",
+    conversation_ttl: int = 7 * 24 * 3600,
+    dedupe_ttl: int = 24 * 3600,
+) -> RedisStore:
+    """
+    An in-process store for the console when no REDIS_URL is set (fakeredis).
+    """
+    import fakeredis
+
+    client = fakeredis.FakeAsyncRedis(decode_responses=True)
+    return RedisStore(
+        client,
+        prefix=prefix,
+        conversation_ttl=conversation_ttl,
+        dedupe_ttl=dedupe_ttl,
+        description="embedded",
+    )
+
+
+def _safe_url(url: str) -> str:
+    """
+    The URL without its password, for messages.
+    """
+    head, sep, tail = url.rpartition("@")
+    if not sep:
+        return url
+    scheme, _, _ = head.partition("://")
+    return f"{scheme}://***@{tail}"

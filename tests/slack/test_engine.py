@@ -1,0 +1,149 @@
+"""
+The conversation engine on its own: thread context, repeats, and life without Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.checks import ProbeTarget
+from bot.config import Settings
+from bot.engine import Engine, Incoming
+from bot.replies import ReplyKind
+from bot.slack.probing import make_prober
+from bot.state import ThreadKey
+from bot.state.redis_store import RedisStore
+from knowledge.matcher import Decision, Matcher
+from tests.slack.conftest import delete_prefix
+from tests.support.kb import STARTTLS_PASTE
+from tests.support.redis import free_port
+
+KEY = ThreadKey("T1", "C1", "1700000000.000100")
+
+
+async def nothing(phase: str) -> None:
+    """
+    A progress callback that ignores progress.
+    """
+
+
+def make_engine(store: RedisStore, matcher: Matcher, **env: str) -> Engine:
+    """
+    An engine with the real prober.
+    """
+    settings = Settings.from_env({"PROBE_ALLOW_CIDRS": "127.0.0.0/8", **env})
+    return Engine(
+        settings=settings, matcher=matcher, store=store, prober=make_prober(settings)
+    )
+
+
+@pytest.fixture
+async def redis_store(redis_url: str, prefix: str) -> AsyncIterator[RedisStore]:
+    """
+    A store on the real Redis.
+    """
+    store = RedisStore.from_url(redis_url, prefix=prefix)
+    yield store
+    await store.close()
+    await delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+async def down_store() -> AsyncIterator[RedisStore]:
+    """
+    A store pointed at a port where no Redis listens.
+    """
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", timeout=0.2)
+    yield store
+    await store.close()
+
+
+async def test_handled_message_costs_two_redis_round_trips(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    Claim + load, then record: two round trips for an answered message.
+    """
+    engine = make_engine(redis_store, matcher)
+    reply = await engine.handle_message(
+        Incoming(KEY, "U1", STARTTLS_PASTE, "1.1", ("event:E1", "msg:C1:1.1"))
+    )
+    assert reply is not None and reply.kind == ReplyKind.ANSWER
+    assert redis_store.round_trips == 2
+
+
+async def test_same_answer_is_not_repeated_in_a_thread(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    Pasting the same error again in the thread gets no second identical answer.
+    """
+    engine = make_engine(redis_store, matcher)
+    first = await engine.handle_message(Incoming(KEY, "U1", STARTTLS_PASTE, "1.1"))
+    again = await engine.handle_message(Incoming(KEY, "U1", STARTTLS_PASTE, "1.2"))
+    assert first is not None and again is None
+
+
+async def test_context_from_earlier_messages_completes_a_follow_up(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    A follow-up that alone is unsure is read with the user's earlier lines.
+    """
+    first, second = "error from smtp: 530 5.7.0 Must issue", "a STARTTLS command first"
+    assert matcher.diagnose(second).decision != Decision.CONFIDENT
+    engine = make_engine(redis_store, matcher)
+    assert await engine.handle_message(Incoming(KEY, "U1", first, "1.1")) is None
+    reply = await engine.handle_message(Incoming(KEY, "U1", second, "1.2"))
+    assert reply is not None and reply.kind == ReplyKind.ANSWER
+    assert reply.entry_id == "starttls-530-must-issue"
+    other = await engine.handle_message(Incoming(KEY, "U2", second, "1.3"))
+    assert other is None or other.kind == ReplyKind.CHOICES
+
+
+async def test_without_redis_retries_are_still_suppressed(
+    down_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    With Redis down an event seen before by this process is not answered again.
+    """
+    engine = make_engine(down_store, matcher)
+    message = Incoming(KEY, "U1", STARTTLS_PASTE, "1.1", ("event:E9",))
+    assert await engine.handle_message(message) is not None
+    assert await engine.handle_message(message) is None
+    assert engine.metrics.redis_errors._value.get() >= 2
+    assert not await engine.ready()
+
+
+async def test_without_redis_human_requests_and_limits_still_hold(
+    down_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    Human requests are once per thread and probes rate-limited in-process.
+    """
+    port = free_port()
+    engine = make_engine(
+        down_store, matcher, PROBE_PORTS=str(port), PROBE_USER_LIMIT="1"
+    )
+    assert (await engine.ask_human(KEY, "U1")).first
+    assert not (await engine.ask_human(KEY, "U1")).first
+    first = await engine.probe(
+        ProbeTarget("127.0.0.1", port), user_id="U1", progress=nothing, key=KEY
+    )
+    second = await engine.probe(
+        ProbeTarget("127.0.0.1", port), user_id="U1", progress=nothing, key=KEY
+    )
+    assert first.refused is None and first.summaries[0].category == "connection-refused"
+    assert second.refused is not None and "too many checks" in second.refused
+
+
+async def test_unknown_choice_gives_nothing(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    Picking an entry id that does not exist posts nothing.
+    """
+    engine = make_engine(redis_store, matcher)
+    assert await engine.choose(KEY, "U1", "no-such-entry") is None

@@ -1,0 +1,294 @@
+"""
+A recording fake of Slack's Web API (and response_url endpoint) on 127.0.0.1, and
+helpers
+that build and sign the three kinds of request Slack sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_sdk.signature import SignatureVerifier
+
+SECRET = "test-signing-secret"
+TEAM = "T0TEST"
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+CHANNEL = "C0SUPPORT"
+OTHER_CHANNEL = "C0RANDOM"
+ADMIN = "U0ADMIN"
+USER = "U0ALICE"
+
+
+@dataclass
+class Call:
+    """
+    One request the fake received.
+    """
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlack:
+    """
+    Slack's Web API on a local port: records calls, answers like Slack, injects
+    failures.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.socket_url: str | None = None
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_post("/response/{token}", self._response)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """
+        The SLACK_API_URL to configure.
+        """
+        return f"{self.url}/api/"
+
+    def fail_next(
+        self, method: str, *, status: int = 429, retry_after: int = 1
+    ) -> None:
+        """
+        Make the next call of ``method`` fail (429 carries Retry-After).
+        """
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        self.failures.setdefault(method, []).append((status, headers))
+
+    async def _record(self, call: Call) -> None:
+        async with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.read()
+        if request.content_type == "application/json":
+            args = json.loads(raw or b"{}")
+        else:
+            args = dict(urllib.parse.parse_qsl(raw.decode()))
+        await self._record(Call(method, args, dict(request.headers)))
+        pending = self.failures.get(method)
+        if pending:
+            status, headers = pending.pop(0)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=status, headers=headers
+            )
+        return web.json_response(self._answer(method, args))
+
+    async def _response(self, request: web.Request) -> web.Response:
+        args = json.loads(await request.read() or b"{}")
+        await self._record(Call("response_url", args, dict(request.headers)))
+        return web.Response(text="ok")
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        answers: dict[str, dict[str, Any]] = {
+            "auth.test": {
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "team_id": TEAM,
+                "user": "smtpbot",
+                "team": "Test",
+                "url": "https://test.slack.com/",
+            },
+            "chat.postMessage": {
+                "channel": args.get("channel"),
+                "ts": ts,
+                "message": {"text": args.get("text"), "ts": ts},
+            },
+            "chat.update": {"channel": args.get("channel"), "ts": args.get("ts")},
+            "chat.postEphemeral": {"message_ts": ts},
+            "chat.getPermalink": {
+                "permalink": f"https://test.slack.com/archives/"
+                f"{args.get('channel')}/p{ts}"
+            },
+            "views.publish": {"view": {"id": "V1"}},
+            "conversations.replies": {"messages": [], "has_more": False},
+            "apps.connections.open": {"url": self.socket_url or ""},
+        }
+        return {"ok": True, **answers.get(method, {})}
+
+    def of(self, method: str) -> list[Call]:
+        """
+        The calls of one method, in order.
+        """
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(
+        self, method: str, count: int = 1, *, timeout: float = 10.0
+    ) -> list[Call]:
+        """
+        Wait until ``method`` was called ``count`` times; returns those calls.
+        """
+
+        async def enough() -> list[Call]:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.of(method)) >= count)
+            return self.of(method)
+
+        return await asyncio.wait_for(enough(), timeout)
+
+    async def settle(self, seconds: float = 0.3) -> None:
+        """
+        Give background listeners time to (not) make further calls.
+        """
+        await asyncio.sleep(seconds)
+
+
+def sign(
+    body: str, *, secret: str = SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    """
+    Slack's signature headers for ``body``.
+    """
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature or ""}
+
+
+_event_ids = itertools.count(1)
+
+
+def message_event(
+    text: str,
+    *,
+    channel: str = CHANNEL,
+    user: str | None = USER,
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    event_type: str = "message",
+    event_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """
+    An Events API ``event_callback`` envelope for a message (or app_mention).
+    """
+    ts = ts or f"{time.time():.6f}"
+    event: dict[str, Any] = {
+        "type": event_type,
+        "text": text,
+        "channel": channel,
+        "ts": ts,
+        "channel_type": "channel",
+        **extra,
+    }
+    if user is not None:
+        event["user"] = user
+    if thread_ts is not None:
+        event["thread_ts"] = thread_ts
+    return {
+        "token": "legacy",
+        "team_id": TEAM,
+        "api_app_id": "A0APP",
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{next(_event_ids):08d}{int(time.time() * 1000)}",
+        "event_time": int(time.time()),
+        "event": event,
+        "authorizations": [{"team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
+    }
+
+
+def event_request(payload: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """
+    A JSON Events API body with its headers.
+    """
+    body = json.dumps(payload)
+    return body, {"Content-Type": "application/json", **sign(body)}
+
+
+def command_request(
+    text: str, *, user: str = ADMIN, response_url: str, command: str = "/smtpcheck"
+) -> tuple[str, dict[str, str]]:
+    """
+    A form-encoded slash command body with its headers.
+    """
+    body = urllib.parse.urlencode(
+        {
+            "token": "legacy",
+            "team_id": TEAM,
+            "team_domain": "test",
+            "channel_id": CHANNEL,
+            "channel_name": "support",
+            "user_id": user,
+            "user_name": "someone",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        }
+    )
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+
+
+def action_request(
+    action_id: str,
+    value: str,
+    *,
+    user: str = USER,
+    channel: str = CHANNEL,
+    message_ts: str = "1700000000.000200",
+    response_url: str = "",
+) -> tuple[str, dict[str, str]]:
+    """
+    A form-encoded ``payload=`` block_actions body with its headers.
+    """
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM, "domain": "test"},
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": channel, "name": "support"},
+        "message": {"type": "message", "ts": message_ts, "text": "answer"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
