@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     print(
-        f"texts: {result['n']}  top-1: {result['top1']:.3f}  top-3: {result['top3']:.3f}  "
+        f"texts: {result['n']}  top-1: {result['top1']:.3f}  "
+        f"top-3: {result['top3']:.3f}  "
         f"none false-trigger: {result['none_false_rate']:.3f} "
         f"(of {result['none_cases']} none cases)"
     )

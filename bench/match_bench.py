@@ -5,8 +5,8 @@ Matcher latency benchmark.
 
 Measures, on one core, p50/p99 of ``Matcher.diagnose`` for 1-line, 2 KB and 40 KB pastes
 against the shipped knowledge base, next to the naive rapidfuzz baseline
-``process.extractOne(text, all_signatures, scorer=fuzz.WRatio)`` on the same pastes; then how
-latency grows with a synthetic 5,000-entry knowledge base; then the whole
+``process.extractOne(text, all_signatures, scorer=fuzz.WRatio)`` on the same pastes;
+then how latency grows with a synthetic 5,000-entry knowledge base; then the whole
 ``smtpbot diagnose TEXT`` process time.
 """
 
@@ -31,21 +31,34 @@ from knowledge.model import Entry, KnowledgeBase, Source
 
 # Transport-log filler in the shape PHPMailer / nodemailer / Postfix logs have.
 _FILLER = [
-    "2024-05-01 10:00:{s:02d} SERVER -> CLIENT: 250-smtp.example.net Hello client [192.0.2.{n}]",
+    (
+        "2024-05-01 10:00:{s:02d} SERVER -> CLIENT: "
+        "250-smtp.example.net Hello client [192.0.2.{n}]"
+    ),
     "2024-05-01 10:00:{s:02d} SERVER -> CLIENT: 250-SIZE 35882577",
     "2024-05-01 10:00:{s:02d} SERVER -> CLIENT: 250-8BITMIME",
     "2024-05-01 10:00:{s:02d} CLIENT -> SERVER: EHLO app{n}.example.org",
     "[2024-05-01 10:00:{s:02d}] DEBUG [conn{n}] S: 250-PIPELINING",
     "May  1 10:00:{s:02d} mx postfix/smtpd[{n}]: connect from unknown[198.51.100.{n}]",
-    "May  1 10:00:{s:02d} mx postfix/smtpd[{n}]: disconnect from unknown[198.51.100.{n}] ehlo=1 quit=1",
-    "    at SMTPConnection._onData (/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:{n}:14)",
+    (
+        "May  1 10:00:{s:02d} mx postfix/smtpd[{n}]: "
+        "disconnect from unknown[198.51.100.{n}] ehlo=1 quit=1"
+    ),
+    (
+        "    at SMTPConnection._onData "
+        "(/srv/app/node_modules/nodemailer/lib/smtp-connection/index.js:{n}:14)"
+    ),
     "2024-05-01 10:00:{s:02d} Connection: opened",
     "INFO  worker-{n} queued message id=<{n}.abc@example.org> size={n}0",
 ]
 
 
 def _paste(error: str, size: int, rng: random.Random) -> str:
-    """A log of about ``size`` characters with ``error`` buried two thirds of the way in."""
+    """
+    A log of about ``size`` characters.
+
+    ``error`` is buried two thirds of the way in.
+    """
     lines: list[str] = []
     total = 0
     while total < size:
@@ -73,7 +86,11 @@ def _time(fn: Callable[[str], object], texts: list[str], runs: int) -> dict[str,
 
 
 def _synthetic(kb: KnowledgeBase, size: int, rng: random.Random) -> KnowledgeBase:
-    """The shipped entries plus generated ones up to ``size`` entries, words shuffled."""
+    """
+    The shipped entries plus generated ones up to ``size`` entries.
+
+    The generated entries' words are shuffled.
+    """
     words = sorted(
         {w for e in kb.entries for s in e.signatures for w in s.split() if w.isalpha()}
     )
@@ -144,10 +161,12 @@ def main(argv: list[str] | None = None) -> int:
         "signatures": len(signatures),
     }
     print(
-        f"knowledge base: {len(kb.entries)} entries, {len(signatures)} signatures; one core"
+        f"knowledge base: {len(kb.entries)} entries, "
+        f"{len(signatures)} signatures; one core"
     )
     print(
-        f"{'paste':8} {'matcher p50':>12} {'p99':>8} {'naive p50':>10} {'p99':>8} {'speed-up':>9}"
+        f"{'paste':8} {'matcher p50':>12} {'p99':>8} "
+        f"{'naive p50':>10} {'p99':>8} {'speed-up':>9}"
     )
     for name, texts in pastes.items():
         ours = _time(matcher.diagnose, texts, args.runs)
@@ -164,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         timing = _time(big.diagnose, pastes["40 KB"], max(50, args.runs // 3))
         growth[str(size)] = timing
         print(
-            f"{size:5} entries, 40 KB paste: p50 {timing['p50']:.2f} ms  p99 {timing['p99']:.2f} ms"
+            f"{size:5} entries, 40 KB paste: "
+            f"p50 {timing['p50']:.2f} ms  p99 {timing['p99']:.2f} ms"
         )
     results["growth_40kb"] = growth
     cmd = [sys.executable, "-m", "bot", "diagnose", "--json", errors[0]]
@@ -175,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         walls.append(time.perf_counter() - start)
     results["process_s"] = statistics.median(walls)
     print(
-        f"whole process `smtpbot diagnose --json TEXT`: median {statistics.median(walls):.3f} s"
+        "whole process `smtpbot diagnose --json TEXT`: "
+        f"median {statistics.median(walls):.3f} s"
     )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -58,7 +58,10 @@ def kb() -> None:
 
 @kb.command("lint")
 def kb_lint() -> None:
-    """Validate every knowledge file (errors with file and line) and report shadowed entries."""
+    """
+    Validate every knowledge file (errors with file and line) and report
+    shadowed entries.
+    """
     from bot.commands import lint_command
 
     sys.exit(lint_command())
@@ -118,7 +121,10 @@ def run(http: bool, host: str, port: int | None) -> None:
 
 @app.command()
 def console() -> None:
-    """Talk to the bot in the terminal: paste an error, get the answer, run the check."""
+    """
+    Talk to the bot in the terminal: paste an error, get the answer, run the
+    check.
+    """
     from bot.console import console_command
 
     sys.exit(console_command(os.environ, stdin=sys.stdin, stdout=sys.stdout))
@@ -178,8 +184,8 @@ def check(
     """
     Probe a mail server's STARTTLS or implicit TLS and say why a client cannot connect.
 
-    TARGET is host, host:port, an IP address, or [v6addr]:port (with --mx: a mail domain).
-    Exit code: 0 ok or warn, 1 fail, 2 refused or bad usage.
+    TARGET is host, host:port, an IP address, or [v6addr]:port (with --mx: a mail
+    domain). Exit code: 0 ok or warn, 1 fail, 2 refused or bad usage.
     """
     from bot.probe.command import CheckRequest, run_check
 

@@ -19,14 +19,22 @@ from knowledge.normalize import MAX_TEXT
 
 @lru_cache(maxsize=1)
 def default_matcher() -> Matcher:
-    """The matcher over the shipped knowledge base (from the compiled cache when current)."""
+    """
+    The matcher over the shipped knowledge base.
+
+    It comes from the compiled cache when that is current.
+    """
     from knowledge.cache import load_matcher
 
     return load_matcher()
 
 
 def decode_input(data: bytes) -> str:
-    """Decode a paste: UTF-8 (BOM tolerated), else a clear error; NUL bytes are dropped."""
+    """
+    Decode a paste as UTF-8 (BOM tolerated), else raise a clear error.
+
+    NUL bytes are dropped.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -51,7 +59,8 @@ def diagnose_lines(
             yield {"error": f"line {number}: not JSON: {exc}"}
             continue
         except RecursionError:
-            # json.loads recurses per nesting level: "[[[[..." must not end the whole run.
+            # json.loads recurses per nesting level: "[[[[..." must not end the
+            # whole run.
             yield {"error": f"line {number}: not JSON: nested too deeply"}
             continue
         text = item.get("text") if isinstance(item, dict) else None
@@ -155,7 +164,11 @@ def diagnose_command(text: str | None, *, as_json: bool, jsonl: bool) -> int:
 
 
 def lint_command() -> int:
-    """``smtpbot kb lint``: every invalid file with its line, then entries that shadow others."""
+    """
+    ``smtpbot kb lint``: every invalid file with its line.
+
+    Then the entries that shadow others.
+    """
     from knowledge.loader import collect_knowledge
 
     kb, errors = collect_knowledge()
@@ -164,17 +177,22 @@ def lint_command() -> int:
     shadows = find_shadows(Matcher(kb)) if kb.entries else []
     for own, other, signature in shadows:
         print(
-            f"shadow: {kb.paths[own]}: signature {signature!r} of {own} matches {other} "
-            "better"
+            f"shadow: {kb.paths[own]}: signature {signature!r} of {own} "
+            f"matches {other} better"
         )
     print(
-        f"{len(kb.entries)} entries, {len(errors)} errors, {len(shadows)} shadowed signatures"
+        f"{len(kb.entries)} entries, {len(errors)} errors, "
+        f"{len(shadows)} shadowed signatures"
     )
     return 1 if errors or shadows else 0
 
 
 def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
-    """Signatures whose own entry does not come first: (entry, winning entry, signature)."""
+    """
+    Signatures whose own entry does not come first.
+
+    Each is given as (entry, winning entry, signature).
+    """
     from knowledge.normalize import normalise
 
     found: list[tuple[str, str, str]] = []
@@ -182,7 +200,9 @@ def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
         for signature in entry.signatures:
             if len(normalise(signature)) < 6:
                 # Nothing left once volatile parts and generic wrappers are removed.
-                found.append((entry.id, "(nothing: only generic or volatile text)", signature))
+                found.append(
+                    (entry.id, "(nothing: only generic or volatile text)", signature)
+                )
                 continue
             diagnosis = matcher.diagnose(signature)
             winner = diagnosis.entry or (
@@ -209,8 +229,9 @@ def stats_command() -> int:
         print(f"{category:24} {per[category]:7} {sigs[category]:10}")
     print(f"{'total':24} {len(kb.entries):7} {sum(sigs.values()):10}")
     print(
-        f"code tables: {len(kb.reply_codes)} reply codes, {len(kb.enhanced_codes)} enhanced "
-        f"status codes, {len(kb.hex_codes)} Outlook hex codes"
+        f"code tables: {len(kb.reply_codes)} reply codes, "
+        f"{len(kb.enhanced_codes)} enhanced status codes, "
+        f"{len(kb.hex_codes)} Outlook hex codes"
     )
     cited = sum(1 for e in kb.entries if any(s.file for s in e.sources))
     print(f"entries citing guidance files: {cited}")

@@ -4,8 +4,8 @@ Errors the bot raises, each fit to show a user.
     BotError
     ├── ConfigError(BotError, ValueError)                names the variable at fault
     ├── KnowledgeError(BotError, ValueError)             carries path (and line)
-    ├── InputError(BotError, ValueError)                 bad text or arguments from a user
-    ├── ProbeRefusedError(BotError, PermissionError)     target refused by the probe policy
+    ├── InputError(BotError, ValueError)                 bad user text or arguments
+    ├── ProbeRefusedError(BotError, PermissionError)     refused by the probe policy
     └── StateUnavailableError(BotError, ConnectionError) Redis unreachable
 """
 

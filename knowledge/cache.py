@@ -1,10 +1,11 @@
 """
-A compiled-matcher cache, so a one-shot ``smtpbot diagnose`` does not re-read, re-validate
-and re-index the knowledge base on every run.
+A compiled-matcher cache, so a one-shot ``smtpbot diagnose`` does not re-read,
+re-validate and re-index the knowledge base on every run.
 
 The cache key is a fingerprint of every knowledge file (path, size, mtime) and of the
-matcher's own source, so editing an entry or upgrading the code invalidates it. A cache that
-cannot be read or written (read-only file system, another user's file) is simply skipped.
+matcher's own source, so editing an entry or upgrading the code invalidates it. A cache
+that cannot be read or written (read-only file system, another user's file) is simply
+skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ FORMAT = 1
 
 
 def cache_dir(env: dict[str, str] | None = None) -> Path:
-    """``SMTPBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpbot``, else ``~/.cache/smtpbot``."""
+    """
+    The cache directory: ``SMTPBOT_CACHE_DIR``, else ``$XDG_CACHE_HOME/smtpbot``.
+
+    Without either, it is ``~/.cache/smtpbot``.
+    """
     env = dict(os.environ) if env is None else env
     if env.get("SMTPBOT_CACHE_DIR"):
         return Path(env["SMTPBOT_CACHE_DIR"])
@@ -35,7 +40,11 @@ def cache_dir(env: dict[str, str] | None = None) -> Path:
 
 
 def fingerprint(root: Path) -> str:
-    """A digest of every knowledge file's path, size and mtime, and of the matcher code."""
+    """
+    A digest of the knowledge files and of the matcher code.
+
+    Each knowledge file counts with its path, size and mtime.
+    """
     digest = hashlib.sha256(f"format={FORMAT}".encode())
     code = Path(__file__).resolve().parent
     files = [
@@ -55,7 +64,11 @@ def fingerprint(root: Path) -> str:
 def load_matcher(
     root: Path = KNOWLEDGE_ROOT, *, directory: Path | None = None
 ) -> Matcher:
-    """The matcher for ``root``, from the cache when it is current, else built and cached."""
+    """
+    The matcher for ``root``, from the cache when it is current.
+
+    Otherwise it is built and cached.
+    """
     directory = cache_dir() if directory is None else directory
     path = directory / f"matcher-{fingerprint(root)}.pickle"
     try:
@@ -81,7 +94,11 @@ def load_matcher(
 
 
 def _store(matcher: Matcher, path: Path) -> None:
-    """Write atomically (temp file + rename) so concurrent runs never see half a file."""
+    """
+    Write atomically (temp file + rename).
+
+    Concurrent runs thus never see half a file.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for stale in path.parent.glob("matcher-*.pickle"):

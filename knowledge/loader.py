@@ -1,6 +1,6 @@
 """
-Load the knowledge base from disk: entries and code tables, validated, with file and line
-for every problem.
+Load the knowledge base from disk: entries and code tables, validated, with file and
+line for every problem.
 
 ``load_knowledge`` is the only code that reads knowledge files.
 """
@@ -20,12 +20,17 @@ from knowledge import KNOWLEDGE_ROOT
 from knowledge.model import CodeInfo, Entry, KnowledgeBase
 from knowledge.schema import CodeTableSchema, EntrySchema, to_code_info
 
-# libyaml is ~10x faster than the pure-Python parser; fall back when it is not compiled in.
+# libyaml is ~10x faster than the pure-Python parser; fall back when it is not
+# compiled in.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
-    """Walk a YAML node tree along a pydantic error location; return the 1-based line."""
+    """
+    Walk a YAML node tree along a pydantic error location.
+
+    Return the 1-based line.
+    """
     line = node.start_mark.line + 1 if node is not None else None
     for key in loc:
         if isinstance(node, yaml.MappingNode):
@@ -110,7 +115,11 @@ def load_knowledge(root: Path = KNOWLEDGE_ROOT) -> KnowledgeBase:
 def collect_knowledge(
     root: Path = KNOWLEDGE_ROOT,
 ) -> tuple[KnowledgeBase, list[KnowledgeError]]:
-    """Read every file, keeping the good ones and collecting every error (for ``kb lint``)."""
+    """
+    Read every file, keeping the good ones and collecting every error.
+
+    This is for ``kb lint``.
+    """
     errors: list[KnowledgeError] = []
     entries: list[Entry] = []
     paths: dict[str, str] = {}

@@ -2,10 +2,10 @@
 Match a pasted error against the knowledge base.
 
 Pure and deterministic: the same knowledge base and text always give the same answer.
-Pipeline: pick the error-bearing lines → normalise → find exact evidence (codes, hex codes,
-exception names) → fuzzy-score signatures that share a distinctive word with the paste
-(rapidfuzz) → combine with the evidence → decide confident / ambiguous / none, falling back
-to the code tables when no entry fits but codes are present.
+Pipeline: pick the error-bearing lines → normalise → find exact evidence (codes, hex
+codes, exception names) → fuzzy-score signatures that share a distinctive word with the
+paste (rapidfuzz) → combine with the evidence → decide confident / ambiguous / none,
+falling back to the code tables when no entry fits but codes are present.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 
 from bot.errors import InputError
 from knowledge.categories import NONE
-from knowledge.model import KnowledgeBase
+from knowledge.model import CodeInfo, Entry, KnowledgeBase
 from knowledge.normalize import (
     MAX_TEXT,
     Evidence,
@@ -30,13 +30,13 @@ from knowledge.normalize import (
     normalise,
     stem,
 )
-from knowledge.model import CodeInfo, Entry
 from knowledge.servers import ServerRef, find_server
 
 # Decision thresholds on the 0-100 score, tuned on the dev corpus (bench/eval.py).
 CONFIDENT: Final = 70.0
 AMBIGUOUS: Final = 55.0
-# A confident answer must beat the best other category by this much, unless it is this high.
+# A confident answer must beat the best other category by this much, unless it is this
+# high.
 MARGIN: Final = 4.0
 CERTAIN: Final = 88.0
 # Fuzzy scores below this are not worth combining with evidence.
@@ -47,9 +47,9 @@ EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
-# Categories whose wording also appears in non-mail software (databases, HTTP, VPNs): they
-# need mail context in the paste, and lose heavily when the paste is clearly about other
-# software (PostgreSQL on 5432 refusing a connection is not our problem).
+# Categories whose wording also appears in non-mail software (databases, HTTP, VPNs):
+# they need mail context in the paste, and lose heavily when the paste is clearly about
+# other software (PostgreSQL on 5432 refusing a connection is not our problem).
 GENERIC: Final = frozenset(
     {
         "connection-timeout",
@@ -67,22 +67,28 @@ NO_MAIL_PENALTY: Final = 6.0
 GENERIC_PENALTY: Final = 8.0
 OTHER_SOFTWARE_PENALTY: Final = 45.0
 ALTERNATIVES: Final = 3
-# The server is looked for in the error lines, then in the head and tail of a long paste.
+# The server is looked for in the error lines, then in the head and tail of a long
+# paste.
 SERVER_SCAN: Final = 2_000
 
 _MAIL_CONTEXT: Final = re.compile(
     r"smtp|e-?mail|\bmail|mailer|postfix|exim|sendmail|outlook|gmail|thunderbird|starttls|"
-    r"\behlo\b|\bhelo\b|\bmx\b|nodemailer|smtplib|mailkit|\bimap|\bpop3?\b|exchange|office ?365|"
-    r"[:\s](?:25|465|587|2525)\b|port:? ?(?:25|465|587|2525)\b|mailbox|recipient|sender",
+    r"\behlo\b|\bhelo\b|\bmx\b|nodemailer|smtplib|mailkit|\bimap|\bpop3?\b|"
+    r"exchange|office ?365|"
+    r"[:\s](?:25|465|587|2525)\b|port:? ?(?:25|465|587|2525)\b|"
+    r"mailbox|recipient|sender",
     re.IGNORECASE,
 )
 _OTHER_SOFTWARE: Final = re.compile(
     r"postgres|psycopg|pg_hba|\bpsql\b|django\.db|sqlalchemy|mysql|mariadb|redis|mongo|"
     r"rabbitmq|amqp|kafka|elasticsearch|ldap|\bssh\b|kubectl|kube|helm|terraform|docker|"
     r"[:\s](?:5432|3306|6379|27017|5672|9200|9092|6443|8080|8443|3000|5000)\b|\bhttp/\d|"
-    r"\bgit\b|npm err|\bpip\b|openvpn|\bvpn\b|wi-?fi|globalprotect|internal server error|"
-    r"bad gateway|forbidden|unauthorized for url|for url:|httpsconnectionpool|nginx|apache2?\b|"
-    r"\bcurl\b[^\n]*https?://|\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://|"
+    r"\bgit\b|npm err|\bpip\b|openvpn|\bvpn\b|wi-?fi|globalprotect|"
+    r"internal server error|"
+    r"bad gateway|forbidden|unauthorized for url|for url:|httpsconnectionpool|nginx|"
+    r"apache2?\b|"
+    r"\bcurl\b[^\n]*https?://|"
+    r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://|"
     r"request to https?://|status code|"
     r"ratelimiterror|rate limit reached for requests|api rate limit|botocore|boto3|"
     r"accessdenied|net::err|chrome|firefox|browser|nullpointerexception|keyerror|typeerror",
@@ -149,26 +155,30 @@ class _Signature:
     original: str
 
 
-_STOP: Final = frozenset(
-    "the a an to of for in on at by is are was be this that with and or not no from your you "
-    "please host ip email url could can t s it i my we our has have had been when while".split()
+_STOP_TEXT: Final = (
+    "the a an to of for in on at by is are was be this that with and or not no from "
+    "your you please host ip email url could can t s it i my we our has have had been "
+    "when while"
 )
-# Coverage of a signature's words (IDF-weighted) scales its character-level score: a line that
-# shares only common words with a signature ("access denied" vs "relay access denied") is not
-# a match even when partial_ratio aligns it well.
+_STOP: Final = frozenset(_STOP_TEXT.split())
+# Coverage of a signature's words (IDF-weighted) scales its character-level score: a
+# line that shares only common words with a signature ("access denied" vs "relay access
+# denied") is not a match even when partial_ratio aligns it well.
 COVERAGE_FLOOR: Final = 0.35
-# Rarer matched words are more convincing: up to this many points for explaining more of the
-# paste with distinctive words ("getaddrinfo" beats "failed to connect").
+# Rarer matched words are more convincing: up to this many points for explaining more of
+# the paste with distinctive words ("getaddrinfo" beats "failed to connect").
 INFO_CAP: Final = 8.0
 INFO_PER_BIT: Final = 0.6
-# Signatures sharing less than this part of their word weight with a line cannot reach an
-# alternative's score, so they are not scored at all.
+# Signatures sharing less than this part of their word weight with a line cannot reach
+# an alternative's score, so they are not scored at all.
 MIN_SHARE: Final = 0.3
 # How many of its rarest words file a signature in the trigger index.
 TRIGGERS: Final = 3
-# Score of an entry whose regex pattern (an intent such as "how do I turn on logging") matches.
+# Score of an entry whose regex pattern (an intent such as "how do I turn on logging")
+# matches.
 PATTERN_SCORE: Final = 74.0
-# Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign language).
+# Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign
+# language).
 CODE_ONLY_SCORE: Final = 52.0
 # When several categories fit, the more specific diagnosis is the more useful one.
 PRIOR: Final[dict[str, float]] = {
@@ -185,7 +195,11 @@ PRIOR: Final[dict[str, float]] = {
 
 
 class Matcher:
-    """Ranks knowledge-base entries for a paste. Build once; ``diagnose`` is thread-safe."""
+    """
+    Ranks knowledge-base entries for a paste.
+
+    Build once; ``diagnose`` is thread-safe.
+    """
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.kb = kb
@@ -211,8 +225,8 @@ class Matcher:
         }
         self._sig_words = [{w: self._idf[w] for w in words} for words in words_of]
         self._sig_mass = [sum(weights.values()) or 1.0 for weights in self._sig_words]
-        # Prefix filtering: each signature is filed under its rarest words only, so a line
-        # wakes up just the signatures whose most distinctive words it contains.
+        # Prefix filtering: each signature is filed under its rarest words only, so a
+        # line wakes up just the signatures whose most distinctive words it contains.
         self._triggers: dict[str, list[int]] = defaultdict(list)
         for sig_index, weights in enumerate(self._sig_words):
             rarest = sorted(weights, key=lambda w: (-weights[w], w))[:TRIGGERS]
@@ -232,7 +246,11 @@ class Matcher:
                 self._by_code[code].append(entry_index)
 
     def diagnose(self, text: str) -> Diagnosis:
-        """Rank the entries for ``text`` and decide; raises InputError for unusable input."""
+        """
+        Rank the entries for ``text`` and decide.
+
+        Raises InputError for unusable input.
+        """
         if len(text) > MAX_TEXT:
             raise InputError(
                 f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
@@ -281,7 +299,11 @@ class Matcher:
         return self._decide([c for _, c in ranked], evidence, server, mail=context)
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
-        """Best fuzzy score per entry over the paste's lines (only plausible signatures)."""
+        """
+        Best fuzzy score per entry over the paste's lines.
+
+        Only plausible signatures are scored.
+        """
         best: dict[int, tuple[float, str]] = {}
         seen: set[str] = set()
         for line in lines:
@@ -303,8 +325,8 @@ class Matcher:
                 )
                 if not value:
                     continue
-                # partial_ratio aligns the shorter string inside the longer: a short line
-                # inside a long signature is weak evidence, so scale by coverage.
+                # partial_ratio aligns the shorter string inside the longer: a short
+                # line inside a long signature is weak evidence, so scale by coverage.
                 length = min(1.0, len(normal) / len(signature.text))
                 score = (
                     value
@@ -319,7 +341,11 @@ class Matcher:
 
     @staticmethod
     def _evidence_score(entry: Entry, evidence: Evidence, joined: str) -> float:
-        """Bonus for codes and exception names the entry lists; malus for contradicting codes."""
+        """
+        Bonus for codes and exception names the entry lists.
+
+        Contradicting codes give a malus.
+        """
         bonus = 0.0
         if evidence.hex_codes & set(entry.hex_codes):
             bonus += HEX_BONUS
@@ -356,7 +382,11 @@ class Matcher:
         *,
         mail: bool,
     ) -> Diagnosis:
-        """Turn the ranking into a decision with up to three other-category alternatives."""
+        """
+        Turn the ranking into a decision.
+
+        It carries up to three other-category alternatives.
+        """
         explanations = self._fallback(evidence)
         top = ranked[0] if ranked else None
         others: list[Candidate] = []
@@ -398,7 +428,8 @@ class Matcher:
         if coded is not None and (
             top is None or top.score < AMBIGUOUS or top.entry.category == coded.category
         ):
-            # No entry fits but a code says what it is (IANA registry, RFC 5321, Outlook).
+            # No entry fits but a code says what it is (IANA registry, RFC 5321,
+            # Outlook).
             alternatives = tuple(c for c in ([top] if top else []) + others)[
                 :ALTERNATIVES
             ]

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where a piece of advice comes from: a guidance file in ``knowledge/guidance`` or a URL."""
+    """
+    Where a piece of advice comes from.
+
+    That is a guidance file in ``knowledge/guidance`` or a URL.
+    """
 
     title: str
     url: str | None = None
@@ -40,7 +44,11 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class CodeInfo:
-    """One row of a code table: an SMTP reply code, an enhanced status code or a hex code."""
+    """
+    One row of a code table.
+
+    The code is an SMTP reply code, an enhanced status code or a hex code.
+    """
 
     code: str
     title: str
@@ -64,5 +72,9 @@ class KnowledgeBase:
         return next((entry for entry in self.entries if entry.id == entry_id), None)
 
     def enhanced(self, code: str) -> CodeInfo | None:
-        """Explain an enhanced status code such as ``5.7.1`` (registry rows are ``X.7.1``)."""
+        """
+        Explain an enhanced status code such as ``5.7.1``.
+
+        Registry rows are ``X.7.1``.
+        """
         return self.enhanced_codes.get("X" + code[1:]) if code else None

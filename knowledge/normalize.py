@@ -1,7 +1,8 @@
 """
 Text preparation for matching: pick the error-bearing lines of a paste, pull out exact
 evidence (reply codes, enhanced status codes, Outlook hex codes) and normalise away the
-volatile parts (addresses, host names, ids, timestamps) so that signatures compare on words.
+volatile parts (addresses, host names, ids, timestamps) so that signatures compare on
+words.
 
 Pure functions; no I/O.
 """
@@ -13,17 +14,18 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-# A Slack message holds 40,000 characters; uploaded log snippets are larger. Beyond this the
-# paste is refused with a clear error rather than scanned (DESIGN.md: up to 1,000,000).
+# A Slack message holds 40,000 characters; uploaded log snippets are larger. Beyond this
+# the paste is refused with a clear error rather than scanned (DESIGN.md: up to
+# 1,000,000).
 MAX_TEXT: Final = 1_000_000
-# Lines longer than this are cut: error messages are short, and partial_ratio cost grows with
-# length. 40 KB single-line JSON blobs are split into pieces of this size first.
+# Lines longer than this are cut: error messages are short, and partial_ratio cost grows
+# with length. 40 KB single-line JSON blobs are split into pieces of this size first.
 MAX_LINE: Final = 360
 # How many error-bearing lines are scored with rapidfuzz; bounds the cost of huge logs.
 MAX_LINES: Final = 16
 
-# RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number nor a
-# version ("v4.2.2", "nodemailer@4.2.2").
+# RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number nor
+# a version ("v4.2.2", "nodemailer@4.2.2").
 ENHANCED_RE: Final = re.compile(r"(?<![\w.@])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]|\d)")
 # RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code.
 PAIR_RE: Final = re.compile(
@@ -37,34 +39,38 @@ HEX_RE: Final = re.compile(r"\b0x[0-9a-fA-F]{8}\b")
 
 # Words that make a line likely to carry the error. A set lookup per word is far cheaper
 # than a big case-insensitive alternation over a 40 KB log.
-_CUE_WORDS: Final = frozenset(
-    """error errors err fail failed failure fails denied refused refuse reject rejected rejecting
-    timeout timedout timed unable cannot can't couldn't could invalid unsupported exception
-    exceeded exceeds blocked block blocklist blacklist blacklisted listed unknown expired
-    mismatch doesn't unauthorized unauthorised certificate cert certificates ssl tls starttls
-    handshake smtp auth authentication authenticate relay relaying quota spam unsolicited spf
-    dkim dmarc ptr mailbox recipient sender password login logging logs log debug verbose
-    greeting x509 pkix insecure secure econnrefused etimedout enotfound getaddrinfo
-    gethostbyname eauth esocket econnection etls refusing prohibited policy permitted
-    allowed accepted trusted verify verification self-signed issuer altnames hostname
-    unavailable disabled required require requires denied throttled throttling limit rate
-    busy deferred bounced undeliverable delivered delivery resolve resolution name""".split()
-)
+_CUE_TEXT: Final = """
+    error errors err fail failed failure fails denied refused refuse reject rejected
+    rejecting timeout timedout timed unable cannot can't couldn't could invalid
+    unsupported exception exceeded exceeds blocked block blocklist blacklist blacklisted
+    listed unknown expired mismatch doesn't unauthorized unauthorised certificate cert
+    certificates ssl tls starttls handshake smtp auth authentication authenticate relay
+    relaying quota spam unsolicited spf dkim dmarc ptr mailbox recipient sender password
+    login logging logs log debug verbose greeting x509 pkix insecure secure
+    econnrefused etimedout enotfound getaddrinfo gethostbyname eauth esocket econnection
+    etls refusing prohibited policy permitted allowed accepted trusted verify
+    verification self-signed issuer altnames hostname unavailable disabled required
+    require requires denied throttled throttling limit rate busy deferred bounced
+    undeliverable delivered delivery resolve resolution name
+"""
+_CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
 _WORD: Final = re.compile(r"[a-z0-9'_-]+")
-# Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex code.
+# Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
+# code.
 _CODE_CUE: Final = re.compile(
     r"\b[2-5]\d\d\b|[245]\.\d{1,3}\.\d{1,3}|0x800", re.IGNORECASE
 )
 # Stack-trace frames and similar noise: never the error line itself.
 _NOISE: Final = re.compile(
-    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}(?!>)|={3,})|node_modules|\.java:\d+\)"
+    r"^\s*(?:at |File \"|from /|#\d+ |\.\.\.|\^|-{3,}(?!>)|={3,})|"
+    r"node_modules|\.java:\d+\)"
 )
 
 _URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
 _EMAIL: Final = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
 _IPV4: Final = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\d.])")
-# IPv6 candidates, "::" shortening and zone included; ``_ipv6`` keeps only real addresses
-# (RFC 4291 §2.2), so that times ("10:11:12") and Perl's "Net::SMTP" stay.
+# IPv6 candidates, "::" shortening and zone included; ``_ipv6`` keeps only real
+# addresses (RFC 4291 §2.2), so that times ("10:11:12") and Perl's "Net::SMTP" stay.
 _IPV6: Final = re.compile(
     r"(?<![\w:.])\[?((?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4})(?:%\w+)?"
     r"(?![\w:]|\.\w)\]?(?::\d{1,5})?"
@@ -72,18 +78,22 @@ _IPV6: Final = re.compile(
 # Host names: labels ending in a TLD-like label that is not a source-file extension.
 _HOST: Final = re.compile(
     r"\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
-    r"(?!(?:js|py|go|rb|cs|ts|sh|pl|md|cc|kt|rs|so|h|c|cpp|php|java|log|txt|json|yml|yaml|"
+    r"(?!(?:js|py|go|rb|cs|ts|sh|pl|md|cc|kt|rs|so|h|c|"
+    r"cpp|php|java|log|txt|json|yml|yaml|"
     r"conf|cfg|ini|exe|dll|jar|xml|html|lib|class|err|out|net\.js)\b)"
     r"(?:com|net|org|io|edu|gov|mil|info|biz|dev|app|cloud|online|site|tech|"
     r"local|lan|internal|test|example|invalid|[a-z]{2})\b"
-    # A TLD is the last label: "javax.net.ssl..." and "System.Net.Mail..." are code names.
+    # A TLD is the last label: "javax.net.ssl..." and "System.Net.Mail..." are code
+    # names.
     r"(?!\.[A-Za-z_$])\.?",
     re.IGNORECASE,
 )
 _TIMESTAMP: Final = re.compile(
-    r"\b\d{4}[-/]\d{2}[-/]\d{2}[T ,]*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?|"
+    r"\b\d{4}[-/]\d{2}[-/]\d{2}[T ,]*\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d+)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?|"
     r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4},? \d{1,2}:\d{2}(?::\d{2})?|"
-    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* +\d{1,2} \d{2}:\d{2}:\d{2}|"
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* "
+    r"+\d{1,2} \d{2}:\d{2}:\d{2}|"
     r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?",
     re.IGNORECASE,
 )
@@ -93,8 +103,8 @@ _GSMTP: Final = re.compile(
 )
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
-# Spellings of one idea that software and people use interchangeably; mapped to one form on
-# both sides (signatures and pastes) so that wording, not spelling, is compared.
+# Spellings of one idea that software and people use interchangeably; mapped to one form
+# on both sides (signatures and pastes) so that wording, not spelling, is compared.
 _SYNONYMS: Final = {
     "auth": "authentication",
     "authenticate": "authentication",
@@ -113,9 +123,9 @@ _SYNONYMS: Final = {
     "emails": "email",
     "mails": "mail",
 }
-# Generic wrapper messages that libraries put around the real error ("Failure sending mail.
-# ---> <the reason>"). They say nothing about the cause, so they are removed from both
-# signatures and pastes and the reason underneath decides (normalised forms).
+# Generic wrapper messages that libraries put around the real error ("Failure sending
+# mail. ---> <the reason>"). They say nothing about the cause, so they are removed from
+# both signatures and pastes and the reason underneath decides (normalised forms).
 _WRAPPERS: Final = re.compile(
     r"\b(?:failure sending mail|smtp connect failed(?: url)?|message could not be sent|"
     r"mailer error|error sending e?mail|failed to send e?mail|unable to send e?mail|"
@@ -125,15 +135,21 @@ _WRAPPERS: Final = re.compile(
     r"the server certificate has the following errors|nested exception is|"
     r"smtp error failed to connect to server|connection failed error|"
     r"sending of the message failed|an error occurred while sending mail|"
-    r"an outgoing server smtp error occurred while sending mail(?: the server responded)?|"
-    r"connection opening to(?: host)?(?: timeout)?(?: options array)?|connection opened|"
+    r"an outgoing server smtp error occurred while sending mail"
+    r"(?: the server responded)?|"
+    r"connection opening to(?: host)?(?: timeout)?(?: options array)?|"
+    r"connection opened|"
     r"connection closed|server > client|client > server)\b"
 )
 _NON_WORD: Final = re.compile(r"[^a-z0-9<>]+")
 
 
 def stem(word: str) -> str:
-    """A crude stem (the first six letters): refused/refuse, certificate/certificates."""
+    """
+    A crude stem (the first six letters).
+
+    It joins refused/refuse and certificate/certificates.
+    """
     return word[:6] if len(word) <= 12 else word
 
 
@@ -162,7 +178,11 @@ def find_evidence(text: str) -> Evidence:
 
 
 def _ipv6(match: re.Match[str]) -> str:
-    """`` ip `` for a real IPv6 address with a digit in it ("::" alone is prose), else as is."""
+    """
+    `` ip `` for a real IPv6 address with a digit in it, else the match as is.
+
+    "::" alone is prose.
+    """
     candidate = match.group(1)
     try:
         ipaddress.IPv6Address(candidate)
@@ -172,9 +192,13 @@ def _ipv6(match: re.Match[str]) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower-case words only: codes, addresses, names, ids, numbers and timestamps removed."""
-    # Each pattern runs only when its tell-tale character is present: most log lines lack
-    # several of them, and this is the matcher's hottest loop.
+    """
+    Reduce a text to lower-case words only.
+
+    Codes, addresses, names, ids, numbers and timestamps are removed.
+    """
+    # Each pattern runs only when its tell-tale character is present: most log lines
+    # lack several of them, and this is the matcher's hottest loop.
     if "://" in text:
         text = _URL.sub(" url ", text)
     if "@" in text:
@@ -193,8 +217,8 @@ def normalise(text: str) -> str:
     text = _LONG_ID.sub(" ", text)
     text = _NUMBER.sub(" ", text)
     text = _NON_WORD.sub(" ", text.casefold().replace("_", " "))
-    # "_" and non-ASCII letters hid some ids and numbers from \b above; drop them now that
-    # only ASCII words are left, so that normalise(normalise(x)) == normalise(x).
+    # "_" and non-ASCII letters hid some ids and numbers from \b above; drop them now
+    # that only ASCII words are left, so that normalise(normalise(x)) == normalise(x).
     text = _NUMBER.sub(" ", _LONG_ID.sub(" ", text))
     text = text.replace("timed out", "timeout").replace("time out", "timeout")
     text = " ".join(_SYNONYMS.get(word, word) for word in text.split())
@@ -202,7 +226,11 @@ def normalise(text: str) -> str:
 
 
 def _pieces(text: str) -> list[str]:
-    """Split a paste into lines, undoing JSON-escaped newlines and cutting very long lines."""
+    """
+    Split a paste into lines.
+
+    JSON-escaped newlines are undone and very long lines are cut.
+    """
     if "\\n" in text and text.count("\n") < 3:
         text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
     lines: list[str] = []
@@ -227,8 +255,10 @@ def _cues(line: str) -> int:
 
 def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
     """
-    The lines most likely to carry the error, each joined with a short continuation line so
-    that messages wrapped over two lines still compare whole; in paste order.
+    The lines most likely to carry the error, in paste order.
+
+    Each is joined with a short continuation line so that messages wrapped over two
+    lines still compare whole.
     """
     lines = _pieces(text)
     scored: list[tuple[int, int]] = []

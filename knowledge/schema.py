@@ -31,7 +31,11 @@ class _Strict(BaseModel):
 
 
 class SourceSchema(_Strict):
-    """Where a piece of advice comes from: a guidance file in ``knowledge/guidance`` or a URL."""
+    """
+    Where a piece of advice comes from.
+
+    That is a guidance file in ``knowledge/guidance`` or a URL.
+    """
 
     title: NonEmpty
     url: str | None = None
@@ -114,7 +118,11 @@ class EntrySchema(_Strict):
 
 
 class CodeInfoSchema(_Strict):
-    """One row of a code table: an SMTP reply code, an enhanced status code or a hex code."""
+    """
+    One row of a code table.
+
+    The code is an SMTP reply code, an enhanced status code or a hex code.
+    """
 
     code: str
     title: NonEmpty

@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-# Ports that make a candidate clearly a mail server (RFC 5321, RFC 6409, RFC 8314, common alt).
+# Ports that make a candidate clearly a mail server (RFC 5321, RFC 6409, RFC 8314,
+# common alt).
 MAIL_PORTS: Final = frozenset({25, 465, 587, 2525})
 
 _NAME: Final = (
@@ -36,7 +37,8 @@ _PREFIX: Final = re.compile(
     r"server[=:]\s*|\w+://)$",
     re.IGNORECASE,
 )
-# Names that are never the user's mail server: files, code namespaces, documentation sites.
+# Names that are never the user's mail server: files, code namespaces, documentation
+# sites.
 _NOT_SERVER: Final = re.compile(
     r"\.(?:js|py|go|rb|cs|ts|php|java|kt|log|txt|json|ya?ml|conf|cfg|ini|html?|xml|jar|dll|"
     r"exe|so|h|c|cc|cpp|md)$|^(?:support|docs?|www|help|learn|aka|github|stackoverflow|"
@@ -60,7 +62,11 @@ _KNOWN_TLD: Final = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class ServerRef:
-    """A mail server named in a conversation: host (name or address) and port if given."""
+    """
+    A mail server named in a conversation.
+
+    It has a host (name or address) and a port if given.
+    """
 
     host: str
     port: int | None = None
