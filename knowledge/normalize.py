@@ -52,9 +52,13 @@ _CUE_TEXT: Final = """
     verification self-signed issuer altnames hostname unavailable disabled required
     require requires denied throttled throttling limit rate busy deferred bounced
     undeliverable delivered delivery resolve resolution name
+    fehler fehlgeschlagen verweigert zertifikat verbindung ungültig abgelehnt unbekannt
+    erreur échec échoué refusé refusée certificat connexion impossible introuvable
+    falló fallo rechazado conexión certificado denegó servidor erro falha recusou
+    conexão errore impossibile rifiuto certificato connessione autenticação
 """
 _CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
-_WORD: Final = re.compile(r"[a-z0-9'_-]+")
+_WORD: Final = re.compile(r"[\w'-]+")
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
 # code.
 _CODE_CUE: Final = re.compile(
@@ -103,6 +107,13 @@ _GSMTP: Final = re.compile(
 )
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
+# Field names of MTA log lines (Postfix "relay=... delay=... dsn=... status=", Sendmail
+# "mailer=... pri=... stat="): structure, not wording; "relay=" is no relay problem.
+_LOG_KEYS: Final = re.compile(
+    r"\b(?:to|from|relay|delay|delays|dsn|status|stat|orig_to|ctladdr|proto|helo|size|"
+    r"nrcpt|conn_use|mailer|pri|msgid|tls|ehlo|client|sasl_method|sasl_username)=",
+    re.IGNORECASE,
+)
 # Spellings of one idea that software and people use interchangeably; mapped to one form
 # on both sides (signatures and pastes) so that wording, not spelling, is compared.
 _SYNONYMS: Final = {
@@ -141,7 +152,9 @@ _WRAPPERS: Final = re.compile(
     r"connection opened|"
     r"connection closed|server > client|client > server)\b"
 )
-_NON_WORD: Final = re.compile(r"[^a-z0-9<>]+")
+# Letters of every script are kept (German, French, Portuguese ... signatures match as
+# written); punctuation and "_" separate words.
+_NON_WORD: Final = re.compile(r"[\W_]+")
 
 
 def stem(word: str) -> str:
@@ -197,6 +210,8 @@ def normalise(text: str) -> str:
 
     Codes, addresses, names, ids, numbers and timestamps are removed.
     """
+    if "=" in text:
+        text = _LOG_KEYS.sub(" ", text)
     # Each pattern runs only when its tell-tale character is present: most log lines
     # lack several of them, and this is the matcher's hottest loop.
     if "://" in text:

@@ -6,6 +6,7 @@ the error-bearing lines out of long pastes.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -178,9 +179,7 @@ def test_normalise_lower_cases_and_keeps_words() -> None:
 )
 def test_normalise_replaces_email_addresses(address: str) -> None:
     """Email addresses become one placeholder word."""
-    assert (
-        normalise(f"Recipient <{address}> rejected") == "recipient < email > rejected"
-    )
+    assert normalise(f"Recipient <{address}> rejected") == "recipient email rejected"
 
 
 @pytest.mark.parametrize(
@@ -286,7 +285,7 @@ def test_normalise_removes_queue_ids_and_numbers() -> None:
         "postfix/smtp[12345]: 4Bc9Xq2kLmZ7: to=<a@b.example>, delay=1.2, "
         "status=deferred"
     )
-    assert normalise(text) == "postfix smtp to < email > delay status deferred"
+    assert normalise(text) == "postfix smtp to email delay status deferred"
 
 
 def test_same_error_with_different_volatile_parts_normalises_equal() -> None:
@@ -317,13 +316,13 @@ def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(paste_text)
-def test_normalise_output_is_lower_ascii_words(text: str) -> None:
-    """The normal form holds only lower-case ASCII words separated by single spaces."""
+def test_normalise_output_is_lower_case_words(text: str) -> None:
+    """The normal form holds only case-folded words (any script), single-spaced."""
     result = normalise(text)
     assert result == result.strip()
     assert "  " not in result
-    assert all(c.isascii() and (c.isalnum() or c in " <>") for c in result)
-    assert result == result.lower()
+    assert all(re.fullmatch(r"[^\W_]+", word) for word in result.split())
+    assert result == result.casefold()
 
 
 @settings(max_examples=200, deadline=None)
