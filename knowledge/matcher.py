@@ -72,7 +72,7 @@ ALTERNATIVES: Final = 3
 # paste.
 SERVER_SCAN: Final = 2_000
 
-# Context: does the paste talk about mail, or plainly about other software? Plain substring
+# Context: does the paste talk about mail, or plainly about other software? Substring
 # tests on the lower-cased paste (fast on 40 KB), plus two small regexes.
 _STRONG_MAIL: Final = (
     "smtp",
