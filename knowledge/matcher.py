@@ -280,7 +280,7 @@ INFO_PER_BIT: Final = 0.6
 # an alternative's score, so they are not scored at all.
 MIN_SHARE: Final = 0.3
 # How many of its rarest words file a signature in the trigger index.
-TRIGGERS: Final = 3
+TRIGGERS: Final = 2
 # Score of an entry whose regex pattern (an intent such as "how do I turn on logging")
 # matches.
 PATTERN_SCORE: Final = 74.0
@@ -332,6 +332,7 @@ class Matcher:
         }
         self._sig_words = [{w: self._idf[w] for w in words} for words in words_of]
         self._sig_mass = [sum(weights.values()) or 1.0 for weights in self._sig_words]
+        self._sig_sets = [frozenset(weights) for weights in self._sig_words]
         # Prefix filtering: each signature is filed under its rarest words only, so a
         # line wakes up just the signatures whose most distinctive words it contains.
         self._triggers: dict[str, list[int]] = defaultdict(list)
@@ -420,9 +421,9 @@ class Matcher:
             seen.add(normal)
             words = {stem(w) for w in normal.split()}
             hits = {s for w in words for s in self._triggers.get(w, ())}
+            idf = self._idf.__getitem__
             for sig_index in hits:
-                weights = self._sig_words[sig_index]
-                mass = sum(weight for word, weight in weights.items() if word in words)
+                mass = sum(map(idf, words & self._sig_sets[sig_index]))
                 share = mass / self._sig_mass[sig_index]
                 if share < MIN_SHARE:
                     continue
