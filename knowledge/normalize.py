@@ -9,8 +9,8 @@ Pure functions; no I/O.
 
 from __future__ import annotations
 
-import ipaddress
 import bisect
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Final
