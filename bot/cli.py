@@ -110,8 +110,15 @@ def run(http: bool, host: str, port: int | None) -> None:
 
     With no Slack tokens configured it says so and, at a terminal, starts the console.
     """
+    from bot.errors import ConfigError
+    from bot.logs import setup_logging
     from bot.slack.runtime import run_command
 
+    try:
+        setup_logging(os.environ)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
     sys.exit(
         run_command(
             os.environ, http=http, host=host, port=port, stdin=sys.stdin, out=sys.stderr
@@ -128,6 +135,17 @@ def console() -> None:
     from bot.console import console_command
 
     sys.exit(console_command(os.environ, stdin=sys.stdin, stdout=sys.stdout))
+
+
+@app.command()
+def report() -> None:
+    """
+    Print the escalation desk: open escalations with age and assignee, knowledge-base
+    gaps, this week's top categories, and how each entry fares. Needs REDIS_URL.
+    """
+    from bot.escalation.overview import report_command
+
+    sys.exit(report_command(os.environ, out=sys.stdout, err=sys.stderr))
 
 
 @app.command("check")

@@ -164,6 +164,16 @@ class Settings:
     escalation_channel: str | None = None
     escalation_mention: str | None = None
     escalation_sla_minutes: int = 15
+    # The reaction on a thread's original message that asks for a human (no colons).
+    escalation_reaction: str = "sos"
+    # Resolved or handed-back escalations are kept this long for the record, then
+    # expire.
+    escalation_retention_days: int = 30
+    # A card hand-off pending this long on a replica is taken over by another
+    # (XAUTOCLAIM min idle time): long enough for a slow Slack call to finish.
+    escalation_reclaim_seconds: float = 60.0
+    # How often each replica looks for hand-offs to take over and SLA reminders due.
+    escalation_tick_seconds: float = 20.0
     probe_allow_cidrs: tuple[IPNetwork, ...] = ()
     probe_ports: frozenset[int] = DEFAULT_PROBE_PORTS
     # Whole-probe budget; Slack users wait for it, so keep it short.
@@ -230,6 +240,12 @@ class Settings:
                 "ESCALATION_MENTION",
                 "expected a Slack mention like <!subteam^S123> or <@U123>",
             )
+        reaction = env.get("ESCALATION_REACTION", "").strip().strip(":") or "sos"
+        if not re.fullmatch(r"[a-z0-9_+'-]{1,80}", reaction):
+            raise ConfigError(
+                "ESCALATION_REACTION",
+                f"expected an emoji name like sos, got {reaction!r}",
+            )
         escalation = _ids(env, "ESCALATION_CHANNEL")
         if len(escalation) > 1:
             raise ConfigError("ESCALATION_CHANNEL", "give one channel id")
@@ -249,6 +265,16 @@ class Settings:
             escalation_mention=mention,
             escalation_sla_minutes=_int(
                 env, "ESCALATION_SLA_MINUTES", 15, low=1, high=10_080
+            ),
+            escalation_reaction=reaction,
+            escalation_retention_days=_int(
+                env, "ESCALATION_RETENTION_DAYS", 30, low=1, high=3650
+            ),
+            escalation_reclaim_seconds=_float(
+                env, "ESCALATION_RECLAIM_SECONDS", 60.0, low=0.1, high=86_400.0
+            ),
+            escalation_tick_seconds=_float(
+                env, "ESCALATION_TICK_SECONDS", 20.0, low=0.1, high=3600.0
             ),
             probe_allow_cidrs=_cidrs(env, "PROBE_ALLOW_CIDRS"),
             probe_ports=_ports(env, "PROBE_PORTS"),

@@ -15,14 +15,15 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from bot.checking import Checker
 from bot.checks import Prober, ProbeTarget, ProgressCallback
 from bot.config import Settings
 from bot.errors import StateUnavailableError
+from bot.escalation.learning import looks_like_error
 from bot.metrics import Metrics
 from bot.redact import redact
 from bot.replies import (
@@ -45,6 +46,9 @@ from bot.state import (
 )
 from bot.state.model import STORED_TEXT_LIMIT
 from knowledge.matcher import Decision, Diagnosis, Matcher
+
+if TYPE_CHECKING:
+    from bot.escalation.learning import Learning
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,19 @@ class HumanRequest:
     first: bool
     conversation: Conversation
     message: str
+    user_id: str = ""
+    reason: str = "button"
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """
+    The engine's answer to a message, and whether the thread now needs a human.
+    """
+
+    reply: Reply | None
+    wants_human: bool = False
 
 
 class Engine:
@@ -93,6 +110,7 @@ class Engine:
         prober: Prober,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        learning: Learning | None = None,
     ) -> None:
         self.settings = settings
         self.matcher = matcher
@@ -100,6 +118,7 @@ class Engine:
         self.prober = prober
         self.metrics = metrics or Metrics()
         self._clock = clock
+        self.learning = learning
         self._seen: OrderedDict[str, None] = OrderedDict()
         # Messages handled at once: more would queue for Redis connections anyway, and a
         # burst must wait here rather than time out in the pool and look like an outage.
@@ -135,6 +154,18 @@ class Engine:
             self.metrics.redis_errors.inc()
             log.warning("state_append_failed key=%s error=%s", key, exc)
 
+    async def _learn(self, update: Callable[[Learning], Awaitable[None]]) -> None:
+        """
+        Feed the learning loop, if any; an unavailable store is counted, not fatal.
+        """
+        if self.learning is None:
+            return
+        try:
+            await update(self.learning)
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("learning_update_failed error=%s", exc)
+
     async def load(self, key: ThreadKey) -> Conversation:
         """
         The thread's state, or an empty one when the store is unavailable.
@@ -151,13 +182,20 @@ class Engine:
         Answer one message, or None to stay silent (duplicate, escalated, nothing
         useful).
         """
+        return (await self.handle_turn(message)).reply
+
+    async def handle_turn(self, message: Incoming) -> Turn:
+        """
+        Answer one message; ``wants_human`` when a follow-up after an answer matched
+        nothing but reads like an error (the bot cannot help: escalate).
+        """
         if message.dedupe and self._seen_before(message.dedupe):
             self.metrics.deduplicated.inc()
-            return None
+            return Turn(None)
         async with self._slots:
             return await self._handle(message)
 
-    async def _handle(self, message: Incoming) -> Reply | None:
+    async def _handle(self, message: Incoming) -> Turn:
         """
         Claim, load, match, decide and record one message.
         """
@@ -171,7 +209,7 @@ class Engine:
             claimed, conversation = True, Conversation(message.key)
         if not claimed:
             self.metrics.deduplicated.inc()
-            return None
+            return Turn(None)
         text = redact(message.text)
         diagnosis = self._diagnose(text, conversation, message.user_id)
         named = str(diagnosis.server) if diagnosis.server else None
@@ -184,7 +222,7 @@ class Engine:
         )
         if conversation.escalated:
             await self._append(message.key, seen)
-            return None
+            return Turn(None)
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
         reply = self._reply(diagnosis, conversation, server, new_server=named)
@@ -202,7 +240,14 @@ class Engine:
             )
             self.metrics.replies.labels(str(reply.kind)).inc()
         await self._append(message.key, *records)
-        return reply
+        error_like = looks_like_error(text)
+        if reply is not None and reply.kind in {ReplyKind.ANSWER, ReplyKind.CHOICES}:
+            await self._learn(lambda ln: ln.suggested(reply.category, reply.entry_id))
+        elif diagnosis.decision == Decision.NONE and error_like:
+            await self._learn(lambda ln: ln.unmatched(text))
+        # A follow-up error after an answer that gets nothing new: the bot is stuck.
+        stuck = bool(conversation.offers) and reply is None and error_like
+        return Turn(reply, wants_human=stuck)
 
     def _diagnose(
         self, text: str, conversation: Conversation, user_id: str
@@ -281,6 +326,7 @@ class Engine:
             ),
         )
         self.metrics.replies.labels(str(ReplyKind.ANSWER)).inc()
+        await self._learn(lambda ln: ln.suggested(entry.category, entry.id))
         return reply
 
     async def feedback(
@@ -292,6 +338,8 @@ class Engine:
         await self._append(
             key, FeedbackRecord(user_id, helpful, entry_id, at=self._clock())
         )
+        counter = "helpful" if helpful else "rejected"
+        await self._learn(lambda ln: ln.count(counter, entry_id))
         if helpful:
             return "Thanks for letting me know. Glad it helped!"
         return (
@@ -299,7 +347,16 @@ class Engine:
             "support team will take a look."
         )
 
-    async def ask_human(self, key: ThreadKey, user_id: str) -> HumanRequest:
+    async def rejected_twice(self, key: ThreadKey) -> bool:
+        """
+        True when "Did this help? no" was answered at least twice in the thread.
+        """
+        conversation = await self.load(key)
+        return sum(not f.helpful for f in conversation.feedback) >= 2
+
+    async def ask_human(
+        self, key: ThreadKey, user_id: str, *, reason: str = "button", text: str = ""
+    ) -> HumanRequest:
         """
         Record a request for a human (once per thread); the bot then stays quiet.
         """
@@ -318,12 +375,18 @@ class Engine:
                 False,
                 conversation,
                 "A human has already been asked to look at this thread.",
+                user_id,
+                reason,
+                text,
             )
         return HumanRequest(
             True,
             conversation,
             "I've let the support team know; someone will "
             "reply in this thread. I'll stay quiet here from now on.",
+            user_id,
+            reason,
+            text,
         )
 
     async def probe(

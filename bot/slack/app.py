@@ -23,6 +23,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.checks import Prober
 from bot.config import Settings
 from bot.engine import Engine
+from bot.escalation import cards
+from bot.escalation.desk import Desk
+from bot.escalation.model import Status
 from bot.metrics import Metrics
 from bot.slack import blocks
 from bot.slack.handlers import EscalationHook, SlackHandlers
@@ -78,14 +81,23 @@ def build_app(
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,
     escalate: EscalationHook | None = None,
+    desk: Desk | None = None,
 ) -> AsyncApp:
     """
-    The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck.
+    The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
+    ``desk`` the escalation cards, reminders' buttons and the App Home tab.
     """
     metrics = metrics or Metrics()
     engine = Engine(
-        settings=settings, matcher=matcher, store=store, prober=prober, metrics=metrics
+        settings=settings,
+        matcher=matcher,
+        store=store,
+        prober=prober,
+        metrics=metrics,
+        learning=desk.learning if desk is not None else None,
     )
+    if desk is not None and escalate is None:
+        escalate = desk.accept
     work = SlackHandlers(engine, escalate=escalate)
     app = AsyncApp(
         client=client or make_web_client(settings),
@@ -136,6 +148,13 @@ def build_app(
         await ack()
         await work.choose(body, client)
 
+    @app.event("reaction_added")
+    async def on_reaction(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await work.reaction(body, client)
+
+    if desk is not None:
+        register_desk(app, desk)
+
     @app.command("/smtpcheck")
     async def on_smtpcheck(ack: Any, command: dict[str, Any], respond: Any) -> None:
         await work.smtpcheck(command, ack, respond)
@@ -154,3 +173,32 @@ def build_app(
             )
 
     return app
+
+
+def register_desk(app: AsyncApp, desk: Desk) -> None:
+    """
+    The escalation card's buttons and the App Home tab.
+    """
+
+    @app.action(cards.CLAIM)
+    async def on_claim(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        await desk.claim(body, client)
+
+    @app.action(cards.RESOLVE)
+    async def on_resolve(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await desk.close(body, client, status=Status.RESOLVED)
+
+    @app.action(cards.HANDBACK)
+    async def on_handback(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await desk.close(body, client, status=Status.HANDED_BACK)
+
+    @app.event("app_home_opened")
+    async def on_home(body: dict[str, Any], client: AsyncWebClient) -> None:
+        await desk.home(body, client)

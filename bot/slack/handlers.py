@@ -33,6 +33,13 @@ DOUBLE_CLICK_SECONDS: Final = 30
 # (api.slack.com/events/message#subtypes).
 ANSWERED_SUBTYPES: Final = frozenset({None, "file_share", "thread_broadcast"})
 _MENTION: Final = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+# A mention of the bot asking for a person ("@smtpbot human please", "humans?").
+_HUMAN_WORD: Final = re.compile(r"\bhumans?\b", re.IGNORECASE)
+# What the thread is told when the bot itself decides to hand over.
+_AUTO_NOTICE: Final = {
+    "feedback": "That's twice my answer didn't help, so I've asked a human.",
+    "unmatched": "I don't recognise this one, so I've asked a human.",
+}
 USAGE: Final = (
     "Usage: `/smtpcheck host[:port] [--mx]`\n"
     "Checks that a mail server offers STARTTLS with a valid certificate. Without a "
@@ -121,11 +128,25 @@ class SlackHandlers:
         A message or mention: answer it in its thread.
         """
         incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
+        text = str((body.get("event") or {}).get("text") or "")
         if incoming is None or not (
-            mention or self.engine.settings.answers_in(incoming.key.channel_id)
+            mention
+            or f"<@{bot_user_id}" in text
+            or self.engine.settings.answers_in(incoming.key.channel_id)
         ):
             return
-        reply = await self.engine.handle_message(incoming)
+        if bot_user_id and f"<@{bot_user_id}" in text and _HUMAN_WORD.search(text):
+            # Both the message and the app_mention event get here; asking is once.
+            await self.ask_human(
+                incoming.key, incoming.user_id, client, reason="mention", text=text
+            )
+            return
+        turn = await self.engine.handle_turn(incoming)
+        reply = turn.reply
+        if turn.wants_human:
+            await self.ask_human(
+                incoming.key, incoming.user_id, client, reason="unmatched"
+            )
         if reply is not None:
             await self._call(
                 client,
@@ -167,7 +188,7 @@ class SlackHandlers:
             target = parse_target(value["s"])
         except InputError:
             return
-        if not await self.engine.claim_once(
+        if (await self.engine.load(key)).escalated or not await self.engine.claim_once(
             f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
         ):
             return
@@ -237,17 +258,55 @@ class SlackHandlers:
             thread_ts=key.thread_ts,
             text=text,
         )
+        if not helpful and await self.engine.rejected_twice(key):
+            await self.ask_human(key, user, client, reason="feedback")
 
     async def human(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         """
         "Talk to a human": record it once, tell the thread, hand over to escalation.
         """
         action = self._action(body)
-        if action is None:
+        if action is not None:
+            await self.ask_human(action[0], action[1], client, reason="button")
+
+    async def reaction(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        The escalation reaction on a thread's original message asks for a human.
+        """
+        event = body.get("event") or {}
+        item = event.get("item") or {}
+        user, channel, ts = event.get("user"), item.get("channel"), item.get("ts")
+        settings = self.engine.settings
+        if (
+            event.get("reaction") != settings.escalation_reaction
+            or item.get("type") != "message"
+            or not (isinstance(user, str) and isinstance(channel, str))
+            or not isinstance(ts, str)
+            or not settings.answers_in(channel)
+        ):
             return
-        key, user, _ = action
-        request = await self.engine.ask_human(key, user)
+        key = ThreadKey(team_of(body), channel, ts)
+        conversation = await self.engine.load(key)
+        if conversation.messages and conversation.messages[0].ts == ts:
+            await self.ask_human(key, user, client, reason="reaction")
+
+    async def ask_human(
+        self,
+        key: ThreadKey,
+        user: str,
+        client: AsyncWebClient,
+        *,
+        reason: str,
+        text: str = "",
+    ) -> None:
+        """
+        Any trigger: record the request once, tell the thread, call the escalation hook.
+        Repeats are told ephemerally after a button press and ignored otherwise.
+        """
+        request = await self.engine.ask_human(key, user, reason=reason, text=text)
         if not request.first:
+            if reason != "button":
+                return
             await self._call(
                 client,
                 "chat.postEphemeral",
@@ -257,12 +316,13 @@ class SlackHandlers:
                 text=request.message,
             )
             return
+        notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
         await self._call(
             client,
             "chat.postMessage",
             channel=key.channel_id,
             thread_ts=key.thread_ts,
-            text=f"<@{user}> asked for a human. {request.message}",
+            text=f"{notice} {request.message}",
         )
         if self.escalate is not None:
             await self.escalate(request, client)
@@ -275,6 +335,8 @@ class SlackHandlers:
         if action is None or "e" not in action[2]:
             return
         key, user, value = action
+        if (await self.engine.load(key)).escalated:
+            return
         reply = await self.engine.choose(key, user, value["e"])
         if reply is not None:
             await self._call(

@@ -19,6 +19,9 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from bot.escalation.desk import Desk
+from bot.escalation.learning import Learning
+from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
 from bot.slack.probing import make_prober
@@ -63,6 +66,9 @@ async def open_bot(
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
     )
+    desk = make_desk(settings, store, metrics)
+    stop = asyncio.Event()
+    loop: asyncio.Task[None] | None = None
     try:
         client = make_web_client(settings, session=session)
         app = build_app(
@@ -72,12 +78,36 @@ async def open_bot(
             prober=make_prober(settings),
             client=client,
             metrics=metrics,
+            desk=desk,
+        )
+        loop = asyncio.create_task(
+            desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
         yield app, store, metrics
         await drain()
     finally:
+        stop.set()
+        if loop is not None:
+            await loop
         await session.close()
         await store.close()
+
+
+def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
+    """
+    The escalation desk on the store's Redis client (one pool per process).
+    """
+    return Desk(
+        settings,
+        escalations=EscalationStore(
+            store.client,
+            prefix=settings.redis_prefix,
+            retention_seconds=settings.escalation_retention_days * 24 * 3600,
+        ),
+        learning=Learning(store.client, prefix=settings.redis_prefix),
+        store=store,
+        metrics=metrics,
+    )
 
 
 def listener_tasks() -> list[asyncio.Task[object]]:

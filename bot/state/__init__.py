@@ -5,6 +5,7 @@ Conversation state: the model (pure), the store contract, and the Redis-backed s
 from bot.state.model import (
     Conversation,
     FeedbackRecord,
+    HandbackRecord,
     HumanRecord,
     MessageRecord,
     OfferRecord,
@@ -17,6 +18,7 @@ from bot.state.store import StateStore
 __all__ = [
     "Conversation",
     "FeedbackRecord",
+    "HandbackRecord",
     "HumanRecord",
     "MessageRecord",
     "OfferRecord",

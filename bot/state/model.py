@@ -99,7 +99,24 @@ class HumanRecord:
     at: float = 0.0
 
 
-Record = MessageRecord | OfferRecord | ProbeRecord | FeedbackRecord | HumanRecord
+@dataclass(frozen=True, slots=True)
+class HandbackRecord:
+    """
+    A person handed the thread back to the bot: it answers there again.
+    """
+
+    user_id: str
+    at: float = 0.0
+
+
+Record = (
+    MessageRecord
+    | OfferRecord
+    | ProbeRecord
+    | FeedbackRecord
+    | HumanRecord
+    | HandbackRecord
+)
 
 _KINDS: Final[dict[str, type[Record]]] = {
     "msg": MessageRecord,
@@ -107,6 +124,7 @@ _KINDS: Final[dict[str, type[Record]]] = {
     "probe": ProbeRecord,
     "feedback": FeedbackRecord,
     "human": HumanRecord,
+    "handback": HandbackRecord,
 }
 _NAMES: Final = {cls: name for name, cls in _KINDS.items()}
 
@@ -171,6 +189,8 @@ class Conversation:
                 probes.append(record)
             elif isinstance(record, FeedbackRecord):
                 feedback.append(record)
+            elif isinstance(record, HandbackRecord):
+                escalated_by = None
             elif escalated_by is None:
                 escalated_by = record.user_id
         return cls(

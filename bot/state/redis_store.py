@@ -97,6 +97,13 @@ class RedisStore:
             metrics=metrics,
         )
 
+    @property
+    def client(self) -> aioredis.Redis:
+        """
+        The Redis client, shared with the escalation desk (one pool per process).
+        """
+        return self._client
+
     def conversation_key(self, key: ThreadKey) -> str:
         """
         The Redis key of a thread's record list.

@@ -36,6 +36,7 @@ class Call:
     method: str
     args: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    refused: bool = False
 
 
 class FakeSlack:
@@ -47,6 +48,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.refusals: list[tuple[str, str | None, str]] = []
         self.socket_url: str | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -85,6 +87,22 @@ class FakeSlack:
         headers = {"Retry-After": str(retry_after)} if status == 429 else {}
         self.failures.setdefault(method, []).append((status, headers))
 
+    def refuse_next(
+        self, method: str, *, channel: str | None = None, error: str = "fatal_error"
+    ) -> None:
+        """
+        Answer the next call of ``method`` (to ``channel``, if given) with ok=false:
+        an error slack_sdk does not retry.
+        """
+        self.refusals.append((method, channel, error))
+
+    def _refusal(self, method: str, args: dict[str, Any]) -> str | None:
+        for n, (name, channel, error) in enumerate(self.refusals):
+            if name == method and channel in (None, args.get("channel")):
+                del self.refusals[n]
+                return error
+        return None
+
     async def _record(self, call: Call) -> None:
         async with self._changed:
             self.calls.append(call)
@@ -97,7 +115,12 @@ class FakeSlack:
             args = json.loads(raw or b"{}")
         else:
             args = dict(urllib.parse.parse_qsl(raw.decode()))
-        await self._record(Call(method, args, dict(request.headers)))
+        refusal = self._refusal(method, args)
+        await self._record(
+            Call(method, args, dict(request.headers), refused=refusal is not None)
+        )
+        if refusal is not None:
+            return web.json_response({"ok": False, "error": refusal})
         pending = self.failures.get(method)
         if pending:
             status, headers = pending.pop(0)

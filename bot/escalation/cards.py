@@ -1,0 +1,190 @@
+"""
+Block Kit for the hand-off card and the thread notices. Pure; no I/O.
+
+The card is edited in place (chat.update) as its status changes, so it is always
+rendered whole from the escalation record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from bot.escalation.model import REASON_TEXT, Escalation, Status
+from bot.slack.blocks import SECTION_LIMIT, cut, encode_value, escape, to_dicts
+
+CLAIM: Final = "smtpbot_esc_claim"
+RESOLVE: Final = "smtpbot_esc_resolve"
+HANDBACK: Final = "smtpbot_esc_handback"
+
+
+def slack_date(at: float, token: str = "{date_short_pretty} at {time}") -> str:
+    """
+    A time that each reader's Slack shows in their own time zone (with a UTC fallback).
+    """
+    fallback = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at)}^{token}|{fallback}>"
+
+
+def duration(seconds: float) -> str:
+    """
+    A short human duration: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``.
+    """
+    seconds = int(max(0, seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def status_line(escalation: Escalation) -> str:
+    """
+    Where the escalation stands, with who and when.
+    """
+    e = escalation
+    if e.status == Status.CLAIMED and e.claimed_at is not None:
+        return (
+            f":large_blue_circle: *Claimed* by <@{e.claimed_by}> "
+            f"{slack_date(e.claimed_at)}"
+        )
+    if e.closed_at is not None and e.status in {Status.RESOLVED, Status.HANDED_BACK}:
+        what = (
+            "*Resolved*" if e.status == Status.RESOLVED else "*Handed back to the bot*"
+        )
+        claimed = f" (claimed by <@{e.claimed_by}>)" if e.claimed_by else ""
+        return (
+            f":white_check_mark: {what} by <@{e.closed_by}>{claimed} after "
+            f"{duration(e.closed_at - e.created_at)}"
+        )
+    return ":large_yellow_circle: *Waiting* for someone to claim it"
+
+
+def _buttons(escalation: Escalation) -> list[ButtonElement]:
+    value = encode_value(k=escalation.id)
+    buttons: list[ButtonElement] = []
+    if escalation.status == Status.OPEN:
+        buttons.append(
+            ButtonElement(
+                text=PlainTextObject(text="Claim"),
+                action_id=CLAIM,
+                value=value,
+                style="primary",
+            )
+        )
+    if escalation.status.active:
+        buttons += [
+            ButtonElement(
+                text=PlainTextObject(text="Resolve"), action_id=RESOLVE, value=value
+            ),
+            ButtonElement(
+                text=PlainTextObject(text="Hand back to bot"),
+                action_id=HANDBACK,
+                value=value,
+            ),
+        ]
+    return buttons
+
+
+def card_blocks(escalation: Escalation, *, mention: str | None) -> list[Block]:
+    """
+    The hand-off card: who, the error, what the bot tried, the link, status, buttons.
+    """
+    e, s = escalation, escalation.summary
+    link = f"<{e.permalink}|Open the thread>" if e.permalink else "thread link missing"
+    who = f"<@{e.asker}>" + (
+        f" (asked by <@{e.requested_by}>)" if e.requested_by != e.asker else ""
+    )
+    ping = f"{mention} " if mention else ""
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text="Someone needs a human")),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=cut(
+                    f"{ping}{who} in <#{e.key.channel_id}> "
+                    f"{REASON_TEXT[e.reason]}. {link}",
+                    SECTION_LIMIT,
+                )
+            )
+        ),
+    ]
+    if s.error:
+        error = cut(s.error, SECTION_LIMIT - 40).replace("```", "'''")
+        blocks.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=f"*Error*\n```{escape(error)}```")
+            )
+        )
+    suggested = (
+        f"`{escape(s.entry_id)}` (category `{escape(s.category or 'none')}`)"
+        if s.entry_id
+        else (
+            f"alternatives in category `{escape(s.category)}`"
+            if s.category and s.category != "none"
+            else "nothing (no confident match)"
+        )
+    )
+    details = [f"*Bot suggested:* {suggested}"]
+    if s.probes:
+        details.append("*Probes:*\n" + "\n".join(f"• {escape(p)}" for p in s.probes))
+    if s.feedback:
+        details.append("*Feedback:* " + "; ".join(s.feedback))
+    blocks.append(
+        SectionBlock(
+            text=MarkdownTextObject(text=cut("\n".join(details), SECTION_LIMIT))
+        )
+    )
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=status_line(e))))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Escalated {slack_date(e.created_at, '{ago}')} · "
+                    f"{slack_date(e.created_at)}"
+                )
+            ]
+        )
+    )
+    buttons = _buttons(e)
+    if buttons:
+        blocks.append(ActionsBlock(block_id="smtpbot_escalation", elements=buttons))
+    return blocks
+
+
+def card_payload(escalation: Escalation, *, mention: str | None) -> dict[str, Any]:
+    """
+    ``text`` (the notification, with the mention) and ``blocks`` for the card.
+    """
+    ping = f"{mention} " if mention else ""
+    lines = escalation.summary.error.splitlines()
+    first = lines[0] if lines else "no error text"
+    text = cut(f"{ping}<@{escalation.asker}> needs a human: {first}", SECTION_LIMIT)
+    return {"text": text, "blocks": to_dicts(card_blocks(escalation, mention=mention))}
+
+
+def reminder_text(escalation: Escalation, *, mention: str | None, now: float) -> str:
+    """
+    The SLA reminder posted under the card (a new message, so the mention notifies).
+    """
+    ping = f"{mention} " if mention else ""
+    link = f" <{escalation.permalink}|Open the thread>" if escalation.permalink else ""
+    return (
+        f"{ping}:alarm_clock: Still unclaimed after "
+        f"{duration(escalation.age(now))}: <@{escalation.asker}> is waiting.{link}"
+    )

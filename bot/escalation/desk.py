@@ -1,0 +1,408 @@
+"""
+The escalation desk: accept hand-offs, post each card exactly once, handle Claim /
+Resolve / Hand back, send SLA reminders, and publish the App Home tab.
+
+Accepting and posting are decoupled through the Redis stream (see ``store``): ``accept``
+writes the record and the stream entry in one script, then ``pump`` delivers whatever
+entries this replica can get (new ones, and ones another replica left pending longer
+than ESCALATION_RECLAIM_SECONDS). A card is posted under a per-escalation lease and only
+while the record has no card ts, so retries, double clicks and replicas never post two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.engine import HumanRequest
+from bot.errors import StateUnavailableError
+from bot.escalation import cards, overview
+from bot.escalation.learning import Learning
+from bot.escalation.model import Escalation, Reason, Status, new_escalation, parse_key
+from bot.escalation.store import EscalationStore
+from bot.metrics import Metrics
+from bot.slack.blocks import decode_value
+from bot.state import HandbackRecord, StateStore
+
+log = logging.getLogger(__name__)
+
+# One replica sends the due reminders per tick; the lease outlives a slow tick.
+SLA_LEASE_MS: Final = 30_000
+
+
+def consumer_name() -> str:
+    """
+    This replica's name in the consumer group (host, pid and a random suffix).
+    """
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Desk:
+    """
+    Everything escalation does on Slack, for one replica.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        escalations: EscalationStore,
+        learning: Learning,
+        store: StateStore,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+        consumer: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.escalations = escalations
+        self.learning = learning
+        self.store = store
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self.consumer = consumer or consumer_name()
+        self.interval = settings.escalation_sla_minutes * 60.0
+        self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
+
+    async def _call(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
+        """
+        One Web API call; failures are counted and logged, and give None.
+        """
+        try:
+            return await client.api_call(method, json=kwargs)
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_failed method=%s error=%s", method, exc)
+            return None
+
+    async def _safely(self, what: str, work: Awaitable[Any]) -> Any:
+        """
+        Await store work; an unavailable store is logged and gives None.
+        """
+        try:
+            return await work
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("escalation_store_failed op=%s error=%s", what, exc)
+            return None
+
+    # Accepting and delivering ---------------------------------------------------------
+
+    async def accept(self, request: HumanRequest, client: AsyncWebClient) -> None:
+        """
+        The ``escalate`` hook: record a first request durably, then deliver its card.
+        """
+        if not request.first:
+            return
+        escalation = new_escalation(
+            request.conversation,
+            requested_by=request.user_id or "unknown",
+            reason=Reason(request.reason),
+            now=self.clock(),
+            text=request.text,
+        )
+        due = escalation.created_at + self.interval
+        accepted = await self._safely(
+            "accept", self.escalations.accept(escalation, due=due)
+        )
+        if not accepted:
+            return
+        log.info("escalation_accepted key=%s reason=%s", escalation.id, request.reason)
+        entry = escalation.summary.entry_id
+        await self._safely("learn", self.learning.count("escalated", entry))
+        await self.pump(client)
+
+    async def pump(self, client: AsyncWebClient) -> int:
+        """
+        Deliver the cards this replica can take: stale ones first, then new ones.
+        """
+        reclaimed = await self._safely(
+            "reclaim",
+            self.escalations.reclaim(self.consumer, min_idle_ms=self.reclaim_ms),
+        )
+        fresh = await self._safely("read", self.escalations.read(self.consumer))
+        posted = 0
+        for entry_id, key in [*(reclaimed or []), *(fresh or [])]:
+            posted += await self._deliver(entry_id, key, client)
+        return posted
+
+    async def _deliver(self, entry_id: str, key: str, client: AsyncWebClient) -> int:
+        """
+        Post one card unless it exists; ack the entry once the card ts is recorded.
+        """
+        name = f"post:{key}"
+        token = await self._safely(
+            "lease", self.escalations.lease(name, ttl_ms=max(self.reclaim_ms, 1000))
+        )
+        if token is None:
+            return 0  # another replica is posting it; the entry stays pending
+        try:
+            escalation = await self.escalations.get(key)
+            if escalation is None or escalation.card_ts is not None:
+                await self.escalations.ack(entry_id)
+                return 0
+            channel = self.settings.escalation_channel
+            if channel is None:
+                log.warning("escalation_channel_unset key=%s", key)
+                await self.escalations.ack(entry_id)
+                return 0
+            link = await self._call(
+                client,
+                "chat.getPermalink",
+                channel=escalation.key.channel_id,
+                message_ts=escalation.key.thread_ts,
+            )
+            permalink = str((link or {}).get("permalink") or "")
+            shown = replace(escalation, permalink=permalink or None)
+            payload = cards.card_payload(
+                shown, mention=self.settings.escalation_mention
+            )
+            posted = await self._call(
+                client,
+                "chat.postMessage",
+                channel=channel,
+                unfurl_links=False,
+                **payload,
+            )
+            if posted is None or not posted.get("ts"):
+                return 0  # left pending: retried here or by another replica
+            await self.escalations.set_card(
+                key, channel=channel, ts=str(posted["ts"]), permalink=permalink
+            )
+            await self.escalations.ack(entry_id)
+            log.info("escalation_card_posted key=%s ts=%s", key, posted["ts"])
+            return 1
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("escalation_deliver_failed key=%s error=%s", key, exc)
+            return 0
+        finally:
+            await self._safely("release", self.escalations.release(name, token))
+
+    # SLA reminders -------------------------------------------------------------------
+
+    async def tick(self, client: AsyncWebClient) -> int:
+        """
+        Send the reminders that are due (only on the replica holding the SLA lease).
+        """
+        now = self.clock()
+        token = await self._safely(
+            "lease", self.escalations.lease("sla", ttl_ms=SLA_LEASE_MS)
+        )
+        if token is None:
+            return 0
+        sent = 0
+        try:
+            for key in await self.escalations.due(now):
+                sent += await self._remind(key, now, client)
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("escalation_tick_failed error=%s", exc)
+        finally:
+            await self._safely("release", self.escalations.release("sla", token))
+        return sent
+
+    async def _remind(self, key: str, now: float, client: AsyncWebClient) -> int:
+        """
+        Re-announce one unclaimed escalation under its card and set the next reminder.
+        """
+        escalation = await self.escalations.get(key)
+        if escalation is None or escalation.status != Status.OPEN:
+            await self.escalations.unschedule(key)
+            return 0
+        if self.settings.escalation_channel is None:
+            await self.escalations.unschedule(key)  # no card will ever be posted
+            return 0
+        if escalation.card_ts is None or escalation.card_channel is None:
+            return 0  # still due: reminded as soon as its card is posted
+        posted = await self._call(
+            client,
+            "chat.postMessage",
+            channel=escalation.card_channel,
+            thread_ts=escalation.card_ts,
+            text=cards.reminder_text(
+                escalation, mention=self.settings.escalation_mention, now=now
+            ),
+            unfurl_links=False,
+        )
+        if posted is None:
+            return 0  # still due: the next tick tries again
+        intervals = int(escalation.age(now) // self.interval) + 1
+        await self.escalations.reschedule(
+            key, escalation.created_at + intervals * self.interval
+        )
+        log.info("escalation_reminded key=%s", key)
+        return 1
+
+    async def run(
+        self, client: AsyncWebClient, stop: asyncio.Event, *, period: float
+    ) -> None:
+        """
+        Background loop of a replica: take over stale hand-offs, send reminders.
+        """
+        while not stop.is_set():
+            try:
+                await self.pump(client)
+                await self.tick(client)
+            except Exception:  # the loop must outlive any one failure
+                log.exception("escalation_loop_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=period)
+
+    # Card buttons --------------------------------------------------------------------
+
+    @staticmethod
+    def _action(body: Mapping[str, Any]) -> tuple[str, str, str] | None:
+        """
+        (escalation key, user, channel of the card) of a card button, or None.
+        """
+        actions = body.get("actions") or [{}]
+        key = decode_value(actions[0].get("value")).get("k", "")
+        user = (body.get("user") or {}).get("id")
+        channel = (body.get("channel") or {}).get("id") or (
+            body.get("container") or {}
+        ).get("channel_id")
+        if parse_key(key) is None or not user:
+            return None
+        return key, str(user), str(channel or "")
+
+    async def _tell(
+        self, client: AsyncWebClient, channel: str, user: str, text: str
+    ) -> None:
+        if channel:
+            await self._call(
+                client, "chat.postEphemeral", channel=channel, user=user, text=text
+            )
+
+    async def _update_card(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> None:
+        if escalation.card_channel and escalation.card_ts:
+            await self._call(
+                client,
+                "chat.update",
+                channel=escalation.card_channel,
+                ts=escalation.card_ts,
+                **cards.card_payload(
+                    escalation, mention=self.settings.escalation_mention
+                ),
+            )
+
+    async def _thread(
+        self, escalation: Escalation, client: AsyncWebClient, text: str
+    ) -> None:
+        await self._call(
+            client,
+            "chat.postMessage",
+            channel=escalation.key.channel_id,
+            thread_ts=escalation.key.thread_ts,
+            text=text,
+        )
+
+    async def claim(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        Claim: the first click wins; later clickers are told who has it.
+        """
+        action = self._action(body)
+        if action is None:
+            return
+        key, user, channel = action
+        won = await self._safely(
+            "claim", self.escalations.claim(key, user_id=user, at=self.clock())
+        )
+        escalation = await self._safely("get", self.escalations.get(key))
+        if escalation is None:
+            await self._tell(client, channel, user, "I could not find that escalation.")
+            return
+        if not won:
+            await self._tell(client, channel, user, taken_text(escalation))
+            return
+        await self._update_card(escalation, client)
+        await self._thread(
+            escalation,
+            client,
+            f"<@{user}> from the support team has taken this and will reply here.",
+        )
+
+    async def close(
+        self, body: Mapping[str, Any], client: AsyncWebClient, *, status: Status
+    ) -> None:
+        """
+        Resolve (the thread stays quiet) or Hand back (the bot answers there again).
+        """
+        action = self._action(body)
+        if action is None:
+            return
+        key, user, channel = action
+        now = self.clock()
+        done = await self._safely(
+            "close", self.escalations.close(key, status, user_id=user, at=now)
+        )
+        escalation = await self._safely("get", self.escalations.get(key))
+        if escalation is None:
+            await self._tell(client, channel, user, "I could not find that escalation.")
+            return
+        if not done:
+            await self._tell(client, channel, user, taken_text(escalation))
+            return
+        await self._update_card(escalation, client)
+        if status == Status.HANDED_BACK:
+            await self._safely(
+                "handback",
+                self.store.append(escalation.key, HandbackRecord(user, at=now)),
+            )
+            await self._thread(
+                escalation,
+                client,
+                f"<@{user}> handed this thread back to me. Paste an error here and "
+                "I'll answer again.",
+            )
+
+    # App Home ------------------------------------------------------------------------
+
+    async def home(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+        """
+        app_home_opened: publish the Home tab (admins see the desk, others their own).
+        """
+        event = body.get("event") or {}
+        user = event.get("user")
+        if not isinstance(user, str) or event.get("tab", "home") != "home":
+            return
+        data = await self._safely(
+            "overview", overview.gather(self.escalations, self.learning)
+        )
+        if data is None:
+            return
+        view = overview.home_view(
+            data,
+            user_id=user,
+            admin=user in self.settings.admin_users,
+            now=self.clock(),
+        )
+        await self._call(client, "views.publish", user_id=user, view=view)
+
+
+def taken_text(escalation: Escalation) -> str:
+    """
+    What a late clicker is told: who has the escalation, or how it ended.
+    """
+    e = escalation
+    if e.status == Status.CLAIMED:
+        when = cards.slack_date(e.claimed_at) if e.claimed_at else ""
+        return f"Already claimed by <@{e.claimed_by}> {when}".rstrip() + "."
+    if e.status == Status.RESOLVED:
+        return f"Already resolved by <@{e.closed_by}>."
+    if e.status == Status.HANDED_BACK:
+        return f"Already handed back to the bot by <@{e.closed_by}>."
+    return "Nothing to do: this escalation is still open."

@@ -1,0 +1,179 @@
+"""
+The learning loop: how each knowledge-base entry fares, and errors that matched nothing.
+
+Keys (under the configured prefix; counters are durable statistics):
+
+    learn:suggested / learn:helpful / learn:rejected / learn:escalated
+                                hash entry_id -> count
+    learn:unmatched             list of redacted errors, newest first, capped
+    learn:cats:<YYYY>-W<WW>     zset category -> answers that ISO week (TTL 5 weeks)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.errors import StateUnavailableError
+from bot.redact import redact
+
+COUNTERS: Final = ("suggested", "helpful", "rejected", "escalated")
+# Unmatched errors kept for the knowledge-base gaps list; older ones matter less.
+UNMATCHED_LIMIT: Final = 200
+# Each unmatched error is stored cut to this length: enough to write an entry from.
+UNMATCHED_TEXT: Final = 500
+# Weekly category counts outlive the week a little, for "last week" questions.
+WEEK_TTL: Final = 35 * 24 * 3600
+# Words and codes that make a message look like a mail error rather than chatter:
+# SMTP reply codes (RFC 5321 §4.2), enhanced status codes (RFC 3463), and the usual
+# words of client error dialogs.
+_ERROR_LIKE: Final = re.compile(
+    r"\b[45]\d\d[ -]|\b[245]\.\d{1,3}\.\d{1,3}\b|0x[0-9a-f]{8}\b|"
+    r"\b(error|fail(ed|ure)?|refused|rejected|denied|timed? ?out|unable|cannot|"
+    r"can't|smtp|tls|ssl|certificate|authenticat\w*|relay)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_error(text: str) -> bool:
+    """
+    True when a message reads like a mail error (worth counting as a gap).
+    """
+    return _ERROR_LIKE.search(text) is not None
+
+
+def week_of(now: float) -> str:
+    """
+    The ISO week of a time, as ``2025-W07``.
+    """
+    year, week, _ = dt.datetime.fromtimestamp(now, dt.UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntryStats:
+    """
+    How one entry fared.
+    """
+
+    entry_id: str
+    suggested: int = 0
+    helpful: int = 0
+    rejected: int = 0
+    escalated: int = 0
+
+
+class Learning:
+    """
+    Counters per entry, unmatched errors and weekly categories, in Redis.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "smtpbot:",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._clock = clock
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}learn:{name}"
+
+    async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await operation()
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(
+                f"learning store unavailable: {type(exc).__name__}"
+            ) from exc
+
+    async def suggested(self, category: str | None, entry_id: str | None) -> None:
+        """
+        The bot answered with an entry (or offered a category's alternatives).
+        """
+        week = self._key(f"cats:{week_of(self._clock())}")
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                if entry_id:
+                    pipe.hincrby(self._key("suggested"), entry_id, 1)
+                if category and category != "none":
+                    pipe.zincrby(week, 1, category)
+                    pipe.expire(week, WEEK_TTL, nx=True)
+                return await pipe.execute()
+
+        await self._call(run)
+
+    async def count(self, counter: str, entry_id: str | None) -> None:
+        """
+        One more ``helpful``, ``rejected`` or ``escalated`` for an entry.
+        """
+        if entry_id and counter in COUNTERS:
+            await self._call(
+                lambda: self._client.hincrby(self._key(counter), entry_id, 1)
+            )
+
+    async def unmatched(self, text: str) -> None:
+        """
+        Remember an error that matched nothing (redacted, capped list).
+        """
+        cleaned = redact(text).strip()[:UNMATCHED_TEXT]
+        if not cleaned:
+            return
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.lpush(self._key("unmatched"), cleaned)
+                pipe.ltrim(self._key("unmatched"), 0, UNMATCHED_LIMIT - 1)
+                return await pipe.execute()
+
+        await self._call(run)
+
+    async def entries(self) -> list[EntryStats]:
+        """
+        Every entry with any count, most suggested first.
+        """
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for counter in COUNTERS:
+                    pipe.hgetall(self._key(counter))
+                return await pipe.execute()
+
+        tables = dict(zip(COUNTERS, await self._call(run), strict=True))
+        ids = sorted({e for table in tables.values() for e in table})
+        stats = [
+            EntryStats(e, **{c: int(tables[c].get(e, 0)) for c in COUNTERS})
+            for e in ids
+        ]
+        return sorted(stats, key=lambda s: (-s.suggested, s.entry_id))
+
+    async def gaps(self, *, limit: int = 10) -> list[str]:
+        """
+        The newest errors that matched nothing.
+        """
+        return list(
+            await self._call(
+                lambda: self._client.lrange(self._key("unmatched"), 0, limit - 1)
+            )
+        )
+
+    async def top_categories(self, *, limit: int = 5) -> list[tuple[str, int]]:
+        """
+        This week's most answered categories.
+        """
+        week = self._key(f"cats:{week_of(self._clock())}")
+        rows = await self._call(
+            lambda: self._client.zrevrange(week, 0, limit - 1, withscores=True)
+        )
+        return [(str(name), int(score)) for name, score in rows]

@@ -1,0 +1,290 @@
+"""
+Escalations in Redis: durable records, the hand-off stream, SLA timers and leases.
+
+Keys (under the configured prefix):
+
+    esc:rec:<team>:<channel>:<ts>  hash, the escalation      durable while active, then
+                                                             EXPIRE retention
+    esc:stream                     stream of accepted        consumer group "cards";
+                                   escalations (key=...)     MAXLEN ~ STREAM_MAXLEN
+    esc:sla                        zset key -> next reminder due (epoch seconds)
+    esc:open                       zset key -> created_at (open and claimed ones)
+    esc:lease:<name>               random token, SET NX PX    the lease's TTL
+
+Accepting, claiming and closing are each one Lua script, so they are atomic across
+replicas: the first Claim wins, an escalation is accepted once per thread, and a record
+never exists without its stream entry and timer. Redis errors become
+``StateUnavailableError`` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.errors import StateUnavailableError
+from bot.escalation.model import Escalation, Status
+
+# The consumer group that posts cards; every replica is one consumer in it.
+GROUP: Final = "cards"
+# Stream entries kept (approximately); acked entries are only history.
+STREAM_MAXLEN: Final = 10_000
+
+_ACCEPT: Final = f"""
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*', 'key', ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+return 1
+"""
+
+_CLAIM: Final = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'claimed', 'claimed_by', ARGV[1],
+           'claimed_at', ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+return 1
+"""
+
+_CLOSE: Final = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'open' and status ~= 'claimed' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'closed_by', ARGV[2],
+           'closed_at', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+_RELEASE: Final = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class EscalationStore:
+    """
+    Escalation records, the hand-off stream with its consumer group, timers, leases.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        prefix: str = "smtpbot:",
+        retention_seconds: int = 30 * 24 * 3600,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._retention = retention_seconds
+        self.stream = f"{prefix}esc:stream"
+        self.sla = f"{prefix}esc:sla"
+        self.open = f"{prefix}esc:open"
+        self._group_ready = False
+        self._accept = client.register_script(_ACCEPT)
+        self._claim = client.register_script(_CLAIM)
+        self._close = client.register_script(_CLOSE)
+        self._release = client.register_script(_RELEASE)
+
+    def record_key(self, key: str) -> str:
+        """
+        The Redis key of one escalation's hash.
+        """
+        return f"{self._prefix}esc:rec:{key}"
+
+    async def _call(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        """
+        Run one round trip, translating Redis failures.
+        """
+        try:
+            return await operation()
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(
+                f"escalation store unavailable: {type(exc).__name__}"
+            ) from exc
+
+    async def accept(self, escalation: Escalation, *, due: float) -> bool:
+        """
+        Store a new escalation, queue its card and start its SLA timer, atomically.
+
+        Returns False when the thread was escalated already.
+        """
+        flat = [part for item in escalation.to_fields().items() for part in item]
+        args = [escalation.id, repr(due), repr(escalation.created_at), *flat]
+        keys = [self.record_key(escalation.id), self.stream, self.sla, self.open]
+        return bool(await self._call(lambda: self._accept(keys=keys, args=args)))
+
+    async def get(self, key: str) -> Escalation | None:
+        """
+        One escalation, or None when unknown (or expired after its retention).
+        """
+        fields = await self._call(lambda: self._client.hgetall(self.record_key(key)))
+        return Escalation.from_fields(fields) if fields else None
+
+    async def set_card(
+        self, key: str, *, channel: str, ts: str, permalink: str
+    ) -> None:
+        """
+        Record the posted card, so that no replica ever posts it again.
+        """
+        mapping: dict[Any, Any] = {
+            "card_channel": channel,
+            "card_ts": ts,
+            "permalink": permalink,
+        }
+        await self._call(
+            lambda: self._client.hset(self.record_key(key), mapping=mapping)
+        )
+
+    async def claim(self, key: str, *, user_id: str, at: float) -> bool:
+        """
+        Claim an open escalation; only the first caller gets True.
+        """
+        keys = [self.record_key(key), self.sla]
+        args = [user_id, repr(at), key]
+        return bool(await self._call(lambda: self._claim(keys=keys, args=args)))
+
+    async def close(self, key: str, status: Status, *, user_id: str, at: float) -> bool:
+        """
+        Resolve or hand back an active escalation; it then expires after retention.
+        """
+        keys = [self.record_key(key), self.sla, self.open]
+        args = [str(status), user_id, repr(at), key, str(self._retention)]
+        return bool(await self._call(lambda: self._close(keys=keys, args=args)))
+
+    async def active(self) -> list[Escalation]:
+        """
+        Open and claimed escalations, oldest first.
+        """
+        keys: list[str] = await self._call(
+            lambda: self._client.zrange(self.open, 0, -1)
+        )
+        if not keys:
+            return []
+
+        async def run() -> list[Any]:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hgetall(self.record_key(key))
+                return await pipe.execute()
+
+        found = (Escalation.from_fields(f) for f in await self._call(run) if f)
+        return [e for e in found if e is not None and e.status.active]
+
+    async def ensure_group(self) -> None:
+        """
+        Create the stream and its consumer group once (from the start of the stream,
+        so that entries added before the group existed are delivered too).
+        """
+        if self._group_ready:
+            return
+
+        async def run() -> None:
+            try:
+                await self._client.xgroup_create(
+                    self.stream, GROUP, id="0", mkstream=True
+                )
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+
+        await self._call(run)
+        self._group_ready = True
+
+    async def read(self, consumer: str, *, count: int = 10) -> list[tuple[str, str]]:
+        """
+        New entries for this consumer (they stay pending until acked).
+        """
+        await self.ensure_group()
+        answer = await self._call(
+            lambda: self._client.xreadgroup(
+                GROUP, consumer, {self.stream: ">"}, count=count
+            )
+        )
+        return [
+            (entry_id, fields.get("key", ""))
+            for _, entries in answer or []
+            for entry_id, fields in entries
+        ]
+
+    async def reclaim(
+        self, consumer: str, *, min_idle_ms: int, count: int = 10
+    ) -> list[tuple[str, str]]:
+        """
+        Entries pending on any consumer for at least ``min_idle_ms``, now ours.
+        """
+        await self.ensure_group()
+        answer = await self._call(
+            lambda: self._client.xautoclaim(
+                self.stream, GROUP, consumer, min_idle_ms, "0-0", count=count
+            )
+        )
+        entries = answer[1] if answer else []
+        return [
+            (entry_id, fields.get("key", ""))
+            for entry_id, fields in entries
+            if fields is not None
+        ]
+
+    async def ack(self, entry_id: str) -> None:
+        """
+        Mark a stream entry done for the group.
+        """
+        await self._call(lambda: self._client.xack(self.stream, GROUP, entry_id))
+
+    async def pending(self) -> int:
+        """
+        Entries delivered but not acked (for tests and metrics).
+        """
+        await self.ensure_group()
+        info = await self._call(lambda: self._client.xpending(self.stream, GROUP))
+        return int(info["pending"])
+
+    async def lease(self, name: str, *, ttl_ms: int) -> str | None:
+        """
+        Take a named lease (SET NX PX); its token, or None when someone holds it.
+        """
+        token = secrets.token_hex(8)
+        taken = await self._call(
+            lambda: self._client.set(
+                f"{self._prefix}esc:lease:{name}", token, nx=True, px=ttl_ms
+            )
+        )
+        return token if taken else None
+
+    async def release(self, name: str, token: str) -> None:
+        """
+        Give a lease back, only if it is still ours.
+        """
+        keys = [f"{self._prefix}esc:lease:{name}"]
+        await self._call(lambda: self._release(keys=keys, args=[token]))
+
+    async def due(self, now: float, *, count: int = 50) -> list[str]:
+        """
+        Escalations whose SLA reminder is due.
+        """
+        return list(
+            await self._call(
+                lambda: self._client.zrangebyscore(
+                    self.sla, "-inf", repr(now), start=0, num=count
+                )
+            )
+        )
+
+    async def reschedule(self, key: str, at: float) -> None:
+        """
+        Move an escalation's next reminder (only if it still has a timer).
+        """
+        await self._call(lambda: self._client.zadd(self.sla, {key: at}, xx=True))
+
+    async def unschedule(self, key: str) -> None:
+        """
+        Drop an escalation's timer.
+        """
+        await self._call(lambda: self._client.zrem(self.sla, key))
