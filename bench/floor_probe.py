@@ -1,6 +1,7 @@
 """
-The Python floor for ``smtpbot check``: the least a standard-library script can do to check
-STARTTLS (banner, EHLO, STARTTLS, verified handshake, EHLO, QUIT), for the benchmark.
+The Python floor for ``smtpbot check``: the least a standard-library script can do to
+check STARTTLS (banner, EHLO, STARTTLS, verified handshake, EHLO, QUIT), for the
+benchmark.
 
 Usage: python bench/floor_probe.py HOST PORT CAFILE [SERVERNAME]
 """
@@ -8,9 +9,10 @@ Usage: python bench/floor_probe.py HOST PORT CAFILE [SERVERNAME]
 import socket
 import ssl
 import sys
+from typing import BinaryIO
 
 
-def read_reply(stream):
+def read_reply(stream: BinaryIO) -> int:
     """
     Read one SMTP reply (all continuation lines); return its code.
     """
@@ -42,7 +44,8 @@ def main() -> int:
             assert read_reply(stream) == 250
             tls.sendall(b"QUIT\r\n")
             read_reply(stream)
-            print(tls.version(), tls.cipher()[0])
+            cipher = tls.cipher()
+            print(tls.version(), cipher[0] if cipher else None)
     return 0
 
 

@@ -39,6 +39,7 @@ AMBIGUOUS: Final = 55.0
 # high.
 MARGIN: Final = 4.0
 CERTAIN: Final = 88.0
+TIE: Final = 0.01
 # Fuzzy scores below this are not worth combining with evidence.
 FUZZY_CUTOFF: Final = 50.0
 # Evidence weights: exact codes outweigh wording, contradicting codes count against.
@@ -265,7 +266,7 @@ class _Signature:
 _STOP_TEXT: Final = (
     "the a an to of for in on at by is are was be this that with and or not no from "
     "your you please host ip email url could can t s it i my we our has have had been "
-    "when while"
+    "when while any all were"
 )
 _STOP: Final = frozenset(_STOP_TEXT.split())
 # Coverage of a signature's words (IDF-weighted) scales its character-level score: a
@@ -400,7 +401,10 @@ class Matcher:
             ranked.append(
                 (raw, Candidate(entry, max(0.0, min(100.0, raw)), signature, raw))
             )
-        ranked.sort(key=lambda pair: (-pair[0], pair[1].entry.id))
+        # Equal scores: the longer matched signature is the more specific evidence.
+        ranked.sort(
+            key=lambda pair: (-pair[0], -len(pair[1].signature), pair[1].entry.id)
+        )
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
@@ -506,13 +510,19 @@ class Matcher:
             if len(others) == ALTERNATIVES:
                 break
         rival = next(
-            (c.raw for c in ranked if top and c.entry.category != top.entry.category),
-            0.0,
+            (c for c in ranked if top and c.entry.category != top.entry.category), None
+        )
+        lead = top.raw - rival.raw if top and rival else (top.raw if top else 0.0)
+        # A dead heat (same score, equally long evidence) between two categories is a
+        # question, however high the score.
+        heat = bool(
+            top and rival and lead <= TIE and len(rival.signature) == len(top.signature)
         )
         if (
             top
             and top.score >= CONFIDENT
-            and (top.raw - rival >= MARGIN or top.score >= CERTAIN)
+            # A dead heat between two categories is a question, however high.
+            and (lead >= MARGIN or (top.score >= CERTAIN and not heat))
         ):
             return Diagnosis(
                 Decision.CONFIDENT,

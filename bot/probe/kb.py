@@ -1,0 +1,89 @@
+"""
+Links from probe categories to knowledge-base entries, when the knowledge base is there.
+
+Optional and lazy: the knowledge base (package ``knowledge``) is built separately and
+costs a tenth of a second or more to load, so it is only loaded when a probe failed, and
+a missing or broken knowledge base just means findings carry no link.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class KbLink:
+    """
+    The knowledge-base entry that explains a category.
+    """
+
+    id: str
+    title: str
+
+
+def kb_links(categories: Iterable[str | None]) -> dict[str, KbLink]:
+    """
+    Map each category to one knowledge-base entry for it; {} when the base cannot load.
+
+    When several entries share a category, the one marked ``probe_helps`` wins, then the
+    first by id, so the answer is deterministic.
+    """
+    wanted = {c for c in categories if c}
+    if not wanted:
+        return {}
+    entries = _load_entries()
+    chosen: dict[str, Any] = {}
+    for entry in sorted(entries, key=lambda e: str(getattr(e, "id", ""))):
+        category = getattr(entry, "category", None)
+        if category not in wanted:
+            continue
+        current = chosen.get(category)
+        if current is None or (
+            getattr(entry, "probe_helps", False)
+            and not getattr(current, "probe_helps", False)
+        ):
+            chosen[category] = entry
+    return {c: KbLink(str(e.id), str(e.title)) for c, e in chosen.items()}
+
+
+def _load_entries() -> list[Any]:
+    """
+    The knowledge base's entries, or [] when it is missing or does not load.
+
+    The matcher cache (a pickle of plain records, ~0.1 s) is tried first, the YAML
+    loader (pydantic validation, ~0.5 s) second.
+    """
+    for module, load in (
+        ("knowledge.cache", _cached_base),
+        ("knowledge.loader", _loaded_base),
+    ):
+        try:
+            base = load(importlib.import_module(module))
+        # The knowledge base is optional for the probe: any failure to load it (missing
+        # module, invalid files, a changed API) must cost the link, never the result.
+        except Exception as exc:
+            log.debug("probe.kb_unavailable module=%s error=%r", module, exc)
+            continue
+        entries = getattr(base, "entries", ())
+        return list(entries.values() if isinstance(entries, dict) else entries)
+    return []
+
+
+def _cached_base(module: Any) -> Any:
+    """
+    The knowledge base inside the cached matcher.
+    """
+    return module.load_matcher().kb
+
+
+def _loaded_base(module: Any) -> Any:
+    """
+    The knowledge base read from its files.
+    """
+    return module.load_knowledge()

@@ -1,0 +1,147 @@
+"""
+Records of a probe: what was asked, what each phase saw, and what went wrong.
+
+Pure data: no I/O and no third-party imports, so the verdict and the renderers can be
+tested without a network, and the Slack side can hold results without importing
+aiosmtplib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """
+    How TLS is started: detect it, STARTTLS after a plaintext greeting, or implicit TLS.
+    """
+
+    AUTO = "auto"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Problem(StrEnum):
+    """
+    The fact that stopped a probe; ``verdict`` turns it into a finding and a category.
+    """
+
+    DNS_FAILURE = "dns-failure"
+    CONNECT_REFUSED = "connect-refused"
+    CONNECT_TIMEOUT = "connect-timeout"
+    NO_GREETING = "no-greeting"
+    CLOSED_BEFORE_GREETING = "closed-before-greeting"
+    NOT_SMTP = "not-smtp"
+    GREETING_REJECTED = "greeting-rejected"
+    EHLO_FAILED = "ehlo-failed"
+    STARTTLS_NOT_OFFERED = "starttls-not-offered"
+    STARTTLS_REJECTED = "starttls-rejected"
+    STARTTLS_NO_ANSWER = "starttls-no-answer"
+    HANDSHAKE_FAILED = "handshake-failed"
+    HANDSHAKE_TIMEOUT = "handshake-timeout"
+    STALLED = "stalled"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """
+    Where and why a probe stopped.
+    """
+
+    phase: str
+    problem: Problem
+    detail: str
+    code: int | None = None
+    waited_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """
+    One step of the session, timed; ``ok`` is False for the step that failed.
+    """
+
+    name: str
+    ok: bool
+    ms: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """
+    The negotiated TLS session.
+    """
+
+    version: str
+    cipher: str
+    bits: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    """
+    The server's leaf certificate as parsed by ``certs.parse_certificate``.
+    """
+
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    self_signed: bool
+    key_type: str
+    key_size: int | None
+    serial: str
+    sha256: str
+    common_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertCheck:
+    """
+    How a verifying client judges the certificate: chain, dates and name.
+    """
+
+    info: CertInfo | None
+    trusted: bool
+    verify_code: int | None = None
+    verify_message: str | None = None
+    name: str | None = None
+    hostname_match: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """
+    Everything one probe of one port observed; a failed probe is data, not an exception.
+    """
+
+    host: str
+    port: int
+    address: str | None
+    servername: str | None
+    requested_mode: Mode
+    mode: Mode | None
+    phases: tuple[Phase, ...]
+    failure: Failure | None
+    checked_at: datetime
+    total_ms: float
+    banner: str | None = None
+    extensions_before_tls: tuple[str, ...] = ()
+    extensions_after_tls: tuple[str, ...] = ()
+    auth_before_tls: tuple[str, ...] = ()
+    auth_after_tls: tuple[str, ...] = ()
+    tls: TlsInfo | None = None
+    cert: CertCheck | None = None
+    timeout_s: float = 10.0
+    addresses: tuple[str, ...] = ()
+
+    def phase(self, name: str) -> Phase | None:
+        """
+        Return the phase called ``name``, if the probe reached it.
+        """
+        return next((p for p in self.phases if p.name == name), None)

@@ -1,0 +1,129 @@
+"""
+The running notes of a probe: what its connections have seen so far and the deadline,
+plus the helpers that read EHLO replies. The engine freezes them into a ProbeResult.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from bot.probe.model import Failure, Mode, Phase, Problem, TlsInfo
+from bot.probe.tls import elapsed_ms
+
+# A healthy server answers each command and finishes a handshake well within this.
+PHASE_CAP_S = 5.0
+# QUIT is a courtesy; do not let a slow goodbye hold up the report.
+QUIT_CAP_S = 1.0
+# Per EHLO line and count, to keep reports readable whatever a server sends.
+MAX_EXTENSIONS = 50
+MAX_EXTENSION_CHARS = 200
+
+
+class Plan(Enum):
+    """
+    How a connection starts: wait to see who speaks first, TLS at once, or plaintext.
+    """
+
+    DETECT = "detect"
+    TLS = "tls"
+    PLAIN = "plain"
+
+
+class Next(Enum):
+    """
+    What the engine should do after a connection ends.
+    """
+
+    DONE = "done"
+    RETRY_PLAIN = "retry-plain"
+    CAPTURE = "capture"
+
+
+@dataclass(slots=True)
+class Notes:
+    """
+    What a probe has seen so far; mutable while it runs, frozen by the engine at the
+    end.
+    """
+
+    deadline: float
+    phases: list[Phase] = field(default_factory=list)
+    failure: Failure | None = None
+    mode: Mode | None = None
+    address: str | None = None
+    banner: str | None = None
+    extensions_before_tls: tuple[str, ...] = ()
+    extensions_after_tls: tuple[str, ...] = ()
+    tls: TlsInfo | None = None
+    der: bytes | None = None
+    peercert: dict[str, Any] | None = None
+    verify_error: tuple[int | None, str] | None = None
+
+    def remaining(self) -> float:
+        """
+        Seconds left before the whole probe's deadline.
+        """
+        return max(0.0, self.deadline - time.perf_counter())
+
+    def budget(self, cap: float = PHASE_CAP_S) -> float:
+        """
+        The timeout for the next step: its own cap, or what the deadline leaves.
+        """
+        return min(cap, self.remaining())
+
+    def done(
+        self, name: str, start: float, detail: str = "", end: float | None = None
+    ) -> None:
+        """
+        Record a step that worked.
+        """
+        self.phases.append(Phase(name, True, elapsed_ms(start, end), detail))
+
+    def fail(
+        self,
+        name: str,
+        start: float,
+        problem: Problem,
+        detail: str,
+        *,
+        code: int | None = None,
+    ) -> Next:
+        """
+        Record the step that stopped the probe and why.
+        """
+        waited = round(time.perf_counter() - start, 1)
+        self.phases.append(Phase(name, False, elapsed_ms(start), detail))
+        self.failure = Failure(name, problem, detail, code=code, waited_s=waited)
+        return Next.DONE
+
+
+def auth_mechanisms(extensions: tuple[str, ...]) -> tuple[str, ...]:
+    """
+    The SASL mechanisms in ``AUTH`` (RFC 4954 §3) and old-style ``AUTH=`` EHLO lines.
+    """
+    found: dict[str, None] = {}
+    for line in extensions:
+        keyword, _, params = line.partition(" ")
+        if keyword.upper().startswith("AUTH="):
+            params = line[5:]
+        elif keyword.upper() != "AUTH":
+            continue
+        found.update(dict.fromkeys(m.upper() for m in params.split()))
+    return tuple(found)
+
+
+def keyword(line: str) -> str:
+    """
+    The EHLO keyword of an extension line (RFC 5321 §4.1.1.1), upper-cased.
+    """
+    return line.split(" ", 1)[0].upper()
+
+
+def clip(text: str, limit: int = 512) -> str:
+    """
+    Bound a server-supplied string for reports.
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,335 @@
+"""
+The steps of one SMTP session, each translating aiosmtplib's exceptions into a named
+``Problem``: greeting (plaintext or inside implicit TLS), EHLO, STARTTLS and handshake,
+EHLO again inside TLS, QUIT.
+
+Only EHLO, STARTTLS and QUIT are ever sent: never MAIL, RCPT, AUTH or any credential.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+import aiosmtplib
+
+from bot.probe.model import Mode, Phase, Problem, TlsInfo
+from bot.probe.notes import (
+    MAX_EXTENSION_CHARS,
+    MAX_EXTENSIONS,
+    QUIT_CAP_S,
+    Next,
+    Notes,
+    clip,
+    keyword,
+)
+from bot.probe.tls import HandshakeClock, elapsed_ms
+
+# What the probe says when a server hangs up before greeting.
+NO_GREETING_CLOSED = (
+    "connected, but the server closed the connection without a greeting"
+)
+# OpenSSL's words for "the peer's bytes are not TLS at all" (e.g. an SMTP greeting).
+NOT_TLS_REASONS = frozenset(
+    {
+        "WRONG_VERSION_NUMBER",
+        "PACKET_LENGTH_TOO_LONG",
+        "RECORD_LAYER_FAILURE",
+        "HTTP_REQUEST",
+    }
+)
+
+
+async def open_plain(
+    notes: Notes, smtp: aiosmtplib.SMTP, start: float, wait: float | None
+) -> Next | None:
+    """
+    Read the plaintext greeting, then EHLO; None when both worked.
+
+    RFC 5321 §4.2: 220 means go on, 4xx/5xx mean go away. §4.5.3.2.1 lets a greeting
+    take minutes, so only the deadline (or ``wait``) bounds it.
+    """
+    notes.mode = Mode.STARTTLS
+    budget = notes.remaining() if wait is None else min(wait, notes.remaining())
+    try:
+        response = await asyncio.wait_for(smtp.connect(timeout=budget), budget)
+    except aiosmtplib.SMTPConnectResponseError as exc:
+        notes.banner = clip(f"{exc.code} {exc.message}")
+        return notes.fail(
+            "banner", start, Problem.GREETING_REJECTED, notes.banner, code=exc.code
+        )
+    except TimeoutError:
+        waited = round(time.perf_counter() - start, 1)
+        return notes.fail(
+            "banner",
+            start,
+            Problem.NO_GREETING,
+            f"connected, but no greeting within {waited:g} s",
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        return notes.fail(
+            "banner", start, Problem.NOT_SMTP, f"greeting is not SMTP: {exc.message}"
+        )
+    except (aiosmtplib.SMTPException, OSError):
+        return notes.fail(
+            "banner",
+            start,
+            Problem.CLOSED_BEFORE_GREETING,
+            NO_GREETING_CLOSED,
+        )
+    notes.banner = clip(f"{response.code} {response.message}")
+    notes.done("banner", start, notes.banner)
+    return await _ehlo(notes, smtp, "ehlo")
+
+
+async def starttls(
+    notes: Notes, smtp: aiosmtplib.SMTP, clock: HandshakeClock, server_name: str | None
+) -> Next | None:
+    """
+    Ask for STARTTLS (RFC 3207 §4) and run the handshake; None when TLS is up.
+    """
+    if not any(keyword(line) == "STARTTLS" for line in notes.extensions_before_tls):
+        start = time.perf_counter()
+        return notes.fail(
+            "starttls",
+            start,
+            Problem.STARTTLS_NOT_OFFERED,
+            "STARTTLS is not in the EHLO reply",
+        )
+    start = time.perf_counter()
+    budget = notes.budget()
+    try:
+        await asyncio.wait_for(
+            smtp.starttls(server_hostname=server_name or notes.address, timeout=budget),
+            budget + 0.1,
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        return notes.fail(
+            "starttls",
+            start,
+            Problem.STARTTLS_REJECTED,
+            clip(f"{exc.code} {exc.message}"),
+            code=exc.code,
+        )
+    except ssl.SSLCertVerificationError as exc:
+        return _verify_failed(notes, clock, start, exc)
+    except (
+        ssl.SSLError,
+        aiosmtplib.SMTPServerDisconnected,
+        OSError,
+        TimeoutError,
+    ) as exc:
+        # RFC 3207 §4: after our STARTTLS a 220 reply is the only way the handshake
+        # starts, so a started handshake (or a close right after the reply) proves the
+        # 220 came.
+        after_220 = clock.started is not None or (
+            isinstance(exc, aiosmtplib.SMTPServerDisconnected)
+            and str(exc) == "Connection lost"
+            and exc.__cause__ is None
+        )
+        if not after_220:
+            kind = (
+                "no answer"
+                if isinstance(exc, TimeoutError)
+                else "the connection closed"
+            )
+            return notes.fail(
+                "starttls",
+                start,
+                Problem.STARTTLS_NO_ANSWER,
+                f"{kind} instead of a STARTTLS reply",
+            )
+        notes.done("starttls", start, "220", end=clock.started)
+        hs_start = clock.started or time.perf_counter()
+        if isinstance(exc, TimeoutError):
+            return notes.fail(
+                "handshake",
+                hs_start,
+                Problem.HANDSHAKE_TIMEOUT,
+                f"TLS handshake did not complete within {budget:g} s",
+            )
+        return notes.fail(
+            "handshake", hs_start, Problem.HANDSHAKE_FAILED, _tls_error_text(exc)
+        )
+    except aiosmtplib.SMTPException as exc:
+        return notes.fail("starttls", start, Problem.STARTTLS_NO_ANSWER, exc.message)
+    notes.done("starttls", start, "220", end=clock.started)
+    _note_tls(notes, smtp)
+    notes.done(
+        "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
+    )
+    return None
+
+
+async def open_tls(
+    notes: Notes, smtp: aiosmtplib.SMTP, clock: HandshakeClock, start: float
+) -> Next | None:
+    """
+    Implicit TLS (RFC 8314 §3.3): handshake first, then the greeting inside TLS.
+    """
+    budget = notes.budget()
+    try:
+        response = await asyncio.wait_for(smtp.connect(timeout=budget), budget + 0.1)
+    except aiosmtplib.SMTPConnectResponseError as exc:
+        notes.mode = Mode.TLS
+        notes.banner = clip(f"{exc.code} {exc.message}")
+        return notes.fail(
+            "banner", start, Problem.GREETING_REJECTED, notes.banner, code=exc.code
+        )
+    except TimeoutError:
+        waited = round(time.perf_counter() - start, 1)
+        if clock.finished is None:
+            return notes.fail(
+                "banner",
+                start,
+                Problem.NO_GREETING,
+                f"connected, but no greeting within {waited:g} s (nor a TLS handshake)",
+            )
+        notes.mode = Mode.TLS
+        return notes.fail(
+            "banner",
+            start,
+            Problem.NO_GREETING,
+            f"TLS handshake done, but no greeting within {waited:g} s",
+        )
+    except aiosmtplib.SMTPResponseException as exc:
+        notes.mode = Mode.TLS
+        return notes.fail(
+            "banner", start, Problem.NOT_SMTP, f"greeting is not SMTP: {exc.message}"
+        )
+    except aiosmtplib.SMTPException as exc:
+        cause = exc.__cause__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            notes.mode = Mode.TLS
+            return _verify_failed(notes, clock, clock.started or start, cause)
+        if isinstance(cause, ssl.SSLError) and cause.reason not in NOT_TLS_REASONS:
+            notes.mode = Mode.TLS
+            return notes.fail(
+                "handshake",
+                clock.started or start,
+                Problem.HANDSHAKE_FAILED,
+                _tls_error_text(cause),
+            )
+        if clock.finished is not None:
+            notes.mode = Mode.TLS
+            return notes.fail(
+                "banner",
+                start,
+                Problem.CLOSED_BEFORE_GREETING,
+                "TLS handshake done, then the server closed without a greeting",
+            )
+        # Non-TLS bytes or a hang-up in answer to our ClientHello: maybe a plaintext
+        # port.
+        text = _tls_error_text(cause or exc)
+        notes.fail("handshake", clock.started or start, Problem.HANDSHAKE_FAILED, text)
+        return Next.RETRY_PLAIN
+    notes.mode = Mode.TLS
+    _note_tls(notes, smtp)
+    notes.done(
+        "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
+    )
+    notes.banner = clip(f"{response.code} {response.message}")
+    notes.done("banner", clock.finished or start, notes.banner)
+    return None
+
+
+async def after_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> Next:
+    """
+    EHLO again inside TLS, then QUIT.
+    """
+    # RFC 3207 §4.2: forget what the server said before TLS and ask again.
+    step = await _ehlo(notes, smtp, "ehlo_tls")
+    if step is not None:
+        return step
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(smtp.quit(timeout=QUIT_CAP_S), QUIT_CAP_S)
+        notes.done("quit", start)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError):
+        notes.phases.append(
+            Phase("quit", False, elapsed_ms(start), "no goodbye (ignored)")
+        )
+    return Next.DONE
+
+
+def _note_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> None:
+    """
+    Keep the negotiated version and cipher and the server's certificate (DER).
+    """
+    ssl_object = smtp.get_transport_info("ssl_object")
+    if isinstance(ssl_object, ssl.SSLObject):
+        name, _protocol, bits = ssl_object.cipher() or ("", "", None)
+        notes.tls = TlsInfo(version=ssl_object.version() or "", cipher=name, bits=bits)
+        notes.der = ssl_object.getpeercert(binary_form=True)
+        # Decoded by the stdlib only when the chain verified; empty after a capture.
+        notes.peercert = ssl_object.getpeercert() or None
+
+
+def _tls_detail(notes: Notes) -> str:
+    """
+    "TLSv1.3 TLS_AES_256_GCM_SHA384", for the handshake row.
+    """
+    return f"{notes.tls.version} {notes.tls.cipher}" if notes.tls else ""
+
+
+async def _ehlo(notes: Notes, smtp: aiosmtplib.SMTP, name: str) -> Next | None:
+    """
+    Send EHLO and keep the extensions it lists; None when it worked.
+    """
+    start = time.perf_counter()
+    try:
+        response = await smtp.ehlo(timeout=notes.budget())
+    except aiosmtplib.SMTPHeloError as exc:
+        return notes.fail(
+            name,
+            start,
+            Problem.EHLO_FAILED,
+            clip(f"{exc.code} {exc.message}"),
+            code=exc.code,
+        )
+    except aiosmtplib.SMTPTimeoutError:
+        return notes.fail(name, start, Problem.STALLED, "no EHLO reply in time")
+    except aiosmtplib.SMTPResponseException as exc:
+        return notes.fail(
+            name, start, Problem.NOT_SMTP, f"EHLO reply is not SMTP: {exc.message}"
+        )
+    except (aiosmtplib.SMTPException, OSError):
+        return notes.fail(
+            name, start, Problem.CLOSED, "the server closed the connection"
+        )
+    lines = [
+        clip(line.strip(), MAX_EXTENSION_CHARS) for line in response.message.split("\n")
+    ]
+    extensions = tuple(line for line in lines[1:] if line)[:MAX_EXTENSIONS]
+    if name == "ehlo":
+        notes.extensions_before_tls = extensions
+    else:
+        notes.extensions_after_tls = extensions
+    notes.done(name, start, f"{len(extensions)} extensions")
+    return None
+
+
+def _verify_failed(
+    notes: Notes, clock: HandshakeClock, start: float, exc: ssl.SSLCertVerificationError
+) -> Next:
+    """
+    The chain did not verify: remember why; the engine reconnects to capture the
+    certificate.
+    """
+    notes.verify_error = (exc.verify_code, exc.verify_message or str(exc))
+    if notes.mode is Mode.STARTTLS:
+        notes.done("starttls", start, "220", end=clock.started)
+    notes.done("handshake", clock.started or start, "certificate not verified")
+    return Next.CAPTURE
+
+
+def _tls_error_text(exc: BaseException) -> str:
+    """
+    Describe a TLS failure in OpenSSL's words, e.g. "wrong version number".
+    """
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return exc.reason.lower().replace("_", " ")
+    if isinstance(exc, (ConnectionError, aiosmtplib.SMTPServerDisconnected)):
+        return "the server closed the connection during the TLS handshake"
+    return str(exc) or type(exc).__name__
