@@ -199,6 +199,19 @@ class Engine:
         """
         Claim, load, match, decide and record one message.
         """
+        early: Diagnosis | None = None
+        if message.key.thread_ts == message.ts:
+            # A new top-level message has no thread state to read. Chatter that names no
+            # server and reads like no error is neither answered nor worth remembering,
+            # so it costs no Redis round trip (most of a support channel's traffic).
+            early = self.matcher.diagnose(redact(message.text))
+            if (
+                early.decision == Decision.NONE
+                and early.server is None
+                and not looks_like_error(message.text)
+            ):
+                self.metrics.matches.labels(early.category, str(early.decision)).inc()
+                return Turn(None)
         try:
             claimed, conversation = await self.store.begin(
                 message.key, dedupe=message.dedupe
@@ -211,7 +224,11 @@ class Engine:
             self.metrics.deduplicated.inc()
             return Turn(None)
         text = redact(message.text)
-        diagnosis = self._diagnose(text, conversation, message.user_id)
+        diagnosis = (
+            early
+            if early is not None and not conversation.messages
+            else self._diagnose(text, conversation, message.user_id)
+        )
         named = str(diagnosis.server) if diagnosis.server else None
         seen = MessageRecord(
             message.user_id,

@@ -147,3 +147,37 @@ async def test_unknown_choice_gives_nothing(
     """
     engine = make_engine(redis_store, matcher)
     assert await engine.choose(KEY, "U1", "no-such-entry") is None
+
+
+async def test_top_level_chatter_costs_no_redis_round_trip(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    A new top-level message that is no error and names no server is not stored.
+    """
+    engine = make_engine(redis_store, matcher)
+    root = ThreadKey("T1", "C1", "1700000009.000100")
+    chatter = Incoming(root, "U1", "good morning, coffee anyone?", root.thread_ts)
+    assert await engine.handle_message(chatter) is None
+    assert redis_store.round_trips == 0
+    assert (await engine.load(root)).messages == ()
+
+
+async def test_top_level_message_naming_a_server_is_kept_for_its_thread(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    A root naming a server is stored, so a later error in its thread offers the check.
+    """
+    engine = make_engine(redis_store, matcher)
+    root = ThreadKey("T1", "C1", "1700000010.000100")
+    intro = "we send through smtp.corp.example.org port 587 since Monday"
+    assert (
+        await engine.handle_message(Incoming(root, "U1", intro, root.thread_ts)) is None
+    )
+    assert redis_store.round_trips > 0
+    error = "530 5.7.0 Must issue a STARTTLS command first"
+    reply = await engine.handle_message(
+        Incoming(root, "U1", error, "1700000010.000200")
+    )
+    assert reply is not None and reply.server == "smtp.corp.example.org:587"
