@@ -116,12 +116,48 @@ class Desk:
         accepted = await self._safely(
             "accept", self.escalations.accept(escalation, due=due)
         )
+        if accepted is None:
+            # Redis is unreachable, so nothing can be queued durably: post the card now
+            # rather than lose the request (no replica can dedupe it; Slack's retries
+            # are already deduped in process).
+            await self._post_unqueued(escalation, client)
+            return
         if not accepted:
             return
         log.info("escalation_accepted key=%s reason=%s", escalation.id, request.reason)
         entry = escalation.summary.entry_id
         await self._safely("learn", self.learning.count("escalated", entry))
         await self.pump(client)
+
+    async def _post_unqueued(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> None:
+        """
+        Post a card straight away, for when the durable queue cannot be reached.
+        """
+        channel = self.settings.escalation_channel
+        if channel is None:
+            log.warning("escalation_channel_unset key=%s", escalation.id)
+            return
+        link = await self._call(
+            client,
+            "chat.getPermalink",
+            channel=escalation.key.channel_id,
+            message_ts=escalation.key.thread_ts,
+        )
+        permalink = str((link or {}).get("permalink") or "") or None
+        payload = cards.card_payload(
+            replace(escalation, permalink=permalink),
+            mention=self.settings.escalation_mention,
+        )
+        posted = await self._call(
+            client, "chat.postMessage", channel=channel, unfurl_links=False, **payload
+        )
+        log.warning(
+            "escalation_posted_without_store key=%s posted=%s",
+            escalation.id,
+            bool(posted and posted.get("ts")),
+        )
 
     async def pump(self, client: AsyncWebClient) -> int:
         """

@@ -232,3 +232,47 @@ async def test_background_loop_delivers_and_reminds(
         await loop
     assert len(cards(fake_slack)) == 1
     assert len(reminders(fake_slack)) == 1
+
+
+async def test_redis_down_at_hand_off_still_posts_the_card(
+    fake_slack: FakeSlack,
+) -> None:
+    """
+    With Redis unreachable the request is not lost: the card is posted directly.
+    """
+    from bot.engine import HumanRequest
+    from bot.escalation.desk import Desk
+    from bot.escalation.learning import Learning
+    from bot.escalation.store import EscalationStore
+    from bot.slack.app import make_web_client
+    from bot.state import Conversation
+    from bot.state.redis_store import RedisStore
+    from tests.escalation.conftest import desk_settings
+    from tests.support.redis import free_port
+
+    down = f"redis://127.0.0.1:{free_port()}/0"
+    settings = desk_settings(fake_slack, down, "down:")
+    store = RedisStore.from_url(down, prefix="down:", timeout=0.2)
+    desk = Desk(
+        settings,
+        escalations=EscalationStore(store.client, prefix="down:", retention_seconds=60),
+        learning=Learning(store.client, prefix="down:"),
+        store=store,
+    )
+    key = ThreadKey(TEAM, CHANNEL, "1700000077.000100")
+    request = HumanRequest(
+        first=True,
+        conversation=Conversation(key),
+        message="asked",
+        user_id="U0ALICE",
+        reason="button",
+        text="535 5.7.139 Authentication unsuccessful",
+    )
+    client = make_web_client(settings)
+    try:
+        await desk.accept(request, client)
+    finally:
+        await store.close()
+    (card,) = cards(fake_slack)
+    assert MENTION in str(card.args)
+    assert "U0ALICE" in str(card.args)
