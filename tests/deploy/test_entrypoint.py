@@ -10,10 +10,8 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,9 @@ import pytest
 
 from tests.deploy.code import ROOT
 from tests.deploy.test_files import image_cmd, k8s
-from tests.slack.conftest import delete_prefix
+from tests.support.bot import delete_prefix
 from tests.support.kb import STARTTLS_PASTE
+from tests.support.process import server_process, wait_healthy
 from tests.support.redis import free_port
 from tests.support.slack import CHANNEL, FakeSlack, message_event, sign
 
@@ -73,41 +72,11 @@ def bot_process(
     """
     The entrypoint as a process (stderr to ``log``), stopped with SIGTERM afterwards.
     """
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            entrypoint(port),
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-
-
-async def wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
-    """
-    Poll /healthz until the process serves it.
-    """
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, "bot exited early"
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{base} never became healthy")
+    with (
+        log.open("wb") as stderr,
+        server_process(entrypoint(port), env=env, cwd=cwd, stderr=stderr) as process,
+    ):
+        yield process
 
 
 def signed_event(payload: dict[str, Any], secret: str) -> tuple[str, dict[str, str]]:

@@ -23,12 +23,9 @@ from bot.escalation.learning import Learning
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack import blocks
-from bot.slack.app import build_app, make_web_client
-from bot.slack.probing import make_prober
 from bot.state.redis_store import RedisStore
 from knowledge.matcher import Matcher
-from tests.slack import conftest as slack_fixtures
-from tests.slack.conftest import delete_prefix, drain_tasks, make_settings
+from tests.support.bot import close_app, drain_tasks, make_app, make_settings
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.slack import (
     USER,
@@ -38,13 +35,6 @@ from tests.support.slack import (
     event_request,
     message_event,
 )
-
-# The Slack suite's fixtures, shared: a real Redis, the test knowledge base, a key
-# prefix of each test's own, and the recording fake of the Web API.
-redis_url = slack_fixtures.redis_url
-matcher = slack_fixtures.matcher
-prefix = slack_fixtures.prefix
-fake_slack = slack_fixtures.fake_slack
 
 ESC_CHANNEL = "C0ESCALATE"
 MENTION = "<!subteam^S0SUPPORT>"
@@ -164,22 +154,11 @@ async def running_desk(
         clock=clock,
         consumer=consumer,
     )
-    app = build_app(
-        settings,
-        matcher=matcher,
-        store=store,
-        prober=make_prober(settings),
-        client=make_web_client(settings),
-        metrics=metrics,
-        desk=desk,
-    )
+    app = make_app(settings, matcher, store, metrics, desk=desk)
     try:
         yield DeskBot(app, fake, store, desk, settings, clock)
     finally:
-        await drain_tasks()
-        await store.close()
-        if cleanup:
-            await delete_prefix(redis_url, prefix)
+        await close_app(store, redis_url, prefix, cleanup=cleanup)
 
 
 @pytest.fixture

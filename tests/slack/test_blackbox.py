@@ -9,24 +9,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot.slack import blocks
-from tests.slack.conftest import delete_prefix
+from tests.support.bot import delete_prefix, slack_env
 from tests.support.kb import STARTTLS_PASTE
+from tests.support.process import server_process, wait_healthy
 from tests.support.redis import free_port
 from tests.support.slack import (
     ADMIN,
-    CHANNEL,
-    SECRET,
     USER,
     FakeSlack,
     action_request,
@@ -52,73 +49,28 @@ def bot_env(fake: FakeSlack, redis_url: str, prefix: str) -> dict[str, str]:
         {
             "PYTHONPATH": str(ROOT),
             "SLACK_BOT_TOKEN": "xoxb-blackbox",
-            "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": fake.api_url,
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": prefix,
-            "SUPPORT_CHANNELS": CHANNEL,
-            "ADMIN_USERS": ADMIN,
+            **slack_env(fake, redis_url, prefix),
             "LOG_LEVEL": "WARNING",
         }
     )
     return env
 
 
-@contextlib.contextmanager
 def bot_process(
     env: dict[str, str], port: int, cwd: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> contextlib.AbstractContextManager[subprocess.Popen[bytes]]:
     """
     `python -m bot run --http --port N`, stopped with SIGTERM afterwards.
     """
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+    args = ["-m", "bot", "run", "--http", "--host", "127.0.0.1", "--port", str(port)]
+    return server_process(
+        [sys.executable, *args],
         env=env,
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        stop_timeout=15,
     )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        assert process.stdout is not None and process.stderr is not None
-        process.stdout.close()
-        process.stderr.close()
-
-
-async def wait_healthy(
-    session: aiohttp.ClientSession, base: str, process: subprocess.Popen[bytes]
-) -> None:
-    """
-    Poll /healthz until the process serves it.
-    """
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "bot exited early"
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(f"{base}/healthz") as response:
-                if response.status == 200:
-                    return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{base} never became healthy")
 
 
 @pytest.fixture
@@ -135,9 +87,8 @@ async def replicas(
         bot_process(env, ports[1], tmp_path) as two,
     ):
         bases = tuple(f"http://127.0.0.1:{p}" for p in ports)
-        async with aiohttp.ClientSession() as session:
-            await wait_healthy(session, bases[0], one)
-            await wait_healthy(session, bases[1], two)
+        await wait_healthy(bases[0], one, timeout=30)
+        await wait_healthy(bases[1], two, timeout=30)
         yield bases[0], bases[1]
     assert one.returncode == 0 and two.returncode == 0
     await delete_prefix(redis_url, prefix)
@@ -205,21 +156,30 @@ async def test_two_replicas_answer_an_event_once_and_serve_all_formats(
             assert "smtpbot_events_received_total" in await response.text()
 
 
+def run_bot(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """
+    `python -m bot ARGS` to the end, without a terminal; its output captured.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_run_without_tokens_points_to_the_console(tmp_path: Path) -> None:
     """
     `smtpbot run` with no Slack tokens and no terminal exits 2 naming `smtpbot console`.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["run"], env, tmp_path)
     assert result.returncode == 2
     assert "No Slack tokens are configured" in result.stderr
     assert "smtpbot console" in result.stderr
@@ -236,14 +196,6 @@ def test_run_with_a_bad_setting_names_the_variable(tmp_path: Path) -> None:
         "SLACK_SIGNING_SECRET": "s",
         "PROBE_PORTS": "smtp",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "run", "--http"],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_bot(["run", "--http"], env, tmp_path)
     assert result.returncode == 2
     assert "PROBE_PORTS: 'smtp' is not a TCP port" in result.stderr

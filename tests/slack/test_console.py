@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.slack.conftest import delete_prefix
+from tests.support.bot import delete_prefix
 from tests.support.smtp import SmtpServer, smtp_server
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from bot.slack.probing import make_prober
 from bot.state import ThreadKey
 from bot.state.redis_store import RedisStore
 from knowledge.matcher import Decision, Matcher
-from tests.slack.conftest import delete_prefix
+from tests.support.bot import delete_prefix
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.redis import free_port
 

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.slack.server import build_web_app
 from bot.state import ThreadKey
 from knowledge.matcher import Matcher
-from tests.slack.conftest import Bot, drain_tasks, running_bot
+from tests.support.bot import Bot, drain_tasks, running_bot
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.redis import free_port, redis_server
 from tests.support.slack import (

@@ -13,7 +13,7 @@ import pytest
 from bot.slack import blocks
 from bot.state import ThreadKey
 from knowledge.matcher import Matcher
-from tests.slack.conftest import Bot, running_bot
+from tests.support.bot import Bot, running_bot
 from tests.support.kb import AMBIGUOUS_PASTE, CHATTER, STARTTLS_PASTE
 from tests.support.slack import (
     BOT_ID,

@@ -17,14 +17,12 @@ import pytest
 
 from bot.slack import blocks
 from bot.state import ThreadKey
-from knowledge.matcher import Matcher
-from tests.slack.conftest import Bot, running_bot
+from tests.support.bot import Bot, StartBot
 from tests.support.slack import (
     ADMIN,
     CHANNEL,
     TEAM,
     USER,
-    FakeSlack,
     action_request,
     command_request,
     event_request,
@@ -77,21 +75,12 @@ def shown(call_args: dict[str, Any]) -> str:
 
 @pytest.fixture
 async def probing_bot(
-    fake_slack: FakeSlack,
-    redis_url: str,
-    prefix: str,
-    matcher: Matcher,
-    smtp: SmtpServer,
-    plain_smtp: SmtpServer,
+    start_bot: StartBot, smtp: SmtpServer, plain_smtp: SmtpServer
 ) -> AsyncIterator[Bot]:
     """
     A bot whose policy allows loopback and the two local servers' ports.
     """
-    async with running_bot(
-        fake_slack,
-        redis_url,
-        prefix,
-        matcher,
+    async with start_bot(
         PROBE_PORTS=f"{smtp.port},{plain_smtp.port}",
         PROBE_TIMEOUT="3",
     ) as bot:
@@ -139,23 +128,12 @@ async def test_check_button_posts_progress_then_the_report(
 
 
 async def test_trusted_certificate_reports_ok(
-    fake_slack: FakeSlack,
-    redis_url: str,
-    prefix: str,
-    matcher: Matcher,
-    smtp: SmtpServer,
+    start_bot: StartBot, smtp: SmtpServer
 ) -> None:
     """
     With the test CA in PROBE_CAFILE the same server checks out ok.
     """
-    async with running_bot(
-        fake_slack,
-        redis_url,
-        prefix,
-        matcher,
-        PROBE_PORTS=str(smtp.port),
-        PROBE_CAFILE=smtp.cafile,
-    ) as bot:
+    async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_CAFILE=smtp.cafile) as bot:
         await click_probe(bot, "1700000011.000100", smtp.port)
         updates = await bot.fake.wait_for("chat.update", 3)
         report = shown(updates[-1].args)
@@ -177,23 +155,12 @@ async def test_server_without_starttls_gets_the_knowledge_base_advice(
 
 
 async def test_policy_refuses_loopback_unless_allowed(
-    fake_slack: FakeSlack,
-    redis_url: str,
-    prefix: str,
-    matcher: Matcher,
-    smtp: SmtpServer,
+    start_bot: StartBot, smtp: SmtpServer
 ) -> None:
     """
     Without PROBE_ALLOW_CIDRS a loopback target is refused, and nothing connects.
     """
-    async with running_bot(
-        fake_slack,
-        redis_url,
-        prefix,
-        matcher,
-        PROBE_ALLOW_CIDRS="",
-        PROBE_PORTS=str(smtp.port),
-    ) as bot:
+    async with start_bot(PROBE_ALLOW_CIDRS="", PROBE_PORTS=str(smtp.port)) as bot:
         await click_probe(bot, "1700000013.000100", smtp.port)
         updates = await bot.fake.wait_for("chat.update", 2)
         report = shown(updates[-1].args)
@@ -211,23 +178,12 @@ async def test_port_outside_probe_ports_is_refused(probing_bot: Bot) -> None:
 
 
 async def test_probes_are_rate_limited_per_user(
-    fake_slack: FakeSlack,
-    redis_url: str,
-    prefix: str,
-    matcher: Matcher,
-    smtp: SmtpServer,
+    start_bot: StartBot, smtp: SmtpServer
 ) -> None:
     """
     A user over PROBE_USER_LIMIT is told to wait; the server is not probed again.
     """
-    async with running_bot(
-        fake_slack,
-        redis_url,
-        prefix,
-        matcher,
-        PROBE_PORTS=str(smtp.port),
-        PROBE_USER_LIMIT="1",
-    ) as bot:
+    async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_USER_LIMIT="1") as bot:
         await click_probe(bot, "1700000015.000100", smtp.port)
         await bot.fake.wait_for("chat.update", 3)
         await click_probe(bot, "1700000015.000200", smtp.port)
@@ -237,23 +193,12 @@ async def test_probes_are_rate_limited_per_user(
 
 
 async def test_probes_are_rate_limited_per_target(
-    fake_slack: FakeSlack,
-    redis_url: str,
-    prefix: str,
-    matcher: Matcher,
-    smtp: SmtpServer,
+    start_bot: StartBot, smtp: SmtpServer
 ) -> None:
     """
     One server is probed at most PROBE_TARGET_LIMIT times, whoever asks.
     """
-    async with running_bot(
-        fake_slack,
-        redis_url,
-        prefix,
-        matcher,
-        PROBE_PORTS=str(smtp.port),
-        PROBE_TARGET_LIMIT="1",
-    ) as bot:
+    async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_TARGET_LIMIT="1") as bot:
         await click_probe(bot, "1700000016.000100", smtp.port, user="U0ONE")
         await bot.fake.wait_for("chat.update", 3)
         await click_probe(bot, "1700000016.000200", smtp.port, user="U0TWO")
@@ -319,7 +264,7 @@ async def test_smtpcheck_help_and_bad_arguments_show_usage(
 
 
 async def test_smtpcheck_acks_at_once_and_reports_through_response_url(
-    fake_slack: FakeSlack, redis_url: str, prefix: str, matcher: Matcher
+    start_bot: StartBot,
 ) -> None:
     """
     The ack comes well within 3 s even when the probe takes longer; the report follows.
@@ -335,14 +280,7 @@ async def test_smtpcheck_acks_at_once_and_reports_through_response_url(
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with running_bot(
-            fake_slack,
-            redis_url,
-            prefix,
-            matcher,
-            PROBE_PORTS=str(port),
-            PROBE_TIMEOUT="2",
-        ) as bot:
+        async with start_bot(PROBE_PORTS=str(port), PROBE_TIMEOUT="2") as bot:
             started = time.monotonic()
             text = await smtpcheck(bot, f"127.0.0.1:{port}")
             assert time.monotonic() - started < 1.0

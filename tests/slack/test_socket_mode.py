@@ -18,7 +18,7 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from bot.slack.runtime import serve as serve_bot
 from knowledge.matcher import Matcher
-from tests.slack.conftest import delete_prefix, make_settings
+from tests.support.bot import delete_prefix, make_settings
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.slack import ADMIN, CHANNEL, TEAM, FakeSlack, message_event
 

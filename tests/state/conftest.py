@@ -1,26 +1,17 @@
 """
-Fixtures for the state store contract: the embedded store and a real Redis.
+Fixtures for the state store contract: the embedded store and a real Redis (the
+``redis_url`` fixture is in tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.state.redis_store import RedisStore, embedded_store
-from tests.slack.conftest import delete_prefix
-from tests.support.redis import test_redis_url
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """
-    The real Redis the suite uses.
-    """
-    with test_redis_url(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+from tests.support.bot import delete_prefix
+from tests.support.redis import new_prefix
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -30,7 +21,7 @@ async def store(
     """
     Each backend in turn, with a key prefix of the test's own.
     """
-    prefix = f"smtpbot-test:{uuid.uuid4().hex[:12]}:"
+    prefix = new_prefix()
     if request.param == "embedded":
         backend = embedded_store(prefix=prefix, conversation_ttl=3600, dedupe_ttl=600)
     else:

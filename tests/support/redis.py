@@ -12,11 +12,19 @@ import shutil
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 # A database number of our own on a shared Redis; keys also carry a per-test prefix.
 TEST_DB = 11
+
+
+def new_prefix() -> str:
+    """
+    A fresh Redis key prefix, so that a test's keys are its own.
+    """
+    return f"smtpbot-test:{uuid.uuid4().hex[:12]}:"
 
 
 def free_port() -> int:

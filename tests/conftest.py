@@ -1,16 +1,17 @@
 """
-Fixtures for the deploy tests: a real Redis, a key prefix of each test's own, and the
-recording fake of Slack's Web API.
+Fixtures shared by the suites that run the bot: a real Redis, a key prefix of each
+test's own, the recording fake of Slack's Web API, and the test knowledge base.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.redis import test_redis_url
+from knowledge.matcher import Matcher
+from tests.support.kb import write_kb
+from tests.support.redis import new_prefix, test_redis_url
 from tests.support.slack import FakeSlack
 
 
@@ -28,7 +29,7 @@ def prefix() -> str:
     """
     A Redis key prefix of this test's own.
     """
-    return f"smtpbot-deploy:{uuid.uuid4().hex[:12]}:"
+    return new_prefix()
 
 
 @pytest.fixture
@@ -39,3 +40,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = await FakeSlack().start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture(scope="session")
+def matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    """
+    A matcher over the small test knowledge base.
+    """
+    return Matcher(write_kb(tmp_path_factory.mktemp("kb")))
