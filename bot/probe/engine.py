@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import ipaddress
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -87,6 +88,7 @@ async def probe_ports(
     servername: str | None = None,
     policy: ProbePolicy | None = None,
     contexts: TlsContexts | None = None,
+    on_phase: Callable[[int, Phase], None] | None = None,
 ) -> list[ProbeResult]:
     """
     Resolve once, then probe the ports side by side, each within ``timeout`` seconds.
@@ -136,6 +138,7 @@ async def probe_ports(
             contexts,
             started,
             timeout,
+            on_phase,
         )
         for port in ports
     )
@@ -155,11 +158,14 @@ async def _probe_port(
     contexts: TlsContexts,
     started: float,
     timeout: float,
+    on_phase: Callable[[int, Phase], None] | None = None,
 ) -> Notes:
     """
     Run the connections one port needs and return what they saw.
     """
     notes = Notes(deadline=started + timeout, phases=[resolved])
+    if on_phase is not None:
+        notes.listener = functools.partial(on_phase, port)
     server_name = servername or (None if target.address else target.host)
     quiet_wait = min(QUIET_WAIT_S, timeout * QUIET_WAIT_SHARE)
     tls_first = mode is Mode.TLS or (mode is Mode.AUTO and port in IMPLICIT_TLS_PORTS)

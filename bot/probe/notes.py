@@ -6,6 +6,7 @@ plus the helpers that read EHLO replies. The engine freezes them into a ProbeRes
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -61,6 +62,16 @@ class Notes:
     der: bytes | None = None
     peercert: dict[str, Any] | None = None
     verify_error: tuple[int | None, str] | None = None
+    # Told of each step as it is recorded (live progress); never stops the probe.
+    listener: Callable[[Phase], None] | None = None
+
+    def _record(self, phase: Phase) -> None:
+        """
+        Keep a step and tell the listener, if any.
+        """
+        self.phases.append(phase)
+        if self.listener is not None:
+            self.listener(phase)
 
     def remaining(self) -> float:
         """
@@ -80,7 +91,7 @@ class Notes:
         """
         Record a step that worked.
         """
-        self.phases.append(Phase(name, True, elapsed_ms(start, end), detail))
+        self._record(Phase(name, True, elapsed_ms(start, end), detail))
 
     def fail(
         self,
@@ -95,7 +106,7 @@ class Notes:
         Record the step that stopped the probe and why.
         """
         waited = round(time.perf_counter() - start, 1)
-        self.phases.append(Phase(name, False, elapsed_ms(start), detail))
+        self._record(Phase(name, False, elapsed_ms(start), detail))
         self.failure = Failure(name, problem, detail, code=code, waited_s=waited)
         return Next.DONE
 

@@ -204,7 +204,13 @@ class SlackHandlers:
         phases: list[str] = []
 
         async def progress(phase: str) -> None:
-            phases.append(phase)
+            # A "port 587: ..." line replaces that port's previous one: a line per port.
+            head = phase.split(":", 1)[0] + ":" if phase.startswith("port ") else None
+            same = [i for i, p in enumerate(phases) if head and p.startswith(head)]
+            if same:
+                phases[same[0]] = phase
+            else:
+                phases.append(phase)
             if ts is not None:
                 await self._call(
                     client,

@@ -25,6 +25,7 @@ from bot.probe import (
     build_contexts,
     probe_ports,
 )
+from bot.probe.model import Phase
 from bot.probe.policy import special_name_addresses
 
 # RFC 5321 §5.1: mail exchangers receive on port 25; check at most this many of them.
@@ -119,15 +120,39 @@ class PolicyProber:
         self, target: Target, port: int, progress: ProgressCallback
     ) -> ProbeSummary:
         """
-        Probe one port and report it.
+        Probe one port, reporting each step as it completes, then the port's verdict.
         """
-        (result,) = await probe_ports(
-            target,
-            [port],
-            timeout=self._timeout,
-            policy=self._policy,
-            contexts=self._tls(),
-        )
+        steps: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def on_phase(port: int, phase: Phase) -> None:
+            steps.put_nowait(
+                f"port {port}: {phase.name} {'ok' if phase.ok else 'failed'}"
+            )
+
+        async def report_steps() -> None:
+            # One update in flight per port; steps that pile up meanwhile are skipped,
+            # only the newest matters (and Slack rate-limits chat.update). None: done.
+            while (line := await steps.get()) is not None:
+                while not steps.empty():
+                    newer = steps.get_nowait()
+                    if newer is None:
+                        return await progress(line)
+                    line = newer
+                await progress(line)
+
+        reporter = asyncio.create_task(report_steps())
+        try:
+            (result,) = await probe_ports(
+                target,
+                [port],
+                timeout=self._timeout,
+                policy=self._policy,
+                contexts=self._tls(),
+                on_phase=on_phase,
+            )
+        finally:
+            steps.put_nowait(None)
+            await reporter
         summary = summarize(result)
         await progress(_phases(summary))
         return summary

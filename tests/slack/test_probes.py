@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.support.slack import (
     CHANNEL,
     TEAM,
     USER,
+    FakeSlack,
     action_request,
     command_request,
     event_request,
@@ -87,6 +89,28 @@ async def probing_bot(
         yield bot
 
 
+async def reports(
+    fake: FakeSlack, count: int = 1, *, timeout: float = 15.0
+) -> list[str]:
+    """
+    Wait for ``count`` finished check reports (updates that are not "Checking…").
+    """
+
+    def finished() -> list[str]:
+        return [
+            shown(u.args)
+            for u in fake.of("chat.update")
+            if not str(u.args.get("text", "")).startswith("Checking ")
+        ]
+
+    async def enough() -> list[str]:
+        while len(finished()) < count:
+            await asyncio.sleep(0.02)
+        return finished()
+
+    return await asyncio.wait_for(enough(), timeout)
+
+
 async def test_check_button_posts_progress_then_the_report(
     probing_bot: Bot, smtp: SmtpServer
 ) -> None:
@@ -111,10 +135,14 @@ async def test_check_button_posts_progress_then_the_report(
     checking = (await bot.fake.wait_for("chat.postMessage", 2))[1]
     assert checking.args["thread_ts"] == root
     assert f"Checking `127.0.0.1:{smtp.port}`" in shown(checking.args)
-    updates = await bot.fake.wait_for("chat.update", 3)
+    report = (await reports(bot.fake))[-1]
+    updates = bot.fake.of("chat.update")
     assert all(u.args["ts"] for u in updates)
     assert "connecting to 127.0.0.1" in shown(updates[0].args)
-    report = shown(updates[-1].args)
+    # Each step shows as it completes, before the report.
+    steps = [shown(u.args) for u in updates[:-1]]
+    step = re.compile(rf"port {smtp.port}: [a-z-]+ (?:ok|failed)")
+    assert any(step.search(text) for text in steps), steps
     assert "tls-cert-untrusted" in report and ":x:" in report
     assert "Install a certificate from a public CA." in report
     conversation = await bot.store.load(ThreadKey(TEAM, CHANNEL, root))
@@ -135,8 +163,7 @@ async def test_trusted_certificate_reports_ok(
     """
     async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_CAFILE=smtp.cafile) as bot:
         await click_probe(bot, "1700000011.000100", smtp.port)
-        updates = await bot.fake.wait_for("chat.update", 3)
-        report = shown(updates[-1].args)
+        report = (await reports(bot.fake))[-1]
         assert ":white_check_mark:" in report and "TLSv1." in report
         assert "What to do" not in report
 
@@ -148,8 +175,7 @@ async def test_server_without_starttls_gets_the_knowledge_base_advice(
     A missing STARTTLS is a fail linked to the starttls-unavailable entry's fix.
     """
     await click_probe(probing_bot, "1700000012.000100", plain_smtp.port)
-    updates = await probing_bot.fake.wait_for("chat.update", 3)
-    report = shown(updates[-1].args)
+    report = (await reports(probing_bot.fake))[-1]
     assert "starttls-unavailable" in report
     assert "Ask the mail provider to enable STARTTLS." in report
 
@@ -162,8 +188,7 @@ async def test_policy_refuses_loopback_unless_allowed(
     """
     async with start_bot(PROBE_ALLOW_CIDRS="", PROBE_PORTS=str(smtp.port)) as bot:
         await click_probe(bot, "1700000013.000100", smtp.port)
-        updates = await bot.fake.wait_for("chat.update", 2)
-        report = shown(updates[-1].args)
+        report = (await reports(bot.fake))[-1]
         assert "Not checked" in report and "loopback" in report
         assert bot.metrics.probes.labels("refused")._value.get() == 1
 
@@ -185,10 +210,9 @@ async def test_probes_are_rate_limited_per_user(
     """
     async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_USER_LIMIT="1") as bot:
         await click_probe(bot, "1700000015.000100", smtp.port)
-        await bot.fake.wait_for("chat.update", 3)
+        await reports(bot.fake)
         await click_probe(bot, "1700000015.000200", smtp.port)
-        updates = await bot.fake.wait_for("chat.update", 4)
-        assert "too many checks" in shown(updates[-1].args)
+        assert "too many checks" in (await reports(bot.fake, 2))[-1]
         assert bot.metrics.probes.labels("rate-limited")._value.get() == 1
 
 
@@ -200,10 +224,9 @@ async def test_probes_are_rate_limited_per_target(
     """
     async with start_bot(PROBE_PORTS=str(smtp.port), PROBE_TARGET_LIMIT="1") as bot:
         await click_probe(bot, "1700000016.000100", smtp.port, user="U0ONE")
-        await bot.fake.wait_for("chat.update", 3)
+        await reports(bot.fake)
         await click_probe(bot, "1700000016.000200", smtp.port, user="U0TWO")
-        updates = await bot.fake.wait_for("chat.update", 4)
-        assert "too many checks" in shown(updates[-1].args)
+        assert "too many checks" in (await reports(bot.fake, 2))[-1]
 
 
 async def test_double_click_runs_one_probe(probing_bot: Bot, smtp: SmtpServer) -> None:
@@ -212,7 +235,7 @@ async def test_double_click_runs_one_probe(probing_bot: Bot, smtp: SmtpServer) -
     """
     await click_probe(probing_bot, "1700000017.000100", smtp.port)
     await click_probe(probing_bot, "1700000017.000100", smtp.port)
-    await probing_bot.fake.wait_for("chat.update", 3)
+    await reports(probing_bot.fake)
     await probing_bot.fake.settle()
     assert len(probing_bot.fake.of("chat.postMessage")) == 1
 
