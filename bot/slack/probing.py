@@ -3,8 +3,9 @@ The ``Prober`` the Slack app and the console use: ``bot.probe`` under the config
 policy.
 
 Probes asked for from Slack always run under ``PROBE_ALLOW_CIDRS`` and ``PROBE_PORTS``
-(DESIGN.md); nothing here lifts them. Ports of a sweep are probed side by side and each
-finished port is reported to the progress callback, so the "checking…" message moves on.
+(DESIGN.md); nothing here lifts them. Ports of a sweep are probed side by side; each
+step of each port, then each port's verdict, goes to the progress callback, so the
+"checking…" message moves on as the probe does.
 ``--mx`` looks up the domain's MX hosts (dnspython) and checks the preferred ones on 25.
 """
 
