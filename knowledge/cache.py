@@ -52,7 +52,13 @@ def fingerprint(root: Path) -> str:
         *(root / "codes").glob("*.y*ml"),
         *(
             code / name
-            for name in ("matcher.py", "normalize.py", "model.py", "servers.py")
+            for name in (
+                "matcher.py",
+                "normalize.py",
+                "model.py",
+                "servers.py",
+                "context.py",
+            )
         ),
     ]
     for path in sorted(files):

@@ -10,7 +10,6 @@ falling back to the code tables when no entry fits but codes are present.
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 from collections import defaultdict
@@ -21,6 +20,8 @@ from rapidfuzz import fuzz
 
 from bot.errors import InputError
 from knowledge.categories import NONE
+from knowledge.context import mail_context
+from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import CodeInfo, Entry, KnowledgeBase
 from knowledge.normalize import (
     MAX_TEXT,
@@ -72,188 +73,6 @@ ALTERNATIVES: Final = 3
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
-
-# Context: does the paste talk about mail, or plainly about other software? Substring
-# tests on the lower-cased paste (fast on 40 KB), plus two small regexes.
-_STRONG_MAIL: Final = (
-    "smtp",
-    "starttls",
-    "ehlo",
-    "postfix",
-    "exim",
-    "sendmail",
-    "nodemailer",
-    "phpmailer",
-    "smtplib",
-    "mailkit",
-    "javax.mail",
-    "jakarta.mail",
-    "mail.smtp",
-    "outlook",
-    "thunderbird",
-    "gmail",
-    "office 365",
-    "office365",
-    "mailgun",
-    "sendgrid",
-    "amazon ses",
-    "mail server",
-    "mailserver",
-    "mail-server",
-    "mailer",
-    "e-mail",
-    "邮件",
-    "courriel",
-    "sendemail",
-    "sendrawemail",
-    "amazonses",
-    "email-smtp.",
-    "postmarkapp",
-    "mailjet",
-    "sparkpost",
-    "sendinblue",
-    "brevo",
-)
-_WEAK_MAIL: Final = (
-    "mail",
-    "imap",
-    "pop3",
-    "recipient",
-    "sender",
-    "mailbox",
-    "exchange",
-    "correo",
-    "posta",
-    "mx ",
-)
-_OTHER_WORDS: Final = (
-    "postgres",
-    "psycopg",
-    "pg_hba",
-    "psql",
-    "django.db",
-    "sqlalchemy",
-    "sqlstate",
-    "mysql",
-    "mariadb",
-    "redis",
-    "mongo",
-    "mqtt",
-    "rabbitmq",
-    "amqp",
-    "kafka",
-    "elasticsearch",
-    "ldap",
-    "kubectl",
-    "kubernetes",
-    "terraform",
-    "docker",
-    "npm err",
-    "openvpn",
-    "wifi",
-    "wi-fi",
-    "globalprotect",
-    "internal server error",
-    "bad gateway",
-    "forbidden",
-    "for url:",
-    "httpsconnectionpool",
-    "requests.exceptions",
-    "urllib3",
-    "retrying (retry(",
-    "could not find a version that satisfies",
-    "nginx",
-    "apache",
-    "java.net.http",
-    "httpclient",
-    "status code",
-    "ratelimiterror",
-    "rate limit reached for requests",
-    "api rate limit",
-    "botocore",
-    "boto3",
-    "accessdenied",
-    "net::err",
-    "chrome",
-    "browser",
-    "nullpointerexception",
-    "keyerror",
-    "typeerror",
-    "/api/",
-    "registry",
-)
-_MAIL_PORT: Final = re.compile(r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b")
-_OTHER_RE: Final = re.compile(
-    r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?)\b|\bhttp/\d|"
-    r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
-)
-# How much of a huge paste is read for context: its head and its tail.
-CONTEXT_SCAN: Final = 30_000
-
-
-def mail_context(text: str) -> tuple[bool, bool]:
-    """(about mail, plainly about other software) for a paste."""
-    if len(text) > 2 * CONTEXT_SCAN:
-        text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
-    low = text.lower()
-    if any(word in low for word in _STRONG_MAIL) or _MAIL_PORT.search(low):
-        return True, False
-    if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
-        return False, True
-    return any(word in low for word in _WEAK_MAIL), False
-
-
-class Decision(enum.StrEnum):
-    """How sure the matcher is."""
-
-    CONFIDENT = "confident"
-    AMBIGUOUS = "ambiguous"
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One ranked entry with its combined score and the signature that matched best."""
-
-    entry: Entry
-    score: float
-    signature: str
-    # The uncapped score: ranks and separates candidates that both show 100.
-    raw: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Diagnosis:
-    """The matcher's answer for one paste."""
-
-    decision: Decision
-    category: str
-    entry: Entry | None
-    score: float
-    alternatives: tuple[Candidate, ...]
-    evidence: Evidence
-    explanations: tuple[CodeInfo, ...]
-    server: ServerRef | None
-
-    def to_json(self) -> dict[str, object]:
-        """The DESIGN.md ``diagnose --json`` object."""
-        return {
-            "category": self.category,
-            "entry": self.entry.id if self.entry else None,
-            "score": round(self.score, 1),
-            "decision": str(self.decision),
-            "alternatives": [
-                {
-                    "entry": c.entry.id,
-                    "category": c.entry.category,
-                    "score": round(c.score, 1),
-                }
-                for c in self.alternatives
-            ],
-            "codes": [info.code for info in self.explanations],
-            "server": self.server.to_json() if self.server else None,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,3 +401,6 @@ class Matcher:
             explanations,
             server,
         )
+
+
+__all__ = ["Candidate", "Decision", "Diagnosis", "Matcher", "mail_context"]

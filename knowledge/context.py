@@ -1,0 +1,140 @@
+"""
+Does a paste talk about mail, or plainly about other software?
+
+Substring tests on the lower-cased paste (fast on 40 KB) plus two small regexes. The
+matcher uses the answer to keep generic wording ("connection refused", "certificate
+verify failed") from answering a PostgreSQL, HTTP or Docker error. Pure.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_STRONG_MAIL: Final = (
+    "smtp",
+    "starttls",
+    "ehlo",
+    "postfix",
+    "exim",
+    "sendmail",
+    "nodemailer",
+    "phpmailer",
+    "smtplib",
+    "mailkit",
+    "javax.mail",
+    "jakarta.mail",
+    "mail.smtp",
+    "outlook",
+    "thunderbird",
+    "gmail",
+    "office 365",
+    "office365",
+    "mailgun",
+    "sendgrid",
+    "amazon ses",
+    "mail server",
+    "mailserver",
+    "mail-server",
+    "mailer",
+    "e-mail",
+    "邮件",
+    "courriel",
+    "sendemail",
+    "sendrawemail",
+    "amazonses",
+    "email-smtp.",
+    "postmarkapp",
+    "mailjet",
+    "sparkpost",
+    "sendinblue",
+    "brevo",
+)
+_WEAK_MAIL: Final = (
+    "mail",
+    "imap",
+    "pop3",
+    "recipient",
+    "sender",
+    "mailbox",
+    "exchange",
+    "correo",
+    "posta",
+    "mx ",
+)
+_OTHER_WORDS: Final = (
+    "postgres",
+    "psycopg",
+    "pg_hba",
+    "psql",
+    "django.db",
+    "sqlalchemy",
+    "sqlstate",
+    "mysql",
+    "mariadb",
+    "redis",
+    "mongo",
+    "mqtt",
+    "rabbitmq",
+    "amqp",
+    "kafka",
+    "elasticsearch",
+    "ldap",
+    "kubectl",
+    "kubernetes",
+    "terraform",
+    "docker",
+    "npm err",
+    "openvpn",
+    "wifi",
+    "wi-fi",
+    "globalprotect",
+    "internal server error",
+    "bad gateway",
+    "forbidden",
+    "for url:",
+    "httpsconnectionpool",
+    "requests.exceptions",
+    "urllib3",
+    "retrying (retry(",
+    "could not find a version that satisfies",
+    "nginx",
+    "apache",
+    "java.net.http",
+    "httpclient",
+    "status code",
+    "ratelimiterror",
+    "rate limit reached for requests",
+    "api rate limit",
+    "botocore",
+    "boto3",
+    "accessdenied",
+    "net::err",
+    "chrome",
+    "browser",
+    "nullpointerexception",
+    "keyerror",
+    "typeerror",
+    "/api/",
+    "registry",
+)
+_MAIL_PORT: Final = re.compile(r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b")
+_OTHER_RE: Final = re.compile(
+    r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?)\b|\bhttp/\d|"
+    r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
+)
+# How much of a huge paste is read for context: its head and its tail.
+CONTEXT_SCAN: Final = 30_000
+
+
+def mail_context(text: str) -> tuple[bool, bool]:
+    """(about mail, plainly about other software) for a paste."""
+    if len(text) > 2 * CONTEXT_SCAN:
+        text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
+    low = text.lower()
+    if any(word in low for word in _STRONG_MAIL) or _MAIL_PORT.search(low):
+        return True, False
+    if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
+        return False, True
+    return any(word in low for word in _WEAK_MAIL), False
