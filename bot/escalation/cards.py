@@ -167,6 +167,10 @@ def card_blocks(escalation: Escalation, *, mention: str | None) -> list[Block]:
     return blocks
 
 
+# The metadata event type of escalation cards.
+CARD_EVENT: Final = "smtpbot_escalation"
+
+
 def card_payload(escalation: Escalation, *, mention: str | None) -> dict[str, Any]:
     """
     ``text`` (the notification, with the mention) and ``blocks`` for the card.
@@ -175,7 +179,29 @@ def card_payload(escalation: Escalation, *, mention: str | None) -> dict[str, An
     lines = escalation.summary.error.splitlines()
     first = lines[0] if lines else "no error text"
     text = cut(f"{ping}<@{escalation.asker}> needs a human: {first}", SECTION_LIMIT)
-    return {"text": text, "blocks": to_dicts(card_blocks(escalation, mention=mention))}
+    return {
+        "text": text,
+        "blocks": to_dicts(card_blocks(escalation, mention=mention)),
+        # Slack message metadata names the escalation, so a replica can find a card
+        # that was posted but never recorded (it died in between) instead of posting
+        # a second one.
+        "metadata": {
+            "event_type": CARD_EVENT,
+            "event_payload": {"escalation": escalation.id},
+        },
+    }
+
+
+def card_escalation(message: dict[str, Any]) -> str | None:
+    """
+    The escalation a posted message is the card of, from its metadata, or None.
+    """
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != CARD_EVENT:
+        return None
+    payload = metadata.get("event_payload")
+    value = payload.get("escalation") if isinstance(payload, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def reminder_text(escalation: Escalation, *, mention: str | None, now: float) -> str:

@@ -37,6 +37,10 @@ from bot.slack.blocks import decode_value
 from bot.state import HandbackRecord, StateStore
 
 log = logging.getLogger(__name__)
+# Looking for a card already posted: from a minute before the escalation (clock skew),
+# at most this many channel messages (cards are rare; one page is plenty).
+HISTORY_SLACK_S: Final = 60.0
+HISTORY_LIMIT: Final = 200
 
 # One replica sends the due reminders per tick; the lease outlives a slow tick.
 SLA_LEASE_MS: Final = 30_000
@@ -129,6 +133,25 @@ class Desk:
         await self._safely("learn", self.learning.count("escalated", entry))
         await self.pump(client)
 
+    async def _posted_card(
+        self, client: AsyncWebClient, channel: str, escalation: Escalation
+    ) -> str | None:
+        """
+        The ts of this escalation's card if it is already in the channel, else None.
+        """
+        history = await self._call(
+            client,
+            "conversations.history",
+            channel=channel,
+            oldest=f"{escalation.created_at - HISTORY_SLACK_S:.6f}",
+            limit=HISTORY_LIMIT,
+            include_all_metadata=True,
+        )
+        for message in (history or {}).get("messages") or []:
+            if cards.card_escalation(message) == escalation.id and message.get("ts"):
+                return str(message["ts"])
+        return None
+
     async def _post_unqueued(
         self, escalation: Escalation, client: AsyncWebClient
     ) -> None:
@@ -200,6 +223,15 @@ class Desk:
                 message_ts=escalation.key.thread_ts,
             )
             permalink = str((link or {}).get("permalink") or "")
+            found = await self._posted_card(client, channel, escalation)
+            if found is not None:
+                # A replica posted it and died before recording it: adopt that card.
+                await self.escalations.set_card(
+                    key, channel=channel, ts=found, permalink=permalink
+                )
+                await self.escalations.ack(entry_id)
+                log.info("escalation_card_adopted key=%s ts=%s", key, found)
+                return 0
             shown = replace(escalation, permalink=permalink or None)
             payload = cards.card_payload(
                 shown, mention=self.settings.escalation_mention

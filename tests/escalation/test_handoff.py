@@ -74,6 +74,45 @@ async def test_replica_dying_before_posting_is_taken_over_once(
         assert await b.desk.escalations.pending() == 0
 
 
+async def test_card_posted_by_a_replica_that_died_unrecorded_is_adopted(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, matcher: Matcher
+) -> None:
+    """
+    A card that reached Slack but not Redis is found by its metadata, not posted again.
+    """
+    ts = "1700000250.000100"
+    async with running_desk(
+        fake_slack, redis_url, prefix, matcher, consumer="replica-b"
+    ) as b:
+        async with running_desk(
+            fake_slack, redis_url, prefix, matcher, consumer="replica-a", cleanup=False
+        ) as a:
+            await answered_thread(a, ts)
+            fake_slack.refuse_next("chat.postMessage", channel=ESC_CHANNEL)
+            await a.click(blocks.HUMAN, thread_value(ts))
+            await a.settle()
+            assert cards(fake_slack) == []
+            # A's card did reach Slack; A died before recording its ts in Redis.
+            key = f"{TEAM}:{CHANNEL}:{ts}"
+            await a.app.client.api_call(
+                "chat.postMessage",
+                json={
+                    "channel": ESC_CHANNEL,
+                    "text": "needs a human",
+                    "metadata": {
+                        "event_type": card_ids.CARD_EVENT,
+                        "event_payload": {"escalation": key},
+                    },
+                },
+            )
+        await asyncio.sleep(0.3)
+        assert await b.desk.pump(b.app.client) == 0
+        assert len(cards(fake_slack)) == 1
+        assert await b.desk.escalations.pending() == 0
+        adopted = await b.desk.escalations.get(key)
+        assert adopted is not None and adopted.card_ts == fake_slack.posted[-1]["ts"]
+
+
 async def test_replica_killed_after_reading_the_entry_is_taken_over(
     fake_slack: FakeSlack, redis_url: str, prefix: str, matcher: Matcher
 ) -> None:

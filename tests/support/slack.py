@@ -49,6 +49,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self.refusals: list[tuple[str, str | None, str]] = []
+        # Messages chat.postMessage accepted (with their ts), for conversations.history.
+        self.posted: list[dict[str, Any]] = []
         self.socket_url: str | None = None
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -136,6 +138,8 @@ class FakeSlack:
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
+        if method == "chat.postMessage":
+            self.posted.append({**args, "ts": ts})
         answers: dict[str, dict[str, Any]] = {
             "auth.test": {
                 "user_id": BOT_USER,
@@ -158,6 +162,19 @@ class FakeSlack:
             },
             "views.publish": {"view": {"id": "V1"}},
             "conversations.replies": {"messages": [], "has_more": False},
+            "conversations.history": {
+                "messages": [
+                    {
+                        "ts": m["ts"],
+                        "text": m.get("text"),
+                        "metadata": m.get("metadata"),
+                    }
+                    for m in reversed(self.posted)
+                    if m.get("channel") == args.get("channel")
+                    and float(m["ts"]) >= float(args.get("oldest") or 0)
+                ],
+                "has_more": False,
+            },
             "apps.connections.open": {"url": self.socket_url or ""},
         }
         return {"ok": True, **answers.get(method, {})}
