@@ -226,28 +226,31 @@ def test_normalise_replaces_host_names(host: str) -> None:
     [
         (
             "javax.mail.AuthenticationFailedException",
-            "javax mail authenticationfailedexception",
+            "javax mail authentication failed exception",
         ),
-        ("smtplib.SMTPAuthenticationError", "smtplib smtpauthenticationerror"),
-        ("javax.net.ssl.SSLHandshakeException", "javax net ssl sslhandshakeexception"),
-        ("System.Net.Mail.SmtpException", "system net mail smtpexception"),
+        ("smtplib.SMTPAuthenticationError", "smtplib smtp authentication error"),
+        (
+            "javax.net.ssl.SSLHandshakeException",
+            "javax net ssl ssl handshake exception",
+        ),
+        ("System.Net.Mail.SmtpException", "system net mail smtp exception"),
         (
             "com.sun.mail.smtp.SMTPSendFailedException",
-            "com sun mail smtp smtpsendfailedexception",
+            "com sun mail smtp smtp send failed exception",
         ),
         (
             "org.springframework.mail.MailAuthenticationException",
-            "org springframework mail mailauthenticationexception",
+            "org springframework mail mail authentication exception",
         ),
         (
             "MailKit.Security.AuthenticationException",
-            "mailkit security authenticationexception",
+            "mail kit security authentication exception",
         ),
-        ("ssl.SSLCertVerificationError", "ssl sslcertverificationerror"),
+        ("ssl.SSLCertVerificationError", "ssl ssl certificate verification error"),
     ],
 )
 def test_normalise_keeps_exception_names(name: str, words: str) -> None:
-    """Dotted exception names are kept as words, never taken for host names."""
+    """Dotted exception names are kept as words (CamelCase split), never as hosts."""
     assert normalise(f"{name}: failed") == f"{words} failed"
 
 
