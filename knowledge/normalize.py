@@ -106,7 +106,10 @@ _GSMTP: Final = re.compile(
 )
 _LONG_ID: Final = re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)[A-Za-z0-9+/=_-]{12,}\b")
 _NUMBER: Final = re.compile(r"\b\d+\b")
-_CAMEL: Final = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Two passes that each start with a plain character class (re's fast prefix scan):
+# "aB" -> "a B", then "ABc" -> "A Bc".
+_CAMEL_LOWER: Final = re.compile(r"([a-z])([A-Z])")
+_CAMEL_UPPER: Final = re.compile(r"([A-Z])([A-Z][a-z])")
 # Field names of MTA log lines (Postfix "relay=... delay=... dsn=... status=", Sendmail
 # "mailer=... pri=... stat="): structure, not wording; "relay=" is no relay problem.
 _LOG_KEYS: Final = re.compile(
@@ -236,7 +239,7 @@ def normalise(text: str) -> str:
     text = _LONG_ID.sub(" ", text)
     # CamelCase identifiers read as words: TLSErrorAlertReceivedHandshakeFailure,
     # SmtpFailedRecipientException ("handshake failure", "failed recipient").
-    text = _CAMEL.sub(" ", text)
+    text = _CAMEL_UPPER.sub(r"\1 \2", _CAMEL_LOWER.sub(r"\1 \2", text))
     text = _NUMBER.sub(" ", text)
     text = _NON_WORD.sub(" ", text.casefold().replace("_", " "))
     # "_" and non-ASCII letters hid some ids and numbers from \b above; drop them now
