@@ -65,6 +65,12 @@ class Metrics:
             ["method"],
             registry=self.registry,
         )
+        self.slack_retries = Counter(
+            "smtpbot_slack_api_retries",
+            "Slack Web API calls retried by slack_sdk's retry handlers",
+            ["reason"],
+            registry=self.registry,
+        )
         self.redis_round_trips = Counter(
             "smtpbot_redis_round_trips",
             "Round trips to the state store (a pipeline counts once)",

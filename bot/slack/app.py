@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
+from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -26,6 +27,7 @@ from bot.engine import Engine
 from bot.escalation import cards
 from bot.escalation.desk import Desk
 from bot.escalation.model import Status
+from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
 from bot.slack import blocks
 from bot.slack.handlers import EscalationHook, SlackHandlers
@@ -40,23 +42,56 @@ WEB_TIMEOUT = 10
 WEB_RETRIES = 2
 
 
+class _Counting:
+    """
+    Mixin for slack_sdk retry handlers: count each retry before waiting for it.
+    """
+
+    reason: ClassVar[str] = "other"
+    counter: Counter | None = None
+
+    async def prepare_for_next_attempt_async(self, **kwargs: Any) -> None:
+        if self.counter is not None:
+            self.counter.labels(self.reason).inc()
+        await super().prepare_for_next_attempt_async(**kwargs)  # type: ignore[misc]
+
+
+class _RateLimited(_Counting, AsyncRateLimitErrorRetryHandler):
+    reason = "rate_limited"
+
+
+class _ServerError(_Counting, AsyncServerErrorRetryHandler):
+    reason = "server_error"
+
+
+class _ConnectionError(_Counting, AsyncConnectionErrorRetryHandler):
+    reason = "connection_error"
+
+
 def make_web_client(
-    settings: Settings, *, session: aiohttp.ClientSession | None = None
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncWebClient:
     """
-    The Web API client: SLACK_API_URL, the bot token, and slack_sdk's retry handlers.
+    The Web API client: SLACK_API_URL, the bot token, and slack_sdk's retry handlers
+    (rate limits with Retry-After, server errors, connection errors), retries counted.
     """
     base_url = settings.slack_api_url.rstrip("/") + "/"
+    handlers: list[_Counting] = [
+        _RateLimited(max_retry_count=WEB_RETRIES),
+        _ServerError(max_retry_count=WEB_RETRIES),
+        _ConnectionError(max_retry_count=WEB_RETRIES),
+    ]
+    for handler in handlers:
+        handler.counter = metrics.slack_retries if metrics is not None else None
     return AsyncWebClient(
         token=settings.slack_bot_token,
         base_url=base_url,
         session=session,
         timeout=WEB_TIMEOUT,
-        retry_handlers=[
-            AsyncRateLimitErrorRetryHandler(max_retry_count=WEB_RETRIES),
-            AsyncServerErrorRetryHandler(max_retry_count=WEB_RETRIES),
-            AsyncConnectionErrorRetryHandler(max_retry_count=WEB_RETRIES),
-        ],
+        retry_handlers=handlers,  # type: ignore[arg-type]
     )
 
 
@@ -100,7 +135,7 @@ def build_app(
         escalate = desk.accept
     work = SlackHandlers(engine, escalate=escalate)
     app = AsyncApp(
-        client=client or make_web_client(settings),
+        client=client or make_web_client(settings, metrics=metrics),
         name="smtpbot",
         signing_secret=settings.slack_signing_secret or "",
         process_before_response=False,
@@ -108,6 +143,8 @@ def build_app(
 
     @app.middleware
     async def count(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
+        # Log lines of this request (and the listener tasks it starts) carry its id.
+        REQUEST_ID.set(request_id_of(body))
         metrics.events.labels(_kind(body)).inc()
         await next_()
 

@@ -70,7 +70,7 @@ async def open_bot(
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     try:
-        client = make_web_client(settings, session=session)
+        client = make_web_client(settings, session=session, metrics=metrics)
         app = build_app(
             settings,
             matcher=default_matcher(),

@@ -13,7 +13,7 @@ import pytest
 from bot.slack import blocks
 from bot.state import ThreadKey
 from knowledge.matcher import Matcher
-from tests.support.bot import Bot, running_bot
+from tests.support.bot import Bot, drain_tasks, running_bot
 from tests.support.kb import AMBIGUOUS_PASTE, CHATTER, STARTTLS_PASTE
 from tests.support.slack import (
     BOT_ID,
@@ -327,3 +327,30 @@ async def test_rate_limited_web_api_call_is_retried(bot: Bot) -> None:
     calls = await bot.fake.wait_for("chat.postMessage", 2)
     assert calls[0].args == calls[1].args
     assert bot.metrics.slack_errors.labels("chat.postMessage")._value.get() == 0
+    assert bot.metrics.slack_retries.labels("rate_limited")._value.get() == 1
+
+
+async def test_log_lines_of_a_request_carry_its_event_id(bot: Bot) -> None:
+    """
+    A warning logged while handling an event names that event's id (JSON logs).
+    """
+    import io
+    import logging
+
+    from bot.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("bot.slack.handlers")
+    logger.addHandler(handler)
+    try:
+        bot.fake.refuse_next("chat.postMessage")
+        await send(bot, message_event(STARTTLS_PASTE, event_id="Ev0LOGGED"))
+        await bot.fake.wait_for("chat.postMessage")
+        await drain_tasks()
+    finally:
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    failed = [line for line in lines if line.get("event") == "slack_call_failed"]
+    assert failed and all(line["request_id"] == "Ev0LOGGED" for line in failed)

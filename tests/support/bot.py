@@ -99,7 +99,7 @@ def make_app(
         matcher=matcher,
         store=store,
         prober=make_prober(settings),
-        client=make_web_client(settings),
+        client=make_web_client(settings, metrics=metrics),
         metrics=metrics,
         desk=desk,
     )
