@@ -8,13 +8,21 @@ from __future__ import annotations
 
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 # Probe latencies: a healthy STARTTLS probe takes tens of ms; timeouts run to the
 # budget.
 PROBE_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Time to claim an escalation: a minute to a working day.
+CLAIM_BUCKETS: Final = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0)
 
 
 class Metrics:
@@ -69,6 +77,23 @@ class Metrics:
             "smtpbot_slack_api_retries",
             "Slack Web API calls retried by slack_sdk's retry handlers",
             ["reason"],
+            registry=self.registry,
+        )
+        self.escalations = Counter(
+            "smtpbot_escalations",
+            "Threads handed to humans",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.escalations_open = Gauge(
+            "smtpbot_escalations_open",
+            "Escalations not yet resolved or handed back (as this replica last saw)",
+            registry=self.registry,
+        )
+        self.escalation_claim_seconds = Histogram(
+            "smtpbot_escalation_claim_seconds",
+            "Time from hand-off to claim",
+            buckets=CLAIM_BUCKETS,
             registry=self.registry,
         )
         self.redis_round_trips = Counter(

@@ -129,6 +129,7 @@ class Desk:
         if not accepted:
             return
         log.info("escalation_accepted key=%s reason=%s", escalation.id, request.reason)
+        self.metrics.escalations.labels(request.reason).inc()
         entry = escalation.summary.entry_id
         await self._safely("learn", self.learning.count("escalated", entry))
         await self.pump(client)
@@ -323,6 +324,9 @@ class Desk:
             try:
                 await self.pump(client)
                 await self.tick(client)
+                active = await self._safely("active", self.escalations.active())
+                if active is not None:
+                    self.metrics.escalations_open.set(len(active))
             except Exception:  # the loop must outlive any one failure
                 log.exception("escalation_loop_failed")
             with contextlib.suppress(TimeoutError):
@@ -396,6 +400,9 @@ class Desk:
         if not won:
             await self._tell(client, channel, user, taken_text(escalation))
             return
+        self.metrics.escalation_claim_seconds.observe(
+            max(0.0, self.clock() - escalation.created_at)
+        )
         await self._update_card(escalation, client)
         await self._thread(
             escalation,

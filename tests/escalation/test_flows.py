@@ -245,6 +245,23 @@ async def test_claim_updates_the_card_and_tells_the_thread(desk_bot: DeskBot) ->
     assert record is not None
     assert (record.status, record.claimed_by) == (Status.CLAIMED, HELPER)
     assert record.claimed_at == desk_bot.clock.now
+    metrics = desk_bot.desk.metrics
+    assert metrics.escalations.labels("button")._value.get() == 1
+    text = metrics.render().decode()
+    assert "smtpbot_escalation_claim_seconds_count 1.0" in text
+
+
+async def test_open_escalations_gauge_follows_the_store(desk_bot: DeskBot) -> None:
+    """
+    The background loop publishes how many escalations are open.
+    """
+    await escalated(desk_bot, "1700000109.000100")
+    stop = asyncio.Event()
+    loop = asyncio.create_task(desk_bot.desk.run(desk_bot.app.client, stop, period=5))
+    await asyncio.sleep(0.3)
+    stop.set()
+    await loop
+    assert desk_bot.desk.metrics.escalations_open._value.get() == 1
 
 
 async def test_concurrent_claims_one_wins_the_other_is_told(desk_bot: DeskBot) -> None:
