@@ -16,7 +16,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from bot.checking import Checker
@@ -26,14 +25,7 @@ from bot.errors import StateUnavailableError
 from bot.escalation.learning import looks_like_error
 from bot.metrics import Metrics
 from bot.redact import redact
-from bot.replies import (
-    ProbeOutcome,
-    Reply,
-    ReplyKind,
-    answer_reply,
-    diagnosis_reply,
-    probe_offer_reply,
-)
+from bot.replies import ProbeOutcome, Reply, ReplyKind, answer_reply
 from bot.state import (
     Conversation,
     FeedbackRecord,
@@ -45,6 +37,11 @@ from bot.state import (
     ThreadKey,
 )
 from bot.state.model import STORED_TEXT_LIMIT
+from bot.turns import CONTEXT_MESSAGES as CONTEXT_MESSAGES
+from bot.turns import HumanRequest as HumanRequest
+from bot.turns import Incoming as Incoming
+from bot.turns import Turn as Turn
+from bot.turns import decide_reply, diagnose_in_thread, feedback_ack, human_request
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 if TYPE_CHECKING:
@@ -55,45 +52,6 @@ log = logging.getLogger(__name__)
 # Event ids remembered in-process: covers Slack retries to this replica even when Redis
 # is down.
 LOCAL_MEMORY: Final = 20_000
-# Earlier messages of the same user that give a follow-up its context.
-CONTEXT_MESSAGES: Final = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """
-    A message to answer: where, who, what, and the names that identify it for dedupe.
-    """
-
-    key: ThreadKey
-    user_id: str
-    text: str
-    ts: str
-    dedupe: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HumanRequest:
-    """
-    The result of "Talk to a human": the thread state for the escalation (issue 5).
-    """
-
-    first: bool
-    conversation: Conversation
-    message: str
-    user_id: str = ""
-    reason: str = "button"
-    text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
-    """
-    The engine's answer to a message, and whether the thread now needs a human.
-    """
-
-    reply: Reply | None
-    wants_human: bool = False
 
 
 class Engine:
@@ -227,7 +185,7 @@ class Engine:
         diagnosis = (
             early
             if early is not None and not conversation.messages
-            else self._diagnose(text, conversation, message.user_id)
+            else diagnose_in_thread(self.matcher, text, conversation, message.user_id)
         )
         named = str(diagnosis.server) if diagnosis.server else None
         seen = MessageRecord(
@@ -242,7 +200,7 @@ class Engine:
             return Turn(None)
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
-        reply = self._reply(diagnosis, conversation, server, new_server=named)
+        reply = decide_reply(diagnosis, conversation, server, new_server=named)
         records: list[Record] = [seen]
         if reply is not None:
             records.append(
@@ -265,63 +223,6 @@ class Engine:
         # A follow-up error after an answer that gets nothing new: the bot is stuck.
         stuck = bool(conversation.offers) and reply is None and error_like
         return Turn(reply, wants_human=stuck)
-
-    def _diagnose(
-        self, text: str, conversation: Conversation, user_id: str
-    ) -> Diagnosis:
-        """
-        Match the message alone, then with the user's earlier messages as context.
-        """
-        diagnosis = self.matcher.diagnose(text)
-        if diagnosis.decision == Decision.CONFIDENT or not conversation.messages:
-            return diagnosis
-        earlier = [m.text for m in conversation.messages if m.user_id == user_id]
-        if not earlier:
-            return diagnosis
-        combined = self.matcher.diagnose(
-            "\n".join([*earlier[-CONTEXT_MESSAGES:], text])
-        )
-        if combined.decision == Decision.NONE:
-            return diagnosis
-        # Keep the server named in this message; context supplies the error.
-        return Diagnosis(
-            combined.decision,
-            combined.category,
-            combined.entry,
-            combined.score,
-            combined.alternatives,
-            combined.evidence,
-            combined.explanations,
-            diagnosis.server or combined.server,
-        )
-
-    def _reply(
-        self,
-        diagnosis: Diagnosis,
-        conversation: Conversation,
-        server: str | None,
-        *,
-        new_server: str | None,
-    ) -> Reply | None:
-        """
-        Decide what to say; never repeat an answer already given in the thread.
-        """
-        reply = diagnosis_reply(diagnosis, server=server)
-        repeated = reply is not None and any(
-            o.entry_id == reply.entry_id
-            and o.category == reply.category
-            and o.alternatives == tuple(c.entry_id for c in reply.choices)
-            for o in conversation.offers
-        )
-        if reply is not None and not repeated:
-            return reply
-        if (
-            new_server
-            and conversation.offers
-            and not conversation.has_probe_offer(new_server)
-        ):
-            return probe_offer_reply(new_server)
-        return None
 
     async def choose(self, key: ThreadKey, user_id: str, entry_id: str) -> Reply | None:
         """
@@ -357,12 +258,7 @@ class Engine:
         )
         counter = "helpful" if helpful else "rejected"
         await self._learn(lambda ln: ln.count(counter, entry_id))
-        if helpful:
-            return "Thanks for letting me know. Glad it helped!"
-        return (
-            "Sorry that didn't help. Press *Talk to a human* and someone from the "
-            "support team will take a look."
-        )
+        return feedback_ack(helpful=helpful)
 
     async def rejected_twice(self, key: ThreadKey) -> bool:
         """
@@ -387,23 +283,8 @@ class Engine:
         if first:
             await self._append(key, HumanRecord(user_id, at=self._clock()))
         conversation = await self.load(key)
-        if not first:
-            return HumanRequest(
-                False,
-                conversation,
-                "A human has already been asked to look at this thread.",
-                user_id,
-                reason,
-                text,
-            )
-        return HumanRequest(
-            True,
-            conversation,
-            "I've let the support team know; someone will "
-            "reply in this thread. I'll stay quiet here from now on.",
-            user_id,
-            reason,
-            text,
+        return human_request(
+            conversation, first=first, user_id=user_id, reason=reason, text=text
         )
 
     async def probe(

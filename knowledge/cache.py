@@ -58,6 +58,7 @@ def fingerprint(root: Path) -> str:
                 "model.py",
                 "servers.py",
                 "context.py",
+                "decision.py",
             )
         ),
     ]

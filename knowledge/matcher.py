@@ -19,10 +19,10 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
-from knowledge.categories import NONE
 from knowledge.context import mail_context
+from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
-from knowledge.model import CodeInfo, Entry, KnowledgeBase
+from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
     MAX_TEXT,
     Evidence,
@@ -291,20 +291,6 @@ class Matcher:
             bonus += REPLY_BONUS
         return bonus
 
-    def _fallback(self, evidence: Evidence) -> tuple[CodeInfo, ...]:
-        """Explanations of the codes in the paste, most specific first."""
-        found: list[CodeInfo] = []
-        for code in sorted(evidence.hex_codes):
-            if info := self.kb.hex_codes.get(code):
-                found.append(info)
-        for code in sorted(evidence.enhanced_codes, key=lambda c: (c[2:] == "0.0", c)):
-            if info := self.kb.enhanced(code):
-                found.append(info)
-        for reply in sorted(evidence.reply_codes):
-            if info := self.kb.reply_codes.get(str(reply)):
-                found.append(info)
-        return tuple(found)
-
     def _decide(
         self,
         ranked: list[Candidate],
@@ -314,93 +300,21 @@ class Matcher:
         mail: bool,
     ) -> Diagnosis:
         """
-        Turn the ranking into a decision.
+        Turn the ranking into a decision (``knowledge.decision``).
 
-        It carries up to three other-category alternatives.
+        The thresholds are read here on every call, so assigning this module's
+        constants (bench scripts, tests) still tunes the decision.
         """
-        explanations = self._fallback(evidence)
-        top = ranked[0] if ranked else None
-        others: list[Candidate] = []
-        seen = {top.entry.id} if top else set()
-        for candidate in ranked[1:]:
-            if candidate.entry.id not in seen and candidate.score >= AMBIGUOUS - 15:
-                seen.add(candidate.entry.id)
-                others.append(candidate)
-            if len(others) == ALTERNATIVES:
-                break
-        rival = next(
-            (c for c in ranked if top and c.entry.category != top.entry.category), None
+        limits = Thresholds(
+            confident=CONFIDENT,
+            ambiguous=AMBIGUOUS,
+            margin=MARGIN,
+            certain=CERTAIN,
+            tie=TIE,
+            alternatives=ALTERNATIVES,
         )
-        lead = top.raw - rival.raw if top and rival else (top.raw if top else 0.0)
-        # A dead heat (same score, equally long evidence) between two categories is a
-        # question, however high the score.
-        heat = bool(
-            top and rival and lead <= TIE and len(rival.signature) == len(top.signature)
-        )
-        if (
-            top
-            and top.score >= CONFIDENT
-            # A dead heat between two categories is a question, however high.
-            and (lead >= MARGIN or (top.score >= CERTAIN and not heat))
-        ):
-            return Diagnosis(
-                Decision.CONFIDENT,
-                top.entry.category,
-                top.entry,
-                top.score,
-                tuple(others),
-                evidence,
-                explanations,
-                server,
-            )
-        # A bare number is only a code in a mail context: "I paid 535 dollars" is chat.
-        trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(
-            explanations
-        )
-        coded = (
-            next((info for info in explanations if info.category), None)
-            if trusted
-            else None
-        )
-        if coded is not None and (
-            top is None or top.score < AMBIGUOUS or top.entry.category == coded.category
-        ):
-            # No entry fits but a code says what it is (IANA registry, RFC 5321,
-            # Outlook).
-            alternatives = tuple(c for c in ([top] if top else []) + others)[
-                :ALTERNATIVES
-            ]
-            return Diagnosis(
-                Decision.CONFIDENT,
-                coded.category or NONE,
-                None,
-                CONFIDENT,
-                alternatives,
-                evidence,
-                explanations,
-                server,
-            )
-        if top and top.score >= AMBIGUOUS:
-            return Diagnosis(
-                Decision.AMBIGUOUS,
-                NONE,
-                None,
-                top.score,
-                tuple([top, *others])[:ALTERNATIVES],
-                evidence,
-                explanations,
-                server,
-            )
-        return Diagnosis(
-            Decision.NONE,
-            NONE,
-            None,
-            top.score if top else 0.0,
-            tuple([top, *others])[:ALTERNATIVES] if top else (),
-            evidence,
-            explanations,
-            server,
-        )
+        explanations = explain_codes(self.kb, evidence)
+        return decide(ranked, evidence, server, explanations, mail=mail, limits=limits)
 
 
 __all__ = ["Candidate", "Decision", "Diagnosis", "Matcher", "mail_context"]

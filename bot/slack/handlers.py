@@ -21,6 +21,9 @@ from bot.checks import parse_target
 from bot.engine import Engine, HumanRequest, Incoming
 from bot.errors import InputError
 from bot.slack import blocks
+from bot.slack.smtpcheck import USAGE as USAGE
+from bot.slack.smtpcheck import Respond as Respond
+from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
 from bot.state import ThreadKey
 
 log = logging.getLogger(__name__)
@@ -40,15 +43,8 @@ _AUTO_NOTICE: Final = {
     "feedback": "That's twice my answer didn't help, so I've asked a human.",
     "unmatched": "I don't recognise this one, so I've asked a human.",
 }
-USAGE: Final = (
-    "Usage: `/smtpcheck host[:port] [--mx]`\n"
-    "Checks that a mail server offers STARTTLS with a valid certificate. Without a "
-    "port it tries 587, 25 and 465. `--mx` checks the domain's MX hosts.\n"
-    "Example: `/smtpcheck smtp.example.com:587`"
-)
 
 EscalationHook = Callable[[HumanRequest, AsyncWebClient], Awaitable[None]]
-Respond = Callable[..., Awaitable[Any]]
 
 
 def team_of(body: Mapping[str, Any]) -> str:
@@ -192,56 +188,7 @@ class SlackHandlers:
             f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
         ):
             return
-        posted = await self._call(
-            client,
-            "chat.postMessage",
-            channel=key.channel_id,
-            thread_ts=key.thread_ts,
-            text=f"Checking {target}…",
-            blocks=blocks.to_dicts(blocks.progress_blocks(str(target), [])),
-        )
-        ts = posted.get("ts") if posted is not None else None
-        phases: list[str] = []
-
-        async def progress(phase: str) -> None:
-            # A "port 587: ..." line replaces that port's previous one: a line per port.
-            head = phase.split(":", 1)[0] + ":" if phase.startswith("port ") else None
-            same = [i for i, p in enumerate(phases) if head and p.startswith(head)]
-            if same:
-                phases[same[0]] = phase
-            else:
-                phases.append(phase)
-            if ts is not None:
-                await self._call(
-                    client,
-                    "chat.update",
-                    channel=key.channel_id,
-                    ts=ts,
-                    text=f"Checking {target}…",
-                    blocks=blocks.to_dicts(blocks.progress_blocks(str(target), phases)),
-                )
-
-        outcome = await self.engine.probe(
-            target, user_id=user, progress=progress, key=key
-        )
-        report = {
-            "text": blocks.probe_text(outcome),
-            "blocks": blocks.to_dicts(
-                blocks.probe_blocks(outcome, thread_ts=key.thread_ts)
-            ),
-        }
-        if ts is not None:
-            await self._call(
-                client, "chat.update", channel=key.channel_id, ts=ts, **report
-            )
-        else:
-            await self._call(
-                client,
-                "chat.postMessage",
-                channel=key.channel_id,
-                thread_ts=key.thread_ts,
-                **report,
-            )
+        await probe_in_thread(self.engine, self._call, client, key, user, target)
 
     async def feedback(
         self, body: Mapping[str, Any], client: AsyncWebClient, *, helpful: bool
@@ -358,20 +305,7 @@ class SlackHandlers:
         """
         Why this user may not run /smtpcheck, or None when allowed.
         """
-        admins = self.engine.settings.admin_users
-        if command.get("user_id") in admins:
-            return None
-        if not admins:
-            return (
-                "/smtpcheck is for admins, and none are configured "
-                "(ADMIN_USERS is empty)."
-            )
-        names = ", ".join(f"<@{a}>" for a in sorted(admins))
-        return (
-            f"Sorry, only admins may run /smtpcheck: {names}. "
-            "Ask one of them, or paste "
-            "your error in a support channel and use the check button there."
-        )
+        return smtpcheck_refusal(self.engine.settings.admin_users, command)
 
     async def smtpcheck(
         self, command: Mapping[str, Any], ack: Respond, respond: Respond
@@ -379,43 +313,4 @@ class SlackHandlers:
         """
         /smtpcheck: refuse, explain usage, or ack with "checking…" and report later.
         """
-        refusal = self.smtpcheck_refusal(command)
-        words = str(command.get("text") or "").split()
-        if refusal is not None:
-            await ack(text=refusal)
-            return
-        mx = "--mx" in words
-        args = [w for w in words if w != "--mx"]
-        if (
-            len(args) != 1
-            or args[0] in {"help", "-h", "--help"}
-            or args[0].startswith("-")
-        ):
-            problem = (
-                ""
-                if not args or args[0] in {"help", "-h", "--help"}
-                else (f"I could not read `{' '.join(words)}`.\n")
-            )
-            await ack(text=problem + USAGE)
-            return
-        try:
-            target = parse_target(args[0], mx=mx)
-        except InputError as exc:
-            await ack(text=f"{exc}\n{USAGE}")
-            return
-        await ack(text=f":hourglass_flowing_sand: Checking {target}…")
-
-        async def quiet(phase: str) -> None:
-            """
-            Slash command reports come once, through response_url.
-            """
-
-        outcome = await self.engine.probe(
-            target, user_id=str(command.get("user_id")), progress=quiet
-        )
-        await respond(
-            text=blocks.probe_text(outcome),
-            response_type="ephemeral",
-            replace_original=False,
-            blocks=blocks.to_dicts(blocks.probe_blocks(outcome, thread_ts=None)),
-        )
+        await run_smtpcheck(self.engine, command, ack, respond)

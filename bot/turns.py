@@ -1,0 +1,156 @@
+"""
+What the conversation engine trades in, and its pure decisions.
+
+The records: a message to answer (``Incoming``), the engine's answer (``Turn``) and a
+request for a human (``HumanRequest``). The decisions: which diagnosis a message gets
+given the thread so far, what to say (never the same answer twice), and the words of a
+feedback acknowledgement or a human request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from bot.replies import Reply, diagnosis_reply, probe_offer_reply
+from bot.state.model import Conversation, ThreadKey
+from knowledge.matcher import Decision, Diagnosis, Matcher
+
+# Earlier messages of the same user that give a follow-up its context.
+CONTEXT_MESSAGES: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """
+    A message to answer: where, who, what, and the names that identify it for dedupe.
+    """
+
+    key: ThreadKey
+    user_id: str
+    text: str
+    ts: str
+    dedupe: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HumanRequest:
+    """
+    The result of "Talk to a human": the thread state for the escalation (issue 5).
+    """
+
+    first: bool
+    conversation: Conversation
+    message: str
+    user_id: str = ""
+    reason: str = "button"
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """
+    The engine's answer to a message, and whether the thread now needs a human.
+    """
+
+    reply: Reply | None
+    wants_human: bool = False
+
+
+def diagnose_in_thread(
+    matcher: Matcher, text: str, conversation: Conversation, user_id: str
+) -> Diagnosis:
+    """
+    Match the message alone, then with the user's earlier messages as context.
+    """
+    diagnosis = matcher.diagnose(text)
+    if diagnosis.decision == Decision.CONFIDENT or not conversation.messages:
+        return diagnosis
+    earlier = [m.text for m in conversation.messages if m.user_id == user_id]
+    if not earlier:
+        return diagnosis
+    combined = matcher.diagnose("\n".join([*earlier[-CONTEXT_MESSAGES:], text]))
+    if combined.decision == Decision.NONE:
+        return diagnosis
+    # Keep the server named in this message; context supplies the error.
+    return Diagnosis(
+        combined.decision,
+        combined.category,
+        combined.entry,
+        combined.score,
+        combined.alternatives,
+        combined.evidence,
+        combined.explanations,
+        diagnosis.server or combined.server,
+    )
+
+
+def decide_reply(
+    diagnosis: Diagnosis,
+    conversation: Conversation,
+    server: str | None,
+    *,
+    new_server: str | None,
+) -> Reply | None:
+    """
+    Decide what to say; never repeat an answer already given in the thread.
+    """
+    reply = diagnosis_reply(diagnosis, server=server)
+    repeated = reply is not None and any(
+        o.entry_id == reply.entry_id
+        and o.category == reply.category
+        and o.alternatives == tuple(c.entry_id for c in reply.choices)
+        for o in conversation.offers
+    )
+    if reply is not None and not repeated:
+        return reply
+    if (
+        new_server
+        and conversation.offers
+        and not conversation.has_probe_offer(new_server)
+    ):
+        return probe_offer_reply(new_server)
+    return None
+
+
+def feedback_ack(*, helpful: bool) -> str:
+    """
+    The acknowledgement shown for an answer to "Did this help?".
+    """
+    if helpful:
+        return "Thanks for letting me know. Glad it helped!"
+    return (
+        "Sorry that didn't help. Press *Talk to a human* and someone from the "
+        "support team will take a look."
+    )
+
+
+def human_request(
+    conversation: Conversation,
+    *,
+    first: bool,
+    user_id: str,
+    reason: str,
+    text: str,
+) -> HumanRequest:
+    """
+    The result of a request for a human, with what the thread is told.
+    """
+    if not first:
+        return HumanRequest(
+            False,
+            conversation,
+            "A human has already been asked to look at this thread.",
+            user_id,
+            reason,
+            text,
+        )
+    return HumanRequest(
+        True,
+        conversation,
+        "I've let the support team know; someone will "
+        "reply in this thread. I'll stay quiet here from now on.",
+        user_id,
+        reason,
+        text,
+    )
