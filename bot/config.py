@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, TypeVar
 
 from bot.errors import ConfigError
 
+_N = TypeVar("_N", int, float)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Slack's own Web API; tests and staging point SLACK_API_URL at a local fake.
@@ -30,22 +31,38 @@ _DOTENV_LINE: Final = re.compile(
 )
 
 
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: _N,
+    parse: Callable[[str], _N],
+    kind: str,
+    *,
+    low: _N,
+    high: _N,
+) -> _N:
+    """
+    A numeric variable parsed by ``parse`` and kept within [low, high].
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ConfigError(name, f"expected {kind}, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
+    return value
+
+
 def _int(
     env: Mapping[str, str], name: str, default: int, *, low: int, high: int
 ) -> int:
     """
     An integer variable within [low, high].
     """
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(name, f"expected a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
-    return value
+    return _number(env, name, default, int, "a whole number", low=low, high=high)
 
 
 def _float(
@@ -54,16 +71,7 @@ def _float(
     """
     A number variable within [low, high].
     """
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(name, f"expected a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be between {low} and {high}, got {value}")
-    return value
+    return _number(env, name, default, float, "a number", low=low, high=high)
 
 
 def _ids(env: Mapping[str, str], name: str) -> frozenset[str]:

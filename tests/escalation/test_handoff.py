@@ -45,6 +45,17 @@ def reminders(fake: FakeSlack) -> list[str]:
     ]
 
 
+async def escalate_without_card(replica: DeskBot, ts: str) -> None:
+    """
+    Answer a thread and ask for a human while posting the card fails: the entry waits.
+    """
+    await answered_thread(replica, ts)
+    replica.fake.refuse_next("chat.postMessage", channel=ESC_CHANNEL)
+    await replica.click(blocks.HUMAN, thread_value(ts))
+    await replica.settle()
+    assert cards(replica.fake) == []
+
+
 async def test_replica_dying_before_posting_is_taken_over_once(
     fake_slack: FakeSlack, redis_url: str, prefix: str, matcher: Matcher
 ) -> None:
@@ -59,11 +70,7 @@ async def test_replica_dying_before_posting_is_taken_over_once(
         async with running_desk(
             fake_slack, redis_url, prefix, matcher, consumer="replica-a", cleanup=False
         ) as a:
-            await answered_thread(a, ts)
-            fake_slack.refuse_next("chat.postMessage", channel=ESC_CHANNEL)
-            await a.click(blocks.HUMAN, thread_value(ts))
-            await a.settle()
-            assert cards(fake_slack) == []
+            await escalate_without_card(a, ts)
             assert await a.desk.escalations.pending() == 1
         # A is gone. B's first pump comes too early to take over; later it does.
         assert await b.desk.pump(b.app.client) == 0
@@ -87,11 +94,7 @@ async def test_card_posted_by_a_replica_that_died_unrecorded_is_adopted(
         async with running_desk(
             fake_slack, redis_url, prefix, matcher, consumer="replica-a", cleanup=False
         ) as a:
-            await answered_thread(a, ts)
-            fake_slack.refuse_next("chat.postMessage", channel=ESC_CHANNEL)
-            await a.click(blocks.HUMAN, thread_value(ts))
-            await a.settle()
-            assert cards(fake_slack) == []
+            await escalate_without_card(a, ts)
             # A's card did reach Slack; A died before recording its ts in Redis.
             key = f"{TEAM}:{CHANNEL}:{ts}"
             await a.app.client.api_call(
