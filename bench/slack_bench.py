@@ -47,6 +47,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-signing-secret"
 CHANNEL = "C0BENCH"
+# Worker processes the bot runs by default here: one per core.
+WORKERS = 2
 # Upper bound on requests per phase, whatever the duration (the loops always stop).
 MAX_REQUESTS = 60_000
 # Pastes the shipped knowledge base answers confidently (chosen from the dev corpus when
@@ -319,7 +321,7 @@ def ratios(ours: dict[str, Any], bare: dict[str, Any]) -> dict[str, float]:
     }
 
 
-async def run(seconds: float, senders: int) -> dict[str, Any]:
+async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
     pastes = pick_pastes()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11")
     prefix = f"smtpbot-bench:{uuid.uuid4().hex[:8]}:"
@@ -346,6 +348,7 @@ async def run(seconds: float, senders: int) -> dict[str, Any]:
         "seconds_per_phase": seconds,
         "pastes": len(pastes),
         "cpus": os.cpu_count(),
+        "workers": workers,
     }
     bare: dict[str, Any] = {}
     ours: dict[str, Any] = {}
@@ -379,6 +382,8 @@ async def run(seconds: float, senders: int) -> dict[str, Any]:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                "--workers",
+                str(workers),
             ],
             env,
         ):
@@ -455,10 +460,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=WORKERS,
+        help="`smtpbot run --workers N` (0: the front answers too)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "slack.json"
     )
     args = parser.parse_args()
-    results = asyncio.run(run(args.seconds, args.senders))
+    results = asyncio.run(run(args.seconds, args.senders, args.workers))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results, indent=2))

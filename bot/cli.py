@@ -8,6 +8,7 @@ Built on click, and each command imports only what it needs, so that one-shot co
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import click
@@ -104,7 +105,15 @@ def kb_show(entry_id: str) -> None:
     help="Port for HTTP mode (default 3000); in Socket Mode, serve the health "
     "endpoints on it.",
 )
-def run(http: bool, host: str, port: int | None) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 64),
+    default=0,
+    show_default=True,
+    help="HTTP mode: answer queued messages in N `smtpbot work` processes (0: in "
+    "this process). The front only verifies, queues and acks.",
+)
+def run(http: bool, host: str, port: int | None, workers: int) -> None:
     """
     Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, or HTTP mode with --http.
 
@@ -112,6 +121,10 @@ def run(http: bool, host: str, port: int | None) -> None:
     """
     from bot.errors import ConfigError
     from bot.logs import setup_logging
+    from bot.slack.supervisor import share_metrics
+
+    # Before prometheus_client is imported: /metrics adds up the workers' counters.
+    shared = share_metrics(os.environ) if http and workers else None
     from bot.slack.runtime import run_command
 
     try:
@@ -119,11 +132,47 @@ def run(http: bool, host: str, port: int | None) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    sys.exit(
-        run_command(
-            os.environ, http=http, host=host, port=port, stdin=sys.stdin, out=sys.stderr
+    try:
+        code = run_command(
+            os.environ,
+            http=http,
+            host=host,
+            port=port,
+            stdin=sys.stdin,
+            out=sys.stderr,
+            workers=workers,
         )
-    )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+    sys.exit(code)
+
+
+@app.command()
+@click.option(
+    "--nice",
+    type=click.IntRange(0, 19),
+    default=0,
+    show_default=True,
+    help="Lower this process's CPU priority (what `run --workers` gives its workers).",
+)
+def work(nice: int) -> None:
+    """
+    Answer the support messages HTTP-mode fronts have queued in Redis.
+
+    Run any number, on any hosts sharing REDIS_URL (e.g. a separate deployment); `run
+    --http --workers N` starts N itself.
+    """
+    from bot.errors import ConfigError
+    from bot.logs import setup_logging
+    from bot.slack.runtime import work_command
+
+    try:
+        setup_logging(os.environ)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(work_command(os.environ, nice=nice, out=sys.stderr))
 
 
 @app.command()

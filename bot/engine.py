@@ -36,7 +36,7 @@ from bot.state import (
     StateStore,
     ThreadKey,
 )
-from bot.state.model import STORED_TEXT_LIMIT
+from bot.state.model import STORED_TEXT_LIMIT, Command
 from bot.turns import CONTEXT_MESSAGES as CONTEXT_MESSAGES
 from bot.turns import HumanRequest as HumanRequest
 from bot.turns import Incoming as Incoming
@@ -102,12 +102,14 @@ class Engine:
             self._seen.popitem(last=False)
         return duplicate
 
-    async def _append(self, key: ThreadKey, *records: Record) -> None:
+    async def _append(
+        self, key: ThreadKey, *records: Record, also: Sequence[Command] = ()
+    ) -> None:
         """
         Record in the store; an unavailable store is counted, not fatal.
         """
         try:
-            await self.store.append(key, *records)
+            await self.store.append(key, *records, also=also)
         except StateUnavailableError as exc:
             self.metrics.redis_errors.inc()
             log.warning("state_append_failed key=%s error=%s", key, exc)
@@ -214,11 +216,19 @@ class Engine:
                 )
             )
             self.metrics.replies.labels(str(reply.kind)).inc()
-        await self._append(message.key, *records)
+        answered = reply is not None and reply.kind in {
+            ReplyKind.ANSWER,
+            ReplyKind.CHOICES,
+        }
+        # The learning counters ride in the same pipeline as the thread's records.
+        also = (
+            self.learning.suggested_commands(reply.category, reply.entry_id)
+            if reply is not None and answered and self.learning is not None
+            else []
+        )
+        await self._append(message.key, *records, also=also)
         error_like = looks_like_error(text)
-        if reply is not None and reply.kind in {ReplyKind.ANSWER, ReplyKind.CHOICES}:
-            await self._learn(lambda ln: ln.suggested(reply.category, reply.entry_id))
-        elif diagnosis.decision == Decision.NONE and error_like:
+        if not answered and diagnosis.decision == Decision.NONE and error_like:
             await self._learn(lambda ln: ln.unmatched(text))
         # A follow-up error after an answer that gets nothing new: the bot is stuck.
         stuck = bool(conversation.offers) and reply is None and error_like

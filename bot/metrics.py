@@ -1,11 +1,12 @@
 """
 Prometheus metrics, on a registry owned by each ``Metrics`` instance (no global state,
-so
-tests and several apps in one process never collide).
+so tests and several apps in one process never collide). Under ``run --http --workers
+N`` prometheus_client's multiprocess mode adds up the front's and the workers' values.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Final
 
 from prometheus_client import (
@@ -14,6 +15,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -89,6 +91,7 @@ class Metrics:
             "smtpbot_escalations_open",
             "Escalations not yet resolved or handed back (as this replica last saw)",
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.escalation_claim_seconds = Histogram(
             "smtpbot_escalation_claim_seconds",
@@ -109,6 +112,11 @@ class Metrics:
 
     def render(self) -> bytes:
         """
-        The Prometheus text exposition.
+        The Prometheus text exposition; with PROMETHEUS_MULTIPROC_DIR (``run --http
+        --workers N``) the sum over the front and its workers.
         """
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import StateUnavailableError
 from bot.redact import redact
+from bot.state.model import Command
 
 COUNTERS: Final = ("suggested", "helpful", "rejected", "escalated")
 # Unmatched errors kept for the knowledge-base gaps list; older ones matter less.
@@ -97,19 +98,32 @@ class Learning:
                 f"learning store unavailable: {type(exc).__name__}"
             ) from exc
 
+    def suggested_commands(
+        self, category: str | None, entry_id: str | None
+    ) -> list[Command]:
+        """
+        The counter updates for an answer with an entry (or a category's
+        alternatives), for the caller to send with its own write.
+        """
+        week = self._key(f"cats:{week_of(self._clock())}")
+        commands: list[Command] = []
+        if entry_id:
+            commands.append(("HINCRBY", self._key("suggested"), entry_id, 1))
+        if category and category != "none":
+            commands.append(("ZINCRBY", week, 1, category))
+            commands.append(("EXPIRE", week, WEEK_TTL, "NX"))
+        return commands
+
     async def suggested(self, category: str | None, entry_id: str | None) -> None:
         """
         The bot answered with an entry (or offered a category's alternatives).
         """
-        week = self._key(f"cats:{week_of(self._clock())}")
+        commands = self.suggested_commands(category, entry_id)
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                if entry_id:
-                    pipe.hincrby(self._key("suggested"), entry_id, 1)
-                if category and category != "none":
-                    pipe.zincrby(week, 1, category)
-                    pipe.expire(week, WEEK_TTL, nx=True)
+                for command in commands:
+                    pipe.execute_command(*command)
                 return await pipe.execute()
 
         await self._call(run)

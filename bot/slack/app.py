@@ -117,10 +117,15 @@ def build_app(
     metrics: Metrics | None = None,
     escalate: EscalationHook | None = None,
     desk: Desk | None = None,
+    verified_upstream: bool = False,
 ) -> AsyncApp:
     """
     The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
     ``desk`` the escalation cards, reminders' buttons and the App Home tab.
+
+    ``verified_upstream`` builds the workers' app: its input comes from the intake
+    stream, verified by the HTTP front when it arrived (possibly minutes ago), and
+    dispatch returns once the listeners are done (the entry is acknowledged then).
     """
     metrics = metrics or Metrics()
     engine = Engine(
@@ -138,7 +143,8 @@ def build_app(
         client=client or make_web_client(settings, metrics=metrics),
         name="smtpbot",
         signing_secret=settings.slack_signing_secret or "",
-        process_before_response=False,
+        request_verification_enabled=not verified_upstream,
+        process_before_response=verified_upstream,
     )
 
     @app.middleware

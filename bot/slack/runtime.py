@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Mapping
-from typing import Final, TextIO
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
 
 import aiohttp
 from aiohttp import web
@@ -24,8 +26,11 @@ from bot.escalation.learning import Learning
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
+from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
+from bot.slack.supervisor import WorkerPool
+from bot.slack.worker import IntakeWorker, bolt_dispatch
 from bot.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -43,12 +48,23 @@ WEB_CONNECTIONS: Final = 64
 DEFAULT_HTTP_PORT: Final = 3000
 
 
-@contextlib.asynccontextmanager
-async def open_bot(
-    settings: Settings,
-) -> AsyncIterator[tuple[AsyncApp, RedisStore, Metrics]]:
+@dataclass(frozen=True, slots=True)
+class Bot:
     """
-    Build the Bolt app and its dependencies; close them all on exit.
+    What ``open_bot`` builds: the front's Bolt app, and with ``worker=True`` the
+    intake workers' app, on one store, Web client and metrics.
+    """
+
+    app: AsyncApp
+    store: RedisStore
+    metrics: Metrics
+    worker_app: AsyncApp | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator[Bot]:
+    """
+    Build the Bolt app(s) and their dependencies; close them all on exit.
     """
     from bot.commands import default_matcher
 
@@ -71,19 +87,22 @@ async def open_bot(
     loop: asyncio.Task[None] | None = None
     try:
         client = make_web_client(settings, session=session, metrics=metrics)
-        app = build_app(
-            settings,
-            matcher=default_matcher(),
-            store=store,
-            prober=make_prober(settings),
-            client=client,
-            metrics=metrics,
-            desk=desk,
+        parts: dict[str, Any] = {
+            "matcher": default_matcher(),
+            "store": store,
+            "prober": make_prober(settings),
+            "client": client,
+            "metrics": metrics,
+            "desk": desk,
+        }
+        app = build_app(settings, **parts)
+        worker_app = (
+            build_app(settings, verified_upstream=True, **parts) if worker else None
         )
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield app, store, metrics
+        yield Bot(app, store, metrics, worker_app)
         await drain()
     finally:
         stop.set()
@@ -153,10 +172,14 @@ async def serve(
     host: str,
     port: int | None,
     stop: asyncio.Event,
+    workers: int = 0,
     out: TextIO = sys.stderr,
 ) -> None:
     """
     Run the bot until ``stop`` is set: HTTP mode, or Socket Mode with SLACK_APP_TOKEN.
+
+    In HTTP mode the front queues Events API messages (``bot.slack.intake``); with
+    ``workers`` 0 this process also answers them, else N ``smtpbot work`` processes do.
     """
     if http and not settings.has_http_credentials:
         raise ConfigError(
@@ -171,16 +194,24 @@ async def serve(
         )
     if not settings.redis_url:
         print(f"REDIS_URL is not set; using {DEFAULT_REDIS_URL}", file=out)
-    async with open_bot(settings) as (app, store, metrics):
+    async with open_bot(settings, worker=http and workers == 0) as bot:
         runner: web.AppRunner | None = None
         handler = None
+        done = asyncio.Event()
+        background: list[asyncio.Task[None]] = []
         try:
             if http or port is not None:
+                intake = (
+                    Intake(settings, bot.store.client, metrics=bot.metrics)
+                    if http
+                    else None
+                )
                 web_app = build_web_app(
-                    app,
-                    store=store,
-                    metrics=metrics,
+                    bot.app,
+                    store=bot.store,
+                    metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
+                    intake=intake,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)
                 print(
@@ -189,13 +220,22 @@ async def serve(
                     file=out,
                     flush=True,
                 )
+            if http and bot.worker_app is not None:
+                consumer = make_worker(settings, bot, bot.worker_app)
+                background.append(asyncio.create_task(consumer.run(done)))
+            elif http:
+                pool = WorkerPool(workers, env=os.environ)
+                background.append(asyncio.create_task(pool.run(done)))
+                print(f"smtpbot started {workers} worker(s)", file=out, flush=True)
             if not http:
                 from slack_bolt.adapter.socket_mode.async_handler import (
                     AsyncSocketModeHandler,
                 )
 
                 handler = AsyncSocketModeHandler(
-                    app, app_token=settings.slack_app_token, web_client=app.client
+                    bot.app,
+                    app_token=settings.slack_app_token,
+                    web_client=bot.app.client,
                 )
                 # slack_bolt leaves connect_async/close_async unannotated.
                 await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -206,21 +246,45 @@ async def serve(
                 await handler.close_async()  # type: ignore[no-untyped-call]
             if runner is not None:
                 await runner.cleanup()
+            # Queued messages already taken are answered; the rest wait in the stream.
+            done.set()
+            await asyncio.gather(*background, return_exceptions=True)
 
 
-def run(settings: Settings, *, http: bool, host: str, port: int | None) -> None:
+def make_worker(settings: Settings, bot: Bot, app: AsyncApp) -> IntakeWorker:
     """
-    Blocking entry point for the CLI: serve until SIGINT or SIGTERM.
+    A consumer of the intake stream that hands entries to ``app``.
+    """
+    return IntakeWorker(
+        bot.store.client,
+        stream_key(settings.redis_prefix),
+        dispatch=bolt_dispatch(app),
+        metrics=bot.metrics,
+    )
+
+
+async def work(settings: Settings, *, stop: asyncio.Event) -> None:
+    """
+    ``smtpbot work``: answer queued messages until ``stop`` is set.
+    """
+    async with open_bot(settings, worker=True) as bot:
+        assert bot.worker_app is not None
+        await make_worker(settings, bot, bot.worker_app).run(stop)
+
+
+def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """
+    Run ``main(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``.
     """
 
-    async def main() -> None:
+    async def wrapper() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, http=http, host=host, port=port, stop=stop)
+        await main(stop)
 
-    asyncio.run(main())
+    asyncio.run(wrapper())
 
 
 NO_TOKENS: Final = (
@@ -238,6 +302,7 @@ def run_command(
     port: int | None,
     stdin: TextIO,
     out: TextIO,
+    workers: int = 0,
 ) -> int:
     """
     ``smtpbot run``: validate settings, then serve; with no tokens, explain (or
@@ -260,14 +325,37 @@ def run_command(
         from bot.console import console_command
 
         return console_command(environ, stdin=stdin, stdout=sys.stdout)
+    if port is None and http:
+        port = DEFAULT_HTTP_PORT
     try:
-        run(
-            settings,
-            http=http,
-            host=host,
-            port=port if port is not None or not http else DEFAULT_HTTP_PORT,
+        until_signalled(
+            lambda stop: serve(
+                settings, http=http, host=host, port=port, stop=stop, workers=workers
+            )
         )
     except ConfigError as exc:
         print(f"error: {exc}", file=out)
         return exc.exit_code
+    return 0
+
+
+def work_command(environ: Mapping[str, str], *, nice: int, out: TextIO) -> int:
+    """
+    ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
+    """
+    try:
+        settings = load_settings(environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return exc.exit_code
+    if not settings.slack_bot_token:
+        print("error: SLACK_BOT_TOKEN: a worker posts replies and needs it", file=out)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    if nice:
+        os.nice(nice)
+    until_signalled(lambda stop: work(settings, stop=stop))
     return 0

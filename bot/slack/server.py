@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.errors import StateUnavailableError
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.slack.intake import Intake
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -55,16 +56,26 @@ def shape_problem(body: object) -> str | None:
 
 
 def build_web_app(
-    bolt: AsyncApp, *, store: StateStore, metrics: Metrics, signing_secret: str
+    bolt: AsyncApp,
+    *,
+    store: StateStore,
+    metrics: Metrics,
+    signing_secret: str,
+    intake: Intake | None = None,
 ) -> web.Application:
     """
-    The aiohttp application for HTTP mode (also serves the health endpoints).
+    The aiohttp application for HTTP mode (also serves the health endpoints). With an
+    ``intake``, Events API messages are queued for workers instead of handled here.
     """
     verifier = SignatureVerifier(signing_secret)
 
     async def events(request: web.Request) -> web.Response:
         body = await request.text()
         headers = dict(request.headers)
+        if intake is not None:
+            taken = await intake.offer(body, headers)
+            if taken is not None:
+                return taken
         bolt_headers: dict[str, str | Sequence[str]] = {**headers}
         try:
             bolt_request = AsyncBoltRequest(

@@ -15,7 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
+
+# A raw Redis command another part (the learning counters) rides along with a write.
+Command: TypeAlias = tuple[str | int | float, ...]
 
 # Stored pastes are cut here: the error lines sit near the top and the thread context
 # needs no more; a full 40,000-character Slack message per turn would bloat Redis.

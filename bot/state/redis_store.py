@@ -27,7 +27,14 @@ from redis.exceptions import RedisError
 
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
-from bot.state.model import Conversation, Record, ThreadKey, dump_record, load_record
+from bot.state.model import (
+    Command,
+    Conversation,
+    Record,
+    ThreadKey,
+    dump_record,
+    load_record,
+)
 
 T = TypeVar("T")
 
@@ -151,19 +158,25 @@ class RedisStore:
         """
         return (await self.begin(key))[1]
 
-    async def append(self, key: ThreadKey, *records: Record) -> None:
+    async def append(
+        self, key: ThreadKey, *records: Record, also: Sequence[Command] = ()
+    ) -> None:
         """
-        Append records, trim to the newest MAX_RECORDS and refresh the TTL.
+        Append records, trim to the newest MAX_RECORDS and refresh the TTL; ``also``
+        goes in the same pipeline.
         """
-        if not records:
+        if not records and not also:
             return
         name = self.conversation_key(key)
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.rpush(name, *(dump_record(r) for r in records))
-                pipe.ltrim(name, -MAX_RECORDS, -1)
-                pipe.expire(name, self._conversation_ttl)
+                if records:
+                    pipe.rpush(name, *(dump_record(r) for r in records))
+                    pipe.ltrim(name, -MAX_RECORDS, -1)
+                    pipe.expire(name, self._conversation_ttl)
+                for command in also:
+                    pipe.execute_command(*command)
                 return await pipe.execute()
 
         await self._call(run)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.state.model import Conversation, Record, ThreadKey
+from bot.state.model import Command, Conversation, Record, ThreadKey
 
 
 class StateStore(Protocol):
@@ -32,9 +32,12 @@ class StateStore(Protocol):
         """
         ...
 
-    async def append(self, key: ThreadKey, *records: Record) -> None:
+    async def append(
+        self, key: ThreadKey, *records: Record, also: Sequence[Command] = ()
+    ) -> None:
         """
-        Append records to the thread (one round trip) and refresh its TTL.
+        Append records to the thread and run ``also`` in the same round trip;
+        refresh the thread's TTL.
         """
         ...
 

@@ -1,0 +1,212 @@
+"""
+HTTP mode's fast lane for Events API messages: verify, redact, queue, ack.
+
+Slack wants a 200 within three seconds, and the work behind an answer (matching, Redis,
+``chat.postMessage``) costs milliseconds of CPU. So the front verifies each Events API
+message itself, acks the ones the bot would ignore at once, and appends the rest,
+slimmed and redacted, to a Redis Stream before it acks: one pipeline carries every
+request that arrived while the previous one was in flight. Workers
+(``bot.slack.worker``) read the stream with a consumer group and hand each event to the
+Bolt app.
+
+Everything else (slash commands, interactivity, url_verification, other event types,
+malformed payloads), and every message while Redis cannot take it, goes to Bolt in the
+front process exactly as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+from slack_sdk.signature import SignatureVerifier
+
+from bot.config import Settings
+from bot.errors import StateUnavailableError
+from bot.metrics import Metrics
+from bot.redact import redact
+from bot.slack.handlers import incoming_message
+
+log = logging.getLogger(__name__)
+
+# Event types the workers answer; every other type goes to Bolt in the front.
+QUEUED_EVENTS: Final = frozenset({"message", "app_mention"})
+# The parts of a payload the bot reads. The rest is dropped before anything is stored:
+# ``blocks`` repeat the text unredacted, ``authorizations`` name other installs.
+BODY_FIELDS: Final = (
+    "type",
+    "team_id",
+    "enterprise_id",
+    "is_enterprise_install",
+    "api_app_id",
+    "event_id",
+    "event_time",
+)
+EVENT_FIELDS: Final = (
+    "type",
+    "subtype",
+    "user",
+    "text",
+    "channel",
+    "channel_type",
+    "ts",
+    "thread_ts",
+    "team",
+)
+# The stream keeps at most about this many entries (XADD MAXLEN ~): a backlog beyond it
+# means the workers are down, and the oldest unanswered messages are dropped first.
+STREAM_MAXLEN: Final = 50_000
+# What the front answers Slack for an event it has taken (Bolt answers the same).
+ACK: Final = 200
+
+
+def stream_key(prefix: str) -> str:
+    """
+    The Redis Stream queued messages go through.
+    """
+    return f"{prefix}intake"
+
+
+def slim_event(body: Mapping[str, Any], settings: Settings) -> dict[str, Any] | None:
+    """
+    The redacted payload to queue for an Events API message, or None when the bot would
+    ignore it (bots, edits and deletions, channels it does not answer in).
+    """
+    event = body.get("event")
+    if not isinstance(event, Mapping):
+        return None
+    mention = event.get("type") == "app_mention"
+    incoming = incoming_message(body, bot_user_id=None, mention=mention)
+    if incoming is None or event.get("bot_profile"):
+        return None
+    text = str(event.get("text"))
+    # A mention of the bot is answered in any channel; the front does not know the
+    # bot's user id, so any mention is queued and the worker decides.
+    if not (mention or "<@" in text or settings.answers_in(incoming.key.channel_id)):
+        return None
+    slim = {k: event[k] for k in EVENT_FIELDS if k in event}
+    slim["text"] = redact(text)
+    return {**{k: body[k] for k in BODY_FIELDS if k in body}, "event": slim}
+
+
+class StreamWriter:
+    """
+    XADD with coalescing: the requests that arrive while one pipeline is in flight go
+    together in the next, so a burst costs a round trip per batch, not per message.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        stream: str,
+        *,
+        metrics: Metrics,
+        maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self._client = client
+        self._stream = stream
+        self._metrics = metrics
+        self._maxlen = maxlen
+        self._pending: list[tuple[str, asyncio.Future[str]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def add(self, payload: str) -> str:
+        """
+        Append one entry; its stream id once Redis has it. Raises
+        StateUnavailableError when Redis cannot take it.
+        """
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending.append((payload, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._write(batch)
+        finally:
+            self._flusher = None
+
+    async def _write(self, batch: list[tuple[str, asyncio.Future[str]]]) -> None:
+        self._metrics.redis_round_trips.inc()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for payload, _ in batch:
+                    pipe.xadd(
+                        self._stream,
+                        {"body": payload},
+                        maxlen=self._maxlen,
+                        approximate=True,
+                    )
+                ids = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            error = StateUnavailableError(f"intake stream: {type(exc).__name__}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), entry_id in zip(batch, ids, strict=True):
+            if not future.done():
+                future.set_result(
+                    entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                )
+
+
+class Intake:
+    """
+    The front's decision for one POST to /slack/events: a response, or None for Bolt.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: aioredis.Redis,
+        *,
+        metrics: Metrics,
+        maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
+        self.writer = StreamWriter(
+            client, stream_key(settings.redis_prefix), metrics=metrics, maxlen=maxlen
+        )
+
+    async def offer(self, raw: str, headers: Mapping[str, str]) -> web.Response | None:
+        """
+        Ack an Events API message (queued, or ignored); None hands the request to Bolt.
+        """
+        if not raw.startswith("{"):
+            return None
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(body, dict) or body.get("type") != "event_callback":
+            return None
+        event = body.get("event")
+        if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
+            return None
+        if not self._verifier.is_valid_request(raw, headers):
+            return web.json_response({"error": "invalid request"}, status=401)
+        slim = slim_event(body, self._settings)
+        if slim is None:
+            # Counted here; a queued event is counted by the worker's Bolt app.
+            self._metrics.events.labels(f"event:{event['type']}").inc()
+            return web.Response(status=ACK)
+        try:
+            await self.writer.add(json.dumps(slim, separators=(",", ":")))
+        except StateUnavailableError as exc:
+            # Bolt answers it in this process, without state, as it always has.
+            self._metrics.redis_errors.inc()
+            log.warning("intake_unavailable error=%s", exc)
+            return None
+        return web.Response(status=ACK)

@@ -1,0 +1,137 @@
+"""
+``smtpbot run --http --workers N``: the front starts N ``smtpbot work`` processes,
+restarts one that dies, and stops them (SIGTERM, then SIGKILL) when it stops.
+
+Workers run at a lower CPU priority (``--nice``): when a burst saturates the machine,
+acking Slack within its three seconds matters more than answering a moment sooner;
+the stream holds the backlog and the workers catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Mapping, MutableMapping
+from typing import Final
+
+log = logging.getLogger(__name__)
+
+# Niceness the front gives its workers (0 = same priority as the front).
+WORKER_NICE: Final = 19
+# A worker that dies is started again after this long, doubling while it keeps dying
+# within UNSTABLE_SECONDS of starting, up to MAX_RESTART_DELAY.
+RESTART_DELAY: Final = 1.0
+MAX_RESTART_DELAY: Final = 30.0
+UNSTABLE_SECONDS: Final = 10.0
+# Workers get this long after SIGTERM to finish their batch, then are killed.
+STOP_SECONDS: Final = 15.0
+METRICS_DIR_VAR: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics(environ: MutableMapping[str, str]) -> str | None:
+    """
+    Point prometheus_client's multiprocess mode at a fresh directory so the front's
+    /metrics adds up every worker's counters; must run before prometheus_client is
+    imported. Returns the directory when this call created it (the caller removes it).
+    """
+    if environ.get(METRICS_DIR_VAR):
+        return None
+    path = tempfile.mkdtemp(prefix="smtpbot-metrics-")
+    environ[METRICS_DIR_VAR] = path
+    return path
+
+
+class WorkerPool:
+    """
+    N ``smtpbot work`` child processes, kept running until ``stop``.
+    """
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        env: Mapping[str, str],
+        nice: int = WORKER_NICE,
+        command: tuple[str, ...] = (sys.executable, "-m", "bot", "work"),
+    ) -> None:
+        self.count = count
+        self._env = dict(env)
+        self._nice = nice
+        self._command = command
+        self.started = 0
+
+    async def _spawn(self) -> asyncio.subprocess.Process:
+        self.started += 1
+        return await asyncio.create_subprocess_exec(
+            *self._command,
+            "--nice",
+            str(self._nice),
+            env=self._env,
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+
+    async def _keep(self, stop: asyncio.Event) -> None:
+        """
+        One worker slot: run a worker, start it again when it dies, stop it on stop.
+        """
+        loop = asyncio.get_running_loop()
+        delay = RESTART_DELAY
+        while not stop.is_set():
+            began = loop.time()
+            proc = await self._spawn()
+            log.info("worker_started pid=%s", proc.pid)
+            exited = asyncio.ensure_future(proc.wait())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                exited.cancel()
+                await self._terminate(proc)
+                return
+            stopping.cancel()
+            _mark_dead(proc.pid)
+            delay = (
+                delay * 2 if loop.time() - began < UNSTABLE_SECONDS else RESTART_DELAY
+            )
+            delay = min(delay, MAX_RESTART_DELAY)
+            log.error(
+                "worker_died pid=%s code=%s restart_in=%.0fs",
+                proc.pid,
+                proc.returncode,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_SECONDS)
+            except TimeoutError:
+                log.error("worker_killed pid=%s (no exit after SIGTERM)", proc.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        _mark_dead(proc.pid)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """
+        Keep ``count`` workers running until ``stop`` is set, then stop them all.
+        """
+        await asyncio.gather(*(self._keep(stop) for _ in range(self.count)))
+
+
+def _mark_dead(pid: int) -> None:
+    """
+    Let the shared metrics forget a dead worker's live gauges.
+    """
+    if os.environ.get(METRICS_DIR_VAR):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
