@@ -150,13 +150,14 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
 
 @app.command()
 @click.option(
-    "--nice",
-    type=click.IntRange(0, 19),
-    default=0,
+    "--priority",
+    type=click.Choice(["normal", "low", "idle"]),
+    default="normal",
     show_default=True,
-    help="Lower this process's CPU priority (what `run --workers` gives its workers).",
+    help="CPU priority: low is nice 19, idle only uses CPU nothing else wants (what "
+    "`run --workers` gives its workers, so that acks always come first).",
 )
-def work(nice: int) -> None:
+def work(priority: str) -> None:
     """
     Answer the support messages HTTP-mode fronts have queued in Redis.
 
@@ -172,7 +173,7 @@ def work(nice: int) -> None:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    sys.exit(work_command(os.environ, nice=nice, out=sys.stderr))
+    sys.exit(work_command(os.environ, priority=priority, out=sys.stderr))
 
 
 @app.command()

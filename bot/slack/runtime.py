@@ -29,7 +29,7 @@ from bot.slack.app import build_app, make_web_client
 from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
-from bot.slack.supervisor import WorkerPool
+from bot.slack.supervisor import WorkerPool, lower_priority
 from bot.slack.worker import IntakeWorker, bolt_dispatch
 from bot.state.redis_store import RedisStore
 
@@ -339,7 +339,7 @@ def run_command(
     return 0
 
 
-def work_command(environ: Mapping[str, str], *, nice: int, out: TextIO) -> int:
+def work_command(environ: Mapping[str, str], *, priority: str, out: TextIO) -> int:
     """
     ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
     """
@@ -355,7 +355,7 @@ def work_command(environ: Mapping[str, str], *, nice: int, out: TextIO) -> int:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    if nice:
-        os.nice(nice)
+    got = lower_priority(priority)
+    log.info("worker_ready priority=%s", got)
     until_signalled(lambda stop: work(settings, stop=stop))
     return 0

@@ -2,9 +2,11 @@
 ``smtpbot run --http --workers N``: the front starts N ``smtpbot work`` processes,
 restarts one that dies, and stops them (SIGTERM, then SIGKILL) when it stops.
 
-Workers run at a lower CPU priority (``--nice``): when a burst saturates the machine,
-acking Slack within its three seconds matters more than answering a moment sooner;
-the stream holds the backlog and the workers catch up.
+Workers run at a lower CPU priority (``--priority``, default ``idle``): when a burst
+saturates the machine, acking Slack within its three seconds matters more than
+answering a moment sooner (Slack retries slow acks and turns off apps that keep failing
+them); the stream holds the backlog and the workers catch up with the CPU the acks
+leave.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Final
 
 log = logging.getLogger(__name__)
 
-# Niceness the front gives its workers (0 = same priority as the front).
-WORKER_NICE: Final = 19
+# CPU priorities a worker can run at: as the front, nice 19, or SCHED_IDLE (only CPU
+# time no other process wants; the front preempts it as soon as it wakes).
+PRIORITIES: Final = ("normal", "low", "idle")
+WORKER_PRIORITY: Final = "idle"
 # A worker that dies is started again after this long, doubling while it keeps dying
 # within UNSTABLE_SECONDS of starting, up to MAX_RESTART_DELAY.
 RESTART_DELAY: Final = 1.0
@@ -56,12 +60,12 @@ class WorkerPool:
         count: int,
         *,
         env: Mapping[str, str],
-        nice: int = WORKER_NICE,
+        priority: str = WORKER_PRIORITY,
         command: tuple[str, ...] = (sys.executable, "-m", "bot", "work"),
     ) -> None:
         self.count = count
         self._env = dict(env)
-        self._nice = nice
+        self._priority = priority
         self._command = command
         self.started = 0
 
@@ -69,8 +73,8 @@ class WorkerPool:
         self.started += 1
         return await asyncio.create_subprocess_exec(
             *self._command,
-            "--nice",
-            str(self._nice),
+            "--priority",
+            self._priority,
             env=self._env,
             stdin=asyncio.subprocess.DEVNULL,
         )
@@ -135,3 +139,17 @@ def _mark_dead(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def lower_priority(priority: str) -> str:
+    """
+    Put this process at ``priority`` (see PRIORITIES); what it got, for the log (a
+    platform without SCHED_IDLE gets nice 19 instead).
+    """
+    if priority == "idle" and hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    if priority in {"idle", "low"}:
+        os.nice(19 - os.nice(0))
+        return "low"
+    return "normal"
