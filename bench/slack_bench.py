@@ -12,11 +12,14 @@ after the other, against the same load. Redis is REDIS_URL (default
 redis://127.0.0.1:6379/11); every key the run writes is under a fresh prefix and deleted
 at the end.
 
-Two traffic mixes: every request a support paste, and a workspace-like mix (1 in 10 a
-paste, 2 in 10 chatter in the support channel, the rest in other channels). Reports
-request throughput and ack latency (p50/p99) of both apps, end-to-end support messages
-per second (event in -> reply posted to the fake Web API), Redis round trips per handled
-message, and memory per conversation (MEMORY USAGE). Results go to
+Two traffic mixes as fast as 50 senders go: every request a support paste, and a
+workspace-like mix (1 in 10 a paste, 2 in 10 chatter in the support channel, the rest in
+other channels). Reports request throughput and ack latency (p50/p99) of both apps,
+end-to-end support messages per second (event in -> reply posted to the fake Web API),
+Redis round trips per handled message, and memory per conversation (MEMORY USAGE). Then
+a paced phase, 300 pastes per second offered evenly, gives the answer latency (request
+sent -> threaded reply posted) at a steady load rather than a burst. The bot runs as
+`smtpbot run --http --workers 2` unless --workers says otherwise. Results go to
 bench/results/slack.json unless --out says otherwise.
 """
 
@@ -49,6 +52,8 @@ SECRET = "bench-signing-secret"
 CHANNEL = "C0BENCH"
 # Worker processes the bot runs by default here: one per core.
 WORKERS = 2
+# The paced phase's steady load: the end-to-end target, offered evenly.
+PACED_RATE = 300.0
 # Upper bound on requests per phase, whatever the duration (the loops always stop).
 MAX_REQUESTS = 60_000
 # Pastes the shipped knowledge base answers confidently (chosen from the dev corpus when
@@ -94,15 +99,20 @@ class FakeWebApi:
 
     def __init__(self) -> None:
         self.replies: list[float] = []
+        # thread_ts -> when its reply arrived (the paced phase's answer latency).
+        self.answered: dict[str, float] = {}
         self.runner: web.AppRunner | None = None
         self.url = ""
 
     async def start(self) -> None:
         async def api(request: web.Request) -> web.Response:
             method = request.match_info["method"]
-            await request.read()
+            raw = await request.read()
             if method == "chat.postMessage":
-                self.replies.append(time.perf_counter())
+                now = time.perf_counter()
+                self.replies.append(now)
+                if b'"thread_ts"' in raw:
+                    self.answered[json.loads(raw)["thread_ts"]] = now
                 return web.json_response({"ok": True, "ts": f"{time.time():.6f}"})
             return web.json_response(
                 {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0BENCH"}
@@ -216,6 +226,53 @@ async def load(
         "ack_p50_ms": round(statistics.median(latencies) * 1000, 2),
         "ack_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "started": began,
+    }
+
+
+async def paced(
+    url: str,
+    pastes: list[str],
+    fake: FakeWebApi,
+    *,
+    rate: float,
+    seconds: float,
+    offset: int,
+) -> dict[str, Any]:
+    """
+    Support pastes at a steady ``rate`` per second for ``seconds``; the time from each
+    request to its threaded reply (answer latency at a sustained load, not a burst).
+    """
+    sent: dict[str, float] = {}
+    count = int(rate * seconds)
+    async with aiohttp.ClientSession() as session:
+
+        async def one(n: int) -> None:
+            body, headers = signed_event(pastes[n % len(pastes)], CHANNEL, n=n)
+            sent[json.loads(body)["event"]["ts"]] = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+
+        began = time.perf_counter()
+        tasks = []
+        for i in range(count):
+            delay = began + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(offset + i)))
+        await asyncio.gather(*tasks)
+    await settle(fake)
+    waits = sorted(
+        fake.answered[ts] - t for ts, t in sent.items() if ts in fake.answered
+    )
+    if not waits:
+        return {"rate_per_s": rate, "messages": count, "answered": 0}
+    return {
+        "rate_per_s": rate,
+        "messages": count,
+        "answered": len(waits),
+        "answer_p50_ms": round(statistics.median(waits) * 1000, 1),
+        "answer_p99_ms": round(waits[int(len(waits) * 0.99) - 1] * 1000, 1),
+        "answer_max_ms": round(waits[-1] * 1000, 1),
     }
 
 
@@ -410,6 +467,9 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                 mix="mixed",
             )
             await settle(fake)
+            ours["paced"] = await paced(
+                url, pastes, fake, rate=PACED_RATE, seconds=seconds, offset=800_000
+            )
         key = 'smtpbot_events_received_total{kind="event:message"}'
         handled = after.get(key, 0) - before.get(key, 0)
         trips = after.get("smtpbot_redis_round_trips_total", 0) - before.get(
@@ -417,7 +477,7 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
         )
         span = replies[-1] - started if replies else float("inf")
         sizes = await memory(redis, prefix)
-        for phase in (*bare.values(), *ours.values()):
+        for phase in (*bare.values(), ours["support"], ours["mixed"]):
             phase.pop("started")
         results.update(
             {

@@ -125,7 +125,7 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
 
     # Before prometheus_client is imported: /metrics adds up the workers' counters.
     shared = share_metrics(os.environ) if http and workers else None
-    from bot.slack.runtime import run_command
+    from bot.slack.entrypoints import run_command
 
     try:
         setup_logging(os.environ)
@@ -157,7 +157,8 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
     help="CPU priority: low is nice 19, idle only uses CPU nothing else wants (what "
     "`run --workers` gives its workers, so that acks always come first).",
 )
-def work(priority: str) -> None:
+@click.option("--parent-pid", type=int, default=None, hidden=True)
+def work(priority: str, parent_pid: int | None) -> None:
     """
     Answer the support messages HTTP-mode fronts have queued in Redis.
 
@@ -166,14 +167,16 @@ def work(priority: str) -> None:
     """
     from bot.errors import ConfigError
     from bot.logs import setup_logging
-    from bot.slack.runtime import work_command
+    from bot.slack.entrypoints import work_command
 
     try:
         setup_logging(os.environ)
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    sys.exit(work_command(os.environ, priority=priority, out=sys.stderr))
+    sys.exit(
+        work_command(os.environ, priority=priority, out=sys.stderr, parent=parent_pid)
+    )
 
 
 @app.command()

@@ -99,6 +99,23 @@ class Metrics:
             buckets=CLAIM_BUCKETS,
             registry=self.registry,
         )
+        self.intake_lag = Gauge(
+            "smtpbot_intake_lag",
+            "Queued messages no worker has taken yet (HTTP mode; read at each scrape)",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.intake_pending = Gauge(
+            "smtpbot_intake_pending",
+            "Queued messages a worker has taken and not finished (HTTP mode)",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.intake_expired = Counter(
+            "smtpbot_intake_expired",
+            "Queued messages dropped unanswered because they waited over an hour",
+            registry=self.registry,
+        )
         self.redis_round_trips = Counter(
             "smtpbot_redis_round_trips",
             "Round trips to the state store (a pipeline counts once)",

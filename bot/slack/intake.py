@@ -24,7 +24,7 @@ from typing import Any, Final
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
@@ -62,6 +62,8 @@ EVENT_FIELDS: Final = (
 # The stream keeps at most about this many entries (XADD MAXLEN ~): a backlog beyond it
 # means the workers are down, and the oldest unanswered messages are dropped first.
 STREAM_MAXLEN: Final = 50_000
+# The consumer group workers read with (bot.slack.worker.GROUP).
+WORKER_GROUP: Final = "answerers"
 # What the front answers Slack for an event it has taken (Bolt answers the same).
 ACK: Final = 200
 
@@ -110,7 +112,7 @@ class StreamWriter:
         maxlen: int = STREAM_MAXLEN,
     ) -> None:
         self._client = client
-        self._stream = stream
+        self.stream = stream
         self._metrics = metrics
         self._maxlen = maxlen
         self._pending: list[tuple[str, asyncio.Future[str]]] = []
@@ -141,7 +143,7 @@ class StreamWriter:
             async with self._client.pipeline(transaction=False) as pipe:
                 for payload, _ in batch:
                     pipe.xadd(
-                        self._stream,
+                        self.stream,
                         {"body": payload},
                         maxlen=self._maxlen,
                         approximate=True,
@@ -175,10 +177,34 @@ class Intake:
     ) -> None:
         self._settings = settings
         self._metrics = metrics
+        self._client = client
         self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
         self.writer = StreamWriter(
             client, stream_key(settings.redis_prefix), metrics=metrics, maxlen=maxlen
         )
+
+    async def backlog(self) -> tuple[int, int]:
+        """
+        (lag, pending) of the workers' group: entries nobody took yet, and entries
+        taken but not acknowledged; also set on the metrics. Raises
+        StateUnavailableError.
+        """
+        stream = self.writer.stream
+        try:
+            try:
+                groups = await self._client.xinfo_groups(stream)
+            except ResponseError:  # no stream yet: nothing was ever queued
+                groups = []
+            group = next((g for g in groups if str(g["name"]) == WORKER_GROUP), None)
+            if group is None:  # no worker has started yet: everything waits
+                lag, pending = int(await self._client.xlen(stream)), 0
+            else:
+                lag, pending = int(group.get("lag") or 0), int(group["pending"])
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(f"intake stream: {type(exc).__name__}") from exc
+        self._metrics.intake_lag.set(lag)
+        self._metrics.intake_pending.set(pending)
+        return lag, pending
 
     async def offer(self, raw: str, headers: Mapping[str, str]) -> web.Response | None:
         """

@@ -9,9 +9,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
@@ -19,7 +18,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.errors import ConfigError
 from bot.escalation.desk import Desk
 from bot.escalation.learning import Learning
@@ -29,7 +28,7 @@ from bot.slack.app import build_app, make_web_client
 from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
-from bot.slack.supervisor import WorkerPool, lower_priority
+from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import IntakeWorker, bolt_dispatch
 from bot.state.redis_store import RedisStore
 
@@ -263,99 +262,34 @@ def make_worker(settings: Settings, bot: Bot, app: AsyncApp) -> IntakeWorker:
     )
 
 
-async def work(settings: Settings, *, stop: asyncio.Event) -> None:
+async def work(
+    settings: Settings, *, stop: asyncio.Event, parent: int | None = None
+) -> None:
     """
-    ``smtpbot work``: answer queued messages until ``stop`` is set.
+    ``smtpbot work``: answer queued messages until ``stop`` is set, or until the
+    ``parent`` process (the front that started it) is gone.
     """
-    async with open_bot(settings, worker=True) as bot:
-        assert bot.worker_app is not None
-        await make_worker(settings, bot, bot.worker_app).run(stop)
-
-
-def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """
-    Run ``main(stop)`` on a new event loop; SIGINT or SIGTERM sets ``stop``.
-    """
-
-    async def wrapper() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await main(stop)
-
-    asyncio.run(wrapper())
-
-
-NO_TOKENS: Final = (
-    "No Slack tokens are configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN "
-    "(Socket Mode), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET with --http; see "
-    "docs/slack.md. To try the bot without Slack, run `smtpbot console`."
-)
-
-
-def run_command(
-    environ: Mapping[str, str],
-    *,
-    http: bool,
-    host: str,
-    port: int | None,
-    stdin: TextIO,
-    out: TextIO,
-    workers: int = 0,
-) -> int:
-    """
-    ``smtpbot run``: validate settings, then serve; with no tokens, explain (or
-    console).
-    """
-    try:
-        settings = load_settings(environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return exc.exit_code
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    watch = (
+        asyncio.create_task(watch_parent(parent, stop)) if parent is not None else None
     )
-    if not settings.has_any_slack_token:
-        if http or not stdin.isatty():
-            print(f"error: {NO_TOKENS}", file=out)
-            return 2
-        print(f"{NO_TOKENS}\nStarting the console now.\n", file=out, flush=True)
-        from bot.console import console_command
-
-        return console_command(environ, stdin=stdin, stdout=sys.stdout)
-    if port is None and http:
-        port = DEFAULT_HTTP_PORT
     try:
-        until_signalled(
-            lambda stop: serve(
-                settings, http=http, host=host, port=port, stop=stop, workers=workers
-            )
-        )
-    except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return exc.exit_code
-    return 0
+        async with open_bot(settings, worker=True) as bot:
+            assert bot.worker_app is not None
+            await make_worker(settings, bot, bot.worker_app).run(stop)
+    finally:
+        if watch is not None:
+            watch.cancel()
 
 
-def work_command(environ: Mapping[str, str], *, priority: str, out: TextIO) -> int:
+async def watch_parent(pid: int, stop: asyncio.Event, period: float = 1.0) -> None:
     """
-    ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
+    Set ``stop`` once this process is no longer ``pid``'s child (the front died
+    without stopping its workers, e.g. SIGKILL).
     """
-    try:
-        settings = load_settings(environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return exc.exit_code
-    if not settings.slack_bot_token:
-        print("error: SLACK_BOT_TOKEN: a worker posts replies and needs it", file=out)
-        return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    got = lower_priority(priority)
-    log.info("worker_ready priority=%s", got)
-    until_signalled(lambda stop: work(settings, stop=stop))
-    return 0
+    while not stop.is_set():
+        if os.getppid() != pid:
+            log.warning("worker_orphaned front_pid=%s; stopping", pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), period)

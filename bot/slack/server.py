@@ -115,6 +115,11 @@ def build_web_app(
         return web.json_response({"status": "ready"})
 
     async def metrics_page(request: web.Request) -> web.Response:
+        if intake is not None:
+            try:
+                await intake.backlog()
+            except StateUnavailableError:
+                metrics.redis_errors.inc()
         return web.Response(
             body=metrics.render(), headers={"Content-Type": CONTENT_TYPE}
         )

@@ -75,6 +75,8 @@ class WorkerPool:
             *self._command,
             "--priority",
             self._priority,
+            "--parent-pid",
+            str(os.getpid()),
             env=self._env,
             stdin=asyncio.subprocess.DEVNULL,
         )
@@ -98,10 +100,8 @@ class WorkerPool:
                 return
             stopping.cancel()
             _mark_dead(proc.pid)
-            delay = (
-                delay * 2 if loop.time() - began < UNSTABLE_SECONDS else RESTART_DELAY
-            )
-            delay = min(delay, MAX_RESTART_DELAY)
+            if loop.time() - began >= UNSTABLE_SECONDS:
+                delay = RESTART_DELAY  # it ran a while: a fresh failure
             log.error(
                 "worker_died pid=%s code=%s restart_in=%.0fs",
                 proc.pid,
@@ -110,6 +110,8 @@ class WorkerPool:
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
+            # Should the next one die soon too, wait twice as long before the next.
+            delay = min(delay * 2, MAX_RESTART_DELAY)
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:

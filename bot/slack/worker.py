@@ -25,15 +25,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.metrics import Metrics
+from bot.slack.intake import WORKER_GROUP
 
 log = logging.getLogger(__name__)
 
-GROUP: Final = "answerers"
+GROUP: Final = WORKER_GROUP
 # Entries read per XREADGROUP; they are handled concurrently (the engine bounds how
 # many match at once).
 BATCH: Final = 64
 # A batch unacknowledged this long belongs to a dead worker.
 RECLAIM_MS: Final = 60_000
+# A message queued longer ago than this (workers were down) is dropped unanswered: Slack
+# itself stops retrying after an hour, and an answer that late only confuses the
+# thread.
+MAX_AGE_SECONDS: Final = 3600.0
 # Longest wait after a Redis failure before trying again.
 MAX_BACKOFF: Final = 5.0
 
@@ -65,6 +70,26 @@ def bolt_dispatch(app: AsyncApp) -> Dispatch:
     return dispatch
 
 
+def _millis(entry_id: str) -> int:
+    """
+    The Redis server time (ms) a stream entry was added at: its id's first part.
+    """
+    head = entry_id.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _block_within_timeout(client: aioredis.Redis, block_ms: int) -> int:
+    """
+    ``block_ms``, shortened to half the client's socket timeout: a blocking read that
+    outlives the timeout fails as a Redis error (and the worker backs off) instead of
+    coming back empty.
+    """
+    timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+    if not timeout:
+        return block_ms
+    return max(1, min(block_ms, int(timeout * 1000) // 2))
+
+
 def _decode(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -86,6 +111,8 @@ class IntakeWorker:
         block_ms: int = 500,
         reclaim_ms: int = RECLAIM_MS,
         clock: Callable[[], float] = time.monotonic,
+        max_age: float = MAX_AGE_SECONDS,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
         self._stream = stream
@@ -93,10 +120,14 @@ class IntakeWorker:
         self._metrics = metrics
         self.consumer = consumer or consumer_name()
         self._batch = batch
-        self._block_ms = block_ms
+        self._block_ms = _block_within_timeout(client, block_ms)
         self._reclaim_ms = reclaim_ms
         self._clock = clock
+        self._max_age = max_age
+        self._wall = wall
         self._next_reclaim = 0.0
+        # Look at entries already delivered to this consumer before reading new ones.
+        self._recheck_own = True
         self.handled = 0
 
     async def ensure_group(self) -> None:
@@ -107,14 +138,18 @@ class IntakeWorker:
         with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
             await self._client.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
 
-    async def _read(self) -> list[Entry]:
+    async def _read(self, *, own: bool = False) -> list[Entry]:
+        """
+        New entries (waiting up to block_ms), or with ``own`` the entries Redis
+        already handed this consumer that it never acknowledged.
+        """
         self._metrics.redis_round_trips.inc()
         streams = await self._client.xreadgroup(
             GROUP,
             self.consumer,
-            {self._stream: ">"},
+            {self._stream: "0" if own else ">"},
             count=self._batch,
-            block=self._block_ms,
+            block=None if own else self._block_ms,
         )
         found: list[Any] = list(streams or [])
         return [(_decode(i), f) for _, entries in found for i, f in entries]
@@ -140,17 +175,34 @@ class IntakeWorker:
         acknowledge it; the number of entries handled.
         """
         entries: list[Entry] = []
-        if self._clock() >= self._next_reclaim:
+        if self._recheck_own:
+            entries = await self._read(own=True)
+            self._recheck_own = bool(entries)
+        if not entries and self._clock() >= self._next_reclaim:
             self._next_reclaim = self._clock() + self._reclaim_ms / 2000
             entries = await self._reclaim()
         if not entries:
+            # Redis may hand a batch to a blocked read whose caller is not there to
+            # take it (a stall outlived the socket timeout; the client's retry then
+            # reads nothing): an empty read is followed by a look at our own pending.
+            self._recheck_own = True
             entries = await self._read()
+            self._recheck_own = not entries
         if not entries:
             return 0
-        await asyncio.gather(*(self._one(i, f) for i, f in entries))
+        oldest = (self._wall() - self._max_age) * 1000
+        fresh = [(i, f) for i, f in entries if _millis(i) >= oldest]
+        if len(fresh) < len(entries):
+            self._metrics.intake_expired.inc(len(entries) - len(fresh))
+            log.warning(
+                "intake_expired count=%d (queued over %.0fs ago, left unanswered)",
+                len(entries) - len(fresh),
+                self._max_age,
+            )
+        await asyncio.gather(*(self._one(i, f) for i, f in fresh))
         await self._ack([i for i, _ in entries])
-        self.handled += len(entries)
-        return len(entries)
+        self.handled += len(fresh)
+        return len(fresh)
 
     async def _one(self, entry_id: str, fields: Mapping[Any, Any] | None) -> None:
         raw = (fields or {}).get("body", (fields or {}).get(b"body"))
@@ -165,7 +217,12 @@ class IntakeWorker:
     async def _ack(self, ids: Sequence[str]) -> None:
         self._metrics.redis_round_trips.inc()
         try:
-            await self._client.xack(self._stream, GROUP, *ids)
+            # Answered entries leave the stream: it holds only work still to do, and
+            # no redacted paste stays in Redis longer than its conversation.
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xack(self._stream, GROUP, *ids)
+                pipe.xdel(self._stream, *ids)
+                await pipe.execute()
         except (RedisError, OSError) as exc:
             # Another worker reclaims them later; the dedupe keys keep them silent.
             log.warning("intake_ack_failed count=%d error=%s", len(ids), exc)

@@ -1,0 +1,518 @@
+"""
+The HTTP front's intake: Events API messages are verified, slimmed, redacted and queued
+to the Redis Stream (or acked without queuing when the bot would ignore them); every
+other request, and every message while Redis cannot take it, still goes to Bolt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.metrics import Metrics
+from bot.slack import blocks
+from bot.slack.intake import (
+    BODY_FIELDS,
+    EVENT_FIELDS,
+    Intake,
+    StreamWriter,
+    slim_event,
+    stream_key,
+)
+from bot.slack.server import build_web_app
+from bot.state.redis_store import RedisStore
+from tests.support.bot import Bot, drain_tasks
+from tests.support.kb import CHATTER, STARTTLS_PASTE
+from tests.support.redis import free_port, redis_server
+from tests.support.slack import (
+    ADMIN,
+    BOT_USER,
+    CHANNEL,
+    OTHER_CHANNEL,
+    action_request,
+    command_request,
+    event_request,
+    message_event,
+    sign,
+)
+
+HttpClient = TestClient[web.Request, web.Application]
+
+# A paste with credentials in it: an AUTH PLAIN initial response (user:password in
+# base64) and a configuration line.
+SECRET_B64 = "dXNlcjpwYXNzd29yZA=="
+SECRET_PASTE = (
+    f"{STARTTLS_PASTE}\nC: AUTH PLAIN {SECRET_B64}\nsmtp_config: password=hunter2"
+)
+
+
+def rich_text(text: str) -> list[dict[str, Any]]:
+    """
+    The ``blocks`` Slack sends with a message: the text again, unredacted.
+    """
+    return [
+        {
+            "type": "rich_text",
+            "block_id": "b1",
+            "elements": [
+                {
+                    "type": "rich_text_section",
+                    "elements": [{"type": "text", "text": text}],
+                }
+            ],
+        }
+    ]
+
+
+async def stream_entries(
+    client: aioredis.Redis, stream: str
+) -> list[tuple[str, dict[str, str]]]:
+    """
+    A stream's entries, oldest first, as (id, fields) strings.
+    """
+    raw: Any = await client.xrange(stream)
+    return [(str(i), {str(k): str(v) for k, v in f.items()}) for i, f in raw]
+
+
+async def queued(bot: Bot) -> list[tuple[str, dict[str, Any]]]:
+    """
+    The entries in the intake stream, oldest first, with their bodies parsed.
+    """
+    stream = stream_key(bot.settings.redis_prefix)
+    entries = await stream_entries(bot.store.client, stream)
+    return [(entry_id, json.loads(fields["body"])) for entry_id, fields in entries]
+
+
+def intake_for(bot: Bot, client: aioredis.Redis | None = None) -> Intake:
+    """
+    The front's intake on the bot's Redis client (or on ``client``).
+    """
+    return Intake(
+        bot.settings,
+        client if client is not None else bot.store.client,
+        metrics=bot.metrics,
+    )
+
+
+@contextlib.asynccontextmanager
+async def web_client(bot: Bot, intake: Intake) -> AsyncIterator[HttpClient]:
+    """
+    An aiohttp test client (real sockets on 127.0.0.1) on the web app with ``intake``.
+    """
+    app = build_web_app(
+        bot.app,
+        store=bot.store,
+        metrics=bot.metrics,
+        signing_secret=bot.settings.slack_signing_secret or "",
+        intake=intake,
+    )
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def http(bot: Bot) -> AsyncIterator[HttpClient]:
+    """
+    HTTP client on the default bot's web app with an intake on its Redis.
+    """
+    async with web_client(bot, intake_for(bot)) as client:
+        yield client
+
+
+def events_counted(metrics: Metrics, kind: str) -> float:
+    """
+    The events counter for one kind of payload.
+    """
+    return float(metrics.events.labels(kind)._value.get())
+
+
+# --- slim_event ---------------------------------------------------------------------
+
+
+def test_slim_event_keeps_only_the_fields_the_bot_reads(bot: Bot) -> None:
+    """
+    The queued payload has only BODY_FIELDS and EVENT_FIELDS: no blocks, no
+    authorizations, no token, no unknown event keys; the text is redacted.
+    """
+    body = message_event(
+        SECRET_PASTE,
+        thread_ts="1700000000.000100",
+        blocks=rich_text(SECRET_PASTE),
+        client_msg_id="abc",
+        team="T0TEST",
+    )
+    body["enterprise_id"] = "E0ENT"
+    slim = slim_event(body, bot.settings)
+    assert slim is not None
+    assert set(slim) == {"type", "team_id", "enterprise_id", "api_app_id"} | {
+        "event_id",
+        "event_time",
+        "event",
+    }
+    assert set(slim) - {"event"} <= set(BODY_FIELDS)
+    event = slim["event"]
+    assert set(event) <= set(EVENT_FIELDS)
+    assert event["thread_ts"] == "1700000000.000100"
+    assert event["channel"] == CHANNEL and event["team"] == "T0TEST"
+    assert "blocks" not in event and "client_msg_id" not in event
+    assert SECRET_B64 not in event["text"] and "hunter2" not in event["text"]
+    assert "[redacted]" in event["text"]
+    assert "530 5.7.0 Must issue a STARTTLS command first" in event["text"]
+
+
+@pytest.mark.parametrize(
+    "extra,channel,event_type,expected",
+    [
+        ({}, CHANNEL, "message", True),
+        ({"subtype": "thread_broadcast"}, CHANNEL, "message", True),
+        ({"bot_id": "B0OTHER"}, CHANNEL, "message", False),
+        ({"bot_profile": {"id": "B0OTHER"}}, CHANNEL, "message", False),
+        ({"subtype": "message_changed"}, CHANNEL, "message", False),
+        ({"subtype": "message_deleted"}, CHANNEL, "message", False),
+        ({}, OTHER_CHANNEL, "message", False),
+        ({"text": f"<@{BOT_USER}> {STARTTLS_PASTE}"}, OTHER_CHANNEL, "message", True),
+        ({}, OTHER_CHANNEL, "app_mention", True),
+    ],
+    ids=[
+        "support-channel",
+        "thread-broadcast",
+        "bot-id",
+        "bot-profile",
+        "edit",
+        "deletion",
+        "other-channel",
+        "other-channel-mention-text",
+        "other-channel-app-mention",
+    ],
+)
+def test_slim_event_decides_what_to_queue(
+    bot: Bot, extra: dict[str, Any], channel: str, event_type: str, expected: bool
+) -> None:
+    """
+    Bots, edits, deletions and plain messages outside the support channels are not
+    queued; people's messages there, and mentions anywhere, are.
+    """
+    fields = {k: v for k, v in extra.items() if k != "text"}
+    text = extra.get("text", STARTTLS_PASTE)
+    body = message_event(text, channel=channel, event_type=event_type, **fields)
+    assert (slim_event(body, bot.settings) is not None) is expected
+
+
+# --- Intake.offer through the web app -----------------------------------------------
+
+
+async def test_support_paste_is_queued_once_redacted_and_not_answered_in_front(
+    http: HttpClient, bot: Bot
+) -> None:
+    """
+    A signed support-channel paste gets 200 and lands in the stream exactly once,
+    redacted and without blocks; nothing is posted to Slack (no worker ran).
+    """
+    payload = message_event(SECRET_PASTE, blocks=rich_text(SECRET_PASTE))
+    body, headers = event_request(payload)
+    response = await http.post("/slack/events", data=body, headers=headers)
+    assert response.status == 200
+    entries = await queued(bot)
+    assert len(entries) == 1
+    _, stored = entries[0]
+    assert stored["event_id"] == payload["event_id"]
+    assert stored["event"]["ts"] == payload["event"]["ts"]
+    assert "blocks" not in stored["event"] and "authorizations" not in stored
+    text = stored["event"]["text"]
+    assert SECRET_B64 not in text and "hunter2" not in text
+    assert text.count("[redacted]") >= 2
+    raw = await stream_entries(bot.store.client, stream_key(bot.settings.redis_prefix))
+    assert SECRET_B64 not in json.dumps(raw) and "hunter2" not in json.dumps(raw)
+    await drain_tasks()
+    await bot.fake.settle()
+    assert bot.fake.of("chat.postMessage") == []
+
+
+async def test_offer_queues_a_paste_and_acks_200(bot: Bot) -> None:
+    """
+    offer() itself answers 200 for a queued message (it does not hand it to Bolt).
+    """
+    intake = intake_for(bot)
+    body, headers = event_request(message_event(STARTTLS_PASTE))
+    response = await intake.offer(body, headers)
+    assert response is not None and response.status == 200
+    assert len(await queued(bot)) == 1
+    assert events_counted(bot.metrics, "event:message") == 0
+
+
+@pytest.mark.parametrize(
+    "extra,channel",
+    [
+        ({"bot_id": "B0OTHER"}, CHANNEL),
+        ({"subtype": "message_changed"}, CHANNEL),
+        ({}, OTHER_CHANNEL),
+    ],
+    ids=["bot-message", "edit", "other-channel"],
+)
+async def test_ignored_messages_are_acked_without_queuing(
+    http: HttpClient, bot: Bot, extra: dict[str, Any], channel: str
+) -> None:
+    """
+    Bot messages, edits and plain messages outside the support channels get 200 from
+    the front itself (not from Bolt) and queue nothing.
+    """
+    body, headers = event_request(
+        message_event(STARTTLS_PASTE, channel=channel, **extra)
+    )
+    taken = await intake_for(bot).offer(body, headers)
+    assert taken is not None and taken.status == 200
+    assert events_counted(bot.metrics, "event:message") == 1
+    body, headers = event_request(
+        message_event(STARTTLS_PASTE, channel=channel, **extra)
+    )
+    response = await http.post("/slack/events", data=body, headers=headers)
+    assert response.status == 200
+    assert await queued(bot) == []
+    await bot.fake.settle(0.1)
+    assert bot.fake.of("chat.postMessage") == []
+
+
+async def test_app_mention_in_another_channel_is_queued(
+    http: HttpClient, bot: Bot
+) -> None:
+    """
+    An app_mention outside the support channels is queued (mentions are answered
+    anywhere).
+    """
+    payload = message_event(
+        f"<@{BOT_USER}> {STARTTLS_PASTE}",
+        channel=OTHER_CHANNEL,
+        event_type="app_mention",
+    )
+    body, headers = event_request(payload)
+    response = await http.post("/slack/events", data=body, headers=headers)
+    assert response.status == 200
+    entries = await queued(bot)
+    assert len(entries) == 1
+    event = entries[0][1]["event"]
+    assert event["type"] == "app_mention" and event["channel"] == OTHER_CHANNEL
+
+
+@pytest.mark.parametrize("kind", ["wrong-signature", "stale-timestamp", "unsigned"])
+async def test_badly_signed_messages_get_401_and_queue_nothing(
+    http: HttpClient, bot: Bot, kind: str
+) -> None:
+    """
+    A message with a wrong signature, a stale timestamp or no signature is refused
+    401 by the front and queues nothing (also when it would be ignored anyway).
+    """
+    for extra in ({}, {"bot_id": "B0OTHER"}):
+        body = json.dumps(message_event(SECRET_PASTE, **extra))
+        headers = {"Content-Type": "application/json"}
+        if kind == "wrong-signature":
+            headers.update(sign(body, secret="not-the-secret"))
+        elif kind == "stale-timestamp":
+            headers.update(sign(body, timestamp=int(time.time()) - 3600))
+        response = await http.post("/slack/events", data=body, headers=headers)
+        assert response.status == 401
+        refused = await intake_for(bot).offer(body, headers)
+        assert refused is not None and refused.status == 401
+    assert await queued(bot) == []
+    await bot.fake.settle(0.1)
+    assert bot.fake.of("chat.postMessage") == []
+
+
+def url_verification() -> tuple[str, dict[str, str]]:
+    """
+    Slack's url_verification handshake, signed.
+    """
+    body = json.dumps({"type": "url_verification", "token": "t", "challenge": "c-42"})
+    return body, {"Content-Type": "application/json", **sign(body)}
+
+
+def reaction_added() -> tuple[str, dict[str, str]]:
+    """
+    A reaction_added event_callback, signed.
+    """
+    payload = message_event("")
+    payload["event"] = {
+        "type": "reaction_added",
+        "user": ADMIN,
+        "reaction": "thumbsup",
+        "item": {"type": "message", "channel": CHANNEL, "ts": "1700000000.000100"},
+        "event_ts": f"{time.time():.6f}",
+    }
+    return event_request(payload)
+
+
+def slash_command() -> tuple[str, dict[str, str]]:
+    """
+    ``/smtpcheck help`` from an admin.
+    """
+    return command_request("help", response_url="http://127.0.0.1:9/none")
+
+
+def block_action() -> tuple[str, dict[str, str]]:
+    """
+    A "Did this help? yes" click.
+    """
+    return action_request(
+        blocks.FEEDBACK_YES, blocks.encode_value(t="1700000000.000100")
+    )
+
+
+@pytest.mark.parametrize(
+    "build,kind",
+    [
+        (url_verification, None),
+        (reaction_added, "event:reaction_added"),
+        (slash_command, "command"),
+        (block_action, "block_actions"),
+    ],
+    ids=["url-verification", "reaction-added", "slash-command", "interactivity"],
+)
+async def test_other_requests_go_to_bolt(
+    http: HttpClient,
+    bot: Bot,
+    build: Callable[[], tuple[str, dict[str, str]]],
+    kind: str | None,
+) -> None:
+    """
+    url_verification, other event types, slash commands and interactivity are not
+    taken by the intake (offer() returns None) and Bolt answers them as before.
+    """
+    body, headers = build()
+    assert await intake_for(bot).offer(body, headers) is None
+    response = await http.post("/slack/events", data=body, headers=headers)
+    assert response.status == 200
+    text = await response.text()
+    if build is url_verification:
+        assert json.loads(text)["challenge"] == "c-42"
+    if build is slash_command:
+        assert "/smtpcheck" in text
+    if kind is not None:
+        assert events_counted(bot.metrics, kind) == 1
+    await drain_tasks()
+    assert await queued(bot) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "  " + json.dumps(message_event(STARTTLS_PASTE)),
+        "{not json",
+        "[1, 2]",
+        json.dumps({"type": "event_callback", "event": "nope"}),
+        json.dumps({**message_event(STARTTLS_PASTE), "type": "app_rate_limited"}),
+        urllib.parse.urlencode({"payload": json.dumps({"type": "block_actions"})}),
+    ],
+    ids=[
+        "leading-space",
+        "bad-json",
+        "json-array",
+        "event-not-object",
+        "not-event-callback",
+        "form",
+    ],
+)
+async def test_offer_returns_none_for_anything_but_event_messages(
+    bot: Bot, raw: str
+) -> None:
+    """
+    Bodies that are not JSON event_callback messages are handed to Bolt untouched.
+    """
+    assert await intake_for(bot).offer(raw, sign(raw)) is None
+    assert await queued(bot) == []
+
+
+async def test_redis_down_hands_messages_to_bolt(bot: Bot) -> None:
+    """
+    When the intake's Redis cannot take an entry, offer() returns None (each time:
+    the writer recovers from the failure), the failure is counted, and through the
+    web app Bolt answers the paste in-process, in its thread.
+    """
+    dead = RedisStore.from_url(
+        f"redis://127.0.0.1:{free_port()}/0",
+        prefix=bot.settings.redis_prefix,
+        timeout=0.2,
+    )
+    try:
+        intake = intake_for(bot, dead.client)
+        for _ in range(2):
+            body, headers = event_request(message_event(CHATTER))
+            started = time.monotonic()
+            assert await intake.offer(body, headers) is None
+            assert time.monotonic() - started < 2
+        assert bot.metrics.redis_errors._value.get() == 2
+        payload = message_event(STARTTLS_PASTE)
+        body, headers = event_request(payload)
+        async with web_client(bot, intake) as http:
+            response = await http.post("/slack/events", data=body, headers=headers)
+            assert response.status == 200
+            [call] = await bot.fake.wait_for("chat.postMessage")
+        assert call.args["channel"] == CHANNEL
+        assert call.args["thread_ts"] == payload["event"]["ts"]
+        assert await queued(bot) == []
+    finally:
+        await dead.close()
+
+
+# --- StreamWriter -------------------------------------------------------------------
+
+
+async def test_concurrent_adds_share_round_trips(bot: Bot) -> None:
+    """
+    50 concurrent add() calls get 50 distinct ids, in stream order, in far fewer than
+    50 round trips.
+    """
+    metrics = Metrics()
+    stream = stream_key(bot.settings.redis_prefix)
+    writer = StreamWriter(bot.store.client, stream, metrics=metrics)
+    payloads = [f"payload-{n}" for n in range(50)]
+    ids = await asyncio.gather(*(writer.add(p) for p in payloads))
+    assert len(set(ids)) == 50
+    assert metrics.redis_round_trips._value.get() <= 2
+    entries = await stream_entries(bot.store.client, stream)
+    assert [entry_id for entry_id, _ in entries] == ids
+    assert [fields["body"] for _, fields in entries] == payloads
+
+
+async def test_adds_during_a_flight_go_in_the_next_pipeline(tmp_path: Path) -> None:
+    """
+    Adds made while a pipeline is in flight (Redis paused) wait for it and then go
+    together in one more pipeline: two round trips for 1 + 20 entries, in order.
+    """
+    with redis_server(tmp_path) as (url, _):
+        client = aioredis.Redis.from_url(url, decode_responses=True)
+        pauser = aioredis.Redis.from_url(url)
+        try:
+            metrics = Metrics()
+            writer = StreamWriter(client, "s", metrics=metrics)
+            await client.ping()  # connected before the pause
+            await pauser.client_pause(500, all=False)
+            first = asyncio.create_task(writer.add("first"))
+            await asyncio.sleep(0.05)
+            assert not first.done()
+            assert metrics.redis_round_trips._value.get() == 1
+            rest = [asyncio.create_task(writer.add(f"next-{n}")) for n in range(20)]
+            ids = [await first, *await asyncio.gather(*rest)]
+            assert metrics.redis_round_trips._value.get() == 2
+            assert len(set(ids)) == 21
+            entries = await stream_entries(client, "s")
+            assert [i for i, _ in entries] == ids
+            assert [f["body"] for _, f in entries] == ["first"] + [
+                f"next-{n}" for n in range(20)
+            ]
+        finally:
+            await client.aclose()
+            await pauser.aclose()
