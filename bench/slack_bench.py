@@ -356,15 +356,27 @@ async def cleanup(client: aioredis.Redis, prefix: str) -> None:
         await client.delete(*batch)
 
 
-async def settle(fake: FakeWebApi, *, quiet: float = 1.0, limit: float = 60.0) -> None:
+async def settle(
+    fake: FakeWebApi,
+    *,
+    expected: int | None = None,
+    quiet: float = 1.0,
+    limit: float = 180.0,
+) -> None:
     """
-    Wait until the bot has posted no reply for ``quiet`` seconds (its backlog is done).
+    Wait until ``expected`` replies have been posted, or (without it, or when replies
+    stop coming for ``quiet`` seconds, 10x longer with it) the bot's backlog is done.
     """
     deadline = time.perf_counter() + limit
+    patience = quiet * (10 if expected is not None else 1)
+    last, count = time.perf_counter(), len(fake.replies)
     while time.perf_counter() < deadline:
-        count = len(fake.replies)
-        await asyncio.sleep(quiet)
-        if len(fake.replies) == count:
+        if expected is not None and len(fake.replies) >= expected:
+            return
+        await asyncio.sleep(0.1)
+        if len(fake.replies) != count:
+            last, count = time.perf_counter(), len(fake.replies)
+        elif time.perf_counter() - last >= patience:
             return
 
 
@@ -455,7 +467,7 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                 url, pastes, senders=senders, seconds=seconds, offset=600_000
             )
             started = ours["support"]["started"]
-            await settle(fake)
+            await settle(fake, expected=ours["support"]["requests"])
             replies = list(fake.replies)
             after = await scrape(base)
             ours["mixed"] = await load(

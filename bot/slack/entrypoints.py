@@ -7,6 +7,7 @@ settings, set up logging and CPU priority, and run ``runtime.serve`` or
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -19,6 +20,9 @@ from bot.slack.runtime import DEFAULT_HTTP_PORT, DEFAULT_REDIS_URL, serve, work
 from bot.slack.supervisor import lower_priority
 
 log = logging.getLogger(__name__)
+
+# Redis timeout (seconds) of a worker at reduced CPU priority (at least REDIS_TIMEOUT).
+STARVED_REDIS_TIMEOUT: Final = 10.0
 
 
 def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -113,6 +117,14 @@ def work_command(
     if not settings.redis_url:
         print(f"REDIS_URL is not set; using {DEFAULT_REDIS_URL}", file=out)
     got = lower_priority(priority)
-    log.info("worker_ready priority=%s", got)
+    if got != "normal":
+        # At reduced priority a burst can keep this process off the CPU for seconds;
+        # a reply Redis sent meanwhile must not count as Redis being down.
+        settings = dataclasses.replace(
+            settings, redis_timeout=max(settings.redis_timeout, STARVED_REDIS_TIMEOUT)
+        )
+    log.info(
+        "worker_ready priority=%s redis_timeout=%.1fs", got, settings.redis_timeout
+    )
     until_signalled(lambda stop: work(settings, stop=stop, parent=parent))
     return 0
