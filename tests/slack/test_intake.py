@@ -516,3 +516,18 @@ async def test_adds_during_a_flight_go_in_the_next_pipeline(tmp_path: Path) -> N
         finally:
             await client.aclose()
             await pauser.aclose()
+
+
+async def test_metrics_page_shows_the_queue_backlog(http: HttpClient, bot: Bot) -> None:
+    """
+    GET /metrics on the front reads the backlog from Redis at each scrape: two queued
+    pastes no worker has taken show as a lag of 2.
+    """
+    for ts in ("1700000980.000100", "1700000981.000100"):
+        body, headers = event_request(message_event(STARTTLS_PASTE, ts=ts))
+        response = await http.post("/slack/events", data=body, headers=headers)
+        assert response.status == 200
+    page = await http.get("/metrics")
+    text = await page.text()
+    assert "smtpbot_intake_lag 2.0" in text
+    assert "smtpbot_intake_pending 0.0" in text

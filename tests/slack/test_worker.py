@@ -402,3 +402,67 @@ async def test_run_waits_out_a_redis_outage(
                 await task
         first.close()
         restarted.close()
+
+
+async def test_answered_entries_leave_the_stream(
+    bot: Bot, matcher: Matcher, stream: str
+) -> None:
+    """
+    Once a batch is answered and acknowledged its entries are deleted: the stream holds
+    only work still to do, and no redacted paste outlives its conversation there.
+    """
+    for n in range(3):
+        await queue_paste(bot.settings, bot, ts=f"1700000900.00010{n}")
+    assert await bot.store.client.xlen(stream) == 3
+    worker = worker_for(bot, bolt_dispatch(worker_app(bot, matcher)))
+    await worker.ensure_group()
+    assert await worker.poll() == 3
+    assert await bot.store.client.xlen(stream) == 0
+    assert len(bot.fake.of("chat.postMessage")) == 3
+
+
+async def test_an_entry_queued_over_an_hour_ago_is_dropped_unanswered(
+    bot: Bot, stream: str
+) -> None:
+    """
+    Workers that come back after a long outage do not answer hour-old messages: such
+    entries are counted, acknowledged and deleted without dispatch; fresh ones in the
+    same batch are still answered.
+    """
+    dispatched: list[str] = []
+
+    async def dispatch(raw: str) -> None:
+        dispatched.append(raw)
+
+    await queue_paste(bot.settings, bot, ts="1700000950.000100")
+    # The worker's wall clock says the first entry is 2 hours old; the second one is
+    # queued "now" by the same clock (an explicit id in its millisecond).
+    later = time.time() + 7200
+    await bot.store.client.xadd(
+        stream, {"body": '{"fresh": true}'}, id=f"{int(later * 1000)}-0"
+    )
+    worker = worker_for(bot, dispatch, wall=lambda: later)
+    await worker.ensure_group()
+    assert await worker.poll() == 1
+    assert dispatched == ['{"fresh": true}']
+    assert bot.metrics.intake_expired._value.get() == 1
+    assert await pending(bot, stream) == 0
+    assert await bot.store.client.xlen(stream) == 0
+
+
+async def test_backlog_reports_waiting_and_taken_entries(bot: Bot, stream: str) -> None:
+    """
+    The front's backlog figures (also on /metrics): everything queued waits before any
+    worker has started; entries a worker took without finishing count as pending.
+    """
+    intake = Intake(bot.settings, bot.store.client, metrics=bot.metrics)
+    assert await intake.backlog() == (0, 0)
+    for n in range(3):
+        await queue_paste(bot.settings, bot, ts=f"1700000970.00010{n}")
+    assert await intake.backlog() == (3, 0)
+    assert bot.metrics.intake_lag._value.get() == 3
+    worker = worker_for(bot, bolt_dispatch(bot.app), batch=2)
+    await worker.ensure_group()
+    assert len(await read_as(bot, "stalled", stream)) == 3
+    assert await intake.backlog() == (0, 3)
+    assert bot.metrics.intake_pending._value.get() == 3

@@ -298,6 +298,8 @@ async def test_front_with_one_worker_answers_sums_metrics_and_stops_its_worker(
                 text = await metrics_text(session, front.base)
             assert sample(text, ANSWERS) == 1, text
             assert sample(text, EVENTS_RECEIVED) == 2, text
+            # Waiting for CPU at idle priority must not read as Redis being down.
+            assert "worker_ready priority=idle redis_timeout=10.0s" in front.tail()
             assert workers_of(front.process.pid) == {worker}
             # It has answered, so it is past start-up and at its final priority.
             assert os.sched_getscheduler(worker[0]) == os.SCHED_IDLE
