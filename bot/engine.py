@@ -41,7 +41,13 @@ from bot.turns import CONTEXT_MESSAGES as CONTEXT_MESSAGES
 from bot.turns import HumanRequest as HumanRequest
 from bot.turns import Incoming as Incoming
 from bot.turns import Turn as Turn
-from bot.turns import decide_reply, diagnose_in_thread, feedback_ack, human_request
+from bot.turns import (
+    decide_reply,
+    diagnose_in_thread,
+    feedback_ack,
+    human_claim,
+    human_request,
+)
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 if TYPE_CHECKING:
@@ -285,11 +291,11 @@ class Engine:
         """
         try:
             first = await self.store.claim(
-                f"human:{key}", ttl=self.settings.conversation_ttl_seconds
+                human_claim(key), ttl=self.settings.conversation_ttl_seconds
             )
         except StateUnavailableError:
             self.metrics.redis_errors.inc()
-            first = not self._seen_before([f"human:{key}"])
+            first = not self._seen_before([human_claim(key)])
         if first:
             await self._append(key, HumanRecord(user_id, at=self._clock()))
         conversation = await self.load(key)

@@ -125,6 +125,14 @@ def feedback_ack(*, helpful: bool) -> str:
     )
 
 
+def human_claim(key: ThreadKey) -> str:
+    """
+    The once-per-escalation claim on asking for a human in a thread (released when a
+    human hands the thread back).
+    """
+    return f"human:{key}"
+
+
 def human_request(
     conversation: Conversation,
     *,

@@ -187,21 +187,29 @@ def card_payload(escalation: Escalation, *, mention: str | None) -> dict[str, An
         # a second one.
         "metadata": {
             "event_type": CARD_EVENT,
-            "event_payload": {"escalation": escalation.id},
+            "event_payload": {
+                "escalation": escalation.id,
+                "opened": escalation.created_at,
+            },
         },
     }
 
 
-def card_escalation(message: dict[str, Any]) -> str | None:
+def is_card_of(message: dict[str, Any], escalation: Escalation) -> bool:
     """
-    The escalation a posted message is the card of, from its metadata, or None.
+    True when a posted message is this escalation's card, by its metadata (the
+    thread's id and when it was escalated: a thread escalated again after a hand back
+    has an older card for the same id).
     """
     metadata = message.get("metadata")
     if not isinstance(metadata, dict) or metadata.get("event_type") != CARD_EVENT:
-        return None
+        return False
     payload = metadata.get("event_payload")
-    value = payload.get("escalation") if isinstance(payload, dict) else None
-    return value if isinstance(value, str) else None
+    if not isinstance(payload, dict) or payload.get("escalation") != escalation.id:
+        return False
+    opened = payload.get("opened")
+    # Cards posted before "opened" existed name only the thread.
+    return opened is None or opened == escalation.created_at
 
 
 def reminder_text(escalation: Escalation, *, mention: str | None, now: float) -> str:

@@ -148,7 +148,7 @@ class Delivery:
             include_all_metadata=True,
         )
         for message in (history or {}).get("messages") or []:
-            if cards.card_escalation(message) == escalation.id and message.get("ts"):
+            if cards.is_card_of(message, escalation) and message.get("ts"):
                 return str(message["ts"])
         return None
 

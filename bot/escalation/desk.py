@@ -23,6 +23,7 @@ from bot.escalation.delivery import consumer_name as consumer_name
 from bot.escalation.model import Escalation, Status, parse_key
 from bot.slack.blocks import decode_value
 from bot.state import HandbackRecord
+from bot.turns import human_claim
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,10 @@ class Desk(Delivery):
             await self._safely(
                 "handback",
                 self.store.append(escalation.key, HandbackRecord(user, at=now)),
+            )
+            # Back with the bot: asking for a human again opens a new escalation.
+            await self._safely(
+                "handback", self.store.release(human_claim(escalation.key))
             )
             await self._thread(
                 escalation,

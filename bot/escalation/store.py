@@ -34,8 +34,13 @@ GROUP: Final = "cards"
 # Stream entries kept (approximately); acked entries are only history.
 STREAM_MAXLEN: Final = 10_000
 
+# A thread handed back to the bot may be escalated again: the new escalation replaces
+# the handed-back record; any other existing record means "escalated already".
 _ACCEPT: Final = f"""
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status and status ~= '{Status.HANDED_BACK}' then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 and not status then return 0 end
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*', 'key', ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])

@@ -193,6 +193,16 @@ class RedisStore:
 
         return bool(await self._call(run))
 
+    async def release(self, name: str) -> None:
+        """
+        DEL one claimed name.
+        """
+
+        async def run() -> Any:
+            return await self._client.delete(f"{self._prefix}once:{name}")
+
+        await self._call(run)
+
     async def within_limits(
         self, limits: Sequence[tuple[str, int]], *, window: int
     ) -> bool:

@@ -47,6 +47,12 @@ class StateStore(Protocol):
         """
         ...
 
+    async def release(self, name: str) -> None:
+        """
+        Forget a ``claim``: the next claim of ``name`` succeeds again.
+        """
+        ...
+
     async def within_limits(
         self, limits: Sequence[tuple[str, int]], *, window: int
     ) -> bool:

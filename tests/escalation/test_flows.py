@@ -351,3 +351,39 @@ async def test_hand_back_returns_the_thread_to_the_bot(desk_bot: DeskBot) -> Non
     await desk_bot.fake.wait_for("chat.postMessage", before + 1)
     record = await desk_bot.desk.escalations.get(key(ts))
     assert record is not None and record.status == Status.HANDED_BACK
+
+
+async def test_after_a_hand_back_the_thread_can_ask_for_a_human_again(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    A thread handed back to the bot is not "already asked": asking for a human again
+    opens a new escalation with a new card (quickly, so the old card is within the
+    window where a replica looks for a card it posted) and the thread is told so;
+    while that one is open, a further ask is still "already asked".
+    """
+    ts = "1700000112.000100"
+    await escalated(desk_bot, ts)
+    await desk_bot.click(
+        card_ids.HANDBACK, card_value(ts), user=HELPER, channel=ESC_CHANNEL
+    )
+    await desk_bot.settle()
+    first_cards = len(cards(desk_bot.fake))
+    desk_bot.clock.advance(30)
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert len(cards(desk_bot.fake)) == first_cards + 1
+    assert "I've let the support team know" in thread_posts(desk_bot.fake, ts)[-1]
+    assert not any(
+        "already been asked" in c.args["text"]
+        for c in desk_bot.fake.of("chat.postEphemeral")
+    )
+    record = await desk_bot.desk.escalations.get(key(ts))
+    assert record is not None and record.status == Status.OPEN
+    assert [e.id for e in await desk_bot.desk.escalations.active()] == [key(ts)]
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert (
+        "already been asked" in desk_bot.fake.of("chat.postEphemeral")[-1].args["text"]
+    )
+    assert len(cards(desk_bot.fake)) == first_cards + 1
