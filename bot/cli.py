@@ -123,6 +123,10 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
     from bot.logs import setup_logging
     from bot.slack.supervisor import share_metrics
 
+    if workers and not http:
+        raise click.UsageError(
+            "--workers needs --http (Socket Mode answers in its own process)"
+        )
     # Before prometheus_client is imported: /metrics adds up the workers' counters.
     shared = share_metrics(os.environ) if http and workers else None
     from bot.slack.entrypoints import run_command

@@ -570,13 +570,18 @@ def test_help_documents_the_worker_options(
 
 @pytest.mark.parametrize(
     "args",
-    [["work", "--priority", "realtime"], ["run", "--http", "--workers", "65"]],
+    [
+        ["work", "--priority", "realtime"],
+        ["run", "--http", "--workers", "65"],
+        ["run", "--workers", "2"],
+    ],
 )
 def test_out_of_range_worker_options_are_usage_errors(
     args: list[str], tmp_path: Path
 ) -> None:
     """
-    An unknown --priority or a --workers beyond 64 is refused with exit 2.
+    An unknown --priority, a --workers beyond 64, or --workers without --http is
+    refused with exit 2, naming the option.
     """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = run_bot(args, env, tmp_path)
