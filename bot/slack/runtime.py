@@ -29,7 +29,7 @@ from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
-from bot.slack.worker import IntakeWorker, bolt_dispatch
+from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
 from bot.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ BOLT_LISTENER: Final = "run_ack_function_asynchronously"
 # One pooled HTTP session for the Web API: a connection per reply would cost a TLS
 # handshake.
 WEB_CONNECTIONS: Final = 64
+# A worker sharing the front's event loop takes small batches: the acks of requests
+# arriving meanwhile wait behind every entry of a batch that is ready to run.
+IN_PROCESS_BATCH: Final = 16
 # Bolt's conventional port, used by `run --http` without --port.
 DEFAULT_HTTP_PORT: Final = 3000
 
@@ -220,7 +223,9 @@ async def serve(
                     flush=True,
                 )
             if http and bot.worker_app is not None:
-                consumer = make_worker(settings, bot, bot.worker_app)
+                consumer = make_worker(
+                    settings, bot, bot.worker_app, batch=IN_PROCESS_BATCH
+                )
                 background.append(asyncio.create_task(consumer.run(done)))
             elif http:
                 pool = WorkerPool(workers, env=os.environ)
@@ -250,7 +255,9 @@ async def serve(
             await asyncio.gather(*background, return_exceptions=True)
 
 
-def make_worker(settings: Settings, bot: Bot, app: AsyncApp) -> IntakeWorker:
+def make_worker(
+    settings: Settings, bot: Bot, app: AsyncApp, *, batch: int = BATCH
+) -> IntakeWorker:
     """
     A consumer of the intake stream that hands entries to ``app``.
     """
@@ -259,6 +266,7 @@ def make_worker(settings: Settings, bot: Bot, app: AsyncApp) -> IntakeWorker:
         stream_key(settings.redis_prefix),
         dispatch=bolt_dispatch(app),
         metrics=bot.metrics,
+        batch=batch,
     )
 
 
