@@ -212,6 +212,9 @@ class Intake:
         """
         if not raw.startswith("{"):
             return None
+        # Signature first: an unsigned body is never parsed (Bolt would answer 401 too).
+        if not self._verifier.is_valid_request(raw, headers):
+            return web.json_response({"error": "invalid request"}, status=401)
         try:
             body = json.loads(raw)
         except ValueError:
@@ -221,8 +224,6 @@ class Intake:
         event = body.get("event")
         if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
             return None
-        if not self._verifier.is_valid_request(raw, headers):
-            return web.json_response({"error": "invalid request"}, status=401)
         slim = slim_event(body, self._settings)
         if slim is None:
             # Counted here; a queued event is counted by the worker's Bolt app.
