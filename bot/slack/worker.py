@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -88,6 +89,25 @@ def _block_within_timeout(client: aioredis.Redis, block_ms: int) -> int:
     if not timeout:
         return block_ms
     return max(1, min(block_ms, int(timeout * 1000) // 2))
+
+
+def _body(fields: Mapping[Any, Any] | None) -> Any:
+    return (fields or {}).get("body", (fields or {}).get(b"body"))
+
+
+def _thread_of(fields: Mapping[Any, Any] | None) -> str:
+    """
+    The conversation a queued entry belongs to (channel and thread), or a key of its
+    own when the body cannot tell.
+    """
+    raw = _body(fields)
+    try:
+        event = json.loads(_decode(raw))["event"] if raw is not None else None
+    except (ValueError, KeyError, TypeError):
+        event = None
+    if not isinstance(event, dict):
+        return f"?{id(fields)}"
+    return f"{event.get('channel')}:{event.get('thread_ts') or event.get('ts')}"
 
 
 def _decode(value: Any) -> str:
@@ -199,13 +219,22 @@ class IntakeWorker:
                 len(entries) - len(fresh),
                 self._max_age,
             )
-        await asyncio.gather(*(self._one(i, f) for i, f in fresh))
+        # Threads run concurrently; the messages of one thread in the order they came,
+        # so a follow-up sees what the answer before it recorded.
+        threads: dict[str, list[Entry]] = {}
+        for entry in fresh:
+            threads.setdefault(_thread_of(entry[1]), []).append(entry)
+        await asyncio.gather(*(self._in_order(group) for group in threads.values()))
         await self._ack([i for i, _ in entries])
         self.handled += len(fresh)
         return len(fresh)
 
+    async def _in_order(self, entries: Sequence[Entry]) -> None:
+        for entry_id, fields in entries:
+            await self._one(entry_id, fields)
+
     async def _one(self, entry_id: str, fields: Mapping[Any, Any] | None) -> None:
-        raw = (fields or {}).get("body", (fields or {}).get(b"body"))
+        raw = _body(fields)
         if raw is None:
             return  # trimmed away (MAXLEN) before anyone read it
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -466,3 +467,31 @@ async def test_backlog_reports_waiting_and_taken_entries(bot: Bot, stream: str) 
     assert len(await read_as(bot, "stalled", stream)) == 3
     assert await intake.backlog() == (0, 3)
     assert bot.metrics.intake_pending._value.get() == 3
+
+
+async def test_a_threads_messages_in_one_batch_run_in_order_others_alongside(
+    bot: Bot, stream: str
+) -> None:
+    """
+    Within a batch, the messages of one thread are handled one after another in the
+    order they were queued (a follow-up sees what the answer before it recorded),
+    while another thread's message is handled at the same time.
+    """
+    log: list[str] = []
+
+    async def dispatch(raw: str) -> None:
+        ts = json.loads(raw)["event"]["ts"]
+        log.append(f"start {ts}")
+        await asyncio.sleep(0.05)
+        log.append(f"end {ts}")
+
+    parent = "1700000990.000100"
+    await queue_paste(bot.settings, bot, ts=parent)
+    await queue_paste(bot.settings, bot, ts="1700000990.000200", thread_ts=parent)
+    await queue_paste(bot.settings, bot, ts="1700000991.000100")
+    worker = worker_for(bot, dispatch)
+    await worker.ensure_group()
+    assert await worker.poll() == 3
+    first, follow_up, other = parent, "1700000990.000200", "1700000991.000100"
+    assert log.index(f"end {first}") < log.index(f"start {follow_up}")
+    assert log.index(f"start {other}") < log.index(f"end {first}")
