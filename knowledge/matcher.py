@@ -70,6 +70,17 @@ GENERIC_PENALTY: Final = 8.0
 OTHER_SOFTWARE_PENALTY: Final = 45.0
 OTHER_SOFTWARE_CEILING: Final = 50.0
 ALTERNATIVES: Final = 3
+# "The server responded: 530 ..." (Outlook, Thunderbird, Apple Mail wrap the reply in a
+# "cannot connect" or "sending failed" message): the server was reached and refused, so
+# the categories of not reaching it lose this much.
+UNREACHED: Final = frozenset(
+    {"connection-refused", "connection-timeout", "dns-failure"}
+)
+ANSWERED_PENALTY: Final = 30.0
+_SERVER_ANSWER: Final = re.compile(
+    r"\b(?:the )?server (?:responded|response was|replied|said)\s*:?\s*[\"'(]?5\d\d\b",
+    re.IGNORECASE,
+)
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -119,6 +130,13 @@ PRIOR: Final[dict[str, float]] = {
     "dns-failure": 1.0,
     "auth-failed": 1.0,
 }
+
+
+def server_answered(text: str) -> bool:
+    """
+    True when the text quotes a 5xx reply as the server's answer to the client.
+    """
+    return _SERVER_ANSWER.search(text) is not None
 
 
 class Matcher:
@@ -204,12 +222,15 @@ class Matcher:
                     if entry_index not in base:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
         context, other = mail_context(text)
+        answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
             raw = fuzzy + self._evidence_score(entry, evidence, joined)
             raw += PRIOR.get(entry.category, 0.0)
+            if answered and entry.category in UNREACHED:
+                raw -= ANSWERED_PENALTY
             if other:
                 # Plainly another program's error: shown at most as a low alternative.
                 raw = min(raw - OTHER_SOFTWARE_PENALTY, OTHER_SOFTWARE_CEILING)

@@ -23,6 +23,9 @@ from eval import evaluate  # noqa: E402  (bench/ is a folder of scripts, not a p
 DEV = ROOT.parent / "shared" / "corpus" / "dev.jsonl"
 CHALLENGE = ROOT / "tests" / "corpus" / "challenge.jsonl"
 HOLDOUT = ROOT / "tests" / "corpus" / "holdout.jsonl"
+# Written in session 2 by a helper who saw only TAXONOMY.md; first measured blind at
+# top-1 0.928, then used to find knowledge-base gaps (so no longer a blind figure).
+HOLDOUT2 = ROOT / "tests" / "corpus" / "holdout2.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -62,5 +65,12 @@ def test_challenge_corpus_accuracy(shipped: Matcher) -> None:
 def test_holdout_corpus_accuracy(shipped: Matcher) -> None:
     """On the holdout corpus, top-1 >= 0.90 and none false-triggers <= 0.03."""
     result = evaluate(HOLDOUT, shipped)
+    assert result["top1"] >= 0.90, result["misses"]
+    assert result["none_false_rate"] <= 0.03
+
+
+def test_second_holdout_corpus_accuracy(shipped: Matcher) -> None:
+    """On the second holdout corpus, top-1 >= 0.90 and none false-triggers <= 0.03."""
+    result = evaluate(HOLDOUT2, shipped)
     assert result["top1"] >= 0.90, result["misses"]
     assert result["none_false_rate"] <= 0.03

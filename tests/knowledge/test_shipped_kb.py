@@ -16,7 +16,7 @@ import pytest
 from knowledge import KNOWLEDGE_ROOT
 from knowledge.categories import CATEGORIES
 from knowledge.loader import collect_knowledge
-from knowledge.matcher import Matcher
+from knowledge.matcher import Matcher, server_answered
 from knowledge.model import Entry, KnowledgeBase
 
 GUIDANCE = "guidance/outlook-smtp-tls-troubleshooting.txt"
@@ -137,3 +137,42 @@ def test_required_enhanced_code_is_explained(kb: KnowledgeBase, code: str) -> No
     info = kb.enhanced_codes.get(code)
     assert info is not None, f"{code} missing from the enhanced table"
     assert info.title and info.meaning
+
+
+OUTLOOK_CANNOT_CONNECT = (
+    "Task 'me@example.com - Sending' reported error (0x800CCC0E) : 'Outlook cannot "
+    "connect to your outgoing (SMTP) e-mail server. If you continue to receive this "
+    "message, contact your server administrator or Internet service provider (ISP).'"
+)
+
+
+def test_a_quoted_server_reply_outweighs_the_cannot_connect_wrapper(
+    matcher: Matcher,
+) -> None:
+    """
+    Outlook wraps a server's 5xx answer in "cannot connect": when the reply is quoted,
+    the server was reached, so the reply decides; without it, the wrapper does.
+    """
+    alone = matcher.diagnose(OUTLOOK_CANNOT_CONNECT)
+    assert alone.category == "connection-refused"
+    answered = matcher.diagnose(
+        OUTLOOK_CANNOT_CONNECT
+        + " The server responded: 535 5.7.3 Authentication unsuccessful"
+    )
+    assert answered.category == "auth-failed"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("The server responded: 530 5.7.0 Authentication required", True),
+        ("the server response was: 554 5.7.1 Relay access denied", True),
+        ("Server replied: '550 5.1.1 User unknown'", True),
+        ("The server responded: 250 OK", False),
+        ("421 4.7.0 Try again later, closing connection", False),
+        ("connect ETIMEDOUT 192.0.2.1:587", False),
+    ],
+)
+def test_server_answered_spots_quoted_rejections(text: str, expected: bool) -> None:
+    """Only a 5xx reply quoted as the server's answer counts."""
+    assert server_answered(text) is expected
