@@ -3,7 +3,9 @@ Does a paste talk about mail, or plainly about other software?
 
 Substring tests on the lower-cased paste (fast on 40 KB) plus two small regexes. The
 matcher uses the answer to keep generic wording ("connection refused", "certificate
-verify failed") from answering a PostgreSQL, HTTP or Docker error. Pure.
+verify failed") from answering a PostgreSQL, HTTP or Docker error. The score
+adjustments it makes from context (penalties, category priors, a quoted server reply)
+live here too. Pure.
 """
 
 from __future__ import annotations
@@ -138,3 +140,56 @@ def mail_context(text: str) -> tuple[bool, bool]:
     if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
         return False, True
     return any(word in low for word in _WEAK_MAIL), False
+
+
+# Categories whose wording also appears in non-mail software (databases, HTTP, VPNs):
+# they need mail context in the paste, and lose heavily when the paste is clearly about
+# other software (PostgreSQL on 5432 refusing a connection is not our problem).
+GENERIC: Final = frozenset(
+    {
+        "connection-timeout",
+        "connection-refused",
+        "dns-failure",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+        "tls-handshake-failed",
+        "auth-failed",
+        "client-logging",
+    }
+)
+NO_MAIL_PENALTY: Final = 6.0
+GENERIC_PENALTY: Final = 8.0
+OTHER_SOFTWARE_PENALTY: Final = 45.0
+OTHER_SOFTWARE_CEILING: Final = 50.0
+
+# "The server responded: 530 ..." (Outlook, Thunderbird, Apple Mail wrap the reply in a
+# "cannot connect" or "sending failed" message): the server was reached and refused, so
+# the categories of not reaching it lose this much.
+UNREACHED: Final = frozenset(
+    {"connection-refused", "connection-timeout", "dns-failure"}
+)
+ANSWERED_PENALTY: Final = 30.0
+_SERVER_ANSWER: Final = re.compile(
+    r"\b(?:the )?server (?:responded|response was|replied|said)\s*:?\s*[\"'(]?5\d\d\b",
+    re.IGNORECASE,
+)
+# When several categories fit, the more specific diagnosis is the more useful one.
+PRIOR: Final[dict[str, float]] = {
+    "auth-policy-blocked": 3.0,
+    "tls-cert-hostname": 3.0,
+    "tls-cert-expired": 3.0,
+    "starttls-required": 2.0,
+    "sender-not-permitted": 2.0,
+    "sender-authentication": 1.5,
+    "tls-port-mismatch": 1.5,
+    "dns-failure": 1.0,
+    "auth-failed": 1.0,
+}
+
+
+def server_answered(text: str) -> bool:
+    """
+    True when the text quotes a 5xx reply as the server's answer to the client.
+    """
+    return _SERVER_ANSWER.search(text) is not None

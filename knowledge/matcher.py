@@ -19,7 +19,18 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
-from knowledge.context import mail_context
+from knowledge.context import (
+    ANSWERED_PENALTY,
+    GENERIC,
+    GENERIC_PENALTY,
+    NO_MAIL_PENALTY,
+    OTHER_SOFTWARE_CEILING,
+    OTHER_SOFTWARE_PENALTY,
+    PRIOR,
+    UNREACHED,
+    mail_context,
+    server_answered,
+)
 from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import Entry, KnowledgeBase
@@ -49,38 +60,7 @@ EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
-# Categories whose wording also appears in non-mail software (databases, HTTP, VPNs):
-# they need mail context in the paste, and lose heavily when the paste is clearly about
-# other software (PostgreSQL on 5432 refusing a connection is not our problem).
-GENERIC: Final = frozenset(
-    {
-        "connection-timeout",
-        "connection-refused",
-        "dns-failure",
-        "tls-cert-untrusted",
-        "tls-cert-hostname",
-        "tls-cert-expired",
-        "tls-handshake-failed",
-        "auth-failed",
-        "client-logging",
-    }
-)
-NO_MAIL_PENALTY: Final = 6.0
-GENERIC_PENALTY: Final = 8.0
-OTHER_SOFTWARE_PENALTY: Final = 45.0
-OTHER_SOFTWARE_CEILING: Final = 50.0
 ALTERNATIVES: Final = 3
-# "The server responded: 530 ..." (Outlook, Thunderbird, Apple Mail wrap the reply in a
-# "cannot connect" or "sending failed" message): the server was reached and refused, so
-# the categories of not reaching it lose this much.
-UNREACHED: Final = frozenset(
-    {"connection-refused", "connection-timeout", "dns-failure"}
-)
-ANSWERED_PENALTY: Final = 30.0
-_SERVER_ANSWER: Final = re.compile(
-    r"\b(?:the )?server (?:responded|response was|replied|said)\s*:?\s*[\"'(]?5\d\d\b",
-    re.IGNORECASE,
-)
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -118,25 +98,6 @@ PATTERN_SCORE: Final = 74.0
 # Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign
 # language).
 CODE_ONLY_SCORE: Final = 52.0
-# When several categories fit, the more specific diagnosis is the more useful one.
-PRIOR: Final[dict[str, float]] = {
-    "auth-policy-blocked": 3.0,
-    "tls-cert-hostname": 3.0,
-    "tls-cert-expired": 3.0,
-    "starttls-required": 2.0,
-    "sender-not-permitted": 2.0,
-    "sender-authentication": 1.5,
-    "tls-port-mismatch": 1.5,
-    "dns-failure": 1.0,
-    "auth-failed": 1.0,
-}
-
-
-def server_answered(text: str) -> bool:
-    """
-    True when the text quotes a 5xx reply as the server's answer to the client.
-    """
-    return _SERVER_ANSWER.search(text) is not None
 
 
 class Matcher:

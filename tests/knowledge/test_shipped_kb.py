@@ -15,8 +15,9 @@ import pytest
 
 from knowledge import KNOWLEDGE_ROOT
 from knowledge.categories import CATEGORIES
+from knowledge.context import server_answered
 from knowledge.loader import collect_knowledge
-from knowledge.matcher import Matcher, server_answered
+from knowledge.matcher import Matcher
 from knowledge.model import Entry, KnowledgeBase
 
 GUIDANCE = "guidance/outlook-smtp-tls-troubleshooting.txt"
