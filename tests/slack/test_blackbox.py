@@ -20,7 +20,7 @@ import pytest
 from bot.slack import blocks
 from tests.support.bot import delete_prefix, slack_env
 from tests.support.kb import STARTTLS_PASTE
-from tests.support.process import server_process, wait_healthy
+from tests.support.process import run_bot, server_process, wait_healthy
 from tests.support.redis import free_port
 from tests.support.slack import (
     ADMIN,
@@ -154,23 +154,6 @@ async def test_two_replicas_answer_an_event_once_and_serve_all_formats(
             assert response.status == 200
         async with session.get(f"{two}/metrics") as response:
             assert "smtpbot_events_received_total" in await response.text()
-
-
-def run_bot(
-    args: list[str], env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    """
-    `python -m bot ARGS` to the end, without a terminal; its output captured.
-    """
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_run_without_tokens_points_to_the_console(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from tests.support.bot import delete_prefix, slack_env
 from tests.support.kb import STARTTLS_PASTE
-from tests.support.process import server_process, wait_healthy
+from tests.support.process import run_bot, server_process, wait_healthy
 from tests.support.redis import free_port
 from tests.support.slack import (
     CHANNEL,
@@ -514,23 +514,6 @@ async def test_two_fronts_share_one_queue_and_answer_a_shared_event_once(
             assert await stop(two) == 0, two.tail()
     finally:
         await delete_prefix(redis_url, prefix)
-
-
-def run_bot(
-    args: list[str], env: dict[str, str], cwd: Path
-) -> subprocess.CompletedProcess[str]:
-    """
-    `python -m bot ARGS` to the end, without a terminal; its output captured.
-    """
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_work_without_a_bot_token_exits_2_naming_it(

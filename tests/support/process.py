@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +66,20 @@ async def wait_healthy(
                         return
             await asyncio.sleep(0.1)
     raise AssertionError(f"{base} never became healthy")
+
+
+def run_bot(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """
+    `python -m bot ARGS` to the end, without a terminal; its output captured.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
