@@ -177,3 +177,24 @@ def test_a_quoted_server_reply_outweighs_the_cannot_connect_wrapper(
 def test_server_answered_spots_quoted_rejections(text: str, expected: bool) -> None:
     """Only a 5xx reply quoted as the server's answer counts."""
     assert server_answered(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how can I capture the raw SMTP conversation between my app and the server?",
+        "Wo finde ich die Protokolldatei von Thunderbird für den Versand?",
+        "the logs say nothing, where do I enable debug output in nodemailer",
+    ],
+)
+def test_questions_about_seeing_the_smtp_session_are_client_logging(
+    matcher: Matcher, text: str
+) -> None:
+    """Asking how to see the SMTP session (any word order, German too) finds logging."""
+    assert matcher.diagnose(text).category == "client-logging"
+
+
+def test_other_softwares_logs_are_not_client_logging(matcher: Matcher) -> None:
+    """Logs of other software (containers) are not a mail-logging question."""
+    text = "where are the docker container logs? kubectl logs shows nothing"
+    assert matcher.diagnose(text).category == "none"
