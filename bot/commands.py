@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from bot.errors import BotError, InputError
 from knowledge.matcher import Diagnosis, Matcher
@@ -187,6 +187,32 @@ def lint_command() -> int:
     return 1 if errors or shadows else 0
 
 
+# Words of class and command names ("System.Net.WebException", "Send-MailMessage"):
+# a signature made only of them matches every error that class or command reports.
+NAME_ONLY_WORDS: Final = frozenset(
+    [
+        "system",
+        "net",
+        "mail",
+        "web",
+        "sockets",
+        "socket",
+        "exception",
+        "smtp",
+        "send",
+        "message",
+        "error",
+        "java",
+        "javax",
+        "org",
+        "com",
+        "messaging",
+        "python",
+        "smtplib",
+    ]
+)
+
+
 def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
     """
     Signatures whose own entry does not come first.
@@ -198,8 +224,10 @@ def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
     found: list[tuple[str, str, str]] = []
     for entry in matcher.kb.entries:
         for signature in entry.signatures:
-            if len(normalise(signature)) < 6:
-                # Nothing left once volatile parts and generic wrappers are removed.
+            left = normalise(signature)
+            if len(left) < 6 or set(left.split()) <= NAME_ONLY_WORDS:
+                # Nothing left once volatile parts and generic wrappers are removed, or
+                # only the name of a class or command that many errors share.
                 found.append(
                     (entry.id, "(nothing: only generic or volatile text)", signature)
                 )

@@ -383,3 +383,30 @@ def test_find_shadows_reports_signature_won_by_other_category(
             "Relay access denied 0x800CCC79",
         )
     ]
+
+
+def test_find_shadows_reports_a_signature_that_is_only_a_class_name(
+    tree: KnowledgeTree,
+) -> None:
+    """
+    A signature that is a wrapper message plus a class name ("System.Net.WebException:
+    Unable to connect to the remote server") matches every error of that class: lint
+    reports it as saying nothing specific.
+    """
+    tree.entry(
+        id="dotnet-timeout",
+        category="connection-timeout",
+        signatures=[
+            "System.Net.WebException: Unable to connect to the remote server",
+            "A connection attempt failed because the connected party did not respond",
+        ],
+        reply_codes=[],
+        enhanced_codes=[],
+    )
+    shadows = find_shadows(Matcher(tree.load()))
+    assert [(entry, signature) for entry, _, signature in shadows] == [
+        (
+            "dotnet-timeout",
+            "System.Net.WebException: Unable to connect to the remote server",
+        )
+    ]
