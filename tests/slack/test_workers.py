@@ -335,8 +335,9 @@ async def test_a_killed_worker_is_replaced_after_a_growing_delay_and_answers(
                 (worker,) = await wait_workers(front, 1, besides=dead, timeout=10)
                 gaps.append(time.monotonic() - killed)
                 assert not any(running(w) for w in dead)
-            assert 0.9 <= gaps[0] < 1.8, gaps
-            assert gaps[1] >= 1.9 and gaps[1] < 4, gaps
+            # 1 s, then 2 s (plus the time to notice and spawn; generous for busy CI).
+            assert 0.9 <= gaps[0] < 3.0, gaps
+            assert 1.9 <= gaps[1] < 6.0 and gaps[1] > gaps[0] + 0.5, gaps
             assert front.process.poll() is None
             async with aiohttp.ClientSession() as session:
                 paste = message_event(STARTTLS_PASTE, ts="1700000400.000100")
