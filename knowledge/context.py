@@ -65,6 +65,8 @@ _WEAK_MAIL: Final = (
     "mx ",
 )
 _OTHER_WORDS: Final = (
+    "unable to locate package",
+    "reading package lists",
     "postgres",
     "psycopg",
     "pg_hba",

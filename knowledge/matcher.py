@@ -61,6 +61,8 @@ ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
 ALTERNATIVES: Final = 3
+# The category of "how do I see what the server says" questions.
+LOGGING: Final = "client-logging"
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -206,6 +208,13 @@ class Matcher:
         ranked.sort(
             key=lambda pair: (-pair[0], -len(pair[1].signature), pair[1].entry.id)
         )
+        # "Here is the debug output: <error>": the error is what needs answering, and
+        # client logging is the answer only when nothing else is confidently found.
+        if ranked and ranked[0][1].entry.category == LOGGING:
+            for index, (raw, candidate) in enumerate(ranked):
+                if candidate.entry.category != LOGGING and raw >= CONFIDENT:
+                    ranked.insert(0, ranked.pop(index))
+                    break
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])

@@ -198,3 +198,26 @@ def test_other_softwares_logs_are_not_client_logging(matcher: Matcher) -> None:
     """Logs of other software (containers) are not a mail-logging question."""
     text = "where are the docker container logs? kubectl logs shows nothing"
     assert matcher.diagnose(text).category == "none"
+
+
+def test_an_error_inside_debug_output_is_answered_not_the_logging_how_to(
+    matcher: Matcher,
+) -> None:
+    """
+    "Here is my SMTP debug output: <error>" is about the error; the logging how-to is
+    only the answer when no other category is confidently found.
+    """
+    text = (
+        "PHPMailer SMTPDebug = 2 output:\n"
+        "SMTP ERROR: Failed to connect to server: Connection refused (111)"
+    )
+    assert matcher.diagnose(text).category == "connection-refused"
+    assert matcher.diagnose("how do I set SMTPDebug = 2 in PHPMailer?").category == (
+        "client-logging"
+    )
+
+
+def test_package_manager_errors_are_not_mail_problems(matcher: Matcher) -> None:
+    """apt's "Unable to locate package" is not ssmtp's "Unable to locate" host."""
+    text = "sudo apt install php8.2-imap\nE: Unable to locate package php8.2-imap"
+    assert matcher.diagnose(text).category == "none"
