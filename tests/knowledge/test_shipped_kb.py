@@ -221,3 +221,26 @@ def test_package_manager_errors_are_not_mail_problems(matcher: Matcher) -> None:
     """apt's "Unable to locate package" is not ssmtp's "Unable to locate" host."""
     text = "sudo apt install php8.2-imap\nE: Unable to locate package php8.2-imap"
     assert matcher.diagnose(text).category == "none"
+
+
+POSTFIX_GREETING_TIMEOUT = (
+    "postfix/smtp[3112]: 7C1D: conversation with relay.example.net[198.51.100.40] "
+    "timed out while receiving the initial server greeting\n"
+    "postfix/smtp[3112]: 7C1D: to=<me@example.org>, "
+    "relay=relay.example.net[198.51.100.40]:{port}, delay=300, status=deferred"
+)
+
+
+@pytest.mark.parametrize(
+    "port,category",
+    [("465", "tls-port-mismatch"), ("25", "connection-timeout")],
+)
+def test_a_greeting_timeout_on_465_is_missing_wrapper_mode(
+    matcher: Matcher, port: str, category: str
+) -> None:
+    """
+    Postfix waiting for a greeting on port 465 is plain text against implicit TLS; the
+    same timeout on port 25 is a slow or blocked server.
+    """
+    text = POSTFIX_GREETING_TIMEOUT.format(port=port)
+    assert matcher.diagnose(text).category == category
