@@ -240,7 +240,12 @@ def test_a_greeting_timeout_on_465_is_missing_wrapper_mode(
 ) -> None:
     """
     Postfix waiting for a greeting on port 465 is plain text against implicit TLS; the
-    same timeout on port 25 is a slow or blocked server.
+    same timeout on port 25 is a slow or blocked server (the best candidate, and the
+    wrapper-mode entry not offered at all).
     """
-    text = POSTFIX_GREETING_TIMEOUT.format(port=port)
-    assert matcher.diagnose(text).category == category
+    diagnosis = matcher.diagnose(POSTFIX_GREETING_TIMEOUT.format(port=port))
+    best = diagnosis.entry or diagnosis.alternatives[0].entry
+    assert best.category == category
+    offered = {best.id, *(c.entry.id for c in diagnosis.alternatives)}
+    wrapper = "postfix-relayhost-465-without-wrappermode"
+    assert (wrapper in offered) is (port == "465")
