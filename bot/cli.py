@@ -85,6 +85,20 @@ def kb_show(entry_id: str) -> None:
     sys.exit(show_command(entry_id))
 
 
+def _setup_logging() -> None:
+    """
+    LOG_LEVEL / LOG_FORMAT for a long-running command; a bad value exits with its code.
+    """
+    from bot.errors import ConfigError
+    from bot.logs import setup_logging
+
+    try:
+        setup_logging(os.environ)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
 @app.command()
 @click.option(
     "--http",
@@ -119,8 +133,6 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
 
     With no Slack tokens configured it says so and, at a terminal, starts the console.
     """
-    from bot.errors import ConfigError
-    from bot.logs import setup_logging
     from bot.slack.supervisor import share_metrics
 
     if workers and not http:
@@ -131,11 +143,7 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
     shared = share_metrics(os.environ) if http and workers else None
     from bot.slack.entrypoints import run_command
 
-    try:
-        setup_logging(os.environ)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    _setup_logging()
     try:
         code = run_command(
             os.environ,
@@ -169,15 +177,9 @@ def work(priority: str, parent_pid: int | None) -> None:
     Run any number, on any hosts sharing REDIS_URL (e.g. a separate deployment); `run
     --http --workers N` starts N itself.
     """
-    from bot.errors import ConfigError
-    from bot.logs import setup_logging
     from bot.slack.entrypoints import work_command
 
-    try:
-        setup_logging(os.environ)
-    except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    _setup_logging()
     sys.exit(
         work_command(os.environ, priority=priority, out=sys.stderr, parent=parent_pid)
     )

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, TextIO
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.errors import ConfigError
 from bot.slack.runtime import DEFAULT_HTTP_PORT, DEFAULT_REDIS_URL, serve, work
 from bot.slack.supervisor import lower_priority
@@ -40,6 +40,23 @@ def until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     asyncio.run(wrapper())
 
 
+def _settings(environ: Mapping[str, str], out: TextIO) -> Settings | int:
+    """
+    Validated settings with logging set up at their level, or the exit code after
+    printing what is wrong.
+    """
+    try:
+        settings = load_settings(environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=out)
+        return exc.exit_code
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    return settings
+
+
 NO_TOKENS: Final = (
     "No Slack tokens are configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN "
     "(Socket Mode), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET with --http; see "
@@ -61,15 +78,9 @@ def run_command(
     ``smtpbot run``: validate settings, then serve; with no tokens, explain (or
     console).
     """
-    try:
-        settings = load_settings(environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return exc.exit_code
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    settings = _settings(environ, out)
+    if isinstance(settings, int):
+        return settings
     if not settings.has_any_slack_token:
         if http or not stdin.isatty():
             print(f"error: {NO_TOKENS}", file=out)
@@ -102,18 +113,12 @@ def work_command(
     """
     ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
     """
-    try:
-        settings = load_settings(environ)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=out)
-        return exc.exit_code
+    settings = _settings(environ, out)
+    if isinstance(settings, int):
+        return settings
     if not settings.slack_bot_token:
         print("error: SLACK_BOT_TOKEN: a worker posts replies and needs it", file=out)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
     if not settings.redis_url:
         print(f"REDIS_URL is not set; using {DEFAULT_REDIS_URL}", file=out)
     got = lower_priority(priority)

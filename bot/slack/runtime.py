@@ -223,9 +223,7 @@ async def serve(
                     flush=True,
                 )
             if http and bot.worker_app is not None:
-                consumer = make_worker(
-                    settings, bot, bot.worker_app, batch=IN_PROCESS_BATCH
-                )
+                consumer = make_worker(settings, bot, batch=IN_PROCESS_BATCH)
                 background.append(asyncio.create_task(consumer.run(done)))
             elif http:
                 pool = WorkerPool(workers, env=os.environ)
@@ -255,16 +253,16 @@ async def serve(
             await asyncio.gather(*background, return_exceptions=True)
 
 
-def make_worker(
-    settings: Settings, bot: Bot, app: AsyncApp, *, batch: int = BATCH
-) -> IntakeWorker:
+def make_worker(settings: Settings, bot: Bot, *, batch: int = BATCH) -> IntakeWorker:
     """
-    A consumer of the intake stream that hands entries to ``app``.
+    A consumer of the intake stream that hands entries to the bot's workers' app.
     """
+    if bot.worker_app is None:
+        raise ValueError("open_bot(worker=True) builds the workers' app")
     return IntakeWorker(
         bot.store.client,
         stream_key(settings.redis_prefix),
-        dispatch=bolt_dispatch(app),
+        dispatch=bolt_dispatch(bot.worker_app),
         metrics=bot.metrics,
         batch=batch,
     )
@@ -282,8 +280,7 @@ async def work(
     )
     try:
         async with open_bot(settings, worker=True) as bot:
-            assert bot.worker_app is not None
-            await make_worker(settings, bot, bot.worker_app).run(stop)
+            await make_worker(settings, bot).run(stop)
     finally:
         if watch is not None:
             watch.cancel()

@@ -140,7 +140,7 @@ async def test_queued_paste_is_answered_once_then_acknowledged(
             assert running.worker_app is not None
             assert running.worker_app is not running.app
             payload = await queue_paste(settings, running)
-            worker = make_worker(settings, running, running.worker_app)
+            worker = make_worker(settings, running)
             await worker.ensure_group()
             assert await worker.poll() == 1
             [call] = fake_slack.of("chat.postMessage")
@@ -332,8 +332,10 @@ async def test_runtime_worker_idles_within_a_short_redis_timeout(
     before the client's socket timeout.
     """
     async with start_bot(REDIS_TIMEOUT="0.3") as bot:
-        runtime = RuntimeBot(app=bot.app, store=bot.store, metrics=bot.metrics)
-        worker = make_worker(bot.settings, runtime, bot.app)
+        runtime = RuntimeBot(
+            app=bot.app, store=bot.store, metrics=bot.metrics, worker_app=bot.app
+        )
+        worker = make_worker(bot.settings, runtime)
         await worker.ensure_group()
         started = time.monotonic()
         assert await worker.poll() == 0
