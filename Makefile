@@ -1,18 +1,36 @@
 # Two commands for a newcomer: `make run` starts the bot (the terminal console when no Slack
 # tokens are configured), `make test` runs format, lint, type checks and the whole test suite.
+# Every install comes from the committed uv.lock; `make lock` relocks to the newest allowed
+# versions (then `make test` gates committing the new lock).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# uv installs into $(VENV) and never downloads a Python of its own.
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test check lint typecheck pytest bench eval install clean
+.PHONY: run test check lint typecheck pytest bench eval install lock clean
 
-$(BIN)/smtpbot: pyproject.toml
+# The installer, bootstrapped hash-pinned from the uv release uv.lock itself locks.
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(PYTHON) deploy/uvpin.py > $(VENV)/uv-pin.txt
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv-pin.txt
+
+# Exactly the locked set; stops (never resolves anew) when pyproject.toml and uv.lock disagree.
+$(VENV)/.synced: $(BIN)/uv pyproject.toml uv.lock
+	@$(BIN)/uv sync --quiet --locked --extra dev --python $(BIN)/python || { \
+	  echo "make: uv.lock does not match pyproject.toml (or could not be installed)." >&2; \
+	  echo "      Relock with 'make lock' (newest allowed versions) or '$(BIN)/uv lock'" >&2; \
+	  echo "      (smallest change), run 'make test', and commit pyproject.toml with uv.lock." >&2; \
+	  exit 1; }
 	@touch $@
 
-install: $(BIN)/smtpbot
+install: $(VENV)/.synced
+
+lock: $(BIN)/uv
+	$(BIN)/uv lock --upgrade
+	@echo "Relocked to the newest versions pyproject.toml allows: run 'make test', then commit uv.lock."
 
 run: install
 	$(BIN)/smtpbot run
@@ -20,8 +38,8 @@ run: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff format --check bot knowledge tests bench
-	$(BIN)/ruff check bot knowledge tests bench
+	$(BIN)/ruff format --check bot knowledge tests bench deploy
+	$(BIN)/ruff check bot knowledge tests bench deploy
 	$(BIN)/smtpbot kb lint
 
 typecheck: install

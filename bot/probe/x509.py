@@ -11,15 +11,29 @@ from __future__ import annotations
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
 
-from bot.probe.certs import SHORT_BY_OID, format_name
+from bot.probe.certs import SHORT_BY_OID, format_name, public_key_info
 from bot.probe.model import CertInfo
 
 # Key sizes that the key type fixes (RFC 8032 §5.1 and §5.2).
 _FIXED_KEY_SIZES = {"Ed25519": 256, "Ed448": 456}
+
+# Key algorithms read through cryptography's key classes. Any other (DSA, whose classes
+# cryptography deprecates from release 51 on) goes to the project's own DER reader, so
+# a legacy certificate is described without a deprecated or removed API.
+_CURRENT_KEY_ALGORITHMS = frozenset(
+    oid.dotted_string
+    for oid in (
+        PublicKeyAlgorithmOID.RSAES_PKCS1_v1_5,
+        PublicKeyAlgorithmOID.RSASSA_PSS,
+        PublicKeyAlgorithmOID.EC_PUBLIC_KEY,
+        PublicKeyAlgorithmOID.ED25519,
+        PublicKeyAlgorithmOID.ED448,
+    )
+)
 
 
 def parse_certificate(der: bytes) -> CertInfo:
@@ -30,7 +44,7 @@ def parse_certificate(der: bytes) -> CertInfo:
         ValueError: the bytes are not a certificate.
     """
     cert = x509.load_der_x509_certificate(der)
-    key_type, key_size = _describe_key(cert.public_key())
+    key_type, key_size = _describe_key(cert, der)
     common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common_name = str(common_names[0].value) if common_names else None
     return CertInfo(
@@ -90,6 +104,10 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
     """
     if cert.issuer != cert.subject:
         return False
+    if cert.public_key_algorithm_oid.dotted_string not in _CURRENT_KEY_ALGORITHMS:
+        # A legacy key's signature is not checked: the names decide, as on the
+        # stdlib path.
+        return True
     try:
         cert.verify_directly_issued_by(cert)
     except (ValueError, TypeError, InvalidSignature):
@@ -97,18 +115,22 @@ def _is_self_signed(cert: x509.Certificate) -> bool:
     return True
 
 
-def _describe_key(key: object) -> tuple[str, int | None]:
+def _describe_key(cert: x509.Certificate, der: bytes) -> tuple[str, int | None]:
     """
     Name the public key type and its size in bits.
     """
+    if cert.public_key_algorithm_oid.dotted_string not in _CURRENT_KEY_ALGORITHMS:
+        return public_key_info(der)
+    try:
+        key = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):
+        return public_key_info(der)
     if isinstance(key, rsa.RSAPublicKey):
         return "RSA", key.key_size
     if isinstance(key, ec.EllipticCurvePublicKey):
         return f"EC {key.curve.name}", key.curve.key_size
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "Ed25519", _FIXED_KEY_SIZES["Ed25519"]
     if isinstance(key, ed448.Ed448PublicKey):
         return "Ed448", _FIXED_KEY_SIZES["Ed448"]
-    return type(key).__name__, None
+    return public_key_info(der)

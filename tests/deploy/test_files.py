@@ -316,7 +316,10 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_health_checked() -> None:
         assert image.startswith("python:3.11"), image
         assert PINNED.search(image), f"{image} is not pinned"
     assert "AS builder" in instruction("FROM")[0]
-    assert any("pip install ." in run for run in instruction("RUN"))
+    runs = instruction("RUN")
+    assert any("--require-hashes" in run and "uvpin.py" in run for run in runs)
+    assert sum("uv sync --locked" in run for run in runs) == 2
+    assert not any("pip install ." in run or "uv pip" in run for run in runs)
     user = instruction("USER")[-1].split(":")[0]
     assert user not in {"root", "0"}
     (healthcheck,) = instruction("HEALTHCHECK")
@@ -328,13 +331,15 @@ def test_dockerfile_is_multi_stage_pinned_non_root_and_health_checked() -> None:
 
 def test_dockerignore_keeps_secrets_out_and_the_wheel_sources_in() -> None:
     """
-    .env and .git never enter the build context; bot/ and knowledge/ do.
+    .env and .git never enter the build context; bot/, knowledge/ and the lock do.
     """
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".env" in ignored and ".git" in ignored
-    assert not {"bot", "knowledge", "pyproject.toml", "README.md"} & set(ignored)
+    sources = {"bot", "knowledge", "pyproject.toml", "uv.lock", "README.md"}
+    assert not sources & set(ignored)
+    assert "deploy" in ignored and "!deploy/uvpin.py" in ignored
     copied = " ".join(instruction("COPY"))
-    for needed in ("pyproject.toml", "bot", "knowledge"):
+    for needed in ("pyproject.toml", "uv.lock", "deploy/uvpin.py", "bot", "knowledge"):
         assert needed in copied
 
 

@@ -17,18 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_installed_wheel_finds_the_knowledge_base_from_anywhere(tmp_path: Path) -> None:
     """A wheel unpacked elsewhere loads its own entries from another directory."""
     dist = tmp_path / "dist"
+    # The project's own locked installer builds the wheel (the venv holds no pip).
+    uv = Path(sys.executable).with_name("uv")
     built = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "-q",
-            "-w",
-            str(dist),
-            str(ROOT),
-        ],
+        [str(uv), "build", "--wheel", "--quiet", "--out-dir", str(dist), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=300,

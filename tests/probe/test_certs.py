@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 import socket
 import ssl
+import subprocess
 from pathlib import Path
 
 import pytest
 import trustme
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from bot.probe import x509
@@ -169,16 +171,52 @@ def test_trustme_ca_is_self_signed() -> None:
     assert x509.parse_certificate(der).self_signed is True
 
 
-@pytest.mark.parametrize(
-    "key",
-    [dsa.generate_private_key(2048), ed448.Ed448PrivateKey.generate()],
-    ids=["dsa2048", "ed448"],
-)
-def test_rare_keys_agree(key: object) -> None:
-    """DSA and Ed448 keys read the same on both paths."""
-    der = _self_signed_der(key)
+def _openssl_dsa_der(workdir: Path) -> bytes:
+    """
+    A self-signed DSA-2048 certificate made by the openssl command line.
+
+    cryptography deprecates DSA from release 51 on, so the legacy-key fixture comes from
+    OpenSSL itself rather than from a deprecated (and later removed) Python API.
+    """
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command line is needed (.ci/run installs it)"
+    params, key, cert = (workdir / n for n in ("dsa.param", "dsa.key", "dsa.der"))
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True, timeout=60)
+
+    run(
+        "genpkey",
+        "-genparam",
+        "-algorithm",
+        "DSA",
+        "-pkeyopt",
+        "dsa_paramgen_bits:2048",
+        "-out",
+        str(params),
+    )
+    run("genpkey", "-paramfile", str(params), "-out", str(key))
+    run(
+        "req", "-new", "-x509", "-key", str(key), "-subj", "/CN=dsa.test",
+        "-days", "2", "-sha256", "-outform", "DER", "-out", str(cert),
+    )  # fmt: skip
+    return cert.read_bytes()
+
+
+def test_legacy_dsa_key_reads_alike(tmp_path: Path) -> None:
+    """A DSA-2048 certificate reads as DSA 2048 on both paths, with no warning."""
+    der = _openssl_dsa_der(tmp_path)
     info = x509.parse_certificate(der)
-    assert public_key_info(der) == (info.key_type, info.key_size)
+    assert (info.key_type, info.key_size) == ("DSA", 2048)
+    assert public_key_info(der) == ("DSA", 2048)
+    assert info.common_name == "dsa.test" and info.self_signed is True
+
+
+def test_rare_key_ed448_agrees() -> None:
+    """Ed448 keys read the same on both paths."""
+    der = _self_signed_der(ed448.Ed448PrivateKey.generate())
+    info = x509.parse_certificate(der)
+    assert public_key_info(der) == (info.key_type, info.key_size) == ("Ed448", 456)
 
 
 def test_lazy_trust_store(monkeypatch: pytest.MonkeyPatch) -> None:

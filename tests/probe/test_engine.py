@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import warnings
 from typing import Any
 
 import pytest
@@ -393,9 +392,8 @@ async def test_tls10_only_peer_warns(
     """A TLS 1.0-only server works but warns, naming the version."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        # Building the deprecated peer is the point of this test.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+        # Building the deprecated peer is the point of this test: expect the warning.
+        with pytest.warns(DeprecationWarning, match="TLSv1"):
             context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
         context.load_cert_chain(*_good_chain(pki))
