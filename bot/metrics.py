@@ -116,6 +116,13 @@ class Metrics:
             "Queued messages dropped unanswered because they waited over an hour",
             registry=self.registry,
         )
+        self.requests_refused = Counter(
+            "smtpbot_requests_refused",
+            "Requests to /slack/events refused (unsigned, stale, too large, "
+            "malformed) or replays acked without acting",
+            ["reason"],
+            registry=self.registry,
+        )
         self.redis_round_trips = Counter(
             "smtpbot_redis_round_trips",
             "Round trips to the state store (a pipeline counts once)",

@@ -5,7 +5,8 @@ Keys (under the configured prefix; counters are durable statistics):
 
     learn:suggested / learn:helpful / learn:rejected / learn:escalated
                                 hash entry_id -> count
-    learn:unmatched             list of redacted errors, newest first, capped
+    learn:gaps                  zset redacted error -> when last seen; entries older
+                                than GAPS_RETENTION are dropped, the key expires
     learn:cats:<YYYY>-W<WW>     zset category -> answers that ISO week (TTL 5 weeks)
 """
 
@@ -30,6 +31,11 @@ COUNTERS: Final = ("suggested", "helpful", "rejected", "escalated")
 UNMATCHED_LIMIT: Final = 200
 # Each unmatched error is stored cut to this length: enough to write an entry from.
 UNMATCHED_TEXT: Final = 500
+# Unmatched errors are pasted text from threads nobody escalated: kept (redacted) long
+# enough to write knowledge-base entries from, then gone.
+GAPS_RETENTION: Final = 30 * 24 * 3600
+# The list kept before gaps expired (verbatim, without expiry): removed on sight.
+LEGACY_UNMATCHED: Final = "unmatched"
 # Weekly category counts outlive the week a little, for "last week" questions.
 WEEK_TTL: Final = 35 * 24 * 3600
 # Words and codes that make a message look like a mail error rather than chatter:
@@ -139,16 +145,21 @@ class Learning:
 
     async def unmatched(self, text: str) -> None:
         """
-        Remember an error that matched nothing (redacted, capped list).
+        Remember an error that matched nothing (redacted, capped, expiring).
         """
         cleaned = redact(text).strip()[:UNMATCHED_TEXT]
         if not cleaned:
             return
+        now = self._clock()
+        key = self._key("gaps")
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.lpush(self._key("unmatched"), cleaned)
-                pipe.ltrim(self._key("unmatched"), 0, UNMATCHED_LIMIT - 1)
+                pipe.zadd(key, {cleaned: now})
+                pipe.zremrangebyscore(key, "-inf", now - GAPS_RETENTION)
+                pipe.zremrangebyrank(key, 0, -UNMATCHED_LIMIT - 1)
+                pipe.expire(key, GAPS_RETENTION)
+                pipe.unlink(self._key(LEGACY_UNMATCHED))
                 return await pipe.execute()
 
         await self._call(run)
@@ -174,13 +185,15 @@ class Learning:
 
     async def gaps(self, *, limit: int = 10) -> list[str]:
         """
-        The newest errors that matched nothing.
+        The newest errors that matched nothing, within the retention.
         """
-        return list(
-            await self._call(
-                lambda: self._client.lrange(self._key("unmatched"), 0, limit - 1)
+        oldest = self._clock() - GAPS_RETENTION
+        rows = await self._call(
+            lambda: self._client.zrevrangebyscore(
+                self._key("gaps"), "+inf", oldest, start=0, num=limit
             )
         )
+        return [str(row) for row in rows]
 
     async def top_categories(self, *, limit: int = 5) -> list[tuple[str, int]]:
         """

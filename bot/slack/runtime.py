@@ -27,6 +27,7 @@ from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
 from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
+from bot.slack.replay import ReplayGuard
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
@@ -214,6 +215,9 @@ async def serve(
                     metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
+                    replay=ReplayGuard(
+                        bot.store.client, settings.redis_prefix, metrics=bot.metrics
+                    ),
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)
                 print(
