@@ -84,7 +84,9 @@ def violations(folder: str, banned: tuple[str, ...]) -> list[str]:
             package=path.name == "__init__.py",
         )
         found += [
-            f"{path.relative_to(ROOT)}: {n}" for n in sorted(names) if offends(n, banned)
+            f"{path.relative_to(ROOT)}: {n}"
+            for n in sorted(names)
+            if offends(n, banned)
         ]
     return found
 
