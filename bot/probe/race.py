@@ -13,6 +13,7 @@ within ``quiet_wait`` sees one connection only.
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 import time
 from collections.abc import Callable, Coroutine
@@ -33,6 +34,11 @@ HTTPS_SNIFF_AFTER_S = 0.5
 SNIFF_CAP_S = 1.0
 # How often the race looks at its connections (only while nobody has answered yet).
 POLL_S = 0.02
+
+# TLS record types a server answers a ClientHello with: alert (21), handshake (22).
+_TLS_RECORDS = frozenset({21, 22})
+# The start of an SMTP reply (RFC 5321 §4.2): three digits.
+_SMTP = re.compile(rb"^\d{3}")
 
 Session = Callable[[Plan, Notes], Coroutine[Any, Any, Next]]
 
@@ -64,8 +70,16 @@ class Sniffer:
         address, now, clock = tls.address, time.perf_counter(), tls.handshake
         if address is None or tls.connected_at is None:
             return None
-        silent = not tls.received() and (clock is None or clock.finished is None)
-        if silent and now - tls.connected_at >= HTTP_SNIFF_AFTER_S:
+        received = tls.received()
+        silent = not received and (clock is None or clock.finished is None)
+        # Bytes that are neither TLS records nor an SMTP reply, in answer to our
+        # ClientHello: some other protocol (Python's http.server answers this way).
+        odd = (
+            bool(received)
+            and received[0] not in _TLS_RECORDS
+            and not _SMTP.match(received)
+        )
+        if odd or (silent and now - tls.connected_at >= HTTP_SNIFF_AFTER_S):
             self._ask("HTTP", address, None, tls)
         elif (
             clock is not None
@@ -142,10 +156,11 @@ async def plain_first(
                     notes.adopt(tls_notes)
                     return step
                 tls = None  # not TLS after all: the plaintext wait goes on
-            if tls is not None:
+            if tried:
                 kind = sniffer.poll(tls_notes)
                 if kind is not None:
                     await _cancel(tls)
+                    tls_notes.failure = None
                     notes.adopt(tls_notes)
                     return web_server(notes, kind, start)
             waiting = [t for t in (plain, tls, sniffer.task) if t is not None]

@@ -36,6 +36,7 @@ async def answers_http(
     if timeout <= 0:
         return False
     writer: asyncio.StreamWriter | None = None
+    sock: net.RecordingSocket | None = None
     try:
         async with asyncio.timeout(timeout):
             sock = await net.connect(address, port, timeout=timeout)
@@ -55,3 +56,7 @@ async def answers_http(
     finally:
         if writer is not None:
             writer.transport.abort()
+            # Let the aborted transport close its socket.
+            await asyncio.sleep(0)
+        if sock is not None and sock.fileno() != -1:
+            sock.close()
