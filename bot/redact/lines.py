@@ -217,12 +217,18 @@ class Transcript:
         ``name value`` lines whose name is secret-looking; sasl_passwd lines.
         """
         found = _NAME_VALUE.match(line)
-        if found is not None and SECRET_NAME.fullmatch(found.group("name")):
+        # Upper-case PASS is the POP3 command, handled with the transcript rules.
+        if (
+            found is not None
+            and found.group("name") != "PASS"
+            and SECRET_NAME.fullmatch(found.group("name"))
+        ):
             value = found.group("value").strip("\"'")
             if not (
                 value.startswith(REDACTED)
                 or NOT_SECRET.match(value)
                 or _PROSE.match(value)
+                or _SOURCE_FILE.match(value)
             ):
                 return found.group("lead") + REDACTED
             return line

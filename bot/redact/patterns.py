@@ -236,6 +236,8 @@ def _key_values(text: str) -> str:
     for lead in _KEY_LEAD.finditer(text):
         if lead.start() < last or not SECRET_NAME.fullmatch(lead.group("name")):
             continue
+        if text.startswith(REDACTED, lead.end()):
+            continue
         found = _VALUES[lead.group("quote")].match(text, lead.end())
         if found is None:
             continue
