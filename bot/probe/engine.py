@@ -216,7 +216,7 @@ def _merge_capture(notes: Notes, capture: Notes) -> None:
     """
     Take the certificate, TLS session and EHLO over TLS from the non-verifying pass.
     """
-    notes.tls, notes.der = capture.tls, capture.der
+    notes.tls, notes.der, notes.chain = capture.tls, capture.der, capture.chain
     notes.extensions_after_tls = capture.extensions_after_tls
     if capture.tls is not None:
         detail = f"{capture.tls.version} {capture.tls.cipher}; certificate not verified"
@@ -267,6 +267,7 @@ def _freeze(meta: _Meta, notes: Notes, addresses: tuple[str, ...] = ()) -> Probe
         cert=_cert_check(notes, servername or notes.address),
         timeout_s=meta.timeout,
         addresses=addresses,
+        chain=notes.chain,
     )
 
 

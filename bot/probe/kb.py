@@ -87,3 +87,18 @@ def _loaded_base(module: Any) -> Any:
     The knowledge base read from its files.
     """
     return module.load_knowledge()
+
+
+def entries_by_id(ids: Iterable[str]) -> dict[str, KbLink]:
+    """
+    Links to the entries with these ids; {} when none is asked for or the base cannot
+    load.
+    """
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {
+        str(e.id): KbLink(str(e.id), str(e.title))
+        for e in _load_entries()
+        if getattr(e, "id", None) in wanted
+    }

@@ -139,6 +139,8 @@ class ProbeResult:
     cert: CertCheck | None = None
     timeout_s: float = 10.0
     addresses: tuple[str, ...] = ()
+    # The certificates the server sent (DER, leaf first), for DANE (bot.mxcheck.dane).
+    chain: tuple[bytes, ...] = ()
 
     def phase(self, name: str) -> Phase | None:
         """

@@ -60,6 +60,7 @@ class Notes:
     extensions_after_tls: tuple[str, ...] = ()
     tls: TlsInfo | None = None
     der: bytes | None = None
+    chain: tuple[bytes, ...] = ()
     peercert: dict[str, Any] | None = None
     verify_error: tuple[int | None, str] | None = None
     # Told of each step as it is recorded (live progress); never stops the probe.

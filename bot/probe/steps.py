@@ -24,7 +24,7 @@ from bot.probe.notes import (
     clip,
     keyword,
 )
-from bot.probe.tls import HandshakeClock, elapsed_ms
+from bot.probe.tls import HandshakeClock, elapsed_ms, presented_chain
 
 # What the probe says when a server hangs up before greeting.
 NO_GREETING_CLOSED = (
@@ -262,6 +262,7 @@ def _note_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> None:
         name, _protocol, bits = ssl_object.cipher() or ("", "", None)
         notes.tls = TlsInfo(version=ssl_object.version() or "", cipher=name, bits=bits)
         notes.der = ssl_object.getpeercert(binary_form=True)
+        notes.chain = presented_chain(ssl_object)
         # Decoded by the stdlib only when the chain verified; empty after a capture.
         notes.peercert = ssl_object.getpeercert() or None
 

@@ -22,6 +22,8 @@ from bot.errors import InputError
 # must see such servers to warn about them. Verification still happens, only algorithm
 # floors drop.
 _LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+# _ssl.ENCODING_DER: the private Certificate objects of Python < 3.13 give DER with it.
+_ENCODING_DER = 2
 # OpenSSL's name for a CA in a hashed directory: subject hash, dot, sequence number.
 _HASH_NAME = re.compile(r"^[0-9a-f]{8}\.\d+$")
 
@@ -139,3 +141,30 @@ def elapsed_ms(start: float, end: float | None = None) -> float:
     Milliseconds from ``start`` to ``end`` (default: now), rounded to 0.1 ms.
     """
     return round(((time.perf_counter() if end is None else end) - start) * 1000, 1)
+
+
+def presented_chain(ssl_object: ssl.SSLObject) -> tuple[bytes, ...]:
+    """
+    The certificates the server sent, DER, leaf first (verified or not).
+
+    Python 3.13 has ``SSLObject.get_unverified_chain()``; 3.10-3.12 keep the same
+    OpenSSL call (``SSL_get_peer_cert_chain``) on the private ``_sslobj``. Without
+    either, the leaf alone is returned.
+    """
+    getter = getattr(ssl_object, "get_unverified_chain", None)
+    if getter is None:
+        getter = getattr(
+            getattr(ssl_object, "_sslobj", None), "get_unverified_chain", None
+        )
+    if getter is not None:
+        try:
+            certs = getter() or []
+        except (ssl.SSLError, ValueError):
+            certs = []
+        chain = tuple(
+            c if isinstance(c, bytes) else c.public_bytes(_ENCODING_DER) for c in certs
+        )
+        if chain:
+            return chain
+    leaf = ssl_object.getpeercert(binary_form=True)
+    return (leaf,) if leaf else ()
