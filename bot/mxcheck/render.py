@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bot.mxcheck.model import DomainReport, Level, Reason
-from bot.probe.kb import KbLink, entries_by_id, kb_links
+from bot.probe.kb import KbLink, kb_links
 from bot.probe.render import print_report, result_json
 from bot.probe.verdict import Severity
 
@@ -45,11 +45,12 @@ class Links:
         well).
         """
         self.categories: dict[str, KbLink] = kb_links(
-            f.category
+            name
             for check in report.mx
             if check.verdict is not None
             for f in check.verdict.findings
             if f.severity is Severity.FAIL
+            for name in (f.entry, f.category)
         )
         wanted = {
             r.kb_entry
@@ -58,7 +59,7 @@ class Links:
         }
         # A missing TLS-RPT record is advice worth linking even though it never fails.
         wanted |= {r.kb_entry for r in report.tls_rpt.reasons if r.kb_entry}
-        self.entries: dict[str, KbLink] = entries_by_id(wanted)
+        self.entries: dict[str, KbLink] = kb_links(wanted)
 
 
 def _all_reasons(report: DomainReport) -> Iterable[Reason]:

@@ -94,9 +94,13 @@ async def _check(request: CheckRequest, env: Mapping[str, str], out: TextIO) -> 
         contexts=contexts,
     )
     verdicts = [assess(r) for r in results]
-    failing = {
-        f.category for v in verdicts for f in v.findings if f.severity is Severity.FAIL
-    }
+    failing = [
+        name
+        for v in verdicts
+        for f in v.findings
+        if f.severity is Severity.FAIL
+        for name in (f.entry, f.category)
+    ]
     links = kb_links(failing)
     several = explicit_port is None
     if request.json:
