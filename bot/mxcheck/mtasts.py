@@ -29,9 +29,8 @@ _EXT_VALUE = re.compile(r"[\x21-\x3a\x3c\x3e-\x7e]+")
 # RFC 8461 §3.1: fields are separated by ";" with optional spaces or tabs around it.
 _DELIM = re.compile(r"[ \t]*;[ \t]*")
 # RFC 5321 §4.1.2 Domain, in A-labels (RFC 8461 §3.2 forbids U-labels here).
-_DOMAIN = re.compile(
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-)
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 # RFC 8461 §3.2 ABNF: a policy line is "field:" *WSP value, lines end in LF or CRLF.
 _LINE = re.compile(
     r"(?P<key>[A-Za-z0-9][A-Za-z0-9_.-]{0,31}):[ \t]*(?P<value>.*?)[ \t]*"

@@ -187,6 +187,7 @@ def print_domain(console: Console, report: DomainReport, links: Links) -> None:
         for x in (
             f"mode {sts.mode}" if sts.mode else "",
             f"id {sts.policy_id}" if sts.policy_id else "",
+            f"mx {' '.join(sts.mx_patterns)}" if sts.mx_patterns else "",
             sts.policy_url or "",
         )
         if x

@@ -75,6 +75,31 @@ class Lab:
             raise RuntimeError(f"the lab died (exit {self.process.poll()})")
         return Run(**json.loads(line))
 
+    def slack(self, text: str, **env: str) -> dict[str, Any]:
+        """
+        ``/smtpcheck TEXT`` through the real Bolt app in the namespace: the ack and
+        the report posted to response_url (text and blocks).
+        """
+        request = {
+            "slack": text,
+            "env": {
+                "PROBE_ALLOW_CIDRS": LAB_CIDRS,
+                "PROBE_CAFILE": self.world.cafile,
+                **env,
+            },
+        }
+        stdin, stdout = self._pipes()
+        stdin.write(json.dumps(request) + "\n")
+        stdin.flush()
+        line = stdout.readline()
+        if not line:
+            raise RuntimeError(f"the lab died (exit {self.process.poll()})")
+        run = Run(**json.loads(line))
+        assert run.code == 200, run
+        data: dict[str, Any] = run.json
+        data["connections"] = run.connections
+        return data
+
     def mx(self, domain: str, *extra: str, **kwargs: Any) -> Run:
         """
         ``smtpbot check DOMAIN --mx --json --cafile <the lab's public CA>``.

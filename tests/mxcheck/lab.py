@@ -322,6 +322,44 @@ def run_check(args: list[str], env: dict[str, str], *, child: bool) -> dict[str,
     }
 
 
+async def run_slack(text: str, env: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """
+    Run ``/smtpcheck TEXT`` through the real Bolt app (a private Redis, the fake Web
+    API, the real knowledge base) and return the ack and the report it posts.
+    """
+    from knowledge.loader import load_knowledge
+    from knowledge.matcher import Matcher
+    from tests.support.bot import running_bot
+    from tests.support.redis import new_prefix, redis_server
+    from tests.support.slack import FakeSlack, command_request
+
+    redis_dir = workdir / "redis"
+    redis_dir.mkdir(exist_ok=True)
+    with redis_server(redis_dir) as (url, _port):
+        fake = await FakeSlack().start()
+        try:
+            matcher = Matcher(load_knowledge())
+            async with running_bot(fake, url, new_prefix(), matcher, **env) as bot:
+                body, headers = command_request(
+                    text, response_url=f"{fake.url}/response/r1"
+                )
+                ack = await bot.dispatch(body, headers)
+                (report,) = await fake.wait_for("response_url", timeout=60)
+                return {
+                    "code": ack.status,
+                    "stdout": json.dumps(
+                        {
+                            "ack": ack.body,
+                            "text": report.args.get("text"),
+                            "blocks": report.args.get("blocks"),
+                        }
+                    ),
+                    "stderr": "",
+                }
+        finally:
+            await fake.stop()
+
+
 def main() -> None:
     """
     Set up the namespace, serve the world, answer requests until stdin closes.
@@ -354,11 +392,16 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         tally.snapshot()
-        result = run_check(
-            request["args"],
-            request.get("env", {}),
-            child=request.get("subprocess", False),
-        )
+        if "slack" in request:
+            result = asyncio.run(
+                run_slack(request["slack"], request.get("env", {}), spec_path.parent)
+            )
+        else:
+            result = run_check(
+                request["args"],
+                request.get("env", {}),
+                child=request.get("subprocess", False),
+            )
         result |= tally.snapshot()
         reply.write(json.dumps(result) + "\n")
         reply.flush()

@@ -9,6 +9,7 @@ saw: nothing is fetched or probed that senders (or the probe policy) would not t
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -461,7 +462,7 @@ def test_human_report_says_the_same_in_plain_words(lab: Lab) -> None:
     assert run.code == 1
     text = run.stdout
     assert "badcert.test: FAIL" in text
-    assert "MTA-STS: FAIL (mode enforce, id 20240501," in text
+    assert "MTA-STS: FAIL (mode enforce, id 20240501, mx *.mail.test," in text
     assert "bad.mail.test: its certificate has no subjectAltName" in text
     assert "knowledge base:" in text and "[mta-sts-mx-fails-policy]" in text
     assert "DANE: NONE" in text
@@ -523,3 +524,56 @@ def test_failed_mx_lookup_exits_2(lab: Lab) -> None:
     assert run.code == 2
     assert "MX lookup for bogus.dane.test failed" in run.stderr
     assert "DNSSEC" in run.stderr
+
+
+def slack_text(report: dict[str, Any]) -> str:
+    """
+    Every text of a Slack report's blocks, joined.
+    """
+    return json.dumps(report["blocks"], ensure_ascii=False)
+
+
+def test_slack_smtpcheck_mx_shows_the_same_facts(lab: Lab) -> None:
+    """/smtpcheck DOMAIN --mx answers with the verdict, each mechanism and advice."""
+    report = lab.slack("badcert.test --mx")
+    assert "Checking badcert.test" in report["ack"]
+    assert report["text"].startswith("Mail domain check: badcert.test fail")
+    blocks = slack_text(report)
+    assert "badcert.test: FAIL" in blocks
+    assert "MTA-STS: FAIL (mode enforce, id 20240501, mx *.mail.test)" in blocks
+    assert "bad.mail.test: its certificate has no subjectAltName" in blocks
+    assert "DANE: NONE" in blocks
+    assert "TLS-RPT: NONE" in blocks
+    # The knowledge entry for the MTA-STS failure comes first in the advice.
+    assert "What to do: MTA-STS: an MX host is not in the policy" in blocks
+    assert blocks.index("What to do:") == blocks.index("What to do: MTA-STS")
+    assert report["connections"] == {"wrongname": 1, "sts-badcert": 1}
+
+
+def test_slack_smtpcheck_mx_dane(lab: Lab) -> None:
+    """In Slack too a DANE mismatch is a failure saying DANE senders will defer mail."""
+    report = lab.slack("ee-bad.dane.test --mx")
+    blocks = slack_text(report)
+    assert "DANE: FAIL" in blocks
+    assert "DANE senders will defer mail" in blocks
+    assert (
+        "What to do: DANE: the MX certificate matches none of its TLSA records"
+        in blocks
+    )
+
+
+def test_slack_smtpcheck_mx_refused_by_policy(lab: Lab) -> None:
+    """From Slack the probe policy applies: a policy host outside it is refused."""
+    report = lab.slack("private.test --mx", PROBE_ALLOW_CIDRS="127.0.1.0/24")
+    assert "refused to contact mta-sts.private.test" in report["text"]
+    assert report["connections"] == {}
+
+
+def test_slack_advice_follows_what_stops_mail(lab: Lab) -> None:
+    """In Slack, advice follows what stops mail: none for a DANE-matched MX."""
+    trusted_by_dane = slack_text(lab.slack("ta-ok.dane.test --mx"))
+    assert "DANE: PASS" in trusted_by_dane
+    assert "What to do:" not in trusted_by_dane
+    dead = lab.slack("deadmx.test --mx", PROBE_TIMEOUT="3")
+    assert "dead.mail.test:25: FAIL (connection-refused)" in slack_text(dead)
+    assert "What to do:" in slack_text(dead)
