@@ -39,9 +39,10 @@ _AUTH_INITIAL: Final = re.compile(
     re.IGNORECASE,
 )
 # RFC 3986 §3.2.1 userinfo; the host starts after the last "@" before the path, so a
-# user name or password holding "@" (an email address) is still split right.
+# user name or password holding "@" (an email address) is still split right. Pasted
+# configuration often has "#" or "?" unencoded in the password: they count too.
 _URL_USERINFO: Final = re.compile(
-    r"(?P<scheme>\b[a-z][a-z0-9+.-]{1,15}://)(?P<userinfo>[^\s/?#<>\"'`]+)@"
+    r"(?P<scheme>\b[a-z][a-z0-9+.-]{1,15}://)(?P<userinfo>[^\s/<>\"'`]+)@"
     r"(?=[^\s/?#@<>\"'`]+)",
     re.IGNORECASE,
 )

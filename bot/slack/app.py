@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import aiohttp
 from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -27,6 +28,7 @@ from bot.conversation.engine import Engine
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
+from bot.redact.payload import redact_payload
 from bot.slack import blocks
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
@@ -40,6 +42,8 @@ log = logging.getLogger(__name__)
 WEB_TIMEOUT = 10
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
+# Context key of a request whose payload the HTTP front has redacted already.
+REDACTED_MARK = "smtpbot_redacted"
 
 
 class _Counting:
@@ -146,6 +150,16 @@ def build_app(
         request_verification_enabled=not verified_upstream,
         process_before_response=verified_upstream,
     )
+
+    @app.middleware
+    async def scrub(
+        req: AsyncBoltRequest, next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        # Socket Mode payloads come straight from Slack: redact them here, as the
+        # HTTP front does before it hands a request on (and marks it so).
+        if req.mode == "socket_mode" and not req.context.get(REDACTED_MARK):
+            req.body = redact_payload(req.body)
+        await next_()
 
     @app.middleware
     async def count(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:

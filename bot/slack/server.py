@@ -22,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.errors import StateUnavailableError
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.redact.payload import redact_payload
+from bot.slack.app import REDACTED_MARK
 from bot.slack.inbound import Inbound, Refusal, read_request, shape_problem
 from bot.slack.intake import Intake
 from bot.slack.replay import ReplayGuard
@@ -134,6 +135,7 @@ def build_web_app(
             body=cleaned,
             query=request.query_string,
             headers=headers,
+            context={REDACTED_MARK: True},
             mode="socket_mode",
         )
         response = await bolt.async_dispatch(bolt_request)
