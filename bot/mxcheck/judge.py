@@ -309,6 +309,7 @@ def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> D
 
     if answer.status is Status.ERROR:
         if not dnssec:
+            # Senders look up TLSA records under unsigned MX records only by choice.
             return made(Result.NONE, False)
         text = (
             f"the TLSA lookup of {name} failed ({answer.error}); with signed MX "
@@ -318,19 +319,27 @@ def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> D
         return made(Result.FAIL, True)
     if not records:
         return made(Result.NONE, False)
-    if not dnssec or not answer.authenticated:
-        why = (
-            "the domain's MX records are not DNSSEC-validated"
-            if not dnssec
-            else "the resolver's answer is not DNSSEC-validated (no AD bit)"
-        )
+    if not answer.authenticated:
         reasons.append(
             Reason(
                 Level.INFO,
-                f"{name} has TLSA records, but {why}, so DANE senders ignore them",
+                f"{name} has TLSA records, but the resolver's answer is not "
+                "DNSSEC-validated (no AD bit), so DANE senders ignore them",
             )
         )
         return made(Result.NONE, False)
+    if not dnssec:
+        # RFC 7672 §2.2.1: senders MAY use a signed MX host's TLSA records even when
+        # the domain's MX records are unsigned (a signed hosting provider);
+        # Postfix and Exim do not.
+        reasons.append(
+            Reason(
+                Level.INFO,
+                f"{name} is DNSSEC-validated but the domain's MX records are not: "
+                "senders that use DANE through unsigned MX records (RFC 7672 §2.2.1) "
+                "apply it, Postfix and Exim do not",
+            )
+        )
     reasons.extend(
         Reason(Level.INFO, f"{name}: {skipped}")
         for r in records
