@@ -16,6 +16,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Final
 
 from bot.config import Settings
@@ -53,6 +54,7 @@ from bot.state import (
 )
 from bot.state.model import STORED_TEXT_LIMIT, Command
 from knowledge.matcher import Decision, Diagnosis, Matcher
+from knowledge.normalize import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,9 @@ class Engine:
         """
         Claim, load, match, decide and record one message.
         """
+        if len(message.text) > MAX_TEXT:
+            # A message with a long upload: the matcher reads at most MAX_TEXT.
+            message = replace(message, text=message.text[:MAX_TEXT])
         early: Diagnosis | None = None
         if message.key.thread_ts == message.ts:
             # A new top-level message has no thread state to read. Chatter that names no

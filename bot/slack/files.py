@@ -161,5 +161,6 @@ async def complete(file: Mapping[str, Any], api: ApiCall) -> Mapping[str, Any]:
     if file.get("url_private_download") or file.get("url_private"):
         return file
     answer = await api("files.info", {"file": str(file["id"])})
-    info = (answer or {}).get("file") if isinstance(answer, Mapping) else None
+    # A Web API response (dict-like, not a Mapping), or None when the call failed.
+    info = answer.get("file") if answer is not None else None
     return info if isinstance(info, Mapping) else file

@@ -32,7 +32,7 @@ EDITED: Final = "message_changed"
 READABLE_LIMIT: Final = 100_000
 MENTION: Final = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 # Attachment fields that carry words, in the order Slack shows them.
-_ATTACHMENT_TEXT: Final = ("author_name", "pretext", "title", "text", "footer")
+_ATTACHMENT_TEXT: Final = ("pretext", "title", "text", "footer")
 _SPACE: Final = re.compile(r"\s+")
 
 

@@ -23,7 +23,6 @@ from tests.support.slack import (
     CHANNEL,
     OTHER_CHANNEL,
     TEAM,
-    USER,
     FakeSlack,
     message_event,
 )
