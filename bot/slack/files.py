@@ -17,6 +17,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.lifecycle import TokenGuard
 
 log = logging.getLogger(__name__)
 
@@ -164,3 +167,46 @@ async def complete(file: Mapping[str, Any], api: ApiCall) -> Mapping[str, Any]:
     # A Web API response (dict-like, not a Mapping), or None when the call failed.
     info = answer.get("file") if answer is not None else None
     return info if isinstance(info, Mapping) else file
+
+
+async def read_uploads(
+    found: Sequence[Mapping[str, Any]],
+    client: AsyncWebClient,
+    *,
+    call: Callable[..., Awaitable[Any]],
+    guard: TokenGuard,
+    api_url: str,
+) -> tuple[str, bool]:
+    """
+    The text of a message's text uploads, and whether any upload was unreadable (an
+    image, a binary file, or one Slack would not give). ``call`` makes Web API calls
+    (``files.info``) the way the handlers do.
+    """
+    texts: list[str] = []
+    unreadable = False
+
+    async def api(method: str, args: dict[str, Any]) -> Any:
+        return await call(client, method, http_verb="GET", **args)
+
+    for file in found[:FILES_PER_MESSAGE]:
+        if not is_text(file):
+            unreadable = True
+            continue
+        full = await complete(file, api)
+        url = full.get("url_private_download") or full.get("url_private")
+        token = client.token
+        if (
+            not isinstance(url, str)
+            or not token
+            or guard.blocked(token)
+            or not trusted(url, api_url)
+        ):
+            unreadable = True
+            continue
+        data = await download(url, token=token, session=client.session)
+        text = decode(data) if data is not None else None
+        if text is None:
+            unreadable = True
+            continue
+        texts.append(text)
+    return "\n".join(texts), unreadable

@@ -58,6 +58,11 @@ HOW_TO: Final = (
     "person, press *Talk to a human* under my answer, or mention me with the word "
     '"human".'
 )
+# What a direct message's thread is told when it is handed to a person.
+DIRECT_HANDOFF: Final = (
+    "I've let the support team know; someone will contact you directly. I'll stay "
+    "quiet here from now on."
+)
 # What an upload the bot cannot read gets, when nothing else in the message could be
 # answered.
 UNREADABLE: Final = (
@@ -135,7 +140,7 @@ class SlackHandlers:
             or self.engine.settings.answers_in(incoming.key.channel_id)
         ):
             return
-        if named and _HUMAN_WORD.search(text):
+        if (named or direct) and _HUMAN_WORD.search(text):
             # Both the message and the app_mention event get here; asking is once.
             await self.ask_human(
                 incoming.key, incoming.user_id, client, reason="mention", text=text
@@ -144,7 +149,13 @@ class SlackHandlers:
         unreadable = False
         found = uploads.attached(message)
         if found:
-            content, unreadable = await self._read_uploads(found, client)
+            content, unreadable = await uploads.read_uploads(
+                found,
+                client,
+                call=self._call,
+                guard=self.guard,
+                api_url=self.engine.settings.slack_api_url,
+            )
             if content:
                 incoming = replace(
                     incoming, text="\n".join(t for t in (incoming.text, content) if t)
@@ -189,42 +200,6 @@ class SlackHandlers:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-
-    async def _read_uploads(
-        self, found: list[Mapping[str, Any]], client: AsyncWebClient
-    ) -> tuple[str, bool]:
-        """
-        The text of a message's text uploads, and whether any upload was unreadable
-        (an image, a binary file, or one Slack would not give).
-        """
-        texts: list[str] = []
-        unreadable = False
-
-        async def api(method: str, args: dict[str, Any]) -> Any:
-            return await self._call(client, method, http_verb="GET", **args)
-
-        for file in found[: uploads.FILES_PER_MESSAGE]:
-            if not uploads.is_text(file):
-                unreadable = True
-                continue
-            full = await uploads.complete(file, api)
-            url = full.get("url_private_download") or full.get("url_private")
-            token = client.token
-            if (
-                not isinstance(url, str)
-                or not token
-                or self.guard.blocked(token)
-                or not uploads.trusted(url, self.engine.settings.slack_api_url)
-            ):
-                unreadable = True
-                continue
-            data = await uploads.download(url, token=token, session=client.session)
-            text = uploads.decode(data) if data is not None else None
-            if text is None:
-                unreadable = True
-                continue
-            texts.append(text)
-        return "\n".join(texts), unreadable
 
     @staticmethod
     def _action(
@@ -358,12 +333,16 @@ class SlackHandlers:
             )
             return
         notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
+        told = request.message
+        if key.channel_id.startswith("D"):
+            # Nobody from the support team can write in a person's DM with the bot.
+            told = DIRECT_HANDOFF
         await self._call(
             client,
             "chat.postMessage",
             channel=key.channel_id,
             thread_ts=key.thread_ts,
-            text=f"{notice} {request.message}",
+            text=f"{notice} {told}",
         )
         if self.escalate is not None:
             await self.escalate(request, client)

@@ -226,3 +226,24 @@ async def test_direct_messages_are_answered_whatever_the_support_channels(
     assert (await transport.send(hello)).ok
     (_, how) = await fake.wait_for("chat.postMessage", 2)
     assert "Paste the exact error" in how.args["text"]
+
+
+async def test_a_direct_message_can_ask_for_a_human(transport: Transport) -> None:
+    """
+    "human" in a DM hands it over; the person is told they will be contacted (nobody
+    else can write in their DM with the bot) and the card says where it came from.
+    """
+    fake = transport.fake
+    ask = message_event(
+        "can I talk to a human please?",
+        ts="1700000710.000100",
+        channel=DM_CHANNEL,
+        channel_type="im",
+    )
+    assert (await transport.send(ask)).ok
+    (card,) = await fake.wait_for_post(channel=ESCALATIONS)
+    assert "direct message" in str(card.args["blocks"])
+    (told,) = [
+        c for c in fake.of("chat.postMessage") if c.args["channel"] == DM_CHANNEL
+    ]
+    assert "contact you directly" in told.args["text"]
