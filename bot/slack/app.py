@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 
 # Seconds a Web API call may take; Slack answers in well under a second.
 WEB_TIMEOUT = 10
+# What a slash command gets once the bot token is revoked.
+REVOKED = (
+    "smtpbot has been disconnected from this workspace (its access was revoked). "
+    "Ask a workspace admin to reinstall it."
+)
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
 
@@ -178,7 +183,8 @@ def build_app(
             context.client.token
         ):
             metrics.events.labels("revoked").inc()
-            return BoltResponse(status=200, body="")
+            # A slash command's response is shown to its user (no Web API call).
+            return BoltResponse(status=200, body=REVOKED if "command" in body else "")
         await next_()
         return None
 

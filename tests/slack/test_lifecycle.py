@@ -22,7 +22,14 @@ import redis.asyncio as aioredis
 
 from bot.slack.lifecycle import forget_queued
 from tests.support.kb import STARTTLS_PASTE
-from tests.support.slack import BOT_USER, CHANNEL, TEAM, FakeSlack, message_event
+from tests.support.slack import (
+    ADMIN,
+    BOT_USER,
+    CHANNEL,
+    TEAM,
+    FakeSlack,
+    message_event,
+)
 from tests.support.transport import TRANSPORTS, Transport, metric, running
 
 BOT_TOKEN = "Bearer xoxb-test-token"
@@ -152,7 +159,8 @@ async def test_a_revoked_bot_token_is_never_used_again(
 ) -> None:
     """
     After tokens_revoked names the bot user, nothing calls the Web API with its token,
-    in this process or in one started afterwards; requests are still acked.
+    in this process or in one started afterwards; requests are still acked, and a
+    slash command is told to have the app reinstalled.
     """
     fake = transport.fake
     await transport.send(message_event(STARTTLS_PASTE, ts="1700000800.000100"))
@@ -164,6 +172,19 @@ async def test_a_revoked_bot_token_is_never_used_again(
     for n in (2, 3):
         paste = message_event(STARTTLS_PASTE, ts=f"1700000800.00{n}000")
         assert (await transport.send(paste)).ok
+    check = await transport.command(
+        {
+            "team_id": TEAM,
+            "channel_id": CHANNEL,
+            "user_id": ADMIN,
+            "command": "/smtpcheck",
+            "text": "smtp.example.com",
+            "response_url": f"{fake.url}/response/x",
+            "trigger_id": "1.2.3",
+            "api_app_id": "A0APP",
+        }
+    )
+    assert check.ok and "reinstall" in str(check.detail)
     async with running(kind, fake, redis_url, prefix) as restarted:
         paste = message_event(STARTTLS_PASTE, ts="1700000800.000400")
         assert (await restarted.send(paste)).ok

@@ -149,6 +149,32 @@ class Transport:
         ack = await send_envelope(self.connection, kind, payload)
         return Ack("envelope_id" in ack, time.perf_counter() - started, ack)
 
+    async def command(self, fields: dict[str, str]) -> Ack:
+        """
+        Deliver a slash command: form data over HTTP, a ``slash_commands`` envelope
+        over Socket Mode; ``detail`` is what the user is shown.
+        """
+        started = time.perf_counter()
+        if self.kind == "http":
+            assert self._session is not None
+            body = urllib.parse.urlencode(fields)
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                **sign(body),
+            }
+            async with self._session.post(
+                f"{self.url}/slack/events", data=body, headers=headers
+            ) as response:
+                text = await response.text()
+                return Ack(response.status == 200, time.perf_counter() - started, text)
+        assert self.connection is not None
+        ack = await send_envelope(self.connection, "slash_commands", dict(fields))
+        return Ack(
+            "envelope_id" in ack,
+            time.perf_counter() - started,
+            json.dumps(ack.get("payload")),
+        )
+
     async def interact(self, payload: dict[str, Any]) -> Ack:
         """
         Deliver an interactivity payload (a button click): ``payload=`` form data over
