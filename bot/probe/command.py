@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.errors import BotError, InputError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
-from bot.probe.kb import KbLink, kb_links
 from bot.probe.model import Mode, ProbeResult
+from bot.probe.output import emit
 from bot.probe.policy import ProbePolicy
-from bot.probe.render import print_report, result_json
+from bot.probe.record import Handover
 from bot.probe.target import Target, parse_target
 from bot.probe.tls import build_contexts
-from bot.probe.verdict import Severity, Verdict, assess
 
 # RFC 5321 §5.1: mail exchangers receive mail on the SMTP port.
 MX_PORT = 25
@@ -51,6 +49,8 @@ def run_check(
     out: TextIO,
     err: TextIO,
     resolver: Any = None,
+    started: float | None = None,
+    handover: Handover | None = None,
 ) -> int:
     """
     Run the check and print its report; return the process exit code.
@@ -59,14 +59,19 @@ def run_check(
     the system's.
     """
     try:
-        return asyncio.run(_check(request, env, out, resolver))
+        return asyncio.run(_check(request, env, out, resolver, started, handover))
     except BotError as exc:
         err.write(f"smtpbot check: {exc}\n")
         return exc.exit_code
 
 
 async def _check(
-    request: CheckRequest, env: Mapping[str, str], out: TextIO, resolver: Any
+    request: CheckRequest,
+    env: Mapping[str, str],
+    out: TextIO,
+    resolver: Any,
+    started: float | None = None,
+    handover: Handover | None = None,
 ) -> int:
     """
     Probe what the request names, print, and decide the exit code.
@@ -95,6 +100,8 @@ async def _check(
             servername=request.servername,
             policy=policy,
             contexts=contexts,
+            started=started,
+            handover=handover,
         )
 
     if request.mx:
@@ -107,53 +114,5 @@ async def _check(
     else:
         ports = [explicit_port] if explicit_port else list(SWEEP_PORTS)
         results = await sweep(target, ports)
-    verdicts = [assess(r) for r in results]
-    failing = [
-        name
-        for v in verdicts
-        for f in v.findings
-        if f.severity is Severity.FAIL
-        for name in (f.entry, f.category)
-    ]
-    links = kb_links(failing)
     several = request.mx or explicit_port is None
-    if request.json:
-        objects = [
-            result_json(r, v, links) for r, v in zip(results, verdicts, strict=True)
-        ]
-        out.write(
-            json.dumps(objects if several else objects[0], ensure_ascii=False) + "\n"
-        )
-    else:
-        _print_human(out, results, verdicts, links, summary=several)
-    passed = [v.verdict != "fail" for v in verdicts]
-    # A sweep asks "which port can a client use?": one working port is enough. An MX
-    # check asks "does every exchanger accept TLS?": one broken MX is a failure.
-    ok = all(passed) if request.mx else any(passed)
-    return 0 if ok else 1
-
-
-def _print_human(
-    out: TextIO,
-    results: list[ProbeResult],
-    verdicts: list[Verdict],
-    links: dict[str, KbLink],
-    *,
-    summary: bool,
-) -> None:
-    """
-    Print a report per port and, for several, one line saying which to use.
-    """
-    from rich.console import Console
-
-    console = Console(file=out, highlight=False, soft_wrap=False)
-    for result, verdict in zip(results, verdicts, strict=True):
-        print_report(console, result, verdict, links)
-    if not summary:
-        return
-    usable = [
-        f"{r.host} port {r.port} ({r.mode}, {v.verdict})"
-        for r, v in zip(results, verdicts, strict=True)
-        if v.verdict != "fail"
-    ]
-    console.print("Use: " + "; ".join(usable) if usable else "No probed port works.")
+    return emit(results, as_json=request.json, several=several, mx=request.mx, out=out)

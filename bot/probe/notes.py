@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from bot.probe.model import Failure, Mode, Phase, Problem, TlsInfo
-from bot.probe.net import RecordingSocket
+from bot.probe.recording import RecordingSocket
 from bot.probe.tls import HandshakeClock, elapsed_ms
 
 # A healthy server answers each command and finishes a handshake well within this.
@@ -182,3 +182,25 @@ def clip(text: str, limit: int = 512) -> str:
     Bound a server-supplied string for reports.
     """
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def note_tls(notes: Notes) -> None:
+    """
+    Keep the negotiated version, cipher and DH group and the server's certificate
+    (DER), as the handshake clock saw them when the handshake completed.
+    """
+    clock = notes.handshake
+    if clock is None or clock.version is None:
+        return
+    cipher = clock.cipher or ""
+    # OpenSSL names finite-field DHE suites DHE-... (EDH-... for old ones).
+    dhe = cipher.startswith(("DHE-", "EDH-"))
+    notes.tls = TlsInfo(
+        version=clock.version,
+        cipher=cipher,
+        bits=clock.bits,
+        dh_bits=clock.dh_bits if dhe else None,
+    )
+    notes.der = clock.der
+    # Decoded by the stdlib only when the chain verified; empty after a capture.
+    notes.peercert = clock.peercert
