@@ -7,13 +7,13 @@ print the report or JSON, and return the exit code of DESIGN.md (0 ok/warn, 1 fa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.errors import BotError, InputError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
+from bot.probe.frozen import replace
 from bot.probe.model import Mode, ProbeResult
 from bot.probe.output import emit
 from bot.probe.policy import ProbePolicy
@@ -84,7 +84,7 @@ async def _check(
     explicit_port = request.port or target.port
     # DESIGN.md: --allow-private and a port typed by the operator lift the policy for
     # this run.
-    policy = dataclasses.replace(
+    policy = replace(
         ProbePolicy.from_env(env),
         allow_private=request.allow_private,
         any_port=explicit_port is not None,

@@ -11,7 +11,6 @@ handshake that does not verify, so the certificate can still be shown.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import ipaddress
 import logging
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 
 from bot.errors import InputError, ProbeRefusedError
 from bot.probe import net, race
+from bot.probe.frozen import replace
 from bot.probe.model import Failure, Mode, Phase, ProbeResult, Problem
 from bot.probe.notes import Next, Notes, Plan
 from bot.probe.policy import ProbePolicy
@@ -250,7 +250,7 @@ def _merge_capture(notes: Notes, capture: Notes) -> None:
     if capture.tls is not None:
         detail = f"{capture.tls.version} {capture.tls.cipher}; certificate not verified"
         notes.phases = [
-            dataclasses.replace(p, detail=detail) if p.name == "handshake" else p
+            replace(p, detail=detail) if p.name == "handshake" else p
             for p in notes.phases
         ]
     notes.phases.extend(p for p in capture.phases if p.name in ("ehlo_tls", "quit"))

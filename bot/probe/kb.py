@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
+from bot.probe.frozen import Frozen
 
-@dataclass(frozen=True, slots=True)
-class KbLink:
+
+class KbLink(Frozen):
     """
     The knowledge-base entry that explains a category.
     """

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -43,7 +42,6 @@ class Next(Enum):
     CAPTURE = "capture"
 
 
-@dataclass(slots=True)
 class Notes:
     """
     What a probe has seen so far; mutable while it runs, frozen by the engine at the
@@ -51,7 +49,7 @@ class Notes:
     """
 
     deadline: float
-    phases: list[Phase] = field(default_factory=list)
+    phases: list[Phase]
     failure: Failure | None = None
     mode: Mode | None = None
     address: str | None = None
@@ -70,6 +68,19 @@ class Notes:
     connected_at: float | None = None
     # Told of each step as it is recorded (live progress); never stops the probe.
     listener: Callable[[Phase], None] | None = None
+
+    def __init__(
+        self,
+        deadline: float,
+        phases: list[Phase] | None = None,
+        failure: Failure | None = None,
+    ) -> None:
+        """
+        Notes for a probe that must end by ``deadline`` (``perf_counter`` seconds).
+        """
+        self.deadline = deadline
+        self.phases = phases if phases is not None else []
+        self.failure = failure
 
     def adopt(self, other: Notes) -> None:
         """

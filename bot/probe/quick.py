@@ -13,7 +13,6 @@ this path record the same phases and build the same ``ProbeResult``.
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import ssl
 import time
@@ -22,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.errors import BotError
+from bot.probe.frozen import Frozen, replace
 from bot.probe.model import Mode, Phase
 from bot.probe.notes import (
     MAX_EXTENSION_CHARS,
@@ -63,8 +63,7 @@ class _Surprise(Exception):
         self.handover = handover
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(Frozen):
     """
     What the quick path probes.
     """
@@ -200,7 +199,7 @@ def _plan(target: str, options: dict[str, str], env: Mapping[str, str]) -> _Plan
     if not addresses:
         return None  # a name to resolve: the engine bounds the lookup
     # DESIGN.md: --allow-private and a port typed by the operator lift the policy.
-    policy = dataclasses.replace(
+    policy = replace(
         ProbePolicy.from_env(env),
         allow_private="--allow-private" in options,
         any_port=True,

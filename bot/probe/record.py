@@ -7,10 +7,10 @@ No I/O and no asyncio, so the engine and the quick path share it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.probe import certs
+from bot.probe.frozen import Frozen
 from bot.probe.model import CertCheck, Mode, Phase, ProbeResult
 from bot.probe.notes import Notes, auth_mechanisms
 from bot.probe.recording import RecordingSocket
@@ -22,8 +22,7 @@ from bot.probe.tls import elapsed_ms
 _ISSUER_NOT_FOUND = frozenset({2, 20, 21})
 
 
-@dataclass(frozen=True, slots=True)
-class Handover:
+class Handover(Frozen):
     """
     A plaintext connection the quick path opened and read nothing from, for the engine
     to go on with (a server that has not greeted yet), and the phases timed so far.
@@ -36,8 +35,7 @@ class Handover:
     phases: tuple[Phase, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Asked:
+class Asked(Frozen):
     """
     What was asked of one port's probe, and when.
     """
