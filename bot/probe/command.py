@@ -7,19 +7,21 @@ print the report or JSON, and return the exit code of DESIGN.md (0 ok/warn, 1 fa
 from __future__ import annotations
 
 import asyncio
+import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.errors import BotError, InputError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
 from bot.probe.frozen import replace
-from bot.probe.model import Mode, ProbeResult
+from bot.probe.model import Mode
 from bot.probe.output import emit
 from bot.probe.policy import ProbePolicy
 from bot.probe.record import Handover
 from bot.probe.target import Target, parse_target
-from bot.probe.tls import build_contexts
+from bot.probe.tls import TlsContexts, build_contexts
 
 # RFC 5321 §5.1: mail exchangers receive mail on the SMTP port.
 MX_PORT = 25
@@ -48,18 +50,17 @@ def run_check(
     env: Mapping[str, str],
     out: TextIO,
     err: TextIO,
-    resolver: Any = None,
     started: float | None = None,
     handover: Handover | None = None,
 ) -> int:
     """
     Run the check and print its report; return the process exit code.
 
-    ``resolver`` (a ``dns.asyncresolver.Resolver``) answers ``--mx`` lookups; default:
-    the system's.
+    ``started`` and ``handover`` continue a probe the quick path began
+    (``bot.probe.quick``), within its deadline.
     """
     try:
-        return asyncio.run(_check(request, env, out, resolver, started, handover))
+        return asyncio.run(_check(request, env, out, started, handover))
     except BotError as exc:
         err.write(f"smtpbot check: {exc}\n")
         return exc.exit_code
@@ -69,7 +70,6 @@ async def _check(
     request: CheckRequest,
     env: Mapping[str, str],
     out: TextIO,
-    resolver: Any,
     started: float | None = None,
     handover: Handover | None = None,
 ) -> int:
@@ -90,29 +90,61 @@ async def _check(
         any_port=explicit_port is not None,
     )
     contexts = build_contexts(cafile=request.cafile)
-
-    async def sweep(host: Target | str, ports: list[int]) -> list[ProbeResult]:
-        return await probe_ports(
-            host,
-            ports,
-            mode=mode,
-            timeout=request.timeout,
-            servername=request.servername,
-            policy=policy,
-            contexts=contexts,
-            started=started,
-            handover=handover,
-        )
-
     if request.mx:
-        from bot.probe.mx import lookup_mx
+        return await _check_domain(
+            request, target, explicit_port or MX_PORT, mode, policy, contexts, out
+        )
+    results = await probe_ports(
+        target,
+        [explicit_port] if explicit_port else list(SWEEP_PORTS),
+        mode=mode,
+        timeout=request.timeout,
+        servername=request.servername,
+        policy=policy,
+        contexts=contexts,
+        started=started,
+        handover=handover,
+    )
+    # A sweep asks "which port can a client use?": one working port is enough.
+    return emit(results, as_json=request.json, several=explicit_port is None, out=out)
 
-        hosts = await lookup_mx(target.host, timeout=request.timeout, resolver=resolver)
-        port = explicit_port or MX_PORT
-        batches = await asyncio.gather(*(sweep(h.host, [port]) for h in hosts))
-        results = [r for batch in batches for r in batch]
+
+async def _check_domain(
+    request: CheckRequest,
+    target: Target,
+    port: int,
+    mode: Mode,
+    policy: ProbePolicy,
+    contexts: TlsContexts,
+    out: TextIO,
+) -> int:
+    """
+    ``--mx``: check the domain as senders see it; one object (or report) for it.
+    """
+    from bot.mxcheck.check import check_domain
+    from bot.mxcheck.fetch import https_context
+    from bot.mxcheck.render import Links, print_domain, report_json
+
+    if target.port is not None or target.address is not None:
+        raise InputError(f"--mx needs a mail domain, not {target}")
+    try:
+        https = https_context(cafile=request.cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"--cafile {request.cafile}: cannot load ({exc})") from exc
+    report = await check_domain(
+        target.host,
+        policy=policy,
+        contexts=contexts,
+        timeout=request.timeout,
+        port=port,
+        mode=mode,
+        https=https,
+    )
+    links = Links(report)
+    if request.json:
+        out.write(json.dumps(report_json(report, links), ensure_ascii=False) + "\n")
     else:
-        ports = [explicit_port] if explicit_port else list(SWEEP_PORTS)
-        results = await sweep(target, ports)
-    several = request.mx or explicit_port is None
-    return emit(results, as_json=request.json, several=several, mx=request.mx, out=out)
+        from rich.console import Console
+
+        print_domain(Console(file=out, highlight=False, soft_wrap=False), report, links)
+    return 1 if report.verdict == "fail" else 0

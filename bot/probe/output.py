@@ -16,7 +16,7 @@ from bot.probe.verdict import Severity, Verdict, assess
 
 
 def emit(
-    results: list[ProbeResult], *, as_json: bool, several: bool, mx: bool, out: TextIO
+    results: list[ProbeResult], *, as_json: bool, several: bool, out: TextIO
 ) -> int:
     """
     Print the results (one JSON object, an array for several, or the report) and
@@ -40,11 +40,8 @@ def emit(
         )
     else:
         _print_human(out, results, verdicts, links, summary=several)
-    passed = [v.verdict != "fail" for v in verdicts]
-    # A sweep asks "which port can a client use?": one working port is enough. An MX
-    # check asks "does every exchanger accept TLS?": one broken MX is a failure.
-    ok = all(passed) if mx else any(passed)
-    return 0 if ok else 1
+    # A sweep asks "which port can a client use?": one working port is enough.
+    return 0 if any(v.verdict != "fail" for v in verdicts) else 1
 
 
 def _print_human(

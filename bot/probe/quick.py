@@ -115,7 +115,7 @@ def quick_check(
     from bot.probe.output import emit
 
     result = freeze(asked, notes, (plan.address,))
-    return emit([result], as_json="--json" in options, several=False, mx=False, out=out)
+    return emit([result], as_json="--json" in options, several=False, out=out)
 
 
 def _to_engine(

@@ -77,6 +77,7 @@ def freeze(meta: Asked, notes: Notes, addresses: tuple[str, ...] = ()) -> ProbeR
         addresses=addresses,
         client_cert_requested=bool(clock and clock.cert_requested),
         tls_alerts=tuple(clock.alerts) if clock else (),
+        chain=(clock.chain or ()) if clock else (),
     )
 
 

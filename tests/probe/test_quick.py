@@ -62,7 +62,7 @@ async def test_same_report_as_the_engine(ports: dict[str, int], pki: Pki) -> Non
         contexts=build_contexts(cafile=pki.cafile),
     )
     out = io.StringIO()
-    emit([result], as_json=True, several=False, mx=False, out=out)
+    emit([result], as_json=True, several=False, out=out)
     assert _comparable(data) == _comparable(json.loads(out.getvalue()))
 
 
