@@ -127,6 +127,10 @@ async def _check_domain(
 
     if target.port is not None or target.address is not None:
         raise InputError(f"--mx needs a mail domain, not {target}")
+    if request.servername is not None:
+        raise InputError(
+            "--servername does not apply to --mx: each MX is checked by name"
+        )
     try:
         https = https_context(cafile=request.cafile)
     except (OSError, ssl.SSLError) as exc:
