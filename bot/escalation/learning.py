@@ -35,6 +35,30 @@ UNMATCHED_TEXT: Final = 500
 GAPS_RETENTION: Final = 30 * 24 * 3600
 # The list kept before gaps expired (verbatim, without expiry): removed on sight.
 LEGACY_UNMATCHED: Final = "unmatched"
+# Unmatched errors are stored as TAG workspace END text (older ones as bare text).
+_TAG: Final = "\x1e"
+_END: Final = "\x1f"
+_FORGET: Final = """
+local removed = 0
+for _, item in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(item, 1, #ARGV[1]) == ARGV[1] or string.sub(item, 1, 1) ~= ARGV[2] then
+    removed = removed + redis.call('ZREM', KEYS[1], item)
+  end
+end
+redis.call('UNLINK', KEYS[2])
+return removed
+"""
+
+
+def _untag(stored: str) -> str:
+    """
+    The error text of a stored unmatched entry.
+    """
+    if stored.startswith(_TAG) and _END in stored:
+        return stored.split(_END, 1)[1]
+    return stored
+
+
 # Weekly category counts outlive the week a little, for "last week" questions.
 WEEK_TTL: Final = 35 * 24 * 3600
 
@@ -126,19 +150,21 @@ class Learning:
                 lambda: self._client.hincrby(self._key(counter), entry_id, 1)
             )
 
-    async def unmatched(self, text: str) -> None:
+    async def unmatched(self, text: str, *, workspace: str | None = None) -> None:
         """
-        Remember an error that matched nothing (redacted, capped, expiring).
+        Remember an error that matched nothing (redacted, capped, expiring), tagged
+        with the workspace it came from so that an uninstall can remove it.
         """
         cleaned = redact(text).strip()[:UNMATCHED_TEXT]
         if not cleaned:
             return
+        stored = f"{_TAG}{workspace}{_END}{cleaned}" if workspace else cleaned
         now = self._clock()
         key = self._key("gaps")
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.zadd(key, {cleaned: now})
+                pipe.zadd(key, {stored: now})
                 pipe.zremrangebyscore(key, "-inf", now - GAPS_RETENTION)
                 pipe.zremrangebyrank(key, 0, -UNMATCHED_LIMIT - 1)
                 pipe.expire(key, GAPS_RETENTION)
@@ -176,7 +202,19 @@ class Learning:
                 self._key("gaps"), "+inf", oldest, start=0, num=limit
             )
         )
-        return [str(row) for row in rows]
+        return [_untag(str(row)) for row in rows]
+
+    async def forget(self, workspace: str) -> int:
+        """
+        Remove a workspace's unmatched errors (and untagged ones, whose workspace is
+        unknown); returns how many went.
+        """
+        keys = (self._key("gaps"), self._key(LEGACY_UNMATCHED))
+        tag = f"{_TAG}{workspace}{_END}"
+        removed = await self._call(
+            lambda: self._client.eval(_FORGET, 2, *keys, tag, _TAG)
+        )
+        return int(removed)
 
     async def top_categories(self, *, limit: int = 5) -> list[tuple[str, int]]:
         """

@@ -268,6 +268,12 @@ _EVENT: Final[dict[str, Callable[[Any], bool]]] = {
 }
 
 
+# Event types whose fields the listeners read (message subtypes included).
+_CHECKED_EVENTS: Final = frozenset(
+    {"message", "app_mention", "reaction_added", "app_home_opened"}
+)
+
+
 def _mismatch(
     body: Mapping[str, Any], shape: Mapping[str, Callable[[Any], bool]]
 ) -> str | None:
@@ -291,7 +297,12 @@ def shape_problem(body: Mapping[str, Any]) -> str | None:
     if problem is not None:
         return problem
     if kind == "event_callback":
-        return _mismatch(body["event"], _EVENT)
+        event = body["event"]
+        if not isinstance(event.get("type"), str):
+            return "'type' missing or of the wrong type"
+        # The events the listeners read in detail; others need only a type.
+        if event["type"] in _CHECKED_EVENTS:
+            return _mismatch(event, _EVENT)
     if kind == "block_actions":
         actions = body.get("actions")
         if not (isinstance(actions, list) and actions):
