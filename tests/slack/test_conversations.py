@@ -139,7 +139,13 @@ async def test_a_slack_connect_thread_is_one_conversation(
     theirs = from_partner(
         "554 5.7.1 Relay access denied", ts="1700000500.000500", thread_ts=THREAD
     )
-    for body in (ours, theirs):
+    hello = from_partner(
+        f"<@{BOT_USER}> hello?",
+        ts="1700000500.000600",
+        thread_ts=THREAD,
+        event_type="app_mention",
+    )
+    for body in (ours, theirs, hello):
         assert (await transport.send(body)).ok
     await fake.settle(1.0)
     assert len(fake.of("chat.postMessage")) == before
