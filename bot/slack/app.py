@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import aiohttp
 from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -40,6 +41,12 @@ log = logging.getLogger(__name__)
 WEB_TIMEOUT = 10
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
+# What someone in a workspace without an installation is told (slash commands and
+# buttons only; events are acked silently).
+NOT_INSTALLED = (
+    "smtpbot is not installed in this workspace any more. Ask an admin to add it "
+    "again with its Add to Slack link."
+)
 
 
 class _Counting:
@@ -118,6 +125,7 @@ def build_app(
     escalate: EscalationHook | None = None,
     desk: Desk | None = None,
     verified_upstream: bool = False,
+    authorize: AsyncAuthorize | None = None,
 ) -> AsyncApp:
     """
     The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
@@ -126,6 +134,10 @@ def build_app(
     ``verified_upstream`` builds the workers' app: its input comes from the intake
     stream, verified by the HTTP front when it arrived (possibly minutes ago), and
     dispatch returns once the listeners are done (the entry is acknowledged then).
+
+    ``authorize`` serves many workspaces: each request gets the bot token of the
+    installation it came from (``bot.slack.oauth``); without it the app uses
+    SLACK_BOT_TOKEN.
     """
     metrics = metrics or Metrics()
     engine = Engine(
@@ -145,6 +157,10 @@ def build_app(
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not verified_upstream,
         process_before_response=verified_upstream,
+        # Bolt accepts an AsyncAuthorize instance here; its annotation names only
+        # plain functions.
+        authorize=authorize,  # type: ignore[arg-type]
+        user_facing_authorize_error_message=NOT_INSTALLED,
     )
 
     @app.middleware

@@ -26,6 +26,7 @@ from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
+from bot.slack.oauth import OAuth, make_oauth
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
@@ -61,6 +62,8 @@ class Bot:
     store: RedisStore
     metrics: Metrics
     worker_app: AsyncApp | None = None
+    # Serving many workspaces: the installation store, OAuth flow and per-team clients.
+    oauth: OAuth | None = None
 
 
 @contextlib.asynccontextmanager
@@ -84,11 +87,16 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
     )
-    desk = make_desk(settings, store, metrics)
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     try:
         client = make_web_client(settings, session=session, metrics=metrics)
+        oauth = (
+            make_oauth(settings, store.client, client, metrics=metrics)
+            if settings.multi_workspace
+            else None
+        )
+        desk = make_desk(settings, store, metrics, oauth=oauth)
         parts: dict[str, Any] = {
             "matcher": default_matcher(),
             "store": store,
@@ -96,6 +104,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "client": client,
             "metrics": metrics,
             "desk": desk,
+            "authorize": oauth.authorize if oauth is not None else None,
         }
         app = build_app(settings, **parts)
         worker_app = (
@@ -104,7 +113,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield Bot(app, store, metrics, worker_app)
+        yield Bot(app, store, metrics, worker_app, oauth)
         await drain()
     finally:
         stop.set()
@@ -114,9 +123,16 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         await store.close()
 
 
-def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
+def make_desk(
+    settings: Settings,
+    store: RedisStore,
+    metrics: Metrics,
+    *,
+    oauth: OAuth | None = None,
+) -> Desk:
     """
-    The escalation desk on the store's Redis client (one pool per process).
+    The escalation desk on the store's Redis client (one pool per process); serving
+    many workspaces, it posts with each escalation's workspace token.
     """
     return Desk(
         settings,
@@ -128,6 +144,7 @@ def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
         learning=Learning(store.client, prefix=settings.redis_prefix),
         store=store,
         metrics=metrics,
+        clients=oauth.clients if oauth is not None else None,
     )
 
 
@@ -183,10 +200,19 @@ async def serve(
     In HTTP mode the front queues Events API messages (``bot.slack.intake``); with
     ``workers`` 0 this process also answers them, else N ``smtpbot work`` processes do.
     """
+    if settings.multi_workspace and not http:
+        raise ConfigError(
+            "SLACK_CLIENT_ID",
+            "serving every workspace that installs the app runs over HTTP: "
+            "`smtpbot run --http` (Slack sends installers to /slack/oauth_redirect)",
+        )
     if http and not settings.has_http_credentials:
         raise ConfigError(
-            "SLACK_SIGNING_SECRET" if settings.slack_bot_token else "SLACK_BOT_TOKEN",
-            "HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+            "SLACK_SIGNING_SECRET"
+            if settings.slack_bot_token or settings.multi_workspace
+            else "SLACK_BOT_TOKEN",
+            "HTTP mode needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (one workspace) "
+            "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many)",
         )
     if not http and not settings.has_socket_credentials:
         raise ConfigError(
@@ -214,11 +240,13 @@ async def serve(
                     metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
+                    oauth=bot.oauth.flow if bot.oauth is not None else None,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)
+                install = " /slack/install" if bot.oauth is not None else ""
                 print(
                     f"smtpbot listening on http://{host}:{bound} (POST /slack/events, "
-                    "GET /healthz /readyz /metrics)",
+                    f"GET /healthz /readyz /metrics{install})",
                     file=out,
                     flush=True,
                 )

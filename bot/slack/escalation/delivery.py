@@ -44,6 +44,10 @@ HISTORY_LIMIT: Final = 200
 # One replica sends the due reminders per tick; the lease outlives a slow tick.
 SLA_LEASE_MS: Final = 30_000
 
+# The Web API client of a workspace key (its installed bot token), or None when the
+# workspace has no installation; raises StateUnavailableError when Redis cannot say.
+ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
+
 
 def consumer_name() -> str:
     """
@@ -67,6 +71,7 @@ class Delivery:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         consumer: str | None = None,
+        clients: ClientFor | None = None,
     ) -> None:
         self.settings = settings
         self.escalations = escalations
@@ -75,6 +80,9 @@ class Delivery:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.consumer = consumer or consumer_name()
+        # Serving many workspaces, cards and reminders go out with the token of the
+        # escalation's workspace; otherwise with the one client the loop was given.
+        self.clients = clients
         self.interval = settings.escalation_sla_minutes * 60.0
         self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
 
@@ -88,6 +96,20 @@ class Delivery:
             self.metrics.slack_errors.labels(method).inc()
             log.warning("slack_call_failed method=%s error=%s", method, exc)
             return None
+
+    async def _client_for(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> AsyncWebClient | None:
+        """
+        The client that may post for this escalation's workspace (None: not
+        installed). Raises StateUnavailableError.
+        """
+        if self.clients is None:
+            return client
+        found = await self.clients(escalation.key.team_id)
+        if found is None:
+            log.warning("escalation_workspace_not_installed key=%s", escalation.id)
+        return found
 
     async def _safely(self, what: str, work: Awaitable[Any]) -> Any:
         """
@@ -212,6 +234,11 @@ class Delivery:
                 await self.escalations.ack(entry_id)
                 return 0
             channel = self.settings.escalation_channel
+            installed = await self._client_for(escalation, client)
+            if installed is None:
+                await self.escalations.ack(entry_id)  # uninstalled: nobody to tell
+                return 0
+            client = installed
             if channel is None:
                 log.warning("escalation_channel_unset key=%s", key)
                 await self.escalations.ack(entry_id)
@@ -294,8 +321,12 @@ class Delivery:
             return 0
         if escalation.card_ts is None or escalation.card_channel is None:
             return 0  # still due: reminded as soon as its card is posted
+        installed = await self._client_for(escalation, client)
+        if installed is None:
+            await self.escalations.unschedule(key)  # uninstalled: nobody to remind
+            return 0
         posted = await self._call(
-            client,
+            installed,
             "chat.postMessage",
             channel=escalation.card_channel,
             thread_ts=escalation.card_ts,
