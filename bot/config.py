@@ -41,6 +41,8 @@ OAUTH_REDIRECT_PATH: Final = "/slack/oauth_redirect"
 # DESIGN.md: submission, SMTP, implicit TLS, and the common alternative port.
 DEFAULT_PROBE_PORTS: Final = frozenset({25, 465, 587, 2525})
 _ID: Final = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,40}$")
+# A Slack mention as it appears in message text: <!subteam^S123>, <@U123>, <!here>.
+MENTION: Final = re.compile(r"<[!@#][^<>]+>")
 _DOTENV_LINE: Final = re.compile(
     r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 )
@@ -368,7 +370,7 @@ class Settings:
             )
         prefix = env.get("REDIS_KEY_PREFIX", "smtpbot:").strip() or "smtpbot:"
         mention = env.get("ESCALATION_MENTION", "").strip() or None
-        if mention is not None and not re.fullmatch(r"<[!@#][^<>]+>", mention):
+        if mention is not None and not MENTION.fullmatch(mention):
             raise ConfigError(
                 "ESCALATION_MENTION",
                 "expected a Slack mention like <!subteam^S123> or <@U123>",

@@ -28,10 +28,12 @@ from bot.conversation.engine import Engine
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
-from bot.slack import blocks
+from bot.slack import blocks, settings_view
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
 from bot.slack.handlers import EscalationHook, SlackHandlers
+from bot.slack.oauth.revocation import Revocations
+from bot.slack.workspaces import Workspaces
 from bot.state import StateStore
 from knowledge.matcher import Matcher
 
@@ -126,6 +128,8 @@ def build_app(
     desk: Desk | None = None,
     verified_upstream: bool = False,
     authorize: AsyncAuthorize | None = None,
+    workspaces: Workspaces | None = None,
+    revocations: Revocations | None = None,
 ) -> AsyncApp:
     """
     The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
@@ -137,7 +141,9 @@ def build_app(
 
     ``authorize`` serves many workspaces: each request gets the bot token of the
     installation it came from (``bot.slack.oauth``); without it the app uses
-    SLACK_BOT_TOKEN.
+    SLACK_BOT_TOKEN. ``workspaces`` gives each workspace's settings (by default the
+    environment's, or the desk's); ``revocations`` removes installed workspaces'
+    tokens and data when Slack revokes them or the app is uninstalled.
     """
     metrics = metrics or Metrics()
     engine = Engine(
@@ -150,7 +156,9 @@ def build_app(
     )
     if desk is not None and escalate is None:
         escalate = desk.accept
-    work = SlackHandlers(engine, escalate=escalate)
+    if workspaces is None:
+        workspaces = desk.workspaces if desk is not None else Workspaces(settings)
+    work = SlackHandlers(engine, escalate=escalate, workspaces=workspaces)
     app = AsyncApp(
         client=client or make_web_client(settings, metrics=metrics),
         name="smtpbot",
@@ -169,6 +177,16 @@ def build_app(
         REQUEST_ID.set(request_id_of(body))
         metrics.events.labels(_kind(body)).inc()
         await next_()
+
+    if revocations is not None:
+
+        @app.event("tokens_revoked")
+        async def on_tokens_revoked(body: dict[str, Any], context: Any) -> None:
+            await revocations.tokens_revoked(body, context)
+
+        @app.event("app_uninstalled")
+        async def on_uninstalled(body: dict[str, Any], context: Any) -> None:
+            await revocations.app_uninstalled(body, context)
 
     @app.event("message")
     async def on_message(
@@ -261,3 +279,16 @@ def register_desk(app: AsyncApp, desk: Desk) -> None:
     @app.event("app_home_opened")
     async def on_home(body: dict[str, Any], client: AsyncWebClient) -> None:
         await desk.home(body, client)
+
+    @app.action(settings_view.EDIT)
+    async def on_edit_settings(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await desk.edit_settings(body, client)
+
+    @app.view(settings_view.MODAL)
+    async def on_save_settings(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await desk.save_settings(body, ack, client)

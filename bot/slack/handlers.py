@@ -24,6 +24,7 @@ from bot.slack import blocks
 from bot.slack.smtpcheck import USAGE as USAGE
 from bot.slack.smtpcheck import Respond as Respond
 from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
+from bot.slack.workspaces import Workspaces
 from bot.state import ThreadKey
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ _AUTO_NOTICE: Final = {
     "feedback": "That's twice my answer didn't help, so I've asked a human.",
     "unmatched": "I don't recognise this one, so I've asked a human.",
 }
+# Added to that notice in a workspace whose admins have not chosen where requests go.
+NO_ESCALATION_CHANNEL: Final = (
+    "No escalation channel is set up in this workspace yet, so nobody has been "
+    "notified: an admin can choose one in my App Home (Settings)."
+)
 
 EscalationHook = Callable[[HumanRequest, AsyncWebClient], Awaitable[None]]
 
@@ -96,10 +102,15 @@ class SlackHandlers:
     """
 
     def __init__(
-        self, engine: Engine, *, escalate: EscalationHook | None = None
+        self,
+        engine: Engine,
+        *,
+        escalate: EscalationHook | None = None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.engine = engine
         self.escalate = escalate
+        self.workspaces = workspaces or Workspaces(engine.settings)
 
     async def _call(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
         """
@@ -125,12 +136,12 @@ class SlackHandlers:
         """
         incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
         text = str((body.get("event") or {}).get("text") or "")
-        if incoming is None or not (
-            mention
-            or f"<@{bot_user_id}" in text
-            or self.engine.settings.answers_in(incoming.key.channel_id)
-        ):
+        if incoming is None:
             return
+        if not (mention or f"<@{bot_user_id}" in text):
+            workspace = await self.workspaces.get(incoming.key.team_id)
+            if not workspace.answers_in(incoming.key.channel_id):
+                return
         if bot_user_id and f"<@{bot_user_id}" in text and _HUMAN_WORD.search(text):
             # Both the message and the app_mention event get here; asking is once.
             await self.ask_human(
@@ -235,10 +246,11 @@ class SlackHandlers:
             or item.get("type") != "message"
             or not (isinstance(user, str) and isinstance(channel, str))
             or not isinstance(ts, str)
-            or not settings.answers_in(channel)
         ):
             return
         key = ThreadKey(team_of(body), channel, ts)
+        if not (await self.workspaces.get(key.team_id)).answers_in(channel):
+            return
         conversation = await self.engine.load(key)
         if conversation.messages and conversation.messages[0].ts == ts:
             await self.ask_human(key, user, client, reason="reaction")
@@ -270,12 +282,17 @@ class SlackHandlers:
             )
             return
         notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
+        text = f"{notice} {request.message}"
+        if self.workspaces.editable:
+            workspace = await self.workspaces.get(key.team_id)
+            if workspace.escalation_channel is None:
+                text = f"{text}\n{NO_ESCALATION_CHANNEL}"
         await self._call(
             client,
             "chat.postMessage",
             channel=key.channel_id,
             thread_ts=key.thread_ts,
-            text=f"{notice} {request.message}",
+            text=text,
         )
         if self.escalate is not None:
             await self.escalate(request, client)
@@ -301,11 +318,14 @@ class SlackHandlers:
                 blocks=blocks.reply_payload(reply, thread_ts=key.thread_ts),
             )
 
-    def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
+    async def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
         """
         Why this user may not run /smtpcheck, or None when allowed.
         """
-        return smtpcheck_refusal(self.engine.settings.admin_users, command)
+        workspace = await self.workspaces.get(team_of(command))
+        return smtpcheck_refusal(
+            workspace.admins, command, in_app_home=self.workspaces.editable
+        )
 
     async def smtpcheck(
         self, command: Mapping[str, Any], ack: Respond, respond: Respond
@@ -313,4 +333,10 @@ class SlackHandlers:
         """
         /smtpcheck: refuse, explain usage, or ack with "checking…" and report later.
         """
-        await run_smtpcheck(self.engine, command, ack, respond)
+        await run_smtpcheck(
+            self.engine,
+            command,
+            ack,
+            respond,
+            refusal=await self.smtpcheck_refusal(command),
+        )

@@ -27,10 +27,12 @@ from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
 from bot.slack.oauth import OAuth, make_oauth
+from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
+from bot.slack.workspaces import Workspaces
 from bot.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,8 @@ class Bot:
     worker_app: AsyncApp | None = None
     # Serving many workspaces: the installation store, OAuth flow and per-team clients.
     oauth: OAuth | None = None
+    # Each workspace's settings (the environment's when serving one).
+    workspaces: Workspaces | None = None
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +100,14 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             if settings.multi_workspace
             else None
         )
-        desk = make_desk(settings, store, metrics, oauth=oauth)
+        workspaces = Workspaces(
+            settings,
+            store.client if oauth is not None else None,
+            installer_of=oauth.installations.installer_of
+            if oauth is not None
+            else None,
+        )
+        desk = make_desk(settings, store, metrics, oauth=oauth, workspaces=workspaces)
         parts: dict[str, Any] = {
             "matcher": default_matcher(),
             "store": store,
@@ -105,6 +116,10 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "metrics": metrics,
             "desk": desk,
             "authorize": oauth.authorize if oauth is not None else None,
+            "workspaces": workspaces,
+            "revocations": Revocations(oauth.installations, forget=[workspaces])
+            if oauth is not None
+            else None,
         }
         app = build_app(settings, **parts)
         worker_app = (
@@ -113,7 +128,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield Bot(app, store, metrics, worker_app, oauth)
+        yield Bot(app, store, metrics, worker_app, oauth, workspaces)
         await drain()
     finally:
         stop.set()
@@ -129,6 +144,7 @@ def make_desk(
     metrics: Metrics,
     *,
     oauth: OAuth | None = None,
+    workspaces: Workspaces | None = None,
 ) -> Desk:
     """
     The escalation desk on the store's Redis client (one pool per process); serving
@@ -145,6 +161,7 @@ def make_desk(
         store=store,
         metrics=metrics,
         clients=oauth.clients if oauth is not None else None,
+        workspaces=workspaces,
     )
 
 
@@ -230,7 +247,12 @@ async def serve(
         try:
             if http or port is not None:
                 intake = (
-                    Intake(settings, bot.store.client, metrics=bot.metrics)
+                    Intake(
+                        settings,
+                        bot.store.client,
+                        metrics=bot.metrics,
+                        workspaces=bot.workspaces,
+                    )
                     if http
                     else None
                 )

@@ -115,10 +115,7 @@ async def test_an_install_begun_on_one_replica_finishes_on_the_other(
         f"{fake_slack.client_id}:{fake_slack.client_secret}".encode()
     ).decode()
     assert call.headers["Authorization"] == f"Basic {basic}"
-    assert one.bot.oauth is not None
-    bot = await one.bot.oauth.installations.async_find_bot(
-        enterprise_id=None, team_id="T0ALPHA"
-    )
+    bot = await one.installations.async_find_bot(enterprise_id=None, team_id="T0ALPHA")
     assert bot is not None
     assert (bot.bot_token, bot.bot_user_id) == (approved.token, approved.bot_user_id)
     assert await stored(redis_url, prefix, "oauth:state") == []
@@ -141,8 +138,7 @@ async def test_an_org_wide_install_is_stored_for_the_org(
     page = await response.text()
     assert response.status == 200, page
     assert "manage/organization/apps/profile/A0APP/workspaces/add" in page
-    assert two.bot.oauth is not None
-    bot = await two.bot.oauth.installations.async_find_bot(
+    bot = await two.installations.async_find_bot(
         enterprise_id="E0ORG", team_id="T0ANY", is_enterprise_install=True
     )
     assert bot is not None and bot.bot_token == approved.token
@@ -281,8 +277,7 @@ async def test_a_later_replica_serves_installs_made_before_it_started(
         two.http, one.http, fake_slack, enterprise_id="E0ORG", org_wide=True
     )
     async with running_front(make_settings()) as late:
-        assert late.bot.oauth is not None
-        store = late.bot.oauth.installations
+        store = late.installations
         found = await store.async_find_bot(enterprise_id=None, team_id="T0ALPHA")
         assert found is not None and found.bot_token == alpha.token
         found = await store.async_find_bot(

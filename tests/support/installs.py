@@ -1,30 +1,37 @@
 """
 Serving many workspaces in tests: the environment of a bot installed with "Add to
-Slack", a front replica (the real composition, ``open_bot``) on a local port, and an
-installer's browser going through the flow: the install page, Slack's consent (the
-fake's ``grant``) and the redirect back with the code, the state and the state cookie.
+Slack", a front replica (``runtime.serve`` itself) on a local port, an installer's
+browser going through the flow (the install page, Slack's consent as the fake's
+``grant``, the redirect back with the code, the state and the state cookie), and
+events as Slack delivers them to one installation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import html
+import io
 import re
+import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient, TestServer
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import ClientResponse
 
 from bot.config import Settings
-from bot.slack.runtime import Bot, open_bot
-from bot.slack.server import build_web_app
+from bot.slack.oauth.cipher import TokenCipher
+from bot.slack.oauth.installations import RedisInstallationStore
+from bot.slack.runtime import serve
 from tests.support.bot import slack_env
-from tests.support.slack import FakeSlack, Install
+from tests.support.redis import free_port
+from tests.support.slack import FakeSlack, Install, event_request, message_event
 
-HttpClient = TestClient[web.Request, web.Application]
+HttpClient = aiohttp.ClientSession
 # Bolt's state cookie (slack_sdk.oauth.state_utils.OAuthStateUtils).
 STATE_COOKIE = "slack-app-oauth-state"
 _HREF = re.compile(r"""href=["']([^"']+)["']""")
@@ -48,33 +55,100 @@ def oauth_env(
 @dataclass
 class Front:
     """
-    One replica: the bot and an HTTP client of its web server.
+    One replica serving HTTP (``smtpbot run --http`` in this process, its worker
+    included): an HTTP session on its base URL, and the installation store it uses.
     """
 
-    bot: Bot
     http: HttpClient
+    installations: RedisInstallationStore
+    out: io.StringIO
 
 
 @contextlib.asynccontextmanager
 async def running_front(settings: Settings) -> AsyncIterator[Front]:
     """
-    A front replica built as ``smtpbot run --http`` builds it, on 127.0.0.1.
+    A front replica run by ``runtime.serve`` on 127.0.0.1, until the block ends.
     """
-    async with open_bot(settings, worker=True) as bot:
-        assert bot.oauth is not None
-        app = build_web_app(
-            bot.app,
-            store=bot.store,
-            metrics=bot.metrics,
-            signing_secret=settings.slack_signing_secret or "",
-            oauth=bot.oauth.flow,
+    stop = asyncio.Event()
+    out = io.StringIO()
+    port = free_port()
+    task = asyncio.create_task(
+        serve(
+            settings,
+            http=True,
+            host="127.0.0.1",
+            port=port,
+            stop=stop,
+            workers=0,
+            out=out,
         )
-        client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        try:
-            yield Front(bot, client)
-        finally:
-            await client.close()
+    )
+    redis = aioredis.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    session = aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}")
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while "listening on" not in out.getvalue():
+            assert not task.done(), out.getvalue() or task.exception()
+            assert asyncio.get_running_loop().time() < deadline, out.getvalue()
+            await asyncio.sleep(0.02)
+        yield Front(
+            session,
+            RedisInstallationStore(
+                redis,
+                prefix=settings.redis_prefix,
+                cipher=TokenCipher(settings.token_encryption_keys),
+            ),
+            out,
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await session.close()
+        await redis.aclose()
+
+
+def event_for(install: Install, text: str, **event: Any) -> dict[str, Any]:
+    """
+    A message event as Slack delivers it to this installation: the workspace's team
+    id, and ``authorizations`` naming the installation (org-wide: its enterprise, with
+    the workspace the message was written in).
+    """
+    team = install.team_id or event.pop("team", "T0ORGTEAM")
+    payload = message_event(text, **event)
+    payload["team_id"] = team
+    payload["event"]["team"] = team
+    if install.enterprise_id:
+        payload["enterprise_id"] = install.enterprise_id
+    payload["is_enterprise_install"] = install.is_enterprise_install
+    payload["authorizations"] = [
+        {
+            "enterprise_id": install.enterprise_id,
+            "team_id": team,
+            "user_id": install.bot_user_id,
+            "is_bot": True,
+            "is_enterprise_install": install.is_enterprise_install,
+        }
+    ]
+    return payload
+
+
+def lifecycle_for(install: Install, event: dict[str, Any]) -> dict[str, Any]:
+    """
+    An app event (tokens_revoked, app_uninstalled) as Slack sends it to this
+    installation.
+    """
+    payload = event_for(install, "")
+    payload["event"] = {"event_ts": f"{time.time():.6f}", **event}
+    return payload
+
+
+async def post_event(http: HttpClient, payload: dict[str, Any]) -> int:
+    """
+    POST a signed event to /slack/events; the status Slack would get.
+    """
+    body, headers = event_request(payload)
+    async with http.post("/slack/events", data=body, headers=headers) as response:
+        return response.status
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from bot.escalation.model import Escalation, Reason, Status, new_escalation
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
+from bot.slack.workspaces import Workspaces, WorkspaceSettings
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Delivery:
         clock: Callable[[], float] = time.time,
         consumer: str | None = None,
         clients: ClientFor | None = None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.settings = settings
         self.escalations = escalations
@@ -83,6 +85,8 @@ class Delivery:
         # Serving many workspaces, cards and reminders go out with the token of the
         # escalation's workspace; otherwise with the one client the loop was given.
         self.clients = clients
+        # Where each workspace's cards go and whom they mention.
+        self.workspaces = workspaces or Workspaces(settings)
         self.interval = settings.escalation_sla_minutes * 60.0
         self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
 
@@ -110,6 +114,12 @@ class Delivery:
         if found is None:
             log.warning("escalation_workspace_not_installed key=%s", escalation.id)
         return found
+
+    async def _desk_of(self, escalation: Escalation) -> WorkspaceSettings:
+        """
+        The settings of the escalation's workspace (its channel and mention).
+        """
+        return await self.workspaces.get(escalation.key.team_id)
 
     async def _safely(self, what: str, work: Awaitable[Any]) -> Any:
         """
@@ -180,7 +190,8 @@ class Delivery:
         """
         Post a card straight away, for when the durable queue cannot be reached.
         """
-        channel = self.settings.escalation_channel
+        desk = await self._desk_of(escalation)
+        channel = desk.escalation_channel
         if channel is None:
             log.warning("escalation_channel_unset key=%s", escalation.id)
             return
@@ -193,7 +204,7 @@ class Delivery:
         permalink = str((link or {}).get("permalink") or "") or None
         payload = cards.card_payload(
             replace(escalation, permalink=permalink),
-            mention=self.settings.escalation_mention,
+            mention=desk.escalation_mention,
         )
         posted = await self._call(
             client, "chat.postMessage", channel=channel, unfurl_links=False, **payload
@@ -233,7 +244,8 @@ class Delivery:
             if escalation is None or escalation.card_ts is not None:
                 await self.escalations.ack(entry_id)
                 return 0
-            channel = self.settings.escalation_channel
+            desk = await self._desk_of(escalation)
+            channel = desk.escalation_channel
             installed = await self._client_for(escalation, client)
             if installed is None:
                 await self.escalations.ack(entry_id)  # uninstalled: nobody to tell
@@ -260,9 +272,7 @@ class Delivery:
                 log.info("escalation_card_adopted key=%s ts=%s", key, found)
                 return 0
             shown = replace(escalation, permalink=permalink or None)
-            payload = cards.card_payload(
-                shown, mention=self.settings.escalation_mention
-            )
+            payload = cards.card_payload(shown, mention=desk.escalation_mention)
             posted = await self._call(
                 client,
                 "chat.postMessage",
@@ -316,7 +326,8 @@ class Delivery:
         if escalation is None or escalation.status != Status.OPEN:
             await self.escalations.unschedule(key)
             return 0
-        if self.settings.escalation_channel is None:
+        desk = await self._desk_of(escalation)
+        if desk.escalation_channel is None:
             await self.escalations.unschedule(key)  # no card will ever be posted
             return 0
         if escalation.card_ts is None or escalation.card_channel is None:
@@ -331,7 +342,7 @@ class Delivery:
             channel=escalation.card_channel,
             thread_ts=escalation.card_ts,
             text=cards.reminder_text(
-                escalation, mention=self.settings.escalation_mention, now=now
+                escalation, mention=desk.escalation_mention, now=now
             ),
             unfurl_links=False,
         )

@@ -217,7 +217,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         )
         return Bot(**fields) if fields and fields.get("bot_token") else None
 
-    async def _resolve(
+    async def resolve(
         self,
         enterprise_id: str | None,
         team_id: str | None,
@@ -275,7 +275,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         """
         The latest installation (or user ``user_id``'s), with the current bot.
         """
-        workspace = await self._resolve(enterprise_id, team_id, is_enterprise_install)
+        workspace = await self.resolve(enterprise_id, team_id, is_enterprise_install)
         if workspace is None:
             return None
         key = self._user_key(workspace, user_id) if user_id else self.key(workspace)
@@ -290,6 +290,16 @@ class RedisInstallationStore(AsyncInstallationStore):
             fields[name] = bot.get(name)
         fields["bot_scopes"] = fields["bot_scopes"] or ""
         return Installation(**fields)
+
+    async def installer_of(self, workspace: str) -> str | None:
+        """
+        Who made the latest installation under a workspace key, or None.
+        """
+        fields = self._decode(
+            await self._call(lambda: self._client.get(self.key(workspace)))
+        )
+        user = (fields or {}).get("user_id")
+        return str(user) if user else None
 
     async def installed(self) -> list[str]:
         """
@@ -306,7 +316,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         """
         Forget a workspace's (or org's) bot token.
         """
-        workspace = await self._resolve(enterprise_id, team_id, None)
+        workspace = await self.resolve(enterprise_id, team_id, None)
         if workspace is not None:
             await self.delete_bot_of(workspace)
 
@@ -334,7 +344,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         Forget one user's installation (and their user token), or with no user every
         installation record of the workspace; the bot is kept.
         """
-        workspace = await self._resolve(enterprise_id, team_id, None)
+        workspace = await self.resolve(enterprise_id, team_id, None)
         if workspace is None:
             return
         if user_id is None:
@@ -362,7 +372,7 @@ class RedisInstallationStore(AsyncInstallationStore):
         """
         Forget everything installed for a workspace (or org): records and bot.
         """
-        workspace = await self._resolve(enterprise_id, team_id, None)
+        workspace = await self.resolve(enterprise_id, team_id, None)
         if workspace is not None:
             await self.delete_all_of(workspace)
 
