@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import html
 import io
+import json
 import re
+import secrets
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -29,7 +31,13 @@ from bot.slack.oauth.installations import RedisInstallationStore
 from bot.slack.runtime import serve
 from tests.support.bot import slack_env
 from tests.support.redis import free_port
-from tests.support.slack import FakeSlack, Install, event_request, message_event
+from tests.support.slack import (
+    FakeSlack,
+    Install,
+    event_request,
+    message_event,
+    sign,
+)
 
 HttpClient = aiohttp.ClientSession
 # Bolt's state cookie (slack_sdk.oauth.state_utils.OAuthStateUtils).
@@ -140,6 +148,120 @@ def lifecycle_for(install: Install, event: dict[str, Any]) -> dict[str, Any]:
     payload = event_for(install, "")
     payload["event"] = {"event_ts": f"{time.time():.6f}", **event}
     return payload
+
+
+def _identity(install: Install, team: str | None) -> dict[str, Any]:
+    """
+    The team, enterprise and is_enterprise_install fields of an interactive payload.
+    """
+    team = install.team_id or team or "T0ORGTEAM"
+    enterprise = (
+        {"id": install.enterprise_id, "name": "Org"} if install.enterprise_id else None
+    )
+    return {
+        "team": {
+            "id": team,
+            "domain": team.lower(),
+            "enterprise_id": install.enterprise_id,
+        },
+        "enterprise": enterprise,
+        "is_enterprise_install": install.is_enterprise_install,
+    }
+
+
+def home_opened(
+    install: Install, user: str, *, team: str | None = None
+) -> dict[str, Any]:
+    """
+    An app_home_opened event (the Home tab) for one person of this installation.
+    """
+    payload = event_for(install, "", **({"team": team} if team else {}))
+    payload["event"] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D0HOME",
+        "tab": "home",
+        "event_ts": f"{time.time():.6f}",
+    }
+    return payload
+
+
+def block_action_for(
+    install: Install,
+    action_id: str,
+    *,
+    user: str,
+    team: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """
+    A block_actions payload from a button in this installation (the App Home's by
+    default).
+    """
+    identity = _identity(install, team)
+    return {
+        "type": "block_actions",
+        **identity,
+        "user": {"id": user, "username": "someone", "team_id": identity["team"]["id"]},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": f"{time.time():.0f}.{secrets.token_hex(4)}",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "b",
+                "action_ts": f"{time.time():.6f}",
+                **extra,
+            }
+        ],
+    }
+
+
+def view_submission_for(
+    install: Install,
+    callback_id: str,
+    values: dict[str, Any],
+    *,
+    user: str,
+    team: str | None = None,
+) -> dict[str, Any]:
+    """
+    A view_submission payload: a modal with these ``state.values`` submitted.
+    """
+    identity = _identity(install, team)
+    team_id = identity["team"]["id"]
+    return {
+        "type": "view_submission",
+        **identity,
+        "user": {"id": user, "username": "someone", "team_id": team_id},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": f"{time.time():.0f}.{secrets.token_hex(4)}",
+        "view": {
+            "id": "V0MODAL",
+            "team_id": team_id,
+            "app_installed_team_id": install.team_id,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": "",
+            "state": {"values": values},
+        },
+        "response_urls": [],
+    }
+
+
+async def post_interaction(
+    http: HttpClient, payload: dict[str, Any]
+) -> tuple[int, str]:
+    """
+    POST a signed interactive payload (``payload=`` form); the status and body.
+    """
+    body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+    async with http.post("/slack/events", data=body, headers=headers) as response:
+        return response.status, await response.text()
 
 
 async def post_event(http: HttpClient, payload: dict[str, Any]) -> int:
