@@ -108,9 +108,13 @@ async def _check(
         ports = [explicit_port] if explicit_port else list(SWEEP_PORTS)
         results = await sweep(target, ports)
     verdicts = [assess(r) for r in results]
-    failing = {
-        f.category for v in verdicts for f in v.findings if f.severity is Severity.FAIL
-    }
+    failing = [
+        name
+        for v in verdicts
+        for f in v.findings
+        if f.severity is Severity.FAIL
+        for name in (f.entry, f.category)
+    ]
     links = kb_links(failing)
     several = request.mx or explicit_port is None
     if request.json:
