@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 # Event types the workers answer; every other type goes to Bolt in the front.
 QUEUED_EVENTS: Final = frozenset({"message", "app_mention"})
 # The parts of a payload the bot reads. The rest is dropped before anything is stored:
-# ``blocks`` repeat the text unredacted, ``authorizations`` name other installs.
+# ``blocks`` repeat the text unredacted, and of ``authorizations`` only the
+# installation the event reached is kept.
 BODY_FIELDS: Final = (
     "type",
     "team_id",
@@ -60,6 +61,9 @@ EVENT_FIELDS: Final = (
     "thread_ts",
     "team",
 )
+# The installation fields kept from ``authorizations[0]`` (requests are authorized,
+# and conversations keyed, by it).
+AUTHORIZATION_FIELDS: Final = ("team_id", "enterprise_id", "is_enterprise_install")
 # The stream keeps at most about this many entries (XADD MAXLEN ~): a backlog beyond it
 # means the workers are down, and the oldest unanswered messages are dropped first.
 STREAM_MAXLEN: Final = 50_000
@@ -103,7 +107,13 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         return None
     slim = {k: event[k] for k in EVENT_FIELDS if k in event}
     slim["text"] = redact(text)
-    return {**{k: body[k] for k in BODY_FIELDS if k in body}, "event": slim}
+    queued = {k: body[k] for k in BODY_FIELDS if k in body}
+    auths = body.get("authorizations")
+    if isinstance(auths, list) and auths and isinstance(auths[0], Mapping):
+        queued["authorizations"] = [
+            {k: auths[0][k] for k in AUTHORIZATION_FIELDS if k in auths[0]}
+        ]
+    return {**queued, "event": slim}
 
 
 class StreamWriter:
