@@ -280,6 +280,7 @@ def _freeze(meta: _Meta, notes: Notes, addresses: tuple[str, ...] = ()) -> Probe
         addresses=addresses,
         client_cert_requested=bool(clock and clock.cert_requested),
         tls_alerts=tuple(clock.alerts) if clock else (),
+        chain=(clock.chain or ()) if clock else (),
     )
 
 

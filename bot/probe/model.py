@@ -151,6 +151,9 @@ class ProbeResult:
     # certificate), and the TLS alerts it sent (RFC 8446 §6 codes).
     client_cert_requested: bool = False
     tls_alerts: tuple[int, ...] = ()
+    # The certificates the server sent (DER, in the order sent), for DANE
+    # (bot.mxcheck.dane).
+    chain: tuple[bytes, ...] = ()
 
     def phase(self, name: str) -> Phase | None:
         """
