@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, cast
 
+import click
 import dns.flags
 import dns.message
 import dns.rcode
@@ -312,6 +313,9 @@ def run_check(args: list[str], env: dict[str, str], *, child: bool) -> dict[str,
             app.main(args=["check", *args], prog_name="smtpbot", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code
+    except click.ClickException as exc:
+        exc.show(file=err)
+        code = exc.exit_code
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -338,7 +338,7 @@ def test_tlsa_in_unsigned_zone_is_ignored(lab: Lab) -> None:
     host = tlsa(report, "mx-ee.unsigned.test")
     assert (host["result"], host["in_effect"], host["dnssec"]) == ("none", False, False)
     assert host["records"]
-    assert "not DNSSEC-validated" in joined(dane["reasons"])
+    assert "no AD bit" in joined(dane["reasons"])
     assert report["verdict"] == "warn"
 
 
@@ -577,3 +577,27 @@ def test_slack_advice_follows_what_stops_mail(lab: Lab) -> None:
     dead = lab.slack("deadmx.test --mx", PROBE_TIMEOUT="3")
     assert "dead.mail.test:25: FAIL (connection-refused)" in slack_text(dead)
     assert "What to do:" in slack_text(dead)
+
+
+@pytest.mark.parametrize(
+    ("domain", "host", "result", "code"),
+    [
+        ("hosted.test", "mx-ee.dane.test", "pass", 0),
+        ("hosted-bad.test", "mx-ee-bad.dane.test", "fail", 1),
+    ],
+)
+def test_signed_mx_host_of_an_unsigned_domain(
+    lab: Lab, domain: str, host: str, result: str, code: int
+) -> None:
+    """Validated TLSA records count under unsigned MX records, with a note."""
+    run = lab.mx(domain)
+    assert run.code == code
+    report = run.json
+    assert report["dane"]["dnssec"] is False
+    entry = tlsa(report, host)
+    assert (entry["result"], entry["dnssec"], entry["in_effect"]) == (
+        result,
+        True,
+        True,
+    )
+    assert "RFC 7672 §2.2.1" in joined(entry["reasons"])
