@@ -30,7 +30,9 @@ DEFAULT_BOT_SCOPES: Final = (
     "channels:history",
     "chat:write",
     "commands",
+    "files:read",
     "groups:history",
+    "im:history",
     "reactions:read",
 )
 # Slack's own advice for an OAuth state's life: long enough to read the consent page.

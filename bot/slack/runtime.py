@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
+from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
 from bot.slack.oauth import OAuth, make_oauth
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
@@ -91,6 +93,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
     )
+    guard = TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics)
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     try:
@@ -107,7 +110,12 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             if oauth is not None
             else None,
         )
-        desk = make_desk(settings, store, metrics, oauth=oauth, workspaces=workspaces)
+        desk = make_desk(
+            settings, store, metrics, oauth=oauth, workspaces=workspaces, guard=guard
+        )
+        lifecycle = make_lifecycle(
+            settings, store, desk, metrics, guard=guard, workspaces=workspaces
+        )
         parts: dict[str, Any] = {
             "matcher": default_matcher(),
             "store": store,
@@ -115,9 +123,10 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "client": client,
             "metrics": metrics,
             "desk": desk,
+            "lifecycle": lifecycle,
             "authorize": oauth.authorize if oauth is not None else None,
             "workspaces": workspaces,
-            "revocations": Revocations(oauth.installations, forget=[workspaces])
+            "revocations": Revocations(oauth.installations)
             if oauth is not None
             else None,
         }
@@ -130,6 +139,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         )
         yield Bot(app, store, metrics, worker_app, oauth, workspaces)
         await drain()
+        await lifecycle.wait()
     finally:
         stop.set()
         if loop is not None:
@@ -145,6 +155,7 @@ def make_desk(
     *,
     oauth: OAuth | None = None,
     workspaces: Workspaces | None = None,
+    guard: TokenGuard | None = None,
 ) -> Desk:
     """
     The escalation desk on the store's Redis client (one pool per process); serving
@@ -162,6 +173,36 @@ def make_desk(
         metrics=metrics,
         clients=oauth.clients if oauth is not None else None,
         workspaces=workspaces,
+        guard=guard,
+    )
+
+
+def make_lifecycle(
+    settings: Settings,
+    store: RedisStore,
+    desk: Desk | None,
+    metrics: Metrics,
+    *,
+    guard: TokenGuard | None = None,
+    workspaces: Workspaces | None = None,
+) -> Lifecycle:
+    """
+    Revocations shared through Redis, and an uninstall that deletes the workspace's
+    conversations, escalations, unmatched errors and queued messages.
+    """
+    stores: list[Forgets] = [store]
+    if desk is not None:
+        stores += [desk.escalations, desk.learning]
+    if workspaces is not None and workspaces.editable:
+        stores.append(workspaces)
+    return Lifecycle(
+        guard
+        or TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics),
+        stores=stores,
+        queue=functools.partial(
+            forget_queued, store.client, stream_key(settings.redis_prefix)
+        ),
+        metrics=metrics,
     )
 
 

@@ -33,6 +33,7 @@ from bot.escalation.model import Escalation, Reason, Status, new_escalation
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
+from bot.slack.lifecycle import TokenGuard
 from bot.slack.workspaces import Workspaces, WorkspaceSettings
 from bot.state import StateStore
 
@@ -74,6 +75,7 @@ class Delivery:
         consumer: str | None = None,
         clients: ClientFor | None = None,
         workspaces: Workspaces | None = None,
+        guard: TokenGuard | None = None,
     ) -> None:
         self.settings = settings
         self.escalations = escalations
@@ -87,13 +89,19 @@ class Delivery:
         self.clients = clients
         # Where each workspace's cards go and whom they mention.
         self.workspaces = workspaces or Workspaces(settings)
+        self.guard = guard or TokenGuard()
         self.interval = settings.escalation_sla_minutes * 60.0
         self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
 
     async def _call(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
         """
-        One Web API call; failures are counted and logged, and give None.
+        One Web API call; failures are counted and logged, and give None. Nothing is
+        sent with a revoked token.
         """
+        if self.guard.blocked(client.token):
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_skipped method=%s reason=token_revoked", method)
+            return None
         try:
             return await client.api_call(method, json=kwargs)
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
@@ -363,6 +371,8 @@ class Delivery:
         """
         while not stop.is_set():
             try:
+                if not await self.guard.allows(client.token):
+                    break  # the token is revoked: nothing can be posted any more
                 await self.pump(client)
                 await self.tick(client)
                 active = await self._safely("active", self.escalations.active())

@@ -27,7 +27,7 @@ from bot.slack.escalation.delivery import SLA_LEASE_MS as SLA_LEASE_MS
 from bot.slack.escalation.delivery import Delivery
 from bot.slack.escalation.delivery import consumer_name as consumer_name
 from bot.slack.escalation.home import home_view
-from bot.slack.handlers import team_of
+from bot.slack.messages import workspace_of
 from bot.slack.settings_view import (
     read_submission,
     settings_blocks,
@@ -170,7 +170,7 @@ class Desk(Delivery):
         user = event.get("user")
         if not isinstance(user, str) or event.get("tab", "home") != "home":
             return
-        await self.publish_home(team_of(body), user, client)
+        await self.publish_home(workspace_of(body), user, client)
 
     async def publish_home(
         self, workspace: str, user: str, client: AsyncWebClient
@@ -205,7 +205,7 @@ class Desk(Delivery):
         """
         user = (body.get("user") or {}).get("id")
         trigger = body.get("trigger_id")
-        chosen = await self.workspaces.get(team_of(body))
+        chosen = await self.workspaces.get(workspace_of(body))
         if not (self.workspaces.editable and user in chosen.admins and trigger):
             return
         await self._call(
@@ -222,7 +222,7 @@ class Desk(Delivery):
         The settings modal's Save: check who saves and what, store, redraw the Home.
         """
         user = str((body.get("user") or {}).get("id") or "")
-        workspace = team_of(body)
+        workspace = workspace_of(body)
         current = await self.workspaces.get(workspace)
         if not (self.workspaces.editable and user in current.admins):
             await ack(
