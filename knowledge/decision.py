@@ -15,6 +15,7 @@ from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import CodeInfo, KnowledgeBase
 from knowledge.normalize import Evidence
 from knowledge.servers import ServerRef
+from knowledge.structure import Structure
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Thresholds:
     certain: float
     tie: float
     alternatives: int
+    # The least structural vote that answers on its own (knowledge.structure).
+    structure: float = 20.0
 
 
 def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]:
@@ -54,11 +57,13 @@ def decide(
     *,
     mail: bool,
     limits: Thresholds,
+    structure: Structure | None = None,
 ) -> Diagnosis:
     """
     Turn the ranking into a decision.
 
-    It carries up to three other-category alternatives.
+    It carries up to three other-category alternatives. ``structure`` (None when the
+    paste is plainly about other software) answers when no entry is confident.
     """
     top = ranked[0] if ranked else None
     others: list[Candidate] = []
@@ -96,6 +101,34 @@ def decide(
             evidence,
             explanations,
             server,
+            basis="entry",
+            signals=tuple(structure.signals()) if structure else (),
+        )
+    if structure is not None and (answer := _from_structure(structure, mail, limits)):
+        category, vote = answer
+        # The best entry of that category, when it was a plausible match by itself.
+        chosen = next(
+            (
+                c
+                for c in ranked
+                if c.entry.category == category and c.score >= limits.ambiguous
+            ),
+            None,
+        )
+        rest = [c for c in ranked if c is not chosen and c.entry.category != category]
+        alternatives = _distinct(rest, limits)
+        return Diagnosis(
+            Decision.CONFIDENT,
+            category,
+            chosen.entry if chosen else None,
+            min(limits.confident - 0.1, limits.ambiguous + vote / 4),
+            alternatives,
+            evidence,
+            explanations,
+            server,
+            basis="codes" if structure.coded and not structure.hits else "structure",
+            uncertain=True,
+            signals=tuple(structure.signals()),
         )
     # A bare number is only a code in a mail context: "I paid 535 dollars" is chat.
     trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(
@@ -147,3 +180,39 @@ def decide(
         explanations,
         server,
     )
+
+
+def _from_structure(
+    structure: Structure, mail: bool, limits: Thresholds
+) -> tuple[str, float] | None:
+    """
+    The category the structure alone supports, or None.
+
+    It answers when the paste carries an SMTP error code (never ``none`` then), or
+    when it is about mail, or when a decisive signal (an errno name, a TLS library's
+    reason) is present.
+    """
+    best = structure.best
+    if best is None:
+        return None
+    category, vote = best
+    decisive = any(h.weight >= 30 and h.category == category for h in structure.hits)
+    if structure.coded and (mail or structure.hits or structure.allowed):
+        return best if vote > 0 else None
+    if vote >= limits.structure and (mail or decisive):
+        return best
+    return None
+
+
+def _distinct(candidates: list[Candidate], limits: Thresholds) -> tuple[Candidate, ...]:
+    """Up to ``limits.alternatives`` candidates, one per entry."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.entry.id in seen or candidate.score < limits.ambiguous - 15:
+            continue
+        seen.add(candidate.entry.id)
+        out.append(candidate)
+        if len(out) == limits.alternatives:
+            break
+    return tuple(out)

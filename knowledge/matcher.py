@@ -35,6 +35,7 @@ from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
+    CUE_WORDS,
     MAX_TEXT,
     Evidence,
     error_lines,
@@ -43,6 +44,7 @@ from knowledge.normalize import (
     stem,
 )
 from knowledge.servers import ServerRef, find_server
+from knowledge.structure import Recogniser, Structure
 
 # Decision thresholds on the 0-100 score, tuned on the dev corpus (bench/eval.py).
 CONFIDENT: Final = 70.0
@@ -100,6 +102,12 @@ PATTERN_SCORE: Final = 74.0
 # Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign
 # language).
 CODE_ONLY_SCORE: Final = 52.0
+# How much the structure's vote for an entry's category adds to the entry's score.
+STRUCTURE_SHARE: Final = 0.25
+STRUCTURE_CAP: Final = 12.0
+# The least vote with which the structure answers on its own when no entry is
+# confident.
+STRUCTURE_ANSWER: Final = 20.0
 
 
 class Matcher:
@@ -149,6 +157,8 @@ class Matcher:
             for i, e in enumerate(kb.entries)
             for p in e.patterns
         ]
+        self._recogniser = Recogniser(kb)
+        self._cues = CUE_WORDS | self._recogniser.cue_words
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(kb.entries):
             for code in (*entry.enhanced_codes, *entry.hex_codes):
@@ -164,7 +174,7 @@ class Matcher:
             raise InputError(
                 f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
             )
-        lines = error_lines(text)
+        lines = error_lines(text, cues=self._cues)
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)
@@ -187,11 +197,13 @@ class Matcher:
         context, other = mail_context(text)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
+        structure = self._recogniser.recognise(joined, evidence, mail=mail)
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
             raw = fuzzy + self._evidence_score(entry, evidence, joined)
             raw += PRIOR.get(entry.category, 0.0)
+            raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
                 raw -= ANSWERED_PENALTY
             if other:
@@ -218,7 +230,13 @@ class Matcher:
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
-        return self._decide([c for _, c in ranked], evidence, server, mail=context)
+        return self._decide(
+            [c for _, c in ranked],
+            evidence,
+            server,
+            mail=context,
+            structure=None if other else structure,
+        )
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """
@@ -289,6 +307,7 @@ class Matcher:
         server: ServerRef | None,
         *,
         mail: bool,
+        structure: Structure | None = None,
     ) -> Diagnosis:
         """
         Turn the ranking into a decision (``knowledge.decision``).
@@ -303,9 +322,18 @@ class Matcher:
             certain=CERTAIN,
             tie=TIE,
             alternatives=ALTERNATIVES,
+            structure=STRUCTURE_ANSWER,
         )
         explanations = explain_codes(self.kb, evidence)
-        return decide(ranked, evidence, server, explanations, mail=mail, limits=limits)
+        return decide(
+            ranked,
+            evidence,
+            server,
+            explanations,
+            mail=mail,
+            limits=limits,
+            structure=structure,
+        )
 
 
 __all__ = ["Candidate", "Decision", "Diagnosis", "Matcher", "mail_context"]

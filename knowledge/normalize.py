@@ -58,7 +58,7 @@ _CUE_TEXT: Final = """
     falló fallo rechazado conexión certificado denegó servidor erro falha recusou
     conexão errore impossibile rifiuto certificato connessione autenticação
 """
-_CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
+CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
 _WORD: Final = re.compile(r"[\w'-]+")
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
 # code.
@@ -306,24 +306,28 @@ def _coded_lines(lines: list[str]) -> set[int]:
     return {bisect.bisect_right(offsets, start) - 1 for start in starts}
 
 
-def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
+def error_lines(
+    text: str, *, limit: int = MAX_LINES, cues: frozenset[str] | None = None
+) -> list[str]:
     """
     The lines most likely to carry the error, in paste order.
 
     Each is joined with a short continuation line so that messages wrapped over two
-    lines still compare whole.
+    lines still compare whole. ``cues`` replaces the words that mark an error line
+    (the matcher adds its knowledge base's signal words to ``CUE_WORDS``).
     """
+    words = CUE_WORDS if cues is None else cues
     lines = _pieces(text)
     coded = _coded_lines(lines)
     scored: list[tuple[int, int]] = []
     for index, line in enumerate(lines):
         if _is_noise(line):
             continue
-        cues = len(_CUE_WORDS.intersection(_WORD.findall(line.lower())))
+        found = len(words.intersection(_WORD.findall(line.lower())))
         if index in coded:
-            cues += 2
-        if cues or len(lines) <= 3:
-            scored.append((cues, index))
+            found += 2
+        if found or len(lines) <= 3:
+            scored.append((found, index))
     if not scored and lines:
         scored = [(0, i) for i in range(min(len(lines), limit))]
     # Most cues first; among equals the earlier line (the message precedes its trace).
