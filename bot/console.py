@@ -15,11 +15,11 @@ import time
 from collections.abc import Mapping
 from typing import Final, TextIO
 
-from bot.checks import parse_target
 from bot.config import Settings, load_settings
-from bot.engine import Engine, Incoming
+from bot.conversation.checks import parse_target
+from bot.conversation.engine import Engine, Incoming
+from bot.conversation.replies import Reply, ReplyKind, render_probe_text, render_text
 from bot.errors import ConfigError, InputError
-from bot.replies import Reply, ReplyKind, render_probe_text, render_text
 from bot.state import ThreadKey
 
 PROMPT: Final = "paste> "

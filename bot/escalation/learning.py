@@ -12,7 +12,6 @@ Keys (under the configured prefix; counters are durable statistics):
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,22 +31,6 @@ UNMATCHED_LIMIT: Final = 200
 UNMATCHED_TEXT: Final = 500
 # Weekly category counts outlive the week a little, for "last week" questions.
 WEEK_TTL: Final = 35 * 24 * 3600
-# Words and codes that make a message look like a mail error rather than chatter:
-# SMTP reply codes (RFC 5321 §4.2), enhanced status codes (RFC 3463), and the usual
-# words of client error dialogs.
-_ERROR_LIKE: Final = re.compile(
-    r"\b[45]\d\d[ -]|\b[245]\.\d{1,3}\.\d{1,3}\b|0x[0-9a-f]{8}\b|"
-    r"\b(error|fail(ed|ure)?|refused|rejected|denied|timed? ?out|unable|cannot|"
-    r"can't|smtp|tls|ssl|certificate|authenticat\w*|relay)\b",
-    re.IGNORECASE,
-)
-
-
-def looks_like_error(text: str) -> bool:
-    """
-    True when a message reads like a mail error (worth counting as a gap).
-    """
-    return _ERROR_LIKE.search(text) is not None
 
 
 def week_of(now: float) -> str:

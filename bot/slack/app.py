@@ -21,15 +21,15 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.checks import Prober
 from bot.config import Settings
-from bot.engine import Engine
-from bot.escalation import cards
-from bot.escalation.desk import Desk
+from bot.conversation.checks import Prober
+from bot.conversation.engine import Engine
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
 from bot.slack import blocks
+from bot.slack.escalation import cards
+from bot.slack.escalation.desk import Desk
 from bot.slack.handlers import EscalationHook, SlackHandlers
 from bot.state import StateStore
 from knowledge.matcher import Matcher

@@ -27,7 +27,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.replies import ProbeOutcome, Reply, ReplyKind, probe_lines
+from bot.conversation.replies import ProbeOutcome, Reply, ReplyKind, probe_lines
 
 SECTION_LIMIT: Final = 3000
 HEADER_LIMIT: Final = 150

@@ -17,8 +17,8 @@ from typing import Any, Final
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.checks import parse_target
-from bot.engine import Engine, HumanRequest, Incoming
+from bot.conversation.checks import parse_target
+from bot.conversation.engine import Engine, HumanRequest, Incoming
 from bot.errors import InputError
 from bot.slack import blocks
 from bot.slack.smtpcheck import USAGE as USAGE

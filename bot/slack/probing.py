@@ -14,8 +14,14 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
-from bot.checks import SWEEP_PORTS, Finding, ProbeSummary, ProbeTarget, ProgressCallback
 from bot.config import Settings
+from bot.conversation.checks import (
+    SWEEP_PORTS,
+    Finding,
+    ProbeSummary,
+    ProbeTarget,
+    ProgressCallback,
+)
 from bot.errors import ProbeRefusedError
 from bot.probe import (
     ProbePolicy,

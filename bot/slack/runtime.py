@@ -20,11 +20,11 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.escalation.desk import Desk
 from bot.escalation.learning import Learning
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
+from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app

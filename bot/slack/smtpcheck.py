@@ -11,8 +11,8 @@ from typing import Any, Final
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.checks import ProbeTarget, parse_target
-from bot.engine import Engine
+from bot.conversation.checks import ProbeTarget, parse_target
+from bot.conversation.engine import Engine
 from bot.errors import InputError
 from bot.slack import blocks
 from bot.state import ThreadKey

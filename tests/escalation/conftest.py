@@ -18,11 +18,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
-from bot.escalation.desk import Desk
 from bot.escalation.learning import Learning
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack import blocks
+from bot.slack.escalation.desk import Desk
 from bot.state.redis_store import RedisStore
 from knowledge.matcher import Matcher
 from tests.support.bot import close_app, drain_tasks, make_app, make_settings

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.escalation import cards as card_ids
 from bot.escalation.model import Status
 from bot.slack import blocks
+from bot.slack.escalation import cards as card_ids
 from bot.state import ThreadKey
 from tests.escalation.conftest import (
     ENTRY,

@@ -12,8 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from bot.escalation import cards as card_ids
 from bot.slack import blocks
+from bot.slack.escalation import cards as card_ids
 from bot.state import ThreadKey
 from knowledge.matcher import Matcher
 from tests.escalation.conftest import (
@@ -282,11 +282,11 @@ async def test_redis_down_at_hand_off_still_posts_the_card(
     """
     With Redis unreachable the request is not lost: the card is posted directly.
     """
-    from bot.engine import HumanRequest
-    from bot.escalation.desk import Desk
+    from bot.conversation.engine import HumanRequest
     from bot.escalation.learning import Learning
     from bot.escalation.store import EscalationStore
     from bot.slack.app import make_web_client
+    from bot.slack.escalation.desk import Desk
     from bot.state import Conversation
     from bot.state.redis_store import RedisStore
     from tests.escalation.conftest import desk_settings

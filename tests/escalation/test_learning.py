@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.conversation.turns import looks_like_error
 from bot.errors import ConfigError
-from bot.escalation.cards import duration
-from bot.escalation.learning import looks_like_error
+from bot.escalation.overview import duration
 from bot.slack import blocks
 from tests.escalation.conftest import (
     ENTRY,

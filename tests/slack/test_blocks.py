@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.checks import Finding, ProbeSummary, ProbeTarget, parse_target
-from bot.errors import InputError
-from bot.replies import (
+from bot.conversation.checks import Finding, ProbeSummary, ProbeTarget, parse_target
+from bot.conversation.replies import (
     Choice,
     CodeLine,
     ProbeOutcome,
@@ -22,6 +21,7 @@ from bot.replies import (
     render_probe_text,
     render_text,
 )
+from bot.errors import InputError
 from bot.slack import blocks
 
 

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.checks import ProbeTarget
 from bot.config import Settings
-from bot.engine import Engine, Incoming
-from bot.replies import ReplyKind
+from bot.conversation.checks import ProbeTarget
+from bot.conversation.engine import Engine, Incoming
+from bot.conversation.replies import ReplyKind
 from bot.slack.probing import make_prober
 from bot.state import ThreadKey
 from bot.state.redis_store import RedisStore

@@ -16,9 +16,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.config import Settings
-from bot.escalation.desk import Desk
 from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
+from bot.slack.escalation.desk import Desk
 from bot.slack.probing import make_prober
 from bot.slack.runtime import drain
 from bot.state.redis_store import RedisStore

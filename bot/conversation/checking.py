@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from bot.checks import SWEEP_PORTS, Prober, ProbeTarget, ProgressCallback
 from bot.config import Settings
+from bot.conversation.checks import SWEEP_PORTS, Prober, ProbeTarget, ProgressCallback
+from bot.conversation.replies import ProbeOutcome, Reply, answer_reply
 from bot.errors import BotError, StateUnavailableError
 from bot.metrics import Metrics
-from bot.replies import ProbeOutcome, Reply, answer_reply
 from bot.state import ProbeRecord, StateStore, ThreadKey
 from knowledge.model import KnowledgeBase
 

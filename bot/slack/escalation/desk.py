@@ -3,7 +3,7 @@ The escalation desk: accept hand-offs, post each card exactly once, handle Claim
 Resolve / Hand back, send SLA reminders, and publish the App Home tab.
 
 Accepting, posting and reminding live in ``delivery`` (``Delivery``, the base class);
-this module adds the card buttons and the App Home tab.
+this module adds the card buttons and the App Home tab (drawn by ``home``).
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.escalation import cards, overview
-from bot.escalation.delivery import HISTORY_LIMIT as HISTORY_LIMIT
-from bot.escalation.delivery import HISTORY_SLACK_S as HISTORY_SLACK_S
-from bot.escalation.delivery import SLA_LEASE_MS as SLA_LEASE_MS
-from bot.escalation.delivery import Delivery
-from bot.escalation.delivery import consumer_name as consumer_name
+from bot.conversation.turns import human_claim
+from bot.escalation import overview
 from bot.escalation.model import Escalation, Status, parse_key
 from bot.slack.blocks import decode_value
+from bot.slack.escalation import cards
+from bot.slack.escalation.delivery import HISTORY_LIMIT as HISTORY_LIMIT
+from bot.slack.escalation.delivery import HISTORY_SLACK_S as HISTORY_SLACK_S
+from bot.slack.escalation.delivery import SLA_LEASE_MS as SLA_LEASE_MS
+from bot.slack.escalation.delivery import Delivery
+from bot.slack.escalation.delivery import consumer_name as consumer_name
+from bot.slack.escalation.home import home_view
 from bot.state import HandbackRecord
-from bot.turns import human_claim
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +166,7 @@ class Desk(Delivery):
         )
         if data is None:
             return
-        view = overview.home_view(
+        view = home_view(
             data,
             user_id=user,
             admin=user in self.settings.admin_users,

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.escalation.model import REASON_TEXT, Escalation, Status
+from bot.escalation.overview import duration
 from bot.slack.blocks import SECTION_LIMIT, cut, encode_value, escape, to_dicts
 
 CLAIM: Final = "smtpbot_esc_claim"
@@ -35,23 +36,6 @@ def slack_date(at: float, token: str = "{date_short_pretty} at {time}") -> str:
     """
     fallback = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(at)}^{token}|{fallback}>"
-
-
-def duration(seconds: float) -> str:
-    """
-    A short human duration: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``.
-    """
-    seconds = int(max(0, seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def status_line(escalation: Escalation) -> str:

@@ -16,16 +16,28 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from bot.checking import Checker
-from bot.checks import Prober, ProbeTarget, ProgressCallback
 from bot.config import Settings
+from bot.conversation.checking import Checker
+from bot.conversation.checks import Prober, ProbeTarget, ProgressCallback
+from bot.conversation.replies import ProbeOutcome, Reply, ReplyKind, answer_reply
+from bot.conversation.turns import CONTEXT_MESSAGES as CONTEXT_MESSAGES
+from bot.conversation.turns import HumanRequest as HumanRequest
+from bot.conversation.turns import Incoming as Incoming
+from bot.conversation.turns import (
+    Learning,
+    decide_reply,
+    diagnose_in_thread,
+    feedback_ack,
+    human_claim,
+    human_request,
+    looks_like_error,
+)
+from bot.conversation.turns import Turn as Turn
 from bot.errors import StateUnavailableError
-from bot.escalation.learning import looks_like_error
 from bot.metrics import Metrics
 from bot.redact import redact
-from bot.replies import ProbeOutcome, Reply, ReplyKind, answer_reply
 from bot.state import (
     Conversation,
     FeedbackRecord,
@@ -37,21 +49,7 @@ from bot.state import (
     ThreadKey,
 )
 from bot.state.model import STORED_TEXT_LIMIT, Command
-from bot.turns import CONTEXT_MESSAGES as CONTEXT_MESSAGES
-from bot.turns import HumanRequest as HumanRequest
-from bot.turns import Incoming as Incoming
-from bot.turns import Turn as Turn
-from bot.turns import (
-    decide_reply,
-    diagnose_in_thread,
-    feedback_ack,
-    human_claim,
-    human_request,
-)
 from knowledge.matcher import Decision, Diagnosis, Matcher
-
-if TYPE_CHECKING:
-    from bot.escalation.learning import Learning
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.engine import HumanRequest
+from bot.conversation.engine import HumanRequest
 from bot.errors import StateUnavailableError
-from bot.escalation import cards
 from bot.escalation.learning import Learning
 from bot.escalation.model import Escalation, Reason, Status, new_escalation
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
+from bot.slack.escalation import cards
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)

@@ -9,15 +9,33 @@ feedback acknowledgement or a human request.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
-from bot.replies import Reply, diagnosis_reply, probe_offer_reply
-from bot.state.model import Conversation, ThreadKey
+from bot.conversation.replies import Reply, diagnosis_reply, probe_offer_reply
+from bot.state.model import Command, Conversation, ThreadKey
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 # Earlier messages of the same user that give a follow-up its context.
 CONTEXT_MESSAGES: Final = 3
+# Words and codes that make a message look like a mail error rather than chatter:
+# SMTP reply codes (RFC 5321 §4.2), enhanced status codes (RFC 3463), and the usual
+# words of client error dialogs.
+_ERROR_LIKE: Final = re.compile(
+    r"\b[45]\d\d[ -]|\b[245]\.\d{1,3}\.\d{1,3}\b|0x[0-9a-f]{8}\b|"
+    r"\b(error|fail(ed|ure)?|refused|rejected|denied|timed? ?out|unable|cannot|"
+    r"can't|smtp|tls|ssl|certificate|authenticat\w*|relay)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_error(text: str) -> bool:
+    """
+    True when a message reads like a mail error (worth counting as a gap).
+    """
+    return _ERROR_LIKE.search(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +73,35 @@ class Turn:
 
     reply: Reply | None
     wants_human: bool = False
+
+
+class Learning(Protocol):
+    """
+    Where the engine reports how answers fare (the escalation learning loop supplies
+    one); the engine works without it.
+    """
+
+    def suggested_commands(
+        self, category: str | None, entry_id: str | None
+    ) -> Sequence[Command]:
+        """
+        The store commands that count an answer, to ride in the thread's pipeline.
+        """
+
+    async def suggested(self, category: str | None, entry_id: str | None) -> None:
+        """
+        The bot answered with an entry (or offered a category's alternatives).
+        """
+
+    async def count(self, counter: str, entry_id: str | None) -> None:
+        """
+        One more ``helpful``, ``rejected`` or ``escalated`` for an entry.
+        """
+
+    async def unmatched(self, text: str) -> None:
+        """
+        Remember an error that matched nothing.
+        """
 
 
 def diagnose_in_thread(

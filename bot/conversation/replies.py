@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bot.checks import ProbeSummary
+from bot.conversation.checks import ProbeSummary
 from knowledge.matcher import Candidate, Diagnosis
 from knowledge.model import CodeInfo, Entry
 

@@ -1,0 +1,141 @@
+"""
+Format checks for the labelled corpus of real pastes (`tests/corpus/real-dev.jsonl`).
+
+Each line is one paste somebody posted publicly when mail sending failed (or a near-miss
+that is not about mail), labelled with one category of the fixed taxonomy in
+`shared/corpus/TAXONOMY.md`. The checks keep the file usable as an evaluation set: it
+parses, every label is known, and no public source is counted twice, here or in the
+shared `dev.jsonl` the corpus extends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+REAL_DEV = REPO / "tests" / "corpus" / "real-dev.jsonl"
+# The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+
+# The fixed taxonomy (shared/corpus/TAXONOMY.md): 22 categories and `none`.
+LABELS = frozenset(
+    {
+        "starttls-required",
+        "starttls-unavailable",
+        "tls-port-mismatch",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+        "tls-handshake-failed",
+        "auth-required",
+        "auth-failed",
+        "auth-policy-blocked",
+        "relay-denied",
+        "sender-not-permitted",
+        "recipient-unknown",
+        "mailbox-full",
+        "message-too-large",
+        "rate-limited",
+        "sender-authentication",
+        "sender-blocklisted",
+        "connection-timeout",
+        "connection-refused",
+        "dns-failure",
+        "client-logging",
+        "none",
+    }
+)
+REQUIRED_KEYS = frozenset({"text", "label", "source", "lang"})
+OPTIONAL_KEYS = frozenset({"notes"})
+# A source is a GitHub thread ("owner/repo#N") or the address of a public page.
+SOURCE_RE = re.compile(r"^(?:[\w.-]+/[\w.-]+#\d+|https?://\S+)$")
+# ISO 639-1 language code.
+LANG_RE = re.compile(r"^[a-z]{2}$")
+# An SMTP AUTH line that still carries its base64 credentials.
+AUTH_SECRET_RE = re.compile(r"\bAUTH (?:PLAIN|LOGIN|XOAUTH2) [A-Za-z0-9+/]{12,}={0,2}")
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Parse a JSONL file, failing with the line number of the first bad line."""
+    records: list[dict[str, Any]] = []
+    for number, line in enumerate(
+        path.read_text(encoding="utf-8").splitlines(), start=1
+    ):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"{path.name}:{number}: not JSON: {exc}")
+        if not isinstance(record, dict):
+            pytest.fail(f"{path.name}:{number}: not a JSON object")
+        records.append(record)
+    return records
+
+
+@pytest.fixture(scope="module")
+def real_dev() -> list[dict[str, Any]]:
+    """The real-paste corpus, parsed."""
+    return read_jsonl(REAL_DEV)
+
+
+def test_every_line_is_a_record_with_the_known_fields(
+    real_dev: list[dict[str, Any]],
+) -> None:
+    """Every line has text, label, source and lang (notes optional) and nothing else."""
+    for number, record in enumerate(real_dev, start=1):
+        keys = set(record)
+        assert keys >= REQUIRED_KEYS, f"line {number}: missing {REQUIRED_KEYS - keys}"
+        assert keys <= REQUIRED_KEYS | OPTIONAL_KEYS, (
+            f"line {number}: unknown keys {keys}"
+        )
+        assert all(isinstance(record[key], str) for key in keys), (
+            f"line {number}: non-string"
+        )
+        assert record["text"].strip(), f"line {number}: empty text"
+
+
+def test_every_label_is_a_taxonomy_category(real_dev: list[dict[str, Any]]) -> None:
+    """Every record is labelled with one of the 22 categories or `none`."""
+    unknown = {record["label"] for record in real_dev} - LABELS
+    assert not unknown, f"labels outside the taxonomy: {sorted(unknown)}"
+
+
+def test_labels_match_the_shared_taxonomy() -> None:
+    """The label set here is exactly the ids listed in TAXONOMY.md."""
+    taxonomy = (SHARED_CORPUS / "TAXONOMY.md").read_text(encoding="utf-8")
+    ids = set(re.findall(r"^\| ([a-z][a-z-]*) \|", taxonomy, flags=re.MULTILINE)) - {
+        "id"
+    }
+    assert ids == LABELS
+
+
+def test_sources_and_languages_are_well_formed(real_dev: list[dict[str, Any]]) -> None:
+    """Sources name a GitHub thread or a public URL; languages are ISO 639-1 codes."""
+    for number, record in enumerate(real_dev, start=1):
+        assert SOURCE_RE.match(record["source"]), (
+            f"line {number}: source {record['source']!r}"
+        )
+        assert LANG_RE.match(record["lang"]), f"line {number}: lang {record['lang']!r}"
+
+
+def test_no_source_counts_twice(real_dev: list[dict[str, Any]]) -> None:
+    """Each public source appears once here and never in the shared dev.jsonl."""
+    counts = Counter(record["source"] for record in real_dev)
+    repeated = sorted(source for source, count in counts.items() if count > 1)
+    assert not repeated, f"sources used twice: {repeated}"
+    shared = {record["source"] for record in read_jsonl(SHARED_CORPUS / "dev.jsonl")}
+    overlap = sorted(set(counts) & shared)
+    assert not overlap, f"sources already in shared dev.jsonl: {overlap}"
+
+
+def test_credentials_are_redacted(real_dev: list[dict[str, Any]]) -> None:
+    """No paste keeps the base64 credentials of an SMTP AUTH command."""
+    leaks = [
+        record["source"] for record in real_dev if AUTH_SECRET_RE.search(record["text"])
+    ]
+    assert not leaks, f"unredacted AUTH lines in: {leaks}"
