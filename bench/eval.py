@@ -17,8 +17,8 @@ the pastes are split into K folds by source (``source`` field; a paste without o
 its own source), and each fold is diagnosed by a knowledge base from which every
 signature that fold's pastes contain nearly verbatim (4 or more words) has been
 removed, so no paste is answered by a string memorised from it or from its own source.
-What remains is structure (codes, errno names, TLS reasons, exception names, words) and
-signatures from other sources.
+With ``--strict`` the signal tables' phrases of 4 or more words found in the fold go too
+(even a library's own reason string), leaving codes, identifiers and short phrases.
 
 ``--calibration`` sweeps the answer threshold: a paste is answered only when its
 score reaches the threshold, and top-1 and the false-trigger rate are printed for each.
@@ -137,28 +137,38 @@ def _fold(source: str, k: int) -> int:
     return int(hashlib.sha256(source.encode()).hexdigest(), 16) % k
 
 
-def without_memorised(kb: KnowledgeBase, texts: list[str]) -> KnowledgeBase:
-    """``kb`` without the signatures that any of ``texts`` contains nearly verbatim."""
+def without_memorised(
+    kb: KnowledgeBase, texts: list[str], *, strict: bool = False
+) -> KnowledgeBase:
+    """
+    ``kb`` without the signatures and signal phrases that any of ``texts`` contains
+    nearly verbatim.
+    """
     pastes = [normalise("\n".join(error_lines(t))) for t in texts]
+
+    def memorised(text: str) -> bool:
+        normal = normalise(text)
+        return len(normal.split()) >= MEMORISED_WORDS and any(
+            fuzz.partial_ratio(normal, paste, score_cutoff=MEMORISED_RATIO)
+            for paste in pastes
+            if len(paste) >= len(normal) * 0.8
+        )
+
     entries = []
     for entry in kb.entries:
-        kept = []
-        for signature in entry.signatures:
-            normal = normalise(signature)
-            memorised = len(normal.split()) >= MEMORISED_WORDS and any(
-                fuzz.partial_ratio(normal, paste, score_cutoff=MEMORISED_RATIO)
-                for paste in pastes
-                if len(paste) >= len(normal) * 0.8
-            )
-            if not memorised:
-                kept.append(signature)
+        kept = [s for s in entry.signatures if not memorised(s)]
         # An entry keeps at least its title as a signature: the title is a summary,
         # not a copied string.
         entries.append(replace(entry, signatures=tuple(kept) or (entry.title,)))
-    return replace(kb, entries=tuple(entries))
+    if not strict:
+        return replace(kb, entries=tuple(entries))
+    signals = tuple(s for s in kb.signals if not memorised(s.text))
+    return replace(kb, entries=tuple(entries), signals=signals)
 
 
-def kfold(rows: list[dict[str, str]], kb: KnowledgeBase, k: int) -> dict[str, object]:
+def kfold(
+    rows: list[dict[str, str]], kb: KnowledgeBase, k: int, *, strict: bool = False
+) -> dict[str, object]:
     """Diagnose each fold with the signatures memorised from it removed."""
     scored: list[dict[str, object]] = []
     removed = 0
@@ -167,7 +177,7 @@ def kfold(rows: list[dict[str, str]], kb: KnowledgeBase, k: int) -> dict[str, ob
         part = [r for r in rows if _fold(str(r.get("source", "")), k) == fold]
         if not part:
             continue
-        reduced = without_memorised(kb, [r["text"] for r in part])
+        reduced = without_memorised(kb, [r["text"] for r in part], strict=strict)
         removed += total - sum(len(e.signatures) for e in reduced.entries)
         scored.extend(score_rows(part, Matcher(reduced)))
     result = summarise(scored)
@@ -192,7 +202,11 @@ def calibration(scored: list[dict[str, object]]) -> list[tuple[float, float, flo
             row["ranked"] = [row["predicted"], *list(row["ranked"])[1:]]  # type: ignore[call-overload]
         figures = summarise(moved)
         table.append(
-            (float(threshold), float(figures["top1"]), float(figures["none_false_rate"]))  # type: ignore[arg-type]
+            (
+                float(threshold),
+                float(figures["top1"]),
+                float(figures["none_false_rate"]),
+            )  # type: ignore[arg-type]
         )
     return table
 
@@ -230,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--by-category", action="store_true")
     parser.add_argument("--kfold", type=int, default=0, metavar="K")
+    parser.add_argument(
+        "--strict", action="store_true", help="--kfold removes phrases too"
+    )
     parser.add_argument("--calibration", action="store_true")
     args = parser.parse_args(argv)
     corpora = args.corpus or [DEFAULT_CORPUS]
@@ -240,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = load_rows(*corpora)
     kb = load_knowledge()
     result = summarise(score_rows(rows, Matcher(kb)))
-    kfolded = kfold(rows, kb, args.kfold) if args.kfold else None
+    kfolded = kfold(rows, kb, args.kfold, strict=args.strict) if args.kfold else None
     if args.json:
         keys = ("n", "top1", "top3", "none_false_rate", "none_cases", "per_category")
         out: dict[str, object] = {k: v for k, v in result.items() if k in keys}
@@ -252,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     _print_summary(name, result, args.by_category)
     if kfolded:
         _print_summary(
-            f"{args.kfold}-fold by source, memorised signatures removed "
+            f"{args.kfold}-fold by source, memorised "
+            f"{'signatures and phrases' if args.strict else 'signatures'} removed "
             f"({kfolded['signatures_removed_per_fold']:.0f} per fold)",
             kfolded,
             args.by_category,

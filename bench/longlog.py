@@ -44,13 +44,29 @@ _AGENTS = (
     "Prometheus/2.50.1",
     "Go-http-client/1.1",
 )
-_STATUS = (200,) * 14 + (201, 204, 301, 302, 304, 304, 400, 401, 403, 404, 404, 499, 500, 502)
+_STATUS = (200,) * 14 + (
+    201,
+    204,
+    301,
+    302,
+    304,
+    304,
+    400,
+    401,
+    403,
+    404,
+    404,
+    499,
+    500,
+    502,
+)
 _MONTH = "Mar"
 _HOSTS = ("web01", "web02", "api-7c9d", "worker-3")
 
 
 def _ip(rng: random.Random) -> str:
-    return f"{rng.choice((203, 198, 192))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+    first = rng.choice((203, 198, 192))
+    return f"{first}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
 
 
 def _clock(rng: random.Random) -> tuple[int, int, int]:
@@ -62,8 +78,9 @@ def _nginx_access(rng: random.Random) -> str:
     path = rng.choice(_PATHS).format(n=rng.randrange(1, 99999))
     method = rng.choice(("GET",) * 6 + ("POST", "PUT", "DELETE", "HEAD"))
     return (
-        f'{_ip(rng)} - - [12/{_MONTH}/2025:{h:02d}:{m:02d}:{s:02d} +0000] "{method} {path} '
-        f'HTTP/1.1" {rng.choice(_STATUS)} {rng.randrange(0, 90000)} "-" "{rng.choice(_AGENTS)}"'
+        f"{_ip(rng)} - - [12/{_MONTH}/2025:{h:02d}:{m:02d}:{s:02d} +0000] "
+        f'"{method} {path} HTTP/1.1" {rng.choice(_STATUS)} {rng.randrange(0, 90000)} '
+        f'"-" "{rng.choice(_AGENTS)}"'
     )
 
 
@@ -78,15 +95,16 @@ def _nginx_error(rng: random.Random) -> str:
             'open() "/usr/share/nginx/html/favicon.ico" failed (2: No such file or '
             "directory)",
             "client intended to send too large body: 10485761 bytes",
-            "SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::wrong version "
-            "number) while SSL handshaking",
-            "limiting requests, excess: 10.520 by zone \"api\"",
+            "SSL_do_handshake() failed (SSL: error:0A00010B:SSL routines::"
+            "wrong version number) while SSL handshaking",
+            'limiting requests, excess: 10.520 by zone "api"',
             "upstream prematurely closed connection while reading response header from "
             "upstream",
         )
     )
     return (
-        f"2025/03/12 {h:02d}:{m:02d}:{s:02d} [{rng.choice(('error', 'warn', 'error'))}] "
+        f"2025/03/12 {h:02d}:{m:02d}:{s:02d} "
+        f"[{rng.choice(('error', 'warn', 'error'))}] "
         f"{pid}#{pid}: *{rng.randrange(1, 99999)} {what}, client: {_ip(rng)}, server: "
         f'shop.example.com, request: "GET /api/v1/orders HTTP/1.1", upstream: '
         f'"http://127.0.0.1:8000/api/v1/orders", host: "shop.example.com"'
@@ -112,12 +130,12 @@ def _syslog(rng: random.Random) -> str:
             f"kernel: [{n}.{rng.randrange(1000):03d}] TCP: request_sock_TCP: Possible "
             "SYN flooding on port 443. Sending cookies.",
             f"kernel: [{n}.{rng.randrange(1000):03d}] eth0: renamed from veth{n}",
-            f"dockerd[{n}]: time=\"2025-03-12T{h:02d}:{m:02d}:{s:02d}Z\" level=info "
+            f'dockerd[{n}]: time="2025-03-12T{h:02d}:{m:02d}:{s:02d}Z" level=info '
             'msg="ignoring event" module=libcontainerd namespace=moby',
-            f"containerd[{n}]: time=\"2025-03-12T{h:02d}:{m:02d}:{s:02d}Z\" level=info "
+            f'containerd[{n}]: time="2025-03-12T{h:02d}:{m:02d}:{s:02d}Z" level=info '
             'msg="shim disconnected" id=4f1c2a',
-            f"systemd-resolved[{n}]: Using degraded feature set UDP instead of UDP+EDNS0 "
-            "for DNS server 10.0.0.2.",
+            f"systemd-resolved[{n}]: Using degraded feature set UDP instead of "
+            "UDP+EDNS0 for DNS server 10.0.0.2.",
             f"chronyd[{n}]: Selected source 169.254.169.123",
         )
     )
@@ -131,18 +149,32 @@ def _python(rng: random.Random) -> str:
         (
             ("INFO", "app.views", "GET /api/v1/orders 200 in {n}ms"),
             ("INFO", "app.tasks", "task refresh_cache finished in 0.{n}s"),
-            ("DEBUG", "sqlalchemy.engine.Engine", "SELECT orders.id, orders.total FROM "
-             "orders WHERE orders.user_id = %(user_id_1)s LIMIT %(param_1)s"),
+            (
+                "DEBUG",
+                "sqlalchemy.engine.Engine",
+                "SELECT orders.id, orders.total FROM "
+                "orders WHERE orders.user_id = %(user_id_1)s LIMIT %(param_1)s",
+            ),
             ("INFO", "gunicorn.access", '10.0.0.{n} "GET /healthz HTTP/1.1" 200 2'),
             ("WARNING", "app.cache", "cache miss for key user:{n}:profile"),
-            ("INFO", "celery.worker.strategy", "Task app.tasks.sync_inventory[{n}] "
-             "received"),
-            ("INFO", "celery.app.trace", "Task app.tasks.sync_inventory[{n}] succeeded in "
-             "0.{n}s: None"),
-            ("WARNING", "urllib3.connectionpool", "Retrying (Retry(total=2, connect=None, "
-             "read=None, redirect=None, status=None)) after connection broken by "
-             "'ReadTimeoutError(\"HTTPSConnectionPool(host='api.stripe.com', port=443): "
-             "Read timed out. (read timeout=10)\")': /v1/charges"),
+            (
+                "INFO",
+                "celery.worker.strategy",
+                "Task app.tasks.sync_inventory[{n}] received",
+            ),
+            (
+                "INFO",
+                "celery.app.trace",
+                "Task app.tasks.sync_inventory[{n}] succeeded in 0.{n}s: None",
+            ),
+            (
+                "WARNING",
+                "urllib3.connectionpool",
+                "Retrying (Retry(total=2, connect=None, "
+                "read=None, redirect=None, status=None)) after connection broken by "
+                "'ReadTimeoutError(\"HTTPSConnectionPool(host='api.stripe.com', "
+                "port=443): Read timed out. (read timeout=10)\")': /v1/charges",
+            ),
             ("INFO", "django.server", '"GET /admin/ HTTP/1.1" 302 0'),
             ("WARNING", "django.request", "Not Found: /wp-login.php"),
             ("INFO", "app.auth", "user {n} logged in"),
@@ -159,16 +191,34 @@ def _java(rng: random.Random) -> str:
     ms = rng.randrange(1000)
     level, logger, msg = rng.choice(
         (
-            ("INFO", "o.s.web.servlet.DispatcherServlet", "Completed initialization in 1 ms"),
-            ("INFO", "o.s.b.w.embedded.tomcat.TomcatWebServer", "Tomcat started on port(s): "
-             "8080 (http) with context path ''"),
-            ("DEBUG", "o.h.SQL", "select u1_0.id,u1_0.email from users u1_0 where u1_0.id=?"),
+            (
+                "INFO",
+                "o.s.web.servlet.DispatcherServlet",
+                "Completed initialization in 1 ms",
+            ),
+            (
+                "INFO",
+                "o.s.b.w.embedded.tomcat.TomcatWebServer",
+                "Tomcat started on port(s): 8080 (http) with context path ''",
+            ),
+            (
+                "DEBUG",
+                "o.h.SQL",
+                "select u1_0.id,u1_0.email from users u1_0 where u1_0.id=?",
+            ),
             ("INFO", "c.e.shop.OrderService", "Order {n} placed, total=42.10 EUR"),
-            ("WARN", "o.h.engine.jdbc.spi.SqlExceptionHelper", "SQL Warning Code: 0, "
-             "SQLState: 00000"),
+            (
+                "WARN",
+                "o.h.engine.jdbc.spi.SqlExceptionHelper",
+                "SQL Warning Code: 0, SQLState: 00000",
+            ),
             ("INFO", "c.z.hikari.HikariDataSource", "HikariPool-1 - Start completed."),
-            ("INFO", "o.a.k.clients.consumer.KafkaConsumer", "[Consumer clientId=orders-1, "
-             "groupId=orders] Subscribed to topic(s): orders"),
+            (
+                "INFO",
+                "o.a.k.clients.consumer.KafkaConsumer",
+                "[Consumer clientId=orders-1, "
+                "groupId=orders] Subscribed to topic(s): orders",
+            ),
         )
     )
     return (
@@ -217,7 +267,7 @@ def noise(rng: random.Random, size: int) -> list[str]:
 
 
 def bury(error: str, rng: random.Random, size: int = SIZE) -> str:
-    """``error`` inserted whole at a random line of about ``size`` characters of noise."""
+    """``error`` inserted whole at a random line of ``size`` characters of noise."""
     lines = noise(rng, max(0, size - len(error)))
     at = rng.randrange(len(lines) + 1)
     return "\n".join([*lines[:at], error.strip("\n"), *lines[at:]])

@@ -32,6 +32,9 @@ class Thresholds:
     alternatives: int
     # The least structural vote that answers on its own (knowledge.structure).
     structure: float = 20.0
+    # A confident entry gives way when the structure's decisive answer for another
+    # category leads the entry's category by this much.
+    override: float = 20.0
 
 
 def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]:
@@ -86,8 +89,34 @@ def decide(
         and lead <= limits.tie
         and len(rival.signature) == len(top.signature)
     )
+    answer = _from_structure(structure, mail, limits) if structure else None
+    yields = bool(
+        top
+        and structure is not None
+        and answer is not None
+        and answer[0] != top.entry.category
+        and (
+            # "Here is my debug log: <error>": the error is what needs answering,
+            # when it is an error's identifier or code, not words of the question.
+            (top.entry.category == "client-logging" and _identified(structure))
+            or (
+                # A near-verbatim known message stands, unless the structure's
+                # category has its own entry matched as well.
+                (
+                    top.score < limits.certain
+                    or any(
+                        c.entry.category == answer[0] and c.score >= limits.certain
+                        for c in ranked
+                    )
+                )
+                and _decisive(structure, answer[0])
+                and answer[1] - structure.vote(top.entry.category) >= limits.override
+            )
+        )
+    )
     if (
         top
+        and not yields
         and top.score >= limits.confident
         # A dead heat between two categories is a question, however high.
         and (lead >= limits.margin or (top.score >= limits.certain and not heat))
@@ -104,7 +133,7 @@ def decide(
             basis="entry",
             signals=tuple(structure.signals()) if structure else (),
         )
-    if structure is not None and (answer := _from_structure(structure, mail, limits)):
+    if structure is not None and answer is not None:
         category, vote = answer
         # The best entry of that category, when it was a plausible match by itself.
         chosen = next(
@@ -196,12 +225,32 @@ def _from_structure(
     if best is None:
         return None
     category, vote = best
-    decisive = any(h.weight >= 30 and h.category == category for h in structure.hits)
-    if structure.coded and (mail or structure.hits or structure.allowed):
+    decisive = _decisive(structure, category)
+    # A bare number is only a code in a mail context ("we shipped 5.1.1 today").
+    if structure.coded and (mail or structure.paired or structure.hits):
         return best if vote > 0 else None
-    if vote >= limits.structure and (mail or decisive):
+    # Without a code, words alone ("what should our SPF record be?") are no error:
+    # a decisive signal, or several strong ones, must be there.
+    if vote >= limits.structure and (decisive or vote >= 2 * limits.structure):
         return best
     return None
+
+
+def _identified(structure: Structure) -> bool:
+    """True when the paste carries an error code or a system/library identifier."""
+    return structure.coded or any(
+        h.family in {"network", "tls", "providers", "rule"} for h in structure.hits
+    )
+
+
+def _decisive(structure: Structure, category: str) -> bool:
+    """True when signals alone give ``category`` a decisive vote (30 or more)."""
+    return structure.signal_vote(category) >= DECISIVE
+
+
+# A signal vote this high is decisive: one decisive signal (an errno name, a TLS
+# reason, a provider's tag) or a strong one confirmed by another.
+DECISIVE = 30.0
 
 
 def _distinct(candidates: list[Candidate], limits: Thresholds) -> tuple[Candidate, ...]:

@@ -102,6 +102,8 @@ PATTERN_SCORE: Final = 74.0
 # Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign
 # language).
 CODE_ONLY_SCORE: Final = 52.0
+# An exception name listed by entries of more categories than this is a wrapper.
+GENERIC_EXCEPTION: Final = 2
 # How much the structure's vote for an entry's category adds to the entry's score.
 STRUCTURE_SHARE: Final = 0.25
 STRUCTURE_CAP: Final = 12.0
@@ -149,8 +151,21 @@ class Matcher:
             rarest = sorted(weights, key=lambda w: (-weights[w], w))[:TRIGGERS]
             for word in rarest:
                 self._triggers[word].append(sig_index)
+        # An exception class that entries of several categories list is a wrapper
+        # (MessagingException, SmtpException, SocketException): it says nothing about
+        # the cause, so it is neither evidence nor a reason to consider an entry.
+        categories_of: dict[str, set[str]] = defaultdict(set)
+        for entry in kb.entries:
+            for name in entry.exceptions:
+                categories_of[name].add(entry.category)
+        self._generic_exceptions = frozenset(
+            n for n, c in categories_of.items() if len(c) > GENERIC_EXCEPTION
+        )
         self._exceptions = [
-            (i, n) for i, e in enumerate(kb.entries) for n in e.exceptions
+            (i, n)
+            for i, e in enumerate(kb.entries)
+            for n in e.exceptions
+            if n not in self._generic_exceptions
         ]
         self._patterns = [
             (i, re.compile(p, re.IGNORECASE))
@@ -201,7 +216,9 @@ class Matcher:
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
-            raw = fuzzy + self._evidence_score(entry, evidence, joined)
+            raw = fuzzy + self._evidence_score(
+                entry, evidence, joined, self._generic_exceptions
+            )
             raw += PRIOR.get(entry.category, 0.0)
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
@@ -280,7 +297,9 @@ class Matcher:
         return best
 
     @staticmethod
-    def _evidence_score(entry: Entry, evidence: Evidence, joined: str) -> float:
+    def _evidence_score(
+        entry: Entry, evidence: Evidence, joined: str, generic: frozenset[str]
+    ) -> float:
         """
         Bonus for codes and exception names the entry lists.
 
@@ -289,7 +308,7 @@ class Matcher:
         bonus = 0.0
         if evidence.hex_codes & set(entry.hex_codes):
             bonus += HEX_BONUS
-        if any(name in joined for name in entry.exceptions):
+        if any(name in joined for name in entry.exceptions if name not in generic):
             bonus += EXCEPTION_BONUS
         if entry.enhanced_codes and evidence.enhanced_codes:
             if evidence.enhanced_codes & set(entry.enhanced_codes):

@@ -66,8 +66,8 @@ _WORD: Final = re.compile(r"[\w'-]+")
 # alternation with a look-behind first is 5-10 times slower over a 40 KB log.
 _CODE_CUE: Final = re.compile(r"[45](?:[0-5]\d[ -]|\.\d{1,3}\.\d{1,3})")
 # Stack-trace frames and similar noise: never the error line itself.
-_NOISE: Final = re.compile(r"^\s*(?:#\d+ |-{3,}(?!>))|\.java:\d+\)")
-_NOISE_STARTS: Final = ("at ", 'File "', "from /", "...", "^", "===")
+_NOISE: Final = re.compile(r"^\s*(?:#\d+ |-{3,}(?!>)|\.\.\. ?\d+ more)|\.java:\d+\)")
+_NOISE_STARTS: Final = ("at ", 'File "', "from /", "^", "===")
 
 _URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
 _EMAIL: Final = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
@@ -150,6 +150,8 @@ _WRAPPERS: Final = re.compile(
     r"smtp error failed to connect to server|connection failed error|"
     r"sending of the message failed|an error occurred while sending mail|"
     r"could not convert socket to tls|unable to connect to the remote server|"
+    r"mail connect exception couldn t connect to host port|"
+    r"couldn t connect to host port|"
     r"die verbindung mit dem remoteserver kann nicht hergestellt werden|"
     r"impossible de se connecter au serveur distant|"
     r"no es posible conectar con el servidor remoto|"
@@ -279,7 +281,12 @@ def _is_noise(line: str) -> bool:
         return True
     return (
         bool(_NOISE.search(line))
-        if ("---" in head[:4] or "#" in head[:1] or ".java:" in line)
+        if (
+            "---" in head[:4]
+            or "#" in head[:1]
+            or "..." in head[:3]
+            or ".java:" in line
+        )
         else False
     )
 

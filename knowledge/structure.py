@@ -158,6 +158,27 @@ _READY_FOR_TLS: Final = re.compile(
     r"tls go ahead)",
     re.IGNORECASE,
 )
+# A DNS call that failed with an errno ("queryA ETIMEOUT", "getaddrinfo EAI_AGAIN",
+# "lookup smtp.x on 10.0.0.2:53: read: connection refused"): the name did not
+# resolve, whatever the errno says about the DNS server's socket.
+_DNS_CALL: Final = re.compile(
+    r"\b(?:query(?:a|aaaa|mx|any|srv|txt)?|getaddrinfo|gethostbyname|getHostByName|"
+    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read: |dial )",
+    re.IGNORECASE,
+)
+DNS_CALL_WEIGHT: Final = 34.0
+# A connection to this machine itself that failed: nothing listens there (loopback
+# connections are refused at once, they do not time out).
+_LOOPBACK_FAILURE: Final = re.compile(
+    r"(?:couldn'?t|could not|failed to|unable to|cannot) connect[^\n]{0,60}?"
+    r"(?:localhost|127\.0\.0\.1|\[?::1\]?)\b",
+    re.IGNORECASE,
+)
+LOOPBACK_WEIGHT: Final = 30.0
+# Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
+# ("ÇëÊ¹ÓÃÊÚÈ¨Âë") or as Python byte escapes ("\xc7\xeb\xca\xb9").
+_ESCAPED_BYTES: Final = re.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}")
+_LATIN1_RUN: Final = re.compile(r"[\u0080-\u00ff]{4,}")
 _TLS_LEVEL: Final = frozenset(
     {
         "tls-port-mismatch",
@@ -189,12 +210,17 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Structure:
-    """What a paste is made of: signals, error codes, the step, and a vote per category."""
+    """What a paste is made of: signals, codes, the step, and a vote per category."""
 
     votes: tuple[tuple[str, float], ...] = ()
+    # The part of each vote that comes from signals alone (no code priors).
+    signal_votes: tuple[tuple[str, float], ...] = ()
     hits: tuple[Hit, ...] = ()
     codes: tuple[str, ...] = ()
     allowed: frozenset[str] = frozenset()
+    # A reply code written with its enhanced code ("550 5.1.1", "535-5.7.8"): a
+    # server's reply for certain, not a version number.
+    paired: bool = False
     step: str | None = None
     transcript: str | None = None
     _index: dict[str, float] = field(default_factory=dict, compare=False)
@@ -202,6 +228,10 @@ class Structure:
     def vote(self, category: str) -> float:
         """The vote for one category (0 when nothing points to it)."""
         return self._index.get(category, 0.0)
+
+    def signal_vote(self, category: str) -> float:
+        """The part of a category's vote that signals alone give."""
+        return dict(self.signal_votes).get(category, 0.0)
 
     @property
     def best(self) -> tuple[str, float] | None:
@@ -253,8 +283,8 @@ class Recogniser:
         )
 
     def scan(self, text: str) -> list[Hit]:
-        """Every signal in ``text``; a phrase inside a longer one of its category drops."""
-        prepared = _prepare(_LOG_FIELD.sub(" ", text))
+        """Every signal in ``text``; a phrase inside a longer one found drops."""
+        prepared = _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
         spans: list[tuple[int, int, Signal]] = []
         for word in set(_TOKEN.findall(prepared)):
             for phrase, signal in self._by_word.get(word, ()):
@@ -266,15 +296,15 @@ class Recogniser:
                 start = prepared.find(phrase)
                 if start >= 0:
                     spans.append((start, start + len(phrase), signal))
+        # The longer phrase is the more specific reading: "Relaying disallowed as"
+        # (the From address) beats the "relaying disallowed" inside it.
         spans.sort(key=lambda s: (s[0], -(s[1] - s[0]), s[2].text))
         hits: list[Hit] = []
-        kept: list[tuple[int, int, str]] = []
+        kept: list[tuple[int, int]] = []
         for start, end, signal in spans:
-            if any(
-                s <= start and end <= e and c == signal.category for s, e, c in kept
-            ):
+            if any(s <= start and end <= e for s, e in kept):
                 continue
-            kept.append((start, end, signal.category))
+            kept.append((start, end))
             hits.append(Hit(signal.text, signal.category, signal.weight, signal.family))
         return hits
 
@@ -285,13 +315,28 @@ class Recogniser:
         ``mail``: the paste is about mail, so a bare reply code counts as one.
         """
         hits = self.scan(text)
+        if call := _DNS_CALL.search(text):
+            # The errno after a DNS call describes the lookup, not a connection.
+            hits = [
+                h for h in hits if h.family != "network" or h.category == "dns-failure"
+            ]
+            hits.append(
+                Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
+            )
+        if loop := _LOOPBACK_FAILURE.search(text):
+            hits.append(
+                Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
+            )
         votes: dict[str, float] = defaultdict(float)
         by_category: dict[str, list[float]] = defaultdict(list)
         for hit in hits:
             by_category[hit.category].append(hit.weight)
         for category, weights in by_category.items():
-            total = sum(w * DECAY**i for i, w in enumerate(sorted(weights, reverse=True)))
+            total = sum(
+                w * DECAY**i for i, w in enumerate(sorted(weights, reverse=True))
+            )
             votes[category] = min(SIGNAL_CAP, total)
+        signal_votes = tuple(sorted(votes.items()))
         codes, allowed, priors = self._codes(evidence, mail=mail)
         ready = _READY_FOR_TLS.search(text) is not None
         if codes:
@@ -314,13 +359,17 @@ class Recogniser:
             # After "220 ready to start TLS" the port was right: the handshake failed.
             votes["tls-handshake-failed"] += votes.pop("tls-port-mismatch")
         ranked = tuple(
-            sorted(((c, v) for c, v in votes.items() if v > 0), key=lambda p: (-p[1], p[0]))
+            sorted(
+                ((c, v) for c, v in votes.items() if v > 0), key=lambda p: (-p[1], p[0])
+            )
         )
         return Structure(
             votes=ranked,
+            signal_votes=signal_votes,
             hits=tuple(hits),
             codes=codes,
             allowed=frozenset(allowed),
+            paired=bool(evidence.pairs),
             step=step,
             transcript=verdict,
             _index=dict(ranked),
@@ -378,6 +427,36 @@ class Recogniser:
             priors[category] = max(priors[category], bonus * scale)
 
 
+def _recovered(text: str) -> str:
+    """
+    Text hidden by a wrong character set, decoded, or "" when there is none.
+
+    Runs of byte escapes and of Latin-1 letters are tried as UTF-8, then as GB18030
+    (Chinese providers' replies through libraries that assume Latin-1).
+    """
+    pieces: list[str] = []
+    if "\\x" in text:
+        for run in _ESCAPED_BYTES.findall(text):
+            pieces.append(_decode(bytes(int(h, 16) for h in run.split("\\x")[1:])))
+    if any("\u0080" <= ch <= "\u00ff" for ch in text):
+        for run in _LATIN1_RUN.findall(text):
+            pieces.append(_decode(run.encode("latin-1")))
+    found = [p for p in pieces if p]
+    return "\n" + "\n".join(found) if found else ""
+
+
+def _decode(raw: bytes) -> str:
+    """``raw`` as UTF-8 or GB18030 when it decodes to CJK text, else ""."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _UNSPACED.search(decoded):
+            return decoded
+    return ""
+
+
 def _prepare(text: str) -> str:
     """Case-folded, quotes unified, runs of white space made one space."""
     return _SPACES.sub(" ", text.translate(_QUOTES).casefold())
@@ -388,8 +467,12 @@ def _find(text: str, phrase: str) -> int:
     start = text.find(phrase)
     while start >= 0:
         end = start + len(phrase)
-        before_ok = not phrase[0].isalnum() or start == 0 or not text[start - 1].isalnum()
-        after_ok = not phrase[-1].isalnum() or end == len(text) or not text[end].isalnum()
+        before_ok = (
+            not phrase[0].isalnum() or start == 0 or not text[start - 1].isalnum()
+        )
+        after_ok = (
+            not phrase[-1].isalnum() or end == len(text) or not text[end].isalnum()
+        )
         if before_ok and after_ok:
             return start
         start = text.find(phrase, start + 1)
