@@ -122,7 +122,10 @@ _OTHER_WORDS: Final = (
     "/api/",
     "registry",
 )
-_MAIL_PORT: Final = re.compile(r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b")
+# A mail port after a host or "port"; not a time of day ("10:25:33") or a version.
+_MAIL_PORT: Final = re.compile(
+    r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b(?![:.]\d)"
+)
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
     r"\b(?:pip|git|ssh|vpn|helm|curl https?)\b|\bhttp/\d|"

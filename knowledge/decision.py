@@ -46,7 +46,7 @@ def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]
     for code in sorted(evidence.enhanced_codes, key=lambda c: (c[2:] == "0.0", c)):
         if info := kb.enhanced(code):
             found.append(info)
-    for reply in sorted(evidence.reply_codes):
+    for reply in sorted(evidence.server_replies | {r for r, _ in evidence.pairs}):
         if info := kb.reply_codes.get(str(reply)):
             found.append(info)
     return tuple(found)
@@ -238,8 +238,12 @@ def _from_structure(
 
 def _identified(structure: Structure) -> bool:
     """True when the paste carries an error code or a system/library identifier."""
-    return structure.coded or any(
-        h.family in {"network", "tls", "providers", "rule"} for h in structure.hits
+    return (
+        structure.coded
+        or structure.transcript is not None
+        or any(
+            h.family in {"network", "tls", "providers", "rule"} for h in structure.hits
+        )
     )
 
 

@@ -38,9 +38,9 @@ from knowledge.normalize import (
     CUE_WORDS,
     MAX_TEXT,
     Evidence,
-    error_lines,
     find_evidence,
     normalise,
+    select_lines,
     stem,
 )
 from knowledge.servers import ServerRef, find_server
@@ -65,6 +65,9 @@ ENHANCED_CONFLICT: Final = 15.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
 LOGGING: Final = "client-logging"
+# Pastes longer than this are read for context around their error lines only.
+LOCAL_CONTEXT: Final = 8_000
+CONTEXT_RADIUS: Final = 3
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -189,7 +192,23 @@ class Matcher:
             raise InputError(
                 f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
             )
-        lines = error_lines(text, cues=self._cues)
+        selection = select_lines(text, cues=self._cues)
+        lines = selection.windows()
+        if len(text) <= LOCAL_CONTEXT:
+            context, other = mail_context(text)
+        else:
+            # A long log is read line by line: a candidate line that is plainly
+            # another program's (a registry, a database, a web server) is passed
+            # over, and whether the rest is about mail is read around those lines
+            # only, not from the whole log.
+            own = [mail_context(line) for line in lines]
+            kept = [line for line, (_, foreign) in zip(lines, own) if not foreign]
+            other = bool(lines) and not kept
+            lines = kept
+            context = (
+                any(m for m, _ in own)
+                or mail_context(selection.around(CONTEXT_RADIUS))[0]
+            )
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)
@@ -209,7 +228,6 @@ class Matcher:
                 for entry_index in entries:
                     if entry_index not in base:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
-        context, other = mail_context(text)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
         structure = self._recogniser.recognise(joined, evidence, mail=mail)

@@ -380,7 +380,7 @@ class Recogniser:
     ) -> tuple[tuple[str, ...], set[str], dict[str, float]]:
         """Error codes in the paste, the categories they allow, and their priors."""
         replies = {r for r, _ in evidence.pairs} | (
-            set(evidence.reply_codes) if mail or evidence.enhanced_codes else set()
+            set(evidence.server_replies) if mail or evidence.enhanced_codes else set()
         )
         errors = sorted(r for r in replies if r >= 400)
         enhanced = sorted(c for c in evidence.enhanced_codes if c[0] in "45")
@@ -479,13 +479,25 @@ def _find(text: str, phrase: str) -> int:
     return -1
 
 
+# The client's STARTTLS command in a transcript ("C: STARTTLS", "<= STARTTLS",
+# "CLIENT -> SERVER: STARTTLS"), then the server's refusal within two lines.
+_STARTTLS_REFUSED: Final = re.compile(
+    r"^[^\n]*?(?<![\w-])STARTTLS[ \t'\\rn]*$(?:\n[^\n]*){0,1}?\n[^\n]*?"
+    r"(?<![\d.])(?:4[0-5]\d|5[0-5]\d)[ -]",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
 def _transcript(text: str) -> str | None:
     """
     The verdict a protocol transcript gives on its own.
 
     An EHLO reply listing extensions without STARTTLS, in a paste where the client
-    wanted TLS, means the server does not offer STARTTLS.
+    wanted TLS, means the server does not offer STARTTLS; so does a STARTTLS command
+    answered with an error.
     """
+    if "starttls" in text.lower() and _STARTTLS_REFUSED.search(text):
+        return "starttls-unavailable"
     words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
     extensions = words & _EHLO_WORDS
     if len(extensions) < 2 or "STARTTLS" in words:
