@@ -202,7 +202,11 @@ class Matcher:
             # over, and whether the rest is about mail is read around those lines
             # only, not from the whole log.
             own = [mail_context(line) for line in lines]
-            kept = [line for line, (_, foreign) in zip(lines, own) if not foreign]
+            kept = [
+                line
+                for line, (_, foreign) in zip(lines, own, strict=True)
+                if not foreign
+            ]
             other = bool(lines) and not kept
             lines = kept
             context = (
