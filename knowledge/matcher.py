@@ -234,7 +234,7 @@ class Matcher:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
-        structure = self._recogniser.recognise(joined, evidence, mail=mail)
+        structure = self._recogniser.recognise(joined, evidence, mail=context)
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]

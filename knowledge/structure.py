@@ -337,7 +337,12 @@ class Recogniser:
             )
             votes[category] = min(SIGNAL_CAP, total)
         signal_votes = tuple(sorted(votes.items()))
-        codes, allowed, priors = self._codes(evidence, mail=mail)
+        # A bare number is only a code in a mail context, next to a mail signal, or
+        # written as a server writes a reply ("550 5.1.1"): "version 5.1.1" is not.
+        trusted = mail or bool(evidence.pairs) or bool(hits)
+        codes, allowed, priors = (
+            self._codes(evidence, mail=mail) if trusted else ((), set(), {})
+        )
         ready = _READY_FOR_TLS.search(text) is not None
         if codes:
             for category in list(votes):
@@ -346,7 +351,9 @@ class Recogniser:
                 ):
                     votes[category] *= OFF_CODE
             for category, prior in priors.items():
-                votes[category] += prior
+                # A reply code narrows its enhanced code: 554 with 5.7.9 is a policy
+                # rejection, 534 with 5.7.9 an app-password demand.
+                votes[category] += prior if category in allowed else prior * OFF_CODE
         step = next((name for name, rx in _STEPS if rx.search(text)), None)
         if step:
             for category in _STEP_CATEGORIES[step]:
