@@ -60,6 +60,11 @@ _WEAK_MAIL: Final = (
     "sender",
     "mailbox",
     "exchange",
+    "stream_socket_enable_crypto",
+    "esocket",
+    "command: 'conn'",
+    "eenvelope",
+    "emessage",
     "correo",
     "posta",
     "mx ",
@@ -108,6 +113,13 @@ _OTHER_WORDS: Final = (
     "git pull",
     "git push",
     "unable to access 'https",
+    "curl error",
+    "downloading http",
+    "could not be downloaded",
+    "packagist",
+    "composer",
+    "webhook",
+    "uses an invalid security certificate",
     "redis",
     "mongo",
     "mqtt",
@@ -160,7 +172,7 @@ _MAIL_PORT: Final = re.compile(
 )
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?)\b|\bhttp/\d|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|xmpp|sftp|ftps?)\b|\bhttp/\d|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # How much of a huge paste is read for context: its head and its tail.

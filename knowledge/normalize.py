@@ -36,7 +36,7 @@ PAIR_RE: Final = re.compile(
 REPLY_RE: Final = re.compile(
     r"(?:^|[\s(\['\"`:=,>])([2-5][0-5]\d)(?=[ \-,)'\"]|$)", re.MULTILINE
 )
-HEX_RE: Final = re.compile(r"\b0x[0-9a-fA-F]{8}\b")
+HEX_RE: Final = re.compile(r"\b0[xX][0-9a-fA-F]{8}\b")
 # A 4xx/5xx reply as a server's answer, not any number that looks like one ("Session
 # 422 of user", '"responseTime":439'): at a line start, after a colon, bracket or
 # quote, or after words such as "code", "responded", "said"; followed by the reply's
@@ -161,13 +161,15 @@ _WRAPPERS: Final = re.compile(
     r"sending of the message failed|an error occurred while sending mail|"
     r"could not convert socket to tls|unable to connect to the remote server|"
     r"mail connect exception couldn t connect to host port|"
-    r"couldn t connect to host port|"
+    r"couldn t connect to host port|could not connect to smtp host port(?! response)|"
     r"die verbindung mit dem remoteserver kann nicht hergestellt werden|"
     r"impossible de se connecter au serveur distant|"
     r"no es posible conectar con el servidor remoto|"
     r"an outgoing server smtp error occurred while sending mail"
     r"(?: the server responded)?|"
     r"connection opening to(?: host)?(?: timeout)?(?: options array)?|"
+    r"(?:mailbox unavailable|transaction failed|syntax error command unrecognized) "
+    r"the server response was|"
     r"connection opened|"
     r"connection closed|server > client|client > server)\b"
 )

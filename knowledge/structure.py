@@ -100,7 +100,8 @@ _STEPS: Final = (
         "connect",
         re.compile(
             r"in reply to (?:the )?(?:initial greeting|banner)|after (?:initial )?"
-            r"connection|greeting:? 5\d\d|banner:? 5\d\d|smtpconnecterror",
+            r"connection|greeting:? 5\d\d|banner:? 5\d\d|smtpconnecterror|"
+            r"refused to talk to me",
             re.IGNORECASE,
         ),
     ),
@@ -155,15 +156,17 @@ _WANTS_TLS: Final = re.compile(
 )
 _READY_FOR_TLS: Final = re.compile(
     r"\b220[ -](?:2\.0\.0 )?(?:ready to start tls|start tls|go ahead|ready for tls|"
-    r"tls go ahead)",
-    re.IGNORECASE,
+    r"tls go ahead)|"
+    # Any 220 reply within two lines after the client's STARTTLS command.
+    r"(?<![\w-])STARTTLS[ \t'\"\\rn]*$(?:\n[^\n]*){0,2}?\n[^\n]*?(?<![\d.])220[ -]",
+    re.IGNORECASE | re.MULTILINE,
 )
 # A DNS call that failed with an errno ("queryA ETIMEOUT", "getaddrinfo EAI_AGAIN",
 # "lookup smtp.x on 10.0.0.2:53: read: connection refused"): the name did not
 # resolve, whatever the errno says about the DNS server's socket.
 _DNS_CALL: Final = re.compile(
     r"\b(?:query(?:a|aaaa|mx|any|srv|txt)?|getaddrinfo|gethostbyname|getHostByName|"
-    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read: |dial )",
+    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read\b|dial )",
     re.IGNORECASE,
 )
 DNS_CALL_WEIGHT: Final = 34.0
@@ -175,6 +178,8 @@ _LOOPBACK_FAILURE: Final = re.compile(
     re.IGNORECASE,
 )
 LOOPBACK_WEIGHT: Final = 30.0
+# Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
+_HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
 # ("ÇëÊ¹ÓÃÊÚÈ¨Âë") or as Python byte escapes ("\xc7\xeb\xca\xb9").
 _ESCAPED_BYTES: Final = re.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}")
@@ -323,6 +328,8 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if mismatch := _HOSTNAME_MISMATCH.search(text):
+            hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
             hits.append(
                 Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
