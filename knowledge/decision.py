@@ -108,6 +108,13 @@ def decide(
                         c.entry.category == answer[0] and c.score >= limits.certain
                         for c in ranked
                     )
+                    # A failure below SMTP (no connection, no TLS) comes first: the
+                    # "could not authenticate" after it is its consequence.
+                    or (
+                        answer[0] in LOWER_LAYER
+                        and top.entry.category not in LOWER_LAYER
+                        and _identified(structure)
+                    )
                 )
                 and _decisive(structure, answer[0])
                 and answer[1] - structure.vote(top.entry.category) >= limits.override
@@ -252,6 +259,20 @@ def _decisive(structure: Structure, category: str) -> bool:
     return structure.signal_vote(category) >= DECISIVE
 
 
+# Categories of failures below the SMTP dialogue: connection, name lookup, TLS.
+LOWER_LAYER = frozenset(
+    {
+        "connection-timeout",
+        "connection-refused",
+        "dns-failure",
+        "tls-port-mismatch",
+        "tls-handshake-failed",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+        "starttls-unavailable",
+    }
+)
 # A signal vote this high is decisive: one decisive signal (an errno name, a TLS
 # reason, a provider's tag) or a strong one confirmed by another.
 DECISIVE = 30.0

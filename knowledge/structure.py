@@ -178,6 +178,15 @@ _LOOPBACK_FAILURE: Final = re.compile(
     re.IGNORECASE,
 )
 LOOPBACK_WEIGHT: Final = 30.0
+# STARTTLS configured for the implicit-TLS port, or implicit TLS for a STARTTLS port:
+# the two ends will not agree on who speaks TLS first.
+_MODE_MISMATCH: Final = re.compile(
+    r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
+    r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)",
+    re.IGNORECASE,
+)
+MODE_WEIGHT: Final = 20.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -328,6 +337,8 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if mode := _MODE_MISMATCH.search(text):
+            hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
