@@ -91,14 +91,20 @@ def main(argv: list[str] | None = None) -> int:
             buried += many == label
             if one == label and many != label:
                 misses.append({"label": label, "buried": many, "text": text[:200]})
+    # The speed-up is timed pairwise on the same logs, the matcher and the naive scan
+    # back to back, so that load on a shared machine moves both alike.
     naive_ms: list[float] = []
+    paired_ms: list[float] = []
     for log in logs[: args.naive]:
+        start = time.perf_counter()
+        matcher.diagnose(log)
+        paired_ms.append((time.perf_counter() - start) * 1000)
         start = time.perf_counter()
         process.extractOne(
             log, signatures, scorer=fuzz.WRatio, processor=utils.default_process
         )
         naive_ms.append((time.perf_counter() - start) * 1000)
-    ours_same = statistics.median(ours[: args.naive])
+    ours_same = statistics.median(paired_ms)
     result = {
         "pastes": len(rows),
         "positives": positives,

@@ -68,6 +68,9 @@ LOGGING: Final = "client-logging"
 # Pastes longer than this are read for context around their error lines only.
 LOCAL_CONTEXT: Final = 8_000
 CONTEXT_RADIUS: Final = 3
+# A candidate line of a long log is judged with this many lines either side.
+NEAR: Final = 2
+WIDE: Final = 8
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -201,7 +204,7 @@ class Matcher:
             # another program's (a registry, a database, a web server) is passed
             # over, and whether the rest is about mail is read around those lines
             # only, not from the whole log.
-            own = [mail_context(line) for line in lines]
+            own = [mail_context(near) for near in selection.neighbourhoods(NEAR)]
             kept = [
                 line
                 for line, (_, foreign) in zip(lines, own, strict=True)

@@ -375,6 +375,19 @@ _RECORD_START: Final = re.compile(
     r"(?:\d{4}[-/]\d\d[-/]\d\d[T ]\d|[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d |"
     r"\d{1,3}(?:\.\d{1,3}){3} - |\{\"(?:level|time|ts|timestamp)\"|\[\d{4}-\d\d-\d\d)"
 )
+
+
+def _routine(line: str) -> bool:
+    """True for a log line at an informational level (cheap substring test first)."""
+    return (
+        "INFO" in line
+        or "DEBUG" in line
+        or "TRACE" in line
+        or "NOTICE" in line
+        or "level" in line
+    ) and _ROUTINE.search(line) is not None
+
+
 # From this many lines on, routine lines without a code are not error candidates.
 LONG_PASTE_LINES: Final = 60
 
@@ -408,6 +421,38 @@ class Selection:
                 windows.append(line)
         return windows
 
+    def neighbourhoods(self, radius: int) -> list[str]:
+        """
+        Per kept line, the log record it belongs to, within ``radius`` lines.
+
+        A record ends where the next one starts (a timestamp, a syslog prefix, a JSON
+        log object): the log around an error is not part of it. Another protocol's
+        log lines are left out too.
+        """
+        found: list[str] = []
+        for index in self.keep:
+            # Up to the line after the previous record's start: that start line may
+            # be another program's record as well as this one's head.
+            start = index
+            while (
+                start > max(0, index - radius)
+                and not _RECORD_START.match(self.lines[start])
+                and not _RECORD_START.match(self.lines[start - 1])
+            ):
+                start -= 1
+            end = index + 1
+            while end < min(
+                len(self.lines), index + radius + 1
+            ) and not _RECORD_START.match(self.lines[end]):
+                end += 1
+            near = [
+                self.lines[i]
+                for i in range(start, end)
+                if i == index or not other_protocol_line(self.lines[i])
+            ]
+            found.append("\n".join(near))
+        return found
+
     def around(self, radius: int) -> str:
         """The kept lines with ``radius`` lines either side: their local context."""
         picked: set[int] = set()
@@ -435,7 +480,7 @@ def select_lines(
     for index, line in enumerate(lines):
         if _is_noise(line):
             continue
-        if long and index not in coded and _ROUTINE.search(line):
+        if long and index not in coded and _routine(line):
             continue
         found = len(words.intersection(_WORD.findall(line.lower())))
         if index in coded:
