@@ -9,7 +9,9 @@ A mail domain's transport security as senders enforce it
     mtasts   record and policy parsing, mx patterns                   pure
     dane     TLSA records and certificate matching                    pure
     tlsrpt   the TLS-RPT record                                       pure
-    judge    what the policies make of the probes; the verdict        pure
+    stsjudge MTA-STS over the probes                                  pure
+    danejudge DANE over the probes                                    pure
+    judge    the domain's verdict; what the judges share              pure
     model    the records                                              pure
     render   the JSON object and the text report                      pure
 """

@@ -17,11 +17,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bot.errors import InputError, ProbeRefusedError
+from bot.mxcheck.danejudge import judge_dane
 from bot.mxcheck.fetch import Fetched, fetch_policy, https_context
-from bot.mxcheck.judge import judge_dane, judge_domain, judge_mta_sts
+from bot.mxcheck.judge import judge_domain
 from bot.mxcheck.lookup import Answer, Status, SystemResolver
 from bot.mxcheck.model import DomainReport, MxCheck, MxHost
 from bot.mxcheck.mtasts import PolicyError, StsRecord, select_record
+from bot.mxcheck.stsjudge import judge_mta_sts
 from bot.mxcheck.tlsrpt import judge_tlsrpt
 from bot.probe import net
 from bot.probe.engine import probe_ports

@@ -10,6 +10,9 @@ saw: nothing is fetched or probed that senders (or the probe policy) would not t
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -338,7 +341,7 @@ def test_tlsa_in_unsigned_zone_is_ignored(lab: Lab) -> None:
     host = tlsa(report, "mx-ee.unsigned.test")
     assert (host["result"], host["in_effect"], host["dnssec"]) == ("none", False, False)
     assert host["records"]
-    assert "not DNSSEC-validated" in joined(dane["reasons"])
+    assert "no AD bit" in joined(dane["reasons"])
     assert report["verdict"] == "warn"
 
 
@@ -577,3 +580,50 @@ def test_slack_advice_follows_what_stops_mail(lab: Lab) -> None:
     dead = lab.slack("deadmx.test --mx", PROBE_TIMEOUT="3")
     assert "dead.mail.test:25: FAIL (connection-refused)" in slack_text(dead)
     assert "What to do:" in slack_text(dead)
+
+
+@pytest.mark.parametrize(
+    ("domain", "host", "result", "code"),
+    [
+        ("hosted.test", "mx-ee.dane.test", "pass", 0),
+        ("hosted-bad.test", "mx-ee-bad.dane.test", "fail", 1),
+    ],
+)
+def test_signed_mx_host_of_an_unsigned_domain(
+    lab: Lab, domain: str, host: str, result: str, code: int
+) -> None:
+    """Validated TLSA records count under unsigned MX records, with a note."""
+    run = lab.mx(domain)
+    assert run.code == code
+    report = run.json
+    assert report["dane"]["dnssec"] is False
+    entry = tlsa(report, host)
+    assert (entry["result"], entry["dnssec"], entry["in_effect"]) == (
+        result,
+        True,
+        True,
+    )
+    assert "RFC 7672 §2.2.1" in joined(entry["reasons"])
+
+
+def test_trust_comes_from_ssl_cert_dir(lab: Lab, tmp_path: Path) -> None:
+    """SSL_CERT_DIR (an OpenSSL hashed directory) is the trust store too."""
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "openssl is installed by .ci/run"
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", lab.world.cafile],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (tmp_path / f"{subject_hash}.0").symlink_to(lab.world.cafile)
+    run = lab.check(
+        "enforce.test",
+        "--mx",
+        "--json",
+        env={"SSL_CERT_FILE": "", "SSL_CERT_DIR": str(tmp_path)},
+        subprocess=True,
+    )
+    assert run.code == 0, run.stderr
+    assert run.json["mta_sts"]["result"] == "pass"
+    assert {m["probe"]["certificate"]["trusted"] for m in run.json["mx"]} == {True}

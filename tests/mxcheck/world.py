@@ -409,6 +409,9 @@ def build_world(root: Path) -> World:
     world.add("unsigned.test", "MX", "10 mx-ee.unsigned.test.")
     world.add("_25._tcp.mx-ee.unsigned.test", "TLSA", f"3 1 1 {'00' * 32}")
     world.add("mixed.dane.test", "MX", "10 mx-ee.unsigned.test.")
+    # Unsigned domains hosted on signed MX hosts with TLSA records.
+    world.add("hosted.test", "MX", "10 mx-ee.dane.test.")
+    world.add("hosted-bad.test", "MX", "10 mx-ee-bad.dane.test.")
     # No MX, null MX; NXDOMAIN is every name not listed.
     world.add("nomx.test", "TXT", txt("v=spf1 -all"))
     world.add("nullmx.test", "MX", "0 .")
