@@ -38,6 +38,16 @@ def slack_date(at: float, token: str = "{date_short_pretty} at {time}") -> str:
     return f"<!date^{int(at)}^{token}|{fallback}>"
 
 
+def where(channel_id: str) -> str:
+    """
+    Where the thread is: a channel, or a direct message with the bot (which the
+    support team cannot open: they contact the person instead).
+    """
+    if channel_id.startswith("D"):
+        return "a direct message with the bot (contact them directly)"
+    return f"<#{channel_id}>"
+
+
 def status_line(escalation: Escalation) -> str:
     """
     Where the escalation stands, with who and when.
@@ -101,7 +111,7 @@ def card_blocks(escalation: Escalation, *, mention: str | None) -> list[Block]:
         SectionBlock(
             text=MarkdownTextObject(
                 text=cut(
-                    f"{ping}{who} in <#{e.key.channel_id}> "
+                    f"{ping}{who} in {where(e.key.channel_id)} "
                     f"{REASON_TEXT[e.reason]}. {link}",
                     SECTION_LIMIT,
                 )
