@@ -214,7 +214,7 @@ class Engine:
         )
         if conversation.escalated:
             await self._append(message.key, seen)
-            return Turn(None)
+            return Turn(None, quiet=True)
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
         reply = decide_reply(diagnosis, conversation, server, new_server=named)

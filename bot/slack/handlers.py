@@ -178,7 +178,7 @@ class SlackHandlers:
                 unfurl_media=False,
             )
             return
-        if turn.wants_human or turn.duplicate or incoming.edit:
+        if turn.wants_human or turn.duplicate or turn.quiet or incoming.edit:
             return
         bare = not MENTION.sub("", text).strip()
         top_level = incoming.key.thread_ts == incoming.ts
