@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -32,7 +32,14 @@ from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
 from bot.redact import redact
 from bot.slack.files import attached, slim_file
-from bot.slack.messages import incoming_message, is_direct, readable_text, written
+from bot.slack.messages import (
+    incoming_message,
+    is_direct,
+    readable_text,
+    workspace_of,
+    written,
+)
+from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +92,14 @@ def stream_key(prefix: str) -> str:
     return f"{prefix}intake"
 
 
+class AnswersIn(Protocol):
+    """
+    Where the bot answers: Settings (one workspace) or a workspace's settings.
+    """
+
+    def answers_in(self, channel_id: str) -> bool: ...
+
+
 def _slim_message(
     message: Mapping[str, Any], fields: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -99,7 +114,7 @@ def _slim_message(
     return slim
 
 
-def slim_event(body: Mapping[str, Any], settings: Settings) -> dict[str, Any] | None:
+def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] | None:
     """
     The redacted payload to queue for an Events API message, or None when the bot would
     ignore it (bots, deletions, edits that change nothing readable, channels it does
@@ -219,8 +234,11 @@ class Intake:
         *,
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self._settings = settings
+        # Serving many workspaces, each has its own support channels.
+        self._workspaces = workspaces if workspaces and workspaces.editable else None
         self._metrics = metrics
         self._client = client
         self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
@@ -269,7 +287,10 @@ class Intake:
         event = body.get("event")
         if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
             return None
-        slim = slim_event(body, self._settings)
+        where: AnswersIn = self._settings
+        if self._workspaces is not None:
+            where = await self._workspaces.get(workspace_of(body))
+        slim = slim_event(body, where)
         if slim is None:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()
