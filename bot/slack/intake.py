@@ -160,9 +160,7 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         previous = event.get("previous_message")
         slim["message"] = _slim_message(message, MESSAGE_FIELDS)
         slim["previous_message"] = {
-            "text": readable_text(previous)
-            if isinstance(previous, Mapping)
-            else ""
+            "text": readable_text(previous) if isinstance(previous, Mapping) else ""
         }
     queued = {k: body[k] for k in BODY_FIELDS if k in body}
     auths = body.get("authorizations")
