@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from bot.conversation.replies import Reply, diagnosis_reply, probe_offer_reply
-from bot.state.model import Command, Conversation, ThreadKey
+from bot.state.model import Command, Conversation, Record, ThreadKey
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 # Earlier messages of the same user that give a follow-up its context.
@@ -49,6 +49,11 @@ class Incoming:
     text: str
     ts: str
     dedupe: tuple[str, ...] = ()
+    # One delivery of the message (a queued entry's id): it is retried until done,
+    # so state must be read (never guessed) and a redelivery looks before posting.
+    token: str | None = None
+    # Slack sent it again (it saw no ack in time): an answer may be out already.
+    retried: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +73,19 @@ class HumanRequest:
 @dataclass(frozen=True, slots=True)
 class Turn:
     """
-    The engine's answer to a message, and whether the thread now needs a human.
+    The engine's answer to a message, whether the thread now needs a human, and what
+    to record once the answer is out (``Engine.record``).
     """
 
     reply: Reply | None
     wants_human: bool = False
+    records: tuple[Record, ...] = ()
+    also: tuple[Command, ...] = ()
+    # An error that matched nothing, for the learning loop's gaps.
+    gap: str | None = None
+    # The answer may have reached the thread already (a redelivery or a Slack retry):
+    # look there before posting it.
+    look_first: bool = False
 
 
 class Learning(Protocol):

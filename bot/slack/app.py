@@ -24,13 +24,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.conversation.checks import Prober
 from bot.conversation.engine import Engine
+from bot.errors import NotDoneError
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
 from bot.slack import blocks
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
-from bot.slack.handlers import EscalationHook, SlackHandlers
+from bot.slack.handlers import HandOff, SlackHandlers
 from bot.state import StateStore
 from knowledge.matcher import Matcher
 
@@ -115,7 +116,7 @@ def build_app(
     prober: Prober,
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,
-    escalate: EscalationHook | None = None,
+    escalate: HandOff | None = None,
     desk: Desk | None = None,
     verified_upstream: bool = False,
 ) -> AsyncApp:
@@ -137,7 +138,7 @@ def build_app(
         learning=desk.learning if desk is not None else None,
     )
     if desk is not None and escalate is None:
-        escalate = desk.accept
+        escalate = desk
     work = SlackHandlers(engine, escalate=escalate)
     app = AsyncApp(
         client=client or make_web_client(settings, metrics=metrics),
@@ -183,8 +184,7 @@ def build_app(
 
     @app.action(blocks.HUMAN)
     async def on_human(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        await work.human(body, client)
+        await work.human(body, client, ack)
 
     @app.action({"action_id": blocks.CHOICE_PATTERN})
     async def on_choose(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -204,6 +204,10 @@ def build_app(
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+        if isinstance(error, NotDoneError):
+            # A queued message the worker keeps and tries again; not a bug.
+            log.warning("queued_work_not_done kind=%s error=%s", _kind(body), error)
+            return
         log.error(
             "listener_failed kind=%s error=%r", _kind(body), error, exc_info=error
         )

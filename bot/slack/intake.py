@@ -9,9 +9,14 @@ request that arrived while the previous one was in flight. Workers
 (``bot.slack.worker``) read the stream with a consumer group and hand each event to the
 Bolt app.
 
+A message is acked only once Redis has it (and, with replicas to wait for, once a
+replica has it too: a failover then cannot lose it). When Redis cannot take it the
+front answers 503, and Slack delivers it again later (its retries come at once, after a
+minute and after five); a retry is marked as one, so that the worker looks in the
+thread before answering it.
+
 Everything else (slash commands, interactivity, url_verification, other event types,
-malformed payloads), and every message while Redis cannot take it, goes to Bolt in the
-front process exactly as before.
+malformed payloads) goes to Bolt in the front process.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from bot.config import Settings
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
 from bot.redact import redact
-from bot.slack.handlers import incoming_message
+from bot.slack.handlers import DELIVERY, incoming_message
+from bot.state.connect import Replication
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,10 @@ STREAM_MAXLEN: Final = 50_000
 WORKER_GROUP: Final = "answerers"
 # What the front answers Slack for an event it has taken (Bolt answers the same).
 ACK: Final = 200
+# What it answers for one it could not queue: Slack retries it later.
+NOT_TAKEN: Final = 503
+# The header Slack sets on a redelivery (api.slack.com/apis/events-api#retries).
+RETRY_HEADER: Final = "x-slack-retry-num"
 
 
 def stream_key(prefix: str) -> str:
@@ -110,11 +120,13 @@ class StreamWriter:
         *,
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
+        replication: Replication | None = None,
     ) -> None:
         self._client = client
         self.stream = stream
         self._metrics = metrics
         self._maxlen = maxlen
+        self._replication = replication or Replication(client)
         self._pending: list[tuple[str, asyncio.Future[str]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -140,6 +152,7 @@ class StreamWriter:
     async def _write(self, batch: list[tuple[str, asyncio.Future[str]]]) -> None:
         self._metrics.redis_round_trips.inc()
         try:
+            target = await self._replication.target()
             async with self._client.pipeline(transaction=False) as pipe:
                 for payload, _ in batch:
                     pipe.xadd(
@@ -148,9 +161,10 @@ class StreamWriter:
                         maxlen=self._maxlen,
                         approximate=True,
                     )
-                ids = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            error = StateUnavailableError(f"intake stream: {type(exc).__name__}")
+                self._replication.wait(pipe, target)
+                ids = self._replication.confirm(await pipe.execute(), target)
+        except (RedisError, OSError, StateUnavailableError) as exc:
+            error = StateUnavailableError(f"intake stream: {type(exc).__name__} {exc}")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
@@ -174,14 +188,36 @@ class Intake:
         *,
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
+        replication: Replication | None = None,
     ) -> None:
         self._settings = settings
         self._metrics = metrics
         self._client = client
         self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
         self.writer = StreamWriter(
-            client, stream_key(settings.redis_prefix), metrics=metrics, maxlen=maxlen
+            client,
+            stream_key(settings.redis_prefix),
+            metrics=metrics,
+            maxlen=maxlen,
+            replication=replication,
         )
+
+    async def ensure_group(self) -> bool:
+        """
+        Create the workers' consumer group (and the stream) if missing; True when it
+        was missing. Raises StateUnavailableError.
+        """
+        try:
+            await self._client.xgroup_create(
+                self.writer.stream, WORKER_GROUP, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise StateUnavailableError(f"intake stream: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(f"intake stream: {type(exc).__name__}") from exc
+        return True
 
     async def backlog(self) -> tuple[int, int]:
         """
@@ -229,11 +265,16 @@ class Intake:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()
             return web.Response(status=ACK)
+        retry = next((v for k, v in headers.items() if k.lower() == RETRY_HEADER), None)
+        if retry is not None:
+            slim[DELIVERY] = {"retry": int(retry) if retry.isdigit() else 1}
         try:
             await self.writer.add(json.dumps(slim, separators=(",", ":")))
         except StateUnavailableError as exc:
-            # Bolt answers it in this process, without state, as it always has.
+            # Not acked: Slack delivers it again once Redis can take it.
             self._metrics.redis_errors.inc()
             log.warning("intake_unavailable error=%s", exc)
-            return None
+            return web.json_response(
+                {"error": "cannot queue the event now; retry"}, status=NOT_TAKEN
+            )
         return web.Response(status=ACK)

@@ -27,9 +27,10 @@ from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
 from bot.slack.probing import make_prober
+from bot.slack.readiness import Readiness, WorkerCheck
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
-from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
+from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch, consumer_name
 from bot.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Bot:
     store: RedisStore
     metrics: Metrics
     worker_app: AsyncApp | None = None
+    desk: Desk | None = None
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +82,8 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         timeout=settings.redis_timeout,
         max_connections=settings.redis_max_connections,
         metrics=metrics,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout=settings.redis_wait_timeout,
     )
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
@@ -104,7 +108,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield Bot(app, store, metrics, worker_app)
+        yield Bot(app, store, metrics, worker_app, desk)
         await drain()
     finally:
         stop.set()
@@ -124,6 +128,7 @@ def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
             store.client,
             prefix=settings.redis_prefix,
             retention_seconds=settings.escalation_retention_days * 24 * 3600,
+            replication=store.replication,
         ),
         learning=Learning(store.client, prefix=settings.redis_prefix),
         store=store,
@@ -201,19 +206,38 @@ async def serve(
         handler = None
         done = asyncio.Event()
         background: list[asyncio.Task[None]] = []
+        consumer: IntakeWorker | None = None
+        pool: WorkerPool | None = None
+        if http and bot.worker_app is not None:
+            consumer = make_worker(settings, bot, batch=IN_PROCESS_BATCH)
+        elif http:
+            pool = WorkerPool(workers, env=os.environ)
         try:
             if http or port is not None:
                 intake = (
-                    Intake(settings, bot.store.client, metrics=bot.metrics)
+                    Intake(
+                        settings,
+                        bot.store.client,
+                        metrics=bot.metrics,
+                        replication=bot.store.replication,
+                    )
                     if http
                     else None
                 )
+                readiness = Readiness(
+                    bot.store,
+                    intake=intake,
+                    escalations=bot.desk.escalations if bot.desk else None,
+                    workers=worker_check(consumer, pool),
+                )
+                await readiness.prepare()
                 web_app = build_web_app(
                     bot.app,
                     store=bot.store,
                     metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
+                    ready=readiness.check,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)
                 print(
@@ -222,11 +246,9 @@ async def serve(
                     file=out,
                     flush=True,
                 )
-            if http and bot.worker_app is not None:
-                consumer = make_worker(settings, bot, batch=IN_PROCESS_BATCH)
+            if consumer is not None:
                 background.append(asyncio.create_task(consumer.run(done)))
-            elif http:
-                pool = WorkerPool(workers, env=os.environ)
+            elif pool is not None:
                 background.append(asyncio.create_task(pool.run(done)))
                 print(f"smtpbot started {workers} worker(s)", file=out, flush=True)
             if not http:
@@ -253,7 +275,28 @@ async def serve(
             await asyncio.gather(*background, return_exceptions=True)
 
 
-def make_worker(settings: Settings, bot: Bot, *, batch: int = BATCH) -> IntakeWorker:
+def worker_check(
+    consumer: IntakeWorker | None, pool: WorkerPool | None
+) -> WorkerCheck | None:
+    """
+    The readiness check of whatever answers this front's queued messages.
+    """
+    if consumer is not None:
+        worker = consumer
+        return lambda: None if worker.healthy else "the worker cannot read the queue"
+    if pool is not None:
+        workers = pool
+        return lambda: None if workers.alive else "no worker process is running"
+    return None
+
+
+def make_worker(
+    settings: Settings,
+    bot: Bot,
+    *,
+    batch: int = BATCH,
+    take_over: str | None = None,
+) -> IntakeWorker:
     """
     A consumer of the intake stream that hands entries to the bot's workers' app.
     """
@@ -265,22 +308,30 @@ def make_worker(settings: Settings, bot: Bot, *, batch: int = BATCH) -> IntakeWo
         dispatch=bolt_dispatch(bot.worker_app),
         metrics=bot.metrics,
         batch=batch,
+        reclaim_ms=int(settings.intake_reclaim_seconds * 1000),
+        take_over=take_over,
     )
 
 
 async def work(
-    settings: Settings, *, stop: asyncio.Event, parent: int | None = None
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    parent: int | None = None,
+    replaces: int | None = None,
 ) -> None:
     """
     ``smtpbot work``: answer queued messages until ``stop`` is set, or until the
-    ``parent`` process (the front that started it) is gone.
+    ``parent`` process (the front that started it) is gone; first take over what the
+    dead worker ``replaces`` (a pid on this host) left unfinished.
     """
     watch = (
         asyncio.create_task(watch_parent(parent, stop)) if parent is not None else None
     )
     try:
         async with open_bot(settings, worker=True) as bot:
-            await make_worker(settings, bot).run(stop)
+            dead = consumer_name(replaces) if replaces is not None else None
+            await make_worker(settings, bot, take_over=dead).run(stop)
     finally:
         if watch is not None:
             watch.cancel()

@@ -3,14 +3,14 @@ The HTTP transport: one aiohttp application serving Slack's requests and the pro
 
 POST /slack/events   events (JSON), slash commands (form), interactivity (payload=)
 GET  /healthz        the process is up
-GET  /readyz         the state store (Redis) answers; 503 otherwise
+GET  /readyz         Redis answers as a master and queued work gets done; 503 otherwise
 GET  /metrics        Prometheus text
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Final
 
 from aiohttp import web
@@ -62,11 +62,15 @@ def build_web_app(
     metrics: Metrics,
     signing_secret: str,
     intake: Intake | None = None,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     """
     The aiohttp application for HTTP mode (also serves the health endpoints). With an
     ``intake``, Events API messages are queued for workers instead of handled here.
+    ``ready`` is the readiness check (raises StateUnavailableError); by default the
+    store's PING.
     """
+    check = ready or store.ping
     verifier = SignatureVerifier(signing_secret)
 
     async def events(request: web.Request) -> web.Response:
@@ -106,7 +110,7 @@ def build_web_app(
 
     async def readyz(request: web.Request) -> web.Response:
         try:
-            await store.ping()
+            await check()
         except StateUnavailableError as exc:
             metrics.redis_errors.inc()
             return web.json_response(

@@ -276,45 +276,20 @@ async def test_background_loop_delivers_and_reminds(
     assert len(reminders(fake_slack)) == 1
 
 
-async def test_redis_down_at_hand_off_still_posts_the_card(
-    fake_slack: FakeSlack,
+async def test_redis_down_at_hand_off_posts_nothing_and_asks_to_try_again(
+    fake_slack: FakeSlack, matcher: Matcher
 ) -> None:
     """
-    With Redis unreachable the request is not lost: the card is posted directly.
+    With Redis unreachable nothing can be recorded, so no card is posted (its Claim
+    would find nothing) and the clicker is told privately to ask again in a minute.
     """
-    from bot.conversation.engine import HumanRequest
-    from bot.escalation.learning import Learning
-    from bot.escalation.store import EscalationStore
-    from bot.slack.app import make_web_client
-    from bot.slack.escalation.desk import Desk
-    from bot.state import Conversation
-    from bot.state.redis_store import RedisStore
-    from tests.escalation.conftest import desk_settings
     from tests.support.redis import free_port
 
     down = f"redis://127.0.0.1:{free_port()}/0"
-    settings = desk_settings(fake_slack, down, "down:")
-    store = RedisStore.from_url(down, prefix="down:", timeout=0.2)
-    desk = Desk(
-        settings,
-        escalations=EscalationStore(store.client, prefix="down:", retention_seconds=60),
-        learning=Learning(store.client, prefix="down:"),
-        store=store,
-    )
-    key = ThreadKey(TEAM, CHANNEL, "1700000077.000100")
-    request = HumanRequest(
-        first=True,
-        conversation=Conversation(key),
-        message="asked",
-        user_id="U0ALICE",
-        reason="button",
-        text="535 5.7.139 Authentication unsuccessful",
-    )
-    client = make_web_client(settings)
-    try:
-        await desk.accept(request, client)
-    finally:
-        await store.close()
-    (card,) = cards(fake_slack)
-    assert MENTION in str(card.args)
-    assert "U0ALICE" in str(card.args)
+    async with running_desk(fake_slack, down, "down:", matcher) as bot:
+        assert await bot.click(blocks.HUMAN, thread_value("1700000077.000100")) == 200
+        await bot.settle()
+    assert cards(fake_slack) == []
+    (told,) = fake_slack.of("chat.postEphemeral")
+    assert "ask again in a minute" in told.args["text"]
+    assert fake_slack.of("chat.postMessage") == []
