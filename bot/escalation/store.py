@@ -129,6 +129,8 @@ class EscalationStore:
         """
         try:
             return await operation()
+        except StateUnavailableError:
+            raise  # already ours (replicas did not confirm a write)
         except (RedisError, OSError) as exc:
             raise StateUnavailableError(
                 f"escalation store unavailable: {type(exc).__name__}"

@@ -134,6 +134,8 @@ class RedisStore:
             self._metrics.redis_round_trips.inc()
         try:
             return await operation()
+        except StateUnavailableError:
+            raise  # already ours (replicas did not confirm a write)
         except (RedisError, OSError) as exc:
             raise StateUnavailableError(
                 f"state store unavailable ({self.description}): {type(exc).__name__}"

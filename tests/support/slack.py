@@ -74,6 +74,8 @@ class FakeSlack:
         self.posted: list[dict[str, Any]] = []
         self.socket_url: str | None = None
         self.holds: list[Hold] = []
+        # When (time.monotonic()) each posted message was accepted, by its ts.
+        self.posted_at: dict[str, float] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -195,6 +197,7 @@ class FakeSlack:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if method == "chat.postMessage":
             self.posted.append({**args, "ts": ts})
+            self.posted_at[ts] = time.monotonic()
         answers: dict[str, dict[str, Any]] = {
             "auth.test": {
                 "user_id": BOT_USER,
@@ -268,6 +271,21 @@ class FakeSlack:
             for m in self.posted
             if m.get("channel") == channel and m.get("thread_ts") == thread_ts
         ]
+
+    def answered_at(self, channel: str, message_ts: str) -> float | None:
+        """
+        When the bot's first answer to the message ``message_ts`` was posted (by the
+        answer metadata), or None.
+        """
+        for m in self.posted:
+            metadata = m.get("metadata") or {}
+            if (
+                m.get("channel") == channel
+                and metadata.get("event_type") == "smtpbot_reply"
+                and metadata.get("event_payload", {}).get("message_ts") == message_ts
+            ):
+                return self.posted_at.get(m["ts"])
+        return None
 
     def of(self, method: str) -> list[Call]:
         """
