@@ -258,9 +258,15 @@ def report() -> None:
     "--json",
     "json_output",
     is_flag=True,
-    help="Print JSON: one object per port, an array for several.",
+    help="Print JSON: one object per port, an array for several (--mx: one object "
+    "for the domain).",
 )
-@click.option("--mx", is_flag=True, help="Probe every MX host of the domain TARGET.")
+@click.option(
+    "--mx",
+    is_flag=True,
+    help="Check the mail domain TARGET as senders do: each MX host on port 25, "
+    "MTA-STS, DANE and TLS-RPT.",
+)
 def check(
     target: str,
     port: int | None,

@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.config import Settings
-from bot.conversation.checks import SWEEP_PORTS, Prober, ProbeTarget, ProgressCallback
+from bot.conversation.checks import (
+    MX_PORT,
+    SWEEP_PORTS,
+    DomainSummary,
+    Prober,
+    ProbeTarget,
+    ProgressCallback,
+)
 from bot.conversation.replies import ProbeOutcome, Reply, answer_reply
 from bot.errors import BotError, StateUnavailableError
 from bot.metrics import Metrics
@@ -71,6 +78,8 @@ class Checker:
         The ports a probe will use, or a refusal when the port policy forbids them.
         """
         allowed = self.settings.probe_ports
+        if target.mx and target.port is None:
+            target = ProbeTarget(target.host, MX_PORT, mx=True)
         if target.port is not None:
             if target.port not in allowed:
                 listed = ", ".join(str(p) for p in sorted(allowed))
@@ -108,24 +117,51 @@ class Checker:
         if refusal is not None:
             return ProbeOutcome(str(target), refused=refusal)
         started = time.perf_counter()
+        domain: DomainSummary | None = None
         try:
-            summaries = await self.prober(target, progress=progress)
+            if target.mx:
+                domain = await self.prober.check_domain(target, progress=progress)
+                summaries = domain.mx
+            else:
+                summaries = await self.prober(target, progress=progress)
         except BotError as exc:
             self.metrics.probes.labels("refused").inc()
             return ProbeOutcome(str(target), refused=str(exc))
         self.metrics.probe_seconds.observe(time.perf_counter() - started)
         for summary in summaries:
             self.metrics.probes.labels(summary.verdict).inc()
-        advice = tuple(
-            self._advice(s.category)
-            for s in summaries
-            if s.verdict == "fail" and s.category
-        )
+        # A domain's policy failures come first: they are what senders act on.
+        advice = [
+            self._entry(p.kb_entry)
+            for p in (domain.policies if domain is not None else ())
+            if p.result in ("fail", "warn") and p.kb_entry
+        ]
+        if domain is not None:
+            advice += [self._advice(category) for category in domain.blocking]
+        else:
+            advice += [
+                self._advice(s.category)
+                for s in summaries
+                if s.verdict == "fail" and s.category
+            ]
         outcome = ProbeOutcome(
             str(target),
             summaries,
             tuple(dict.fromkeys(a for a in advice if a is not None)),
+            domain=domain,
         )
+        if key is not None and domain is not None:
+            await self._record(
+                key,
+                ProbeRecord(
+                    domain.domain,
+                    user_id,
+                    domain.verdict,
+                    None,
+                    "; ".join(domain.reasons)[:500],
+                    at=self._clock(),
+                ),
+            )
         if key is not None:
             await self._record(
                 key,
@@ -160,6 +196,13 @@ class Checker:
         except StateUnavailableError:
             self.metrics.redis_errors.inc()
             return self._local_limits.within(limits, window)
+
+    def _entry(self, entry_id: str | None) -> Reply | None:
+        """
+        The knowledge-base answer of one entry, if the base has it.
+        """
+        entry = self.kb.get(entry_id) if entry_id else None
+        return answer_reply(entry, server=None) if entry is not None else None
 
     def _advice(self, category: str) -> Reply | None:
         """

@@ -3,10 +3,10 @@ What the conversation engine needs from a STARTTLS probe, kept apart from the pr
 itself.
 
 ``Prober`` is a small protocol: give it a target and a progress callback, get one
-summary
-per port probed. ``bot.slack.probing`` adapts ``bot.probe`` to it; the summary is read
-from
-the DESIGN.md ``smtpbot check --json`` object, the probe's stable public form. Pure.
+summary per port probed (or, for a mail domain, a ``DomainSummary``).
+``bot.slack.probing`` adapts ``bot.probe`` and ``bot.mxcheck`` to it; the summary can be
+read from the DESIGN.md ``smtpbot check --json`` object, the probe's stable public form.
+Pure.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from bot.errors import InputError
 
 # DESIGN.md: with no port, try submission, then SMTP, then implicit TLS.
 SWEEP_PORTS: Final = (587, 25, 465)
+# RFC 5321 §5.1: a mail domain's exchangers take mail on the SMTP port.
+MX_PORT: Final = 25
 _HOST: Final = re.compile(
     r"^(?=.{1,253}$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.)*"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$"
@@ -157,6 +159,39 @@ class ProbeSummary:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PolicySummary:
+    """
+    What one mechanism (MTA-STS, DANE, TLS-RPT) says about a mail domain: its result
+    (pass, warn, fail, none), the facts in a line, the reasons, what to do, and the
+    knowledge-base entry that explains a failure.
+    """
+
+    name: str
+    result: str
+    detail: str = ""
+    reasons: tuple[str, ...] = ()
+    advice: tuple[str, ...] = ()
+    kb_entry: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSummary:
+    """
+    A mail domain as senders see it (``smtpbot check DOMAIN --mx``): the verdict and
+    why, each MX host's probe, and MTA-STS, DANE and TLS-RPT.
+    """
+
+    domain: str
+    verdict: str
+    reasons: tuple[str, ...] = ()
+    mx: tuple[ProbeSummary, ...] = ()
+    policies: tuple[PolicySummary, ...] = ()
+    # Categories of MX failures that stop mail whatever the policies say (the MX
+    # cannot be reached); TLS problems are explained by the policies instead.
+    blocking: tuple[str, ...] = ()
+
+
 class Prober(Protocol):
     """
     Runs a STARTTLS probe under the safety policy; raises ProbeRefusedError when
@@ -168,6 +203,15 @@ class Prober(Protocol):
     ) -> tuple[ProbeSummary, ...]:
         """
         Probe the target (a sweep when it has no port), reporting phases to
+        ``progress``.
+        """
+        ...
+
+    async def check_domain(
+        self, target: ProbeTarget, *, progress: ProgressCallback
+    ) -> DomainSummary:
+        """
+        Check a mail domain's MX hosts, MTA-STS, DANE and TLS-RPT, reporting to
         ``progress``.
         """
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from bot.conversation.checks import ProbeSummary
+from bot.conversation.checks import DomainSummary, ProbeSummary
 from knowledge.matcher import Candidate, Diagnosis
 from knowledge.model import CodeInfo, Entry
 
@@ -154,9 +154,40 @@ class ProbeOutcome:
     summaries: tuple[ProbeSummary, ...] = ()
     advice: tuple[Reply, ...] = ()
     refused: str | None = None
+    # A mail domain's check (``--mx``): the verdict and MTA-STS, DANE and TLS-RPT.
+    domain: DomainSummary | None = None
 
 
 VERDICT_ICONS = {"ok": "OK", "warn": "WARN", "fail": "FAIL"}
+# What a domain's verdict means, in a sender's words.
+DOMAIN_VERDICTS = {
+    "ok": "senders can deliver to every MX host the way the domain's policies ask",
+    "warn": "mail gets through, but something needs attention",
+    "fail": "some or all senders will defer or bounce mail to this domain",
+}
+
+
+def domain_head(domain: DomainSummary) -> str:
+    """
+    The domain's verdict in one line.
+    """
+    verdict = VERDICT_ICONS.get(domain.verdict, domain.verdict.upper())
+    return f"{domain.domain}: {verdict}: {DOMAIN_VERDICTS.get(domain.verdict, '')}"
+
+
+def policy_lines(domain: DomainSummary) -> list[list[str]]:
+    """
+    One block of plain lines per mechanism: the result and facts, then the reasons.
+    """
+    blocks = []
+    for policy in domain.policies:
+        head = f"{policy.name}: {policy.result.upper()}"
+        if policy.detail:
+            head += f" ({policy.detail})"
+        lines = [head, *(f"  {r}" for r in policy.reasons)]
+        lines += [f"  -> {a}" for a in policy.advice]
+        blocks.append(lines)
+    return blocks
 
 
 def probe_lines(summary: ProbeSummary) -> list[str]:
@@ -220,6 +251,13 @@ def render_probe_text(outcome: ProbeOutcome) -> str:
     if outcome.refused:
         return f"Not checked: {outcome.refused}"
     out: list[str] = []
+    if outcome.domain is not None:
+        out += [
+            domain_head(outcome.domain),
+            *(f"  {r}" for r in outcome.domain.reasons),
+        ]
+        for block in policy_lines(outcome.domain):
+            out += block
     for summary in outcome.summaries:
         out += probe_lines(summary)
     for advice in outcome.advice:

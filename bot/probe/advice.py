@@ -31,7 +31,9 @@ ADVICE = {
         " address. Ask the mail admin to check the server log."
     ),
     "not-smtp": (
-        "Something other than an SMTP server answers on this port: check host and port."
+        "Something other than an SMTP server answers on this port (a web server "
+        "answers HTTP): check the host and port in the mail client; SMTP uses 587 "
+        "(STARTTLS), 465 (SSL/TLS) or 25."
     ),
     "rate-limited": (
         "The server is turning clients away for now (too many connections or messages)."
@@ -80,10 +82,32 @@ ADVICE = {
     ),
     "cert-expiring": "Renew the certificate before it expires.",
     "weak-key": (
-        "Reissue the certificate with an RSA key of at least 2048 bits or an EC key."
+        "Reissue the certificate with an RSA key of at least 2048 bits (or an EC key) "
+        "and reload the mail server; current clients refuse smaller keys."
     ),
     "tls-legacy": (
-        "Enable TLS 1.2 or 1.3 on the server; current clients refuse older versions."
+        "Enable TLS 1.2 and 1.3 on the server (Postfix: smtpd_tls_protocols = "
+        ">=TLSv1.2 with a current OpenSSL); current clients refuse older versions."
+    ),
+    "weak-dh": (
+        "Give the server a DH group of at least 2048 bits (Postfix: "
+        "smtpd_tls_dh1024_param_file = a 2048-bit `openssl dhparam` file; Exim: "
+        "tls_dhparam) or prefer ECDHE suites, then reload it."
+    ),
+    "client-cert-required": (
+        "Mail clients do not present certificates: stop requiring one on this port "
+        "(Postfix: smtpd_tls_req_ccert = no; Exim: tls_verify_hosts empty, use "
+        "tls_try_verify_hosts), or give the client a certificate the server trusts "
+        "if this port is meant for certificate-authenticated relays only."
+    ),
+    "client-cert-requested": (
+        "Nothing to do: the server asks for a client certificate but accepts clients "
+        "without one."
+    ),
+    "port-465-starttls": (
+        "Either make port 465 implicit TLS (Postfix: smtpd_tls_wrappermode = yes on "
+        "the 465 service) or tell users to pick STARTTLS for this port; most clients "
+        "assume SSL/TLS on 465 and fail with a timeout or 'wrong version number'."
     ),
     "auth-before-tls": (
         "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes), so no "

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TextIO
 
 from bot.errors import BotError, InputError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
@@ -20,7 +21,7 @@ from bot.probe.model import Mode, ProbeResult
 from bot.probe.policy import ProbePolicy
 from bot.probe.render import print_report, result_json
 from bot.probe.target import Target, parse_target
-from bot.probe.tls import build_contexts
+from bot.probe.tls import TlsContexts, build_contexts
 from bot.probe.verdict import Severity, Verdict, assess
 
 # RFC 5321 §5.1: mail exchangers receive mail on the SMTP port.
@@ -50,24 +51,18 @@ def run_check(
     env: Mapping[str, str],
     out: TextIO,
     err: TextIO,
-    resolver: Any = None,
 ) -> int:
     """
     Run the check and print its report; return the process exit code.
-
-    ``resolver`` (a ``dns.asyncresolver.Resolver``) answers ``--mx`` lookups; default:
-    the system's.
     """
     try:
-        return asyncio.run(_check(request, env, out, resolver))
+        return asyncio.run(_check(request, env, out))
     except BotError as exc:
         err.write(f"smtpbot check: {exc}\n")
         return exc.exit_code
 
 
-async def _check(
-    request: CheckRequest, env: Mapping[str, str], out: TextIO, resolver: Any
-) -> int:
+async def _check(request: CheckRequest, env: Mapping[str, str], out: TextIO) -> int:
     """
     Probe what the request names, print, and decide the exit code.
     """
@@ -85,34 +80,29 @@ async def _check(
         any_port=explicit_port is not None,
     )
     contexts = build_contexts(cafile=request.cafile)
-
-    async def sweep(host: Target | str, ports: list[int]) -> list[ProbeResult]:
-        return await probe_ports(
-            host,
-            ports,
-            mode=mode,
-            timeout=request.timeout,
-            servername=request.servername,
-            policy=policy,
-            contexts=contexts,
-        )
-
     if request.mx:
-        from bot.probe.mx import lookup_mx
-
-        hosts = await lookup_mx(target.host, timeout=request.timeout, resolver=resolver)
-        port = explicit_port or MX_PORT
-        batches = await asyncio.gather(*(sweep(h.host, [port]) for h in hosts))
-        results = [r for batch in batches for r in batch]
-    else:
-        ports = [explicit_port] if explicit_port else list(SWEEP_PORTS)
-        results = await sweep(target, ports)
+        return await _check_domain(
+            request, target, explicit_port or MX_PORT, mode, policy, contexts, out
+        )
+    results = await probe_ports(
+        target,
+        [explicit_port] if explicit_port else list(SWEEP_PORTS),
+        mode=mode,
+        timeout=request.timeout,
+        servername=request.servername,
+        policy=policy,
+        contexts=contexts,
+    )
     verdicts = [assess(r) for r in results]
-    failing = {
-        f.category for v in verdicts for f in v.findings if f.severity is Severity.FAIL
-    }
+    failing = [
+        name
+        for v in verdicts
+        for f in v.findings
+        if f.severity is Severity.FAIL
+        for name in (f.entry, f.category)
+    ]
     links = kb_links(failing)
-    several = request.mx or explicit_port is None
+    several = explicit_port is None
     if request.json:
         objects = [
             result_json(r, v, links) for r, v in zip(results, verdicts, strict=True)
@@ -122,11 +112,53 @@ async def _check(
         )
     else:
         _print_human(out, results, verdicts, links, summary=several)
-    passed = [v.verdict != "fail" for v in verdicts]
-    # A sweep asks "which port can a client use?": one working port is enough. An MX
-    # check asks "does every exchanger accept TLS?": one broken MX is a failure.
-    ok = all(passed) if request.mx else any(passed)
-    return 0 if ok else 1
+    # A sweep asks "which port can a client use?": one working port is enough.
+    return 0 if any(v.verdict != "fail" for v in verdicts) else 1
+
+
+async def _check_domain(
+    request: CheckRequest,
+    target: Target,
+    port: int,
+    mode: Mode,
+    policy: ProbePolicy,
+    contexts: TlsContexts,
+    out: TextIO,
+) -> int:
+    """
+    ``--mx``: check the domain as senders see it; one object (or report) for it.
+    """
+    from bot.mxcheck.check import check_domain
+    from bot.mxcheck.fetch import https_context
+    from bot.mxcheck.render import Links, print_domain, report_json
+
+    if target.port is not None or target.address is not None:
+        raise InputError(f"--mx needs a mail domain, not {target}")
+    if request.servername is not None:
+        raise InputError(
+            "--servername does not apply to --mx: each MX is checked by name"
+        )
+    try:
+        https = https_context(cafile=request.cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"--cafile {request.cafile}: cannot load ({exc})") from exc
+    report = await check_domain(
+        target.host,
+        policy=policy,
+        contexts=contexts,
+        timeout=request.timeout,
+        port=port,
+        mode=mode,
+        https=https,
+    )
+    links = Links(report)
+    if request.json:
+        out.write(json.dumps(report_json(report, links), ensure_ascii=False) + "\n")
+    else:
+        from rich.console import Console
+
+        print_domain(Console(file=out, highlight=False, soft_wrap=False), report, links)
+    return 1 if report.verdict == "fail" else 0
 
 
 def _print_human(

@@ -14,13 +14,14 @@ import asyncio
 import dataclasses
 import functools
 import ipaddress
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import InputError, ProbeRefusedError
-from bot.probe import certs, net
+from bot.probe import certs, net, race
 from bot.probe.model import CertCheck, Failure, Mode, Phase, ProbeResult, Problem
 from bot.probe.notes import Next, Notes, Plan, auth_mechanisms
 from bot.probe.policy import ProbePolicy
@@ -40,8 +41,12 @@ IMPLICIT_TLS_PORTS = frozenset({465})
 # DNS gets at most this share of the deadline, so a slow resolver still leaves time to
 # connect.
 RESOLVE_SHARE = 0.5
+log = logging.getLogger(__name__)
 # The hard stop beyond the deadline, for anything that ignores its own timeout.
 DEADLINE_GRACE_S = 0.5
+# OpenSSL verify codes for "the issuer of a certificate in the chain is not at hand":
+# X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT (2), _LOCALLY (20), UNABLE_TO_VERIFY_LEAF (21).
+_ISSUER_NOT_FOUND = frozenset({2, 20, 21})
 # Problems of a plaintext retry that mean "nobody greeted here either".
 _SILENT = (Problem.NO_GREETING, Problem.CLOSED_BEFORE_GREETING)
 
@@ -169,10 +174,9 @@ async def _probe_port(
     server_name = servername or (None if target.address else target.host)
     quiet_wait = min(QUIET_WAIT_S, timeout * QUIET_WAIT_SHARE)
     tls_first = mode is Mode.TLS or (mode is Mode.AUTO and port in IMPLICIT_TLS_PORTS)
-    first_plan = Plan.TLS if tls_first else Plan.DETECT
 
     async def session(
-        plan: Plan, into: Notes, *, verify: bool, wait: float | None = None
+        plan: Plan, into: Notes, *, verify: bool = True, wait: float | None = None
     ) -> Next:
         return await run_session(
             into,
@@ -181,24 +185,22 @@ async def _probe_port(
             plan=plan,
             context=contexts.verify if verify else contexts.capture,
             server_name=server_name,
-            quiet_wait=quiet_wait,
             greeting_wait=wait,
         )
 
+    sniffer = race.Sniffer(port, contexts.capture, server_name)
     try:
         async with asyncio.timeout(notes.remaining() + DEADLINE_GRACE_S):
-            step = await session(first_plan, notes, verify=True)
+            if tls_first:
+                step = await race.tls_first(notes, session, sniffer)
+            else:
+                step = await race.plain_first(notes, session, sniffer, quiet_wait)
             if step is Next.RETRY_PLAIN:
                 tls_failure, notes.failure = notes.failure, None
-                # After --mode tls, a STARTTLS port greets at once; after silence, it is
-                # slow.
-                wait = quiet_wait if first_plan is Plan.TLS else None
-                step = await session(Plan.PLAIN, notes, verify=True, wait=wait)
+                step = await session(Plan.PLAIN, notes)
                 if notes.failure is not None and notes.failure.problem in _SILENT:
-                    notes.mode = Mode.TLS if first_plan is Plan.TLS else None
-                    notes.failure = (
-                        tls_failure if first_plan is Plan.TLS else notes.failure
-                    )
+                    notes.mode = Mode.TLS if tls_first else None
+                    notes.failure = tls_failure if tls_first else notes.failure
             if step is Next.CAPTURE:
                 capture = Notes(deadline=notes.deadline)
                 plan = Plan.TLS if notes.mode is Mode.TLS else Plan.PLAIN
@@ -208,6 +210,14 @@ async def _probe_port(
         last = notes.phases[-1].name if notes.phases else "connect"
         notes.failure = notes.failure or Failure(
             last, Problem.STALLED, f"no progress before the {timeout:g} s deadline"
+        )
+    # Whatever a server does, a probe ends in a report: an unexpected error here is a
+    # bug, logged with its traceback, and the report says where the probe stopped.
+    except Exception as exc:
+        log.exception("probe.unexpected_error port=%s", port)
+        last = notes.phases[-1].name if notes.phases else "connect"
+        notes.failure = notes.failure or Failure(
+            last, Problem.CLOSED, f"the probe stopped: {type(exc).__name__}: {exc}"
         )
     return notes
 
@@ -247,6 +257,7 @@ def _freeze(meta: _Meta, notes: Notes, addresses: tuple[str, ...] = ()) -> Probe
     Turn the notes of one port's probe into its record.
     """
     servername = meta.servername or (None if meta.target.address else meta.target.host)
+    clock = notes.handshake
     return ProbeResult(
         host=meta.target.host,
         port=meta.port,
@@ -267,6 +278,9 @@ def _freeze(meta: _Meta, notes: Notes, addresses: tuple[str, ...] = ()) -> Probe
         cert=_cert_check(notes, servername or notes.address),
         timeout_s=meta.timeout,
         addresses=addresses,
+        client_cert_requested=bool(clock and clock.cert_requested),
+        tls_alerts=tuple(clock.alerts) if clock else (),
+        chain=(clock.chain or ()) if clock else (),
     )
 
 
@@ -292,6 +306,14 @@ def _cert_check(notes: Notes, name: str | None) -> CertCheck | None:
     if info is not None and name is not None:
         match = certs.hostname_matches(name, info.sans, info.common_name)
     code, message = notes.verify_error or (None, None)
+    chain = notes.handshake.chain if notes.handshake else None
+    missing = None
+    if chain and code in _ISSUER_NOT_FOUND:
+        # Only a rejected chain gets here, so cryptography is loaded already.
+        from bot.probe import x509
+
+        missing = x509.missing_issuer(chain)
+    issuer, url = missing or (None, None)
     return CertCheck(
         info=info,
         trusted=notes.verify_error is None,
@@ -299,4 +321,7 @@ def _cert_check(notes: Notes, name: str | None) -> CertCheck | None:
         verify_message=message,
         name=name,
         hostname_match=match,
+        chain_sent=len(chain) if chain is not None else None,
+        missing_issuer=issuer,
+        issuer_url=url,
     )

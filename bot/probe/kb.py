@@ -27,21 +27,26 @@ class KbLink:
     title: str
 
 
-def kb_links(categories: Iterable[str | None]) -> dict[str, KbLink]:
+def kb_links(wanted: Iterable[str | None]) -> dict[str, KbLink]:
     """
-    Map each category to one knowledge-base entry for it; {} when the base cannot load.
+    Map each wanted entry id, and each wanted category, to a knowledge-base entry;
+    {} when the base cannot load.
 
-    When several entries share a category, the one marked ``probe_helps`` wins, then the
-    first by id, so the answer is deterministic.
+    An id maps to that entry, if the base has it. A category maps to one entry in it:
+    the one marked ``probe_helps`` wins, then the first by id, so the answer is
+    deterministic.
     """
-    wanted = {c for c in categories if c}
-    if not wanted:
+    names = {w for w in wanted if w}
+    if not names:
         return {}
     entries = _load_entries()
     chosen: dict[str, Any] = {}
     for entry in sorted(entries, key=lambda e: str(getattr(e, "id", ""))):
+        entry_id = str(getattr(entry, "id", ""))
+        if entry_id in names:
+            chosen[entry_id] = entry
         category = getattr(entry, "category", None)
-        if category not in wanted:
+        if category not in names:
             continue
         current = chosen.get(category)
         if current is None or (
@@ -50,6 +55,16 @@ def kb_links(categories: Iterable[str | None]) -> dict[str, KbLink]:
         ):
             chosen[category] = entry
     return {c: KbLink(str(e.id), str(e.title)) for c, e in chosen.items()}
+
+
+def link_for(
+    entry: str | None, category: str | None, links: dict[str, KbLink]
+) -> KbLink | None:
+    """
+    The entry that explains one finding: its own entry if the base has it, else its
+    category's.
+    """
+    return links.get(entry or "") or links.get(category or "")
 
 
 def _load_entries() -> list[Any]:

@@ -79,6 +79,8 @@ class TlsInfo:
     version: str
     cipher: str
     bits: int | None = None
+    # The DH group's size, for a finite-field DHE suite (TLS 1.2 and older).
+    dh_bits: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,12 @@ class CertCheck:
     verify_message: str | None = None
     name: str | None = None
     hostname_match: bool | None = None
+    # How many certificates the server sent (read from its Certificate message); when
+    # it sent only its own, the issuer it left out and where that issuer is published
+    # (the leaf's AIA caIssuers URL), if the certificate says.
+    chain_sent: int | None = None
+    missing_issuer: str | None = None
+    issuer_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +147,13 @@ class ProbeResult:
     cert: CertCheck | None = None
     timeout_s: float = 10.0
     addresses: tuple[str, ...] = ()
+    # The server sent a CertificateRequest (it asks for, or requires, a client
+    # certificate), and the TLS alerts it sent (RFC 8446 §6 codes).
+    client_cert_requested: bool = False
+    tls_alerts: tuple[int, ...] = ()
+    # The certificates the server sent (DER, in the order sent), for DANE
+    # (bot.mxcheck.dane).
+    chain: tuple[bytes, ...] = ()
 
     def phase(self, name: str) -> Phase | None:
         """

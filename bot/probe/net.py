@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from typing import Any
 
 from bot.probe.policy import special_name_addresses
 
@@ -72,7 +73,41 @@ def _gai_text(exc: BaseException) -> str:
     return str(exc)
 
 
-async def connect(address: str, port: int, *, timeout: float) -> socket.socket:
+# How many of the first bytes a server sends are kept, to name what answered
+# ("HTTP/1.1 400 ..." in answer to a ClientHello).
+FIRST_BYTES = 16
+
+
+class RecordingSocket(socket.socket):
+    """
+    A TCP socket that keeps the first bytes the server sent, whoever reads them.
+
+    asyncio's transports read with ``recv_into``/``recv``; the bytes still go to them
+    untouched.
+    """
+
+    first: bytes = b""
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """
+        Read as usual, keeping the start of the stream.
+        """
+        count = super().recv_into(buffer, nbytes, flags)
+        if len(self.first) < FIRST_BYTES and count:
+            self.first += bytes(memoryview(buffer)[: min(count, FIRST_BYTES)])
+        return count
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        """
+        Read as usual, keeping the start of the stream.
+        """
+        data = super().recv(bufsize, flags)
+        if len(self.first) < FIRST_BYTES and not flags & socket.MSG_PEEK:
+            self.first += data[:FIRST_BYTES]
+        return data
+
+
+async def connect(address: str, port: int, *, timeout: float) -> RecordingSocket:
     """
     Open a TCP connection to exactly ``address`` (never a name, so nothing is resolved
     again).
@@ -84,7 +119,7 @@ async def connect(address: str, port: int, *, timeout: float) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # proto=IPPROTO_TCP makes asyncio set TCP_NODELAY on the transport built on this
     # socket.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = RecordingSocket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     try:
@@ -93,40 +128,3 @@ async def connect(address: str, port: int, *, timeout: float) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-async def wait_readable(sock: socket.socket, timeout: float) -> bool:
-    """
-    Wait until the server sends something (or closes); False when it stays silent.
-
-    Nothing is read: aiosmtplib reads the greeting itself, within its line limits.
-    """
-    if timeout <= 0:
-        return False
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def on_readable() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(sock.fileno(), on_readable)
-    try:
-        await asyncio.wait_for(ready, timeout)
-    except TimeoutError:
-        return False
-    finally:
-        loop.remove_reader(sock.fileno())
-    return True
-
-
-def closed_by_peer(sock: socket.socket) -> bool:
-    """
-    True when a readable socket holds no data but end-of-file (or a reset).
-    """
-    try:
-        return sock.recv(1, socket.MSG_PEEK) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True

@@ -12,7 +12,8 @@ from enum import Enum
 from typing import Any
 
 from bot.probe.model import Failure, Mode, Phase, Problem, TlsInfo
-from bot.probe.tls import elapsed_ms
+from bot.probe.net import RecordingSocket
+from bot.probe.tls import HandshakeClock, elapsed_ms
 
 # A healthy server answers each command and finishes a handshake well within this.
 PHASE_CAP_S = 5.0
@@ -25,10 +26,9 @@ MAX_EXTENSION_CHARS = 200
 
 class Plan(Enum):
     """
-    How a connection starts: wait to see who speaks first, TLS at once, or plaintext.
+    How a connection starts: TLS at once, or a plaintext greeting.
     """
 
-    DETECT = "detect"
     TLS = "tls"
     PLAIN = "plain"
 
@@ -62,8 +62,52 @@ class Notes:
     der: bytes | None = None
     peercert: dict[str, Any] | None = None
     verify_error: tuple[int | None, str] | None = None
+    # The TLS handshake of the connection, once one started (see tls.HandshakeClock).
+    handshake: HandshakeClock | None = None
+    # The connection's socket, which keeps the first bytes the server sent.
+    sock: RecordingSocket | None = None
+    # When the connection was established (perf_counter), for the engine's watchers.
+    connected_at: float | None = None
     # Told of each step as it is recorded (live progress); never stops the probe.
     listener: Callable[[Phase], None] | None = None
+
+    def adopt(self, other: Notes) -> None:
+        """
+        Take over what another connection of the same probe saw, after the first phase
+        (resolve) of this one, and tell the listener.
+        """
+        kept = self.phases[:1]
+        for name in (
+            "failure",
+            "mode",
+            "address",
+            "banner",
+            "extensions_before_tls",
+            "extensions_after_tls",
+            "tls",
+            "der",
+            "peercert",
+            "verify_error",
+            "handshake",
+            "sock",
+            "connected_at",
+        ):
+            setattr(self, name, getattr(other, name))
+        self.phases = kept
+        for phase in other.phases:
+            self._record(phase)
+
+    def received(self) -> bytes:
+        """
+        The first bytes the server sent on this connection (b"" before any).
+        """
+        return self.sock.first if self.sock is not None else b""
+
+    def greeted(self) -> bool:
+        """
+        True once the plaintext or TLS greeting phase has an outcome.
+        """
+        return any(p.name == "banner" for p in self.phases)
 
     def _record(self, phase: Phase) -> None:
         """

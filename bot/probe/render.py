@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.probe.kb import KbLink
+from bot.probe.kb import KbLink, link_for
 from bot.probe.model import ProbeResult
 from bot.probe.verdict import Finding, Severity, Verdict, days_left
 
@@ -79,7 +79,8 @@ def result_json(
 
 def _finding_json(finding: Finding, links: dict[str, KbLink]) -> dict[str, Any]:
     """
-    One finding; ``kb_entry`` names the knowledge-base entry for its category, if any.
+    One finding; a failing one names the knowledge-base entry that explains it
+    (``kb_entry``, ``kb_title``), when the base has one.
     """
     data = {
         "id": finding.id,
@@ -89,9 +90,10 @@ def _finding_json(finding: Finding, links: dict[str, KbLink]) -> dict[str, Any]:
     }
     if finding.category:
         data["category"] = finding.category
-        link = links.get(finding.category)
+        link = link_for(finding.entry, finding.category, links)
         if link is not None:
             data["kb_entry"] = link.id
+            data["kb_title"] = link.title
     return data
 
 
@@ -175,8 +177,8 @@ def print_report(
         line = Text(f" {_MARKS[finding.severity]} {finding.message}")
         console.print(line)
         console.print(Text(f"   → {finding.advice}", style="dim"))
-        link = links.get(finding.category or "")
-        if link is not None:
+        link = link_for(finding.entry, finding.category, links)
+        if link is not None and finding.severity is Severity.FAIL:
             console.print(
                 Text(f"   knowledge base: {link.title} [{link.id}]", style="dim")
             )

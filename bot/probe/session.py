@@ -17,7 +17,6 @@ from bot.probe import net
 from bot.probe.model import Problem
 from bot.probe.notes import PHASE_CAP_S, Next, Notes, Plan
 from bot.probe.steps import (
-    NO_GREETING_CLOSED,
     after_tls,
     open_plain,
     open_tls,
@@ -34,13 +33,11 @@ async def run_session(
     plan: Plan,
     context: ssl.SSLContext,
     server_name: str | None,
-    quiet_wait: float,
     greeting_wait: float | None = None,
 ) -> Next:
     """
     Connect once and go as far as the server lets us, recording each step in ``notes``.
 
-    ``quiet_wait`` is how long DETECT waits for a greeting before trying TLS;
     ``greeting_wait`` bounds the plaintext greeting (default: the rest of the deadline).
     """
     start = time.perf_counter()
@@ -71,21 +68,11 @@ async def run_session(
     notes.done("connect", start, notes.address)
     smtp: aiosmtplib.SMTP | None = None
     clock = HandshakeClock()
+    notes.handshake, notes.sock = clock, sock
     token = CLOCK.set(clock)
     try:
-        connected_at = time.perf_counter()
+        connected_at = notes.connected_at = time.perf_counter()
         implicit = plan is Plan.TLS
-        if plan is Plan.DETECT:
-            implicit = not await net.wait_readable(
-                sock, min(quiet_wait, notes.remaining())
-            )
-            if not implicit and net.closed_by_peer(sock):
-                return notes.fail(
-                    "banner",
-                    start,
-                    Problem.CLOSED_BEFORE_GREETING,
-                    NO_GREETING_CLOSED,
-                )
         local = _address_literal(sock)
         smtp = _ProbeSMTP(
             hostname=server_name or notes.address,
@@ -112,7 +99,7 @@ async def run_session(
 
 async def _connect(
     addresses: tuple[str, ...], port: int, notes: Notes
-) -> tuple[socket.socket, str]:
+) -> tuple[net.RecordingSocket, str]:
     """
     Connect to the first address that answers, in resolver order.
     """

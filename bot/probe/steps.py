@@ -142,6 +142,14 @@ async def starttls(
             )
         notes.done("starttls", start, "220", end=clock.started)
         hs_start = clock.started or time.perf_counter()
+        if clock.finished is not None:
+            # The handshake completed, then the server hung up or sent an alert (TLS
+            # 1.3 certificate_required arrives this way).
+            _note_tls(notes)
+            notes.done("handshake", hs_start, _tls_detail(notes), end=clock.finished)
+            return notes.fail(
+                "ehlo_tls", clock.finished, Problem.CLOSED, _closed_text(exc)
+            )
         if isinstance(exc, TimeoutError):
             return notes.fail(
                 "handshake",
@@ -155,7 +163,7 @@ async def starttls(
     except aiosmtplib.SMTPException as exc:
         return notes.fail("starttls", start, Problem.STARTTLS_NO_ANSWER, exc.message)
     notes.done("starttls", start, "220", end=clock.started)
-    _note_tls(notes, smtp)
+    _note_tls(notes)
     notes.done(
         "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
     )
@@ -203,6 +211,19 @@ async def open_tls(
         if isinstance(cause, ssl.SSLCertVerificationError):
             notes.mode = Mode.TLS
             return _verify_failed(notes, clock, clock.started or start, cause)
+        if clock.finished is not None:
+            notes.mode = Mode.TLS
+            _note_tls(notes)
+            notes.done(
+                "handshake", clock.started or start, _tls_detail(notes), clock.finished
+            )
+            why = _closed_text(exc)
+            return notes.fail(
+                "banner",
+                clock.finished,
+                Problem.CLOSED_BEFORE_GREETING,
+                f"TLS handshake done, then {why} without a greeting",
+            )
         if isinstance(cause, ssl.SSLError) and cause.reason not in NOT_TLS_REASONS:
             notes.mode = Mode.TLS
             return notes.fail(
@@ -211,13 +232,13 @@ async def open_tls(
                 Problem.HANDSHAKE_FAILED,
                 _tls_error_text(cause),
             )
-        if clock.finished is not None:
-            notes.mode = Mode.TLS
+        received = notes.received()
+        if received.startswith(b"HTTP/"):
             return notes.fail(
-                "banner",
-                start,
-                Problem.CLOSED_BEFORE_GREETING,
-                "TLS handshake done, then the server closed without a greeting",
+                "handshake",
+                clock.started or start,
+                Problem.NOT_SMTP,
+                "the port answers HTTP, not SMTP: it is a web server",
             )
         # Non-TLS bytes or a hang-up in answer to our ClientHello: maybe a plaintext
         # port.
@@ -225,7 +246,7 @@ async def open_tls(
         notes.fail("handshake", clock.started or start, Problem.HANDSHAKE_FAILED, text)
         return Next.RETRY_PLAIN
     notes.mode = Mode.TLS
-    _note_tls(notes, smtp)
+    _note_tls(notes)
     notes.done(
         "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
     )
@@ -253,17 +274,26 @@ async def after_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> Next:
     return Next.DONE
 
 
-def _note_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> None:
+def _note_tls(notes: Notes) -> None:
     """
-    Keep the negotiated version and cipher and the server's certificate (DER).
+    Keep the negotiated version, cipher and DH group and the server's certificate
+    (DER), as the handshake clock saw them when the handshake completed.
     """
-    ssl_object = smtp.get_transport_info("ssl_object")
-    if isinstance(ssl_object, ssl.SSLObject):
-        name, _protocol, bits = ssl_object.cipher() or ("", "", None)
-        notes.tls = TlsInfo(version=ssl_object.version() or "", cipher=name, bits=bits)
-        notes.der = ssl_object.getpeercert(binary_form=True)
-        # Decoded by the stdlib only when the chain verified; empty after a capture.
-        notes.peercert = ssl_object.getpeercert() or None
+    clock = notes.handshake
+    if clock is None or clock.version is None:
+        return
+    cipher = clock.cipher or ""
+    # OpenSSL names finite-field DHE suites DHE-... (EDH-... for old ones).
+    dhe = cipher.startswith(("DHE-", "EDH-"))
+    notes.tls = TlsInfo(
+        version=clock.version,
+        cipher=cipher,
+        bits=clock.bits,
+        dh_bits=clock.dh_bits if dhe else None,
+    )
+    notes.der = clock.der
+    # Decoded by the stdlib only when the chain verified; empty after a capture.
+    notes.peercert = clock.peercert
 
 
 def _tls_detail(notes: Notes) -> str:
@@ -294,10 +324,8 @@ async def _ehlo(notes: Notes, smtp: aiosmtplib.SMTP, name: str) -> Next | None:
         return notes.fail(
             name, start, Problem.NOT_SMTP, f"EHLO reply is not SMTP: {exc.message}"
         )
-    except (aiosmtplib.SMTPException, OSError):
-        return notes.fail(
-            name, start, Problem.CLOSED, "the server closed the connection"
-        )
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return notes.fail(name, start, Problem.CLOSED, _closed_text(exc))
     lines = [
         clip(line.strip(), MAX_EXTENSION_CHARS) for line in response.message.split("\n")
     ]
@@ -322,6 +350,16 @@ def _verify_failed(
         notes.done("starttls", start, "220", end=clock.started)
     notes.done("handshake", clock.started or start, "certificate not verified")
     return Next.CAPTURE
+
+
+def _closed_text(exc: BaseException) -> str:
+    """
+    "the server closed the connection", with the TLS alert that came with it, if any.
+    """
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, ssl.SSLError) and cause.reason:
+            return f"the server closed the connection ({_tls_error_text(cause)})"
+    return "the server closed the connection"
 
 
 def _tls_error_text(exc: BaseException) -> str:

@@ -1,10 +1,18 @@
 """
-TLS contexts for the probe and a clock that sees when the handshake starts and ends.
+TLS contexts for the probe, and a record of what one handshake showed.
 
 Two contexts: ``verify`` judges the chain like a mail client (system trust store plus
 ``--cafile``); ``capture`` accepts any certificate so that a failed verification can
-still show what the server presents. Both accept TLS 1.0 and 1.1, so an old server is
-reported as a warning with its version rather than as an unexplained handshake failure.
+still show what the server presents. Both accept TLS 1.0/1.1 and small keys and groups
+(``@SECLEVEL=0``), so an old server is named with its version, key size or DH group
+(``verdict`` judges them as default clients do) instead of failing without a reason.
+
+``HandshakeClock`` records when the handshake started and finished and, through
+OpenSSL's message callback, the handshake messages a default client never shows: the
+server's CertificateRequest, the certificate list it sent, its DH group and the alerts
+it sent. The session facts (version, cipher, certificate) are kept the moment the
+handshake completes, before a post-handshake alert (TLS 1.3 ``certificate_required``)
+can tear the connection down.
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ import os
 import re
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import InputError
 
@@ -26,15 +35,38 @@ _LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
 _HASH_NAME = re.compile(r"^[0-9a-f]{8}\.\d+$")
 
 
+# RFC 8446 §4 / RFC 5246 §7.4 handshake message types, and the record content types.
+_CERTIFICATE = 11
+_SERVER_KEY_EXCHANGE = 12
+_CERTIFICATE_REQUEST = 13
+_HANDSHAKE_RECORD = 22
+_ALERT_RECORD = 21
+# A server's Certificate message larger than this is not kept (a chain is a few KiB).
+_MAX_CERTIFICATE_MESSAGE = 64 * 1024
+
+
 @dataclass(slots=True)
 class HandshakeClock:
     """
-    When the TLS handshake of one connection started and finished (``perf_counter``
-    seconds).
+    What the TLS handshake of one connection showed: when it started and finished
+    (``perf_counter`` seconds), the session it set up, and the server's own messages.
     """
 
     started: float | None = None
     finished: float | None = None
+    version: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+    der: bytes | None = None
+    peercert: dict[str, Any] | None = None
+    # The server sent a CertificateRequest (RFC 8446 §4.3.2, RFC 5246 §7.4.4).
+    cert_requested: bool = False
+    # The certificates of the server's Certificate message, in the order sent.
+    chain: tuple[bytes, ...] | None = None
+    # The DH prime's size from a TLS 1.2 ServerKeyExchange (DHE suites only).
+    dh_bits: int | None = None
+    # Alert descriptions the server sent (RFC 8446 §6), first one first.
+    alerts: list[int] = field(default_factory=list)
 
 
 # The clock of the connection being probed. asyncio runs the handshake in callbacks that
@@ -59,6 +91,80 @@ class _TimedSSLObject(ssl.SSLObject):
         super().do_handshake()
         if clock is not None:
             clock.finished = time.perf_counter()
+            # Kept now: a TLS 1.3 server may reject us right after this (e.g. with
+            # certificate_required) and the object then has nothing left to tell.
+            name, _protocol, bits = self.cipher() or ("", "", None)
+            clock.version, clock.cipher, clock.bits = self.version(), name, bits
+            clock.der = self.getpeercert(binary_form=True)
+            clock.peercert = self.getpeercert() or None
+
+
+def _on_message(
+    conn: object,
+    direction: str,
+    version: object,
+    content_type: int,
+    msg_type: int,
+    data: bytes,
+) -> None:
+    """
+    OpenSSL's message callback: note the server's handshake messages and alerts.
+
+    Must never raise: an exception here would surface inside the TLS read.
+    """
+    clock = CLOCK.get()
+    if clock is None or direction != "read":
+        return
+    try:
+        if content_type == _ALERT_RECORD and len(data) >= 2:
+            clock.alerts.append(data[1])
+        elif content_type != _HANDSHAKE_RECORD:
+            return
+        elif msg_type == _CERTIFICATE_REQUEST:
+            clock.cert_requested = True
+        elif msg_type == _CERTIFICATE and clock.chain is None:
+            if len(data) <= _MAX_CERTIFICATE_MESSAGE:
+                clock.chain = certificate_list(data)
+        elif msg_type == _SERVER_KEY_EXCHANGE and len(data) > 6:
+            # RFC 5246 §7.4.3 ServerDHParams: opaque dh_p<1..2^16-1> comes first; for
+            # ECDHE the same bytes are a curve type, which ``dh_bits`` is ignored for.
+            length = int.from_bytes(data[4:6], "big")
+            clock.dh_bits = int.from_bytes(data[6 : 6 + length], "big").bit_length()
+    # The callback runs inside OpenSSL's read; losing one fact beats breaking the read.
+    except Exception:  # pragma: no cover - defensive: the parsers above are bounded
+        return
+
+
+def certificate_list(message: bytes) -> tuple[bytes, ...] | None:
+    """
+    The DER certificates of a Certificate handshake message (TLS 1.2 or 1.3 layout).
+
+    RFC 5246 §7.4.2: a 3-byte list length, then 3-byte-length certificates. RFC 8446
+    §4.4.2 adds a request context before the list and extensions after each entry.
+    """
+    body = message[4:]
+    for tls13 in (False, True):
+        pos = 0
+        if tls13:
+            if not body:
+                return None
+            pos = 1 + body[0]
+        if pos + 3 > len(body):
+            continue
+        end = pos + 3 + int.from_bytes(body[pos : pos + 3], "big")
+        if end != len(body):
+            continue
+        pos += 3
+        certs: list[bytes] = []
+        while pos + 3 <= end:
+            size = int.from_bytes(body[pos : pos + 3], "big")
+            certs.append(body[pos + 3 : pos + 3 + size])
+            pos += 3 + size
+            if tls13 and pos + 2 <= end:
+                pos += 2 + int.from_bytes(body[pos : pos + 2], "big")
+        if pos == end:
+            return tuple(certs)
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +204,21 @@ def build_contexts(*, cafile: str | None = None) -> TlsContexts:
         context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
         context.set_ciphers(_LEGACY_CIPHERS)
         context.sslobject_class = _TimedSSLObject
+        watch_messages(context)
     return TlsContexts(verify=verify, capture=capture)
+
+
+def watch_messages(context: ssl.SSLContext) -> None:
+    """
+    Have OpenSSL report handshake messages and alerts to ``HandshakeClock``.
+
+    CPython exposes OpenSSL's message callback only as the private
+    ``SSLContext._msg_callback`` (since 3.8, used by its own test suite); without it
+    the probe still works, it just cannot name a client-certificate request, the chain
+    as sent, or the DH group.
+    """
+    if hasattr(context, "_msg_callback"):
+        context._msg_callback = _on_message
 
 
 def _load_system_trust(context: ssl.SSLContext) -> None:

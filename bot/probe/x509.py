@@ -13,7 +13,11 @@ import hashlib
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID, PublicKeyAlgorithmOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    NameOID,
+    PublicKeyAlgorithmOID,
+)
 
 from bot.probe.certs import SHORT_BY_OID, format_name, public_key_info
 from bot.probe.model import CertInfo
@@ -134,3 +138,38 @@ def _describe_key(cert: x509.Certificate, der: bytes) -> tuple[str, int | None]:
     if isinstance(key, ed448.Ed448PublicKey):
         return "Ed448", _FIXED_KEY_SIZES["Ed448"]
     return public_key_info(der)
+
+
+def missing_issuer(chain: tuple[bytes, ...]) -> tuple[str, str | None] | None:
+    """
+    The issuer a server that sent only its own certificate left out, and where the
+    certificate says that issuer is published (AIA caIssuers, RFC 5280 §4.2.2.1).
+
+    None when the server sent more than the leaf, or a self-issued certificate, or
+    bytes that are not a certificate.
+    """
+    if len(chain) != 1:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(chain[0])
+    except ValueError:
+        return None
+    if cert.issuer == cert.subject:
+        return None
+    url = None
+    try:
+        access = cert.extensions.get_extension_for_class(
+            x509.AuthorityInformationAccess
+        )
+    except x509.ExtensionNotFound:
+        access = None
+    if access is not None:
+        for description in access.value:
+            location = description.access_location
+            if (
+                description.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+                and isinstance(location, x509.UniformResourceIdentifier)
+            ):
+                url = location.value
+                break
+    return format_name(_rdns(cert.issuer)), url

@@ -27,7 +27,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.conversation.replies import ProbeOutcome, Reply, ReplyKind, probe_lines
+from bot.conversation.replies import (
+    ProbeOutcome,
+    Reply,
+    ReplyKind,
+    domain_head,
+    policy_lines,
+    probe_lines,
+)
 
 SECTION_LIMIT: Final = 3000
 HEADER_LIMIT: Final = 150
@@ -49,7 +56,13 @@ CHOOSE_PREFIX: Final = "smtpbot_choose_"
 # Bolt matches the numbered choice buttons with one listener.
 CHOICE_PATTERN: Final = re.compile(r"^smtpbot_choose_\d+$")
 
-_ICONS: Final = {"ok": ":white_check_mark:", "warn": ":warning:", "fail": ":x:"}
+_ICONS: Final = {
+    "ok": ":white_check_mark:",
+    "pass": ":white_check_mark:",
+    "warn": ":warning:",
+    "fail": ":x:",
+    "none": ":white_circle:",
+}
 
 
 def cut(text: str, limit: int) -> str:
@@ -236,16 +249,31 @@ def probe_blocks(outcome: ProbeOutcome, *, thread_ts: str | None) -> list[Block]
     """
     The probe report: verdict per port, findings, and advice for failures.
     """
+    title = "Mail domain check" if outcome.domain is not None else "STARTTLS check"
     blocks: list[Block] = [
         HeaderBlock(
-            text=PlainTextObject(
-                text=cut(f"STARTTLS check: {outcome.target}", HEADER_LIMIT)
-            )
+            text=PlainTextObject(text=cut(f"{title}: {outcome.target}", HEADER_LIMIT))
         )
     ]
     if outcome.refused:
         blocks.append(_section(f":no_entry: Not checked: {escape(outcome.refused)}"))
         return blocks
+    domain = outcome.domain
+    if domain is not None:
+        icon = _ICONS.get(domain.verdict, ":grey_question:")
+        why = "\n".join(f"• {escape(r)}" for r in domain.reasons)
+        blocks.append(
+            _section(
+                f"{icon} *{escape(domain_head(domain))}*" + (f"\n{why}" if why else "")
+            )
+        )
+        for policy, lines in zip(domain.policies, policy_lines(domain), strict=True):
+            head, *rest = lines
+            body = "\n".join(escape(line.strip()) for line in rest)
+            mark = _ICONS.get(policy.result, ":grey_question:")
+            blocks.append(
+                _section(f"{mark} *{escape(head)}*" + (f"\n{body}" if body else ""))
+            )
     for summary in outcome.summaries[:10]:
         head, *details = probe_lines(summary)
         icon = _ICONS.get(summary.verdict, ":grey_question:")
@@ -274,6 +302,13 @@ def probe_text(outcome: ProbeOutcome) -> str:
     """
     if outcome.refused:
         return cut(f"Not checked {outcome.target}: {outcome.refused}", FALLBACK_LIMIT)
+    if outcome.domain is not None:
+        results = ", ".join(f"{p.name} {p.result}" for p in outcome.domain.policies)
+        return cut(
+            f"Mail domain check: {outcome.domain.domain} {outcome.domain.verdict} "
+            f"({results})",
+            FALLBACK_LIMIT,
+        )
     verdicts = ", ".join(f"{s.target} {s.verdict}" for s in outcome.summaries)
     return cut(f"STARTTLS check: {verdicts or outcome.target}", FALLBACK_LIMIT)
 

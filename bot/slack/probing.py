@@ -6,23 +6,26 @@ Probes asked for from Slack always run under ``PROBE_ALLOW_CIDRS`` and ``PROBE_P
 (DESIGN.md); nothing here lifts them. Ports of a sweep are probed side by side; each
 step of each port, then each port's verdict, goes to the progress callback, so the
 "checking…" message moves on as the probe does.
-``--mx`` looks up the domain's MX hosts (dnspython) and checks the preferred ones on 25.
+``--mx`` checks a mail domain as senders see it (``bot.mxcheck``): its MX hosts on 25,
+MTA-STS, DANE and TLS-RPT, under the same policy.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+import ssl
+from typing import TYPE_CHECKING, Final
 
 from bot.config import Settings
 from bot.conversation.checks import (
     SWEEP_PORTS,
+    DomainSummary,
     Finding,
+    PolicySummary,
     ProbeSummary,
     ProbeTarget,
     ProgressCallback,
 )
-from bot.errors import ProbeRefusedError
 from bot.probe import (
     ProbePolicy,
     ProbeResult,
@@ -33,13 +36,12 @@ from bot.probe import (
     probe_ports,
 )
 from bot.probe.model import Phase
-from bot.probe.policy import special_name_addresses
 
-# RFC 5321 §5.1: mail exchangers receive on port 25; check at most this many of them.
+if TYPE_CHECKING:
+    from bot.mxcheck.model import DomainReport
+
+# RFC 5321 §5.1: mail exchangers receive on port 25.
 MX_PORT: Final = 25
-MX_HOSTS: Final = 2
-# DNS gets this long to list MX hosts before the check gives up.
-MX_TIMEOUT: Final = 5.0
 
 
 def summarize(result: ProbeResult) -> ProbeSummary:
@@ -70,6 +72,59 @@ def summarize(result: ProbeResult) -> ProbeSummary:
     )
 
 
+def summarize_domain(report: DomainReport) -> DomainSummary:
+    """
+    A domain report as the engine's summary: verdict, MX probes, each mechanism.
+    """
+    sts, dane, rpt = report.mta_sts, report.dane, report.tls_rpt
+    sts_detail = ", ".join(
+        part
+        for part in (
+            f"mode {sts.mode}" if sts.mode else "",
+            f"id {sts.policy_id}" if sts.policy_id else "",
+            f"mx {' '.join(sts.mx_patterns)}" if sts.mx_patterns else "",
+        )
+        if part
+    )
+    dane_detail = (
+        "MX records DNSSEC-validated" if dane.dnssec else "MX records not signed"
+    )
+    sections = (
+        ("MTA-STS", str(sts.result), sts_detail, sts.reasons),
+        ("DANE", str(dane.result), dane_detail, dane.reasons),
+        ("TLS-RPT", str(rpt.result), ", ".join(rpt.rua), rpt.reasons),
+    )
+    from bot.mxcheck.judge import TLS_CATEGORIES
+
+    blocking = (
+        check.verdict.category
+        for check in report.mx
+        if check.verdict is not None
+        and check.verdict.verdict == "fail"
+        and check.verdict.category not in TLS_CATEGORIES
+    )
+    return DomainSummary(
+        domain=report.domain,
+        verdict=report.verdict,
+        blocking=tuple(dict.fromkeys(c for c in blocking if c)),
+        reasons=tuple(r.text for r in report.reasons),
+        mx=tuple(
+            summarize(check.probe) for check in report.mx if check.probe is not None
+        ),
+        policies=tuple(
+            PolicySummary(
+                name,
+                result,
+                detail,
+                tuple(r.text for r in reasons),
+                tuple(dict.fromkeys(r.advice for r in reasons if r.advice)),
+                next((r.kb_entry for r in reasons if r.kb_entry), None),
+            )
+            for name, result, detail, reasons in sections
+        ),
+    )
+
+
 def _phases(summary: ProbeSummary) -> str:
     """
     One progress line for a finished port.
@@ -91,6 +146,7 @@ class PolicyProber:
         self._timeout = settings.probe_timeout
         self._cafile = cafile
         self._contexts: TlsContexts | None = None
+        self._https: ssl.SSLContext | None = None
 
     def _tls(self) -> TlsContexts:
         """
@@ -107,10 +163,7 @@ class PolicyProber:
         Probe the target's port, or sweep 587/25/465, or the domain's MX hosts.
         """
         if target.mx:
-            hosts = await self._mx_hosts(target.host)
-            await progress(f"MX hosts: {', '.join(hosts)}")
-            port = target.port or MX_PORT
-            jobs = [self._one(Target(host, port), port, progress) for host in hosts]
+            return (await self.check_domain(target, progress=progress)).mx
         else:
             ports = (
                 [target.port]
@@ -122,6 +175,28 @@ class PolicyProber:
             await progress(f"connecting to {target.host}")
             jobs = [self._one(Target(target.host), port, progress) for port in ports]
         return tuple(await asyncio.gather(*jobs))
+
+    async def check_domain(
+        self, target: ProbeTarget, *, progress: ProgressCallback
+    ) -> DomainSummary:
+        """
+        Check a mail domain (MX hosts, MTA-STS, DANE, TLS-RPT) under the Slack policy.
+        """
+        from bot.mxcheck.check import check_domain
+        from bot.mxcheck.fetch import https_context
+
+        if self._https is None:
+            self._https = https_context(cafile=self._cafile)
+        report = await check_domain(
+            target.host,
+            policy=self._policy,
+            contexts=self._tls(),
+            timeout=self._timeout,
+            port=target.port or MX_PORT,
+            https=self._https,
+            progress=progress,
+        )
+        return summarize_domain(report)
 
     async def _one(
         self, target: Target, port: int, progress: ProgressCallback
@@ -163,25 +238,6 @@ class PolicyProber:
         summary = summarize(result)
         await progress(_phases(summary))
         return summary
-
-    async def _mx_hosts(self, domain: str) -> list[str]:
-        """
-        The preferred MX hosts of ``domain``; ProbeRefusedError when there are none.
-        """
-        if special_name_addresses(domain) is not None:
-            raise ProbeRefusedError(f"{domain} is a special-use name with no MX hosts")
-        import dns.asyncresolver
-        import dns.exception
-
-        try:
-            answer = await dns.asyncresolver.resolve(domain, "MX", lifetime=MX_TIMEOUT)
-        except dns.exception.DNSException as exc:
-            raise ProbeRefusedError(f"no MX hosts for {domain}: {exc}") from exc
-        records = sorted(answer, key=lambda r: (r.preference, str(r.exchange)))
-        hosts = [str(r.exchange).rstrip(".") for r in records if str(r.exchange) != "."]
-        if not hosts:
-            raise ProbeRefusedError(f"{domain} accepts no mail (null MX, RFC 7505)")
-        return hosts[:MX_HOSTS]
 
 
 def make_prober(settings: Settings) -> PolicyProber:

@@ -20,7 +20,8 @@ from bot.state import ThreadKey
 USAGE: Final = (
     "Usage: `/smtpcheck host[:port] [--mx]`\n"
     "Checks that a mail server offers STARTTLS with a valid certificate. Without a "
-    "port it tries 587, 25 and 465. `--mx` checks the domain's MX hosts.\n"
+    "port it tries 587, 25 and 465. `--mx` checks a mail domain as senders see it: "
+    "its MX hosts on port 25, MTA-STS, DANE and TLS-RPT.\n"
     "Example: `/smtpcheck smtp.example.com:587`"
 )
 

@@ -119,7 +119,8 @@ async def test_garbage_after_220(scripted: Any, contexts: TlsContexts) -> None:
         (
             "untrusted",
             "tls-cert-untrusted",
-            "certificate chain is not trusted: unable to get local issuer certificate",
+            "certificate chain is not trusted: the server sent only its own "
+            "certificate, and its issuer",
         ),
         (
             "wrong-name",
@@ -386,10 +387,10 @@ async def test_never_sends_mail_rcpt_or_credentials(
 @pytest.mark.skipif(
     not ssl.HAS_TLSv1, reason="the local OpenSSL cannot build a TLS 1.0 peer (no TLSv1)"
 )
-async def test_tls10_only_peer_warns(
+async def test_tls10_only_peer_fails(
     servers: ServerThread, pki: Any, contexts: TlsContexts
 ) -> None:
-    """A TLS 1.0-only server works but warns, naming the version."""
+    """A TLS 1.0-only server fails (default clients refuse it), naming the version."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         # Building the deprecated peer is the point of this test: expect the warning.
@@ -411,9 +412,11 @@ async def test_tls10_only_peer_warns(
     verdict = assess(result)
     assert result.tls is not None and result.tls.version == "TLSv1"
     assert (verdict.verdict, [f.id for f in verdict.findings]) == (
-        "warn",
+        "fail",
         ["tls-legacy"],
     )
+    assert verdict.category == "tls-handshake-failed"
+    assert "TLS 1.0" in verdict.findings[0].message
 
 
 def _good_chain(pki: Any) -> tuple[str, str]:

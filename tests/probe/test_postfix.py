@@ -32,6 +32,18 @@ SERVICES = {
     "-o smtpd_tls_auth_only=yes",
     "plain-auth": "-o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=no",
     "wrapper": "-o smtpd_tls_wrappermode=yes -o smtpd_sasl_auth_enable=yes",
+    # Hostile, the ways real servers are: a client certificate required (TLS 1.3 and,
+    # with 1.3 off, TLS 1.2), only asked for, a 1024-bit DH group, TLS 1.0 only.
+    "ccert": "-o smtpd_tls_security_level=encrypt -o smtpd_tls_req_ccert=yes",
+    "ccert12": "-o smtpd_tls_security_level=encrypt -o smtpd_tls_req_ccert=yes "
+    "-o smtpd_tls_mandatory_protocols=!SSLv2,!SSLv3,!TLSv1.3",
+    "ask": "-o smtpd_tls_ask_ccert=yes",
+    "dh1024": "-o smtpd_tls_dh1024_param_file={conf}/dh1024.pem "
+    "-o smtpd_tls_protocols=!SSLv2,!SSLv3,!TLSv1.3 "
+    "-o smtpd_tls_chain_files={conf}/rsa.pem "
+    "-o tls_medium_cipherlist=DHE-RSA-AES256-GCM-SHA384:@SECLEVEL=0",
+    "tls10": "-o smtpd_tls_protocols=!SSLv2,!SSLv3,!TLSv1.1,!TLSv1.2,!TLSv1.3 "
+    "-o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0",
 }
 # Internal services smtpd talks to; chroot off (5th column "n") so no jail is needed.
 INTERNAL = """\
@@ -93,8 +105,18 @@ smtpd_tls_loglevel = 1
 smtpd_sasl_auth_enable = no
 """
     )
+    rsa = ca.issue_cert("mail.test", "127.0.0.1", key_type=trustme.KeyType.RSA)
+    rsa.private_key_and_cert_chain_pem.write_to_path(str(conf / "rsa.pem"))
+    subprocess.run(
+        ["openssl", "dhparam", "-out", str(conf / "dh1024.pem"), "1024"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     lines = [
-        f"127.0.0.1:{ports[name]} inet n - n - - smtpd {options}".rstrip()
+        f"127.0.0.1:{ports[name]} inet n - n - - smtpd {options}".format(
+            conf=conf
+        ).rstrip()
         for name, options in SERVICES.items()
     ]
     (conf / "master.cf").write_text("\n".join(lines) + "\n" + INTERNAL)
@@ -149,7 +171,8 @@ def postfix() -> Iterator[Postfix]:
             subprocess.run(
                 [binary, "-c", str(config), action], capture_output=True, timeout=60
             )
-        shutil.rmtree(root, ignore_errors=True)
+        if not os.environ.get("KEEP_POSTFIX"):
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def _tail(log: Path) -> str:
@@ -276,3 +299,48 @@ async def test_postfix_saw_only_ehlo_starttls_quit(
         assert not any(
             f" {verb}=" in line for verb in ("mail", "rcpt", "auth", "data", "bdat")
         )
+
+
+def _ids(result: ProbeResult) -> list[str]:
+    """The finding ids of a result, in the verdict's order."""
+    return [f.id for f in assess(result).findings]
+
+
+@pytest.mark.parametrize("service", ["ccert", "ccert12"])
+async def test_client_certificate_required(
+    postfix: Postfix, postfix_contexts: TlsContexts, service: str
+) -> None:
+    """smtpd_tls_req_ccert (TLS 1.3; TLS 1.2 only): client-cert-required, every run."""
+    for _ in range(5):
+        result = await run(postfix, service, postfix_contexts)
+        verdict = assess(result)
+        assert (verdict.verdict, verdict.category) == ("fail", "tls-handshake-failed")
+        assert verdict.findings[0].id == "client-cert-required"
+        assert result.client_cert_requested
+
+
+async def test_client_certificate_asked_only(
+    postfix: Postfix, postfix_contexts: TlsContexts
+) -> None:
+    """smtpd_tls_ask_ccert: the server asks, goes on without one: ok."""
+    result = await run(postfix, "ask", postfix_contexts)
+    assert assess(result).verdict == "ok"
+    assert result.client_cert_requested
+
+
+async def test_dh_1024(postfix: Postfix, postfix_contexts: TlsContexts) -> None:
+    """A 1024-bit DH group (smtpd_tls_dh1024_param_file, DHE only): weak-dh, fail."""
+    result = await run(postfix, "dh1024", postfix_contexts)
+    verdict = assess(result)
+    assert (verdict.verdict, verdict.category) == ("fail", "tls-handshake-failed")
+    assert _ids(result)[0] == "weak-dh"
+    assert "1024-bit DH" in verdict.findings[0].message
+
+
+async def test_tls10_only(postfix: Postfix, postfix_contexts: TlsContexts) -> None:
+    """smtpd_tls_protocols limited to TLSv1: tls-legacy naming TLS 1.0, fail."""
+    result = await run(postfix, "tls10", postfix_contexts)
+    verdict = assess(result)
+    assert (verdict.verdict, verdict.category) == ("fail", "tls-handshake-failed")
+    assert _ids(result)[0] == "tls-legacy"
+    assert "TLS 1.0" in verdict.findings[0].message

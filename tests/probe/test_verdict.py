@@ -202,7 +202,8 @@ def test_auto_detected_implicit_tls_is_noted() -> None:
                 verify_code=9,
             ),
             "tls-cert-expired",
-            "certificate is not valid before 2026-06-03",
+            "certificate is not valid before 2026-06-03 (not yet valid: its start "
+            "date is in the future, or a clock is wrong)",
         ),
         (
             check(
@@ -244,14 +245,11 @@ def test_untrusted_and_wrong_name_lists_both() -> None:
             {"cert": check(info=info(not_after=NOW + dt.timedelta(days=14)))},
             "cert-expiring",
         ),
-        ({"tls": TlsInfo("TLSv1", "ECDHE-RSA-AES128-SHA")}, "tls-legacy"),
-        ({"tls": TlsInfo("TLSv1.1", "ECDHE-RSA-AES128-SHA")}, "tls-legacy"),
         ({"auth_before_tls": ("PLAIN", "LOGIN")}, "auth-before-tls"),
-        ({"cert": check(info=info(key_type="RSA", key_size=1024))}, "weak-key"),
     ],
 )
 def test_warnings(changes: dict[str, object], finding: str) -> None:
-    """Expiring soon, TLS 1.0/1.1, plaintext AUTH and weak keys warn but do not fail."""
+    """Expiring soon and plaintext AUTH warn but do not fail."""
     verdict = assess(result(**changes))
     assert (verdict.verdict, verdict.category) == ("warn", None)
     assert [f.id for f in verdict.findings] == [finding]
@@ -271,3 +269,180 @@ def test_failure_outranks_warnings() -> None:
     verdict = assess(dataclasses.replace(changed, auth_before_tls=("LOGIN",)))
     assert verdict.verdict == "fail"
     assert [f.severity for f in verdict.findings] == [Severity.FAIL, Severity.WARN]
+
+
+@pytest.mark.parametrize(
+    ("changes", "finding", "entry", "words"),
+    [
+        (
+            {"tls": TlsInfo("TLSv1", "ECDHE-RSA-AES128-SHA")},
+            "tls-legacy",
+            "openssl-protocol-version-unsupported",
+            "TLS 1.0",
+        ),
+        (
+            {"tls": TlsInfo("TLSv1.1", "ECDHE-RSA-AES128-SHA")},
+            "tls-legacy",
+            "openssl-protocol-version-unsupported",
+            "TLS 1.1",
+        ),
+        (
+            {"cert": check(info=info(key_type="RSA", key_size=1024))},
+            "weak-key",
+            "server-certificate-key-too-small",
+            "RSA 1024 bits",
+        ),
+        (
+            {"tls": TlsInfo("TLSv1.2", "DHE-RSA-AES256-GCM-SHA384", dh_bits=1024)},
+            "weak-dh",
+            "dh-key-too-small",
+            "1024-bit DH group",
+        ),
+    ],
+)
+def test_what_default_clients_refuse_fails(
+    changes: dict[str, object], finding: str, entry: str, words: str
+) -> None:
+    """TLS below 1.2, RSA keys and DH groups under 2048 bits fail the handshake."""
+    verdict = assess(result(**changes))
+    assert (verdict.verdict, verdict.category) == ("fail", "tls-handshake-failed")
+    first = verdict.findings[0]
+    assert (first.id, first.entry) == (finding, entry)
+    assert words in first.message
+
+
+def test_dh_2048_and_ecdhe_are_fine() -> None:
+    """A 2048-bit DH group is fine; ECDHE suites carry no DH size."""
+    for tls in (
+        TlsInfo("TLSv1.2", "DHE-RSA-AES256-GCM-SHA384", dh_bits=2048),
+        TlsInfo("TLSv1.2", "ECDHE-RSA-AES256-GCM-SHA384"),
+    ):
+        assert assess(result(tls=tls)).verdict == "ok"
+
+
+@pytest.mark.parametrize(
+    ("failure", "alerts", "requested", "evidence"),
+    [
+        (
+            Failure("ehlo_tls", Problem.CLOSED, "the server closed the connection"),
+            (116,),
+            True,
+            "certificate_required",
+        ),
+        (
+            Failure(
+                "ehlo_tls",
+                Problem.EHLO_FAILED,
+                "421 4.7.1 mail.test Error: No client certificate presented",
+                code=421,
+            ),
+            (),
+            True,
+            "No client certificate presented",
+        ),
+        (
+            Failure(
+                "handshake", Problem.HANDSHAKE_FAILED, "sslv3 alert handshake failure"
+            ),
+            (40,),
+            True,
+            "CertificateRequest",
+        ),
+    ],
+)
+def test_client_certificate_required(
+    failure: Failure, alerts: tuple[int, ...], requested: bool, evidence: str
+) -> None:
+    """A required client certificate fails, naming the evidence, never rate-limited."""
+    verdict = assess(
+        result(failure=failure, tls_alerts=alerts, client_cert_requested=requested)
+    )
+    assert (verdict.verdict, verdict.category) == ("fail", "tls-handshake-failed")
+    assert [f.id for f in verdict.findings] == ["client-cert-required"]
+    assert evidence in verdict.findings[0].message
+    assert verdict.findings[0].entry == "client-certificate-required"
+
+
+def test_client_certificate_only_asked_is_ok() -> None:
+    """A server that asks for a certificate and goes on without one is ok."""
+    verdict = assess(result(client_cert_requested=True))
+    assert verdict.verdict == "ok"
+    assert [f.id for f in verdict.findings] == ["client-cert-requested"]
+
+
+def test_handshake_failure_without_request_is_not_client_cert() -> None:
+    """A handshake failure without a CertificateRequest stays handshake-failed."""
+    failure = Failure(
+        "handshake", Problem.HANDSHAKE_FAILED, "sslv3 alert handshake failure"
+    )
+    verdict = assess(result(failure=failure, tls=None))
+    assert [f.id for f in verdict.findings] == ["handshake-failed"]
+    assert verdict.findings[0].entry == "openssl-alert-handshake-failure"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("a.b.example.test", "covers exactly one label"),
+        ("example.test", "does not cover the bare domain example.test"),
+    ],
+)
+def test_wildcard_mismatch_says_why(name: str, reason: str) -> None:
+    """A wildcard that does not cover the name says why (one label; not the apex)."""
+    cert = check(
+        info=info(sans=("*.example.test",), common_name="*.example.test"),
+        name=name,
+        hostname_match=False,
+    )
+    verdict = assess(result(cert=cert))
+    assert verdict.findings[0].id == "cert-hostname"
+    assert reason in verdict.findings[0].message
+
+
+def test_plaintext_465_with_starttls_warns() -> None:
+    """Port 465 answering in plaintext with STARTTLS warns about the port's mode."""
+    verdict = assess(result(port=465))
+    assert verdict.verdict == "warn"
+    assert [f.id for f in verdict.findings] == ["port-465-starttls"]
+    assert "implicit TLS" in verdict.findings[0].message
+
+
+def test_incomplete_chain_is_named() -> None:
+    """A leaf sent without its intermediate is named as an incomplete chain."""
+    cert = check(
+        trusted=False,
+        verify_code=20,
+        verify_message="unable to get local issuer certificate",
+        chain_sent=1,
+        missing_issuer="CN=Test Intermediate",
+        issuer_url="http://ca.example.test/int.der",
+    )
+    verdict = assess(result(cert=cert))
+    first = verdict.findings[0]
+    assert (first.id, first.entry) == (
+        "cert-untrusted",
+        "server-missing-intermediate-chain",
+    )
+    assert "chain is incomplete" in first.message
+    assert "CN=Test Intermediate" in first.message
+
+
+@pytest.mark.parametrize(
+    ("cert", "entry"),
+    [
+        (
+            check(info=info(not_after=NOW - dt.timedelta(days=2))),
+            "openssl-clients-certificate-expired",
+        ),
+        (
+            check(info=info(not_before=NOW + dt.timedelta(days=2))),
+            "certificate-not-yet-valid-clock",
+        ),
+    ],
+)
+def test_expired_and_not_yet_valid_link_their_own_entries(
+    cert: CertCheck, entry: str
+) -> None:
+    """Expired links an expiry entry; not yet valid links the clock entry."""
+    verdict = assess(result(cert=cert))
+    assert verdict.findings[0].entry == entry
