@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT))
 from bot.probe import Mode, ProbePolicy, assess, build_contexts, probe  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "probe.json"
+# The installed command, as users run it (``python -m bot`` when there is no script).
+_SCRIPT = Path(sys.executable).parent / "smtpbot"
+SMTPBOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot"]
 # The benchmark reaches only loopback, on whatever port the server child picked.
 POLICY = ProbePolicy(allow_private=True, any_port=True)
 HOST = "127.0.0.1"
@@ -167,6 +170,17 @@ def whole_process(port: int, cafile: str, runs: int) -> dict[str, Any]:
             "mail.test",
         ],
         "smtpbot check --json": [
+            *SMTPBOT,
+            "check",
+            target,
+            "--allow-private",
+            "--cafile",
+            cafile,
+            "--servername",
+            "mail.test",
+            "--json",
+        ],
+        "python -m bot check --json": [
             python,
             "-m",
             "bot",
@@ -175,6 +189,8 @@ def whole_process(port: int, cafile: str, runs: int) -> dict[str, Any]:
             "--allow-private",
             "--cafile",
             cafile,
+            "--servername",
+            "mail.test",
             "--json",
         ],
         "openssl s_client -starttls smtp": [
@@ -213,11 +229,26 @@ def whole_process(port: int, cafile: str, runs: int) -> dict[str, Any]:
         name: round(statistics.median(values), 1) for name, values in times.items()
     }
     floor = medians["python floor"]
+    # Interleaved pairs: each run's time over the floor's run just before it, so load
+    # that changes during the benchmark weighs on both sides of each ratio.
+    pairs = {
+        name: round(
+            statistics.median(
+                ms / base
+                for ms, base in zip(values, times["python floor"], strict=True)
+            ),
+            2,
+        )
+        for name, values in times.items()
+        if len(values) == len(times["python floor"])
+    }
     return {
         "runs": runs,
         "environment": "no PYTHONDONTWRITEBYTECODE, no SSL_CERT_FILE, one warm-up run",
         "median_ms": medians,
         "ratio_to_floor": {name: round(ms / floor, 2) for name, ms in medians.items()},
+        "pair_ratio_median": pairs,
+        "load_avg_1m": os.getloadavg()[0],
         "commands": {
             name: " ".join(c).replace(cafile, "CA") for name, c in commands.items()
         },
@@ -370,7 +401,12 @@ def print_table(report: dict[str, Any]) -> None:
     b = report["whole_process"]
     print(f"(b) whole process, median of {b['runs']} runs:")
     for name, ms in b["median_ms"].items():
-        print(f"      {name:48s} {ms:8.1f} ms  {b['ratio_to_floor'][name]:5.2f}x floor")
+        pair = b["pair_ratio_median"].get(name)
+        pairs = f", pairs {pair:.2f}x" if pair is not None else ""
+        print(
+            f"      {name:48s} {ms:8.1f} ms  {b['ratio_to_floor'][name]:5.2f}x floor"
+            f"{pairs}"
+        )
     c = report["testssl"]
     if c is None:
         print("(c) testssl.sh: skipped (--no-testssl) or not installed")
@@ -404,7 +440,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=200)
-    parser.add_argument("--process-runs", type=int, default=15)
+    parser.add_argument("--process-runs", type=int, default=31)
+    parser.add_argument(
+        "--only-startup",
+        action="store_true",
+        help="run part (b) only, for quick checks",
+    )
     parser.add_argument("--concurrency", type=int, default=500)
     parser.add_argument("--no-testssl", action="store_true")
     args = parser.parse_args()
@@ -422,6 +463,10 @@ def main() -> int:
         assert child.stdout is not None
         setup = json.loads(child.stdout.readline())
         ports, cafile = setup["ports"], setup["cafile"]
+        if args.only_startup:
+            startup = whole_process(ports["starttls"], cafile, args.process_runs)
+            print(json.dumps(startup, indent=2))
+            return 0
         report = {
             "machine": {
                 "python": platform.python_version(),

@@ -2,6 +2,6 @@
 Entry point for ``python -m bot``.
 """
 
-from bot.cli import main
+from bot.launch import main
 
 main()

@@ -116,6 +116,11 @@ class Metrics:
             "Queued messages dropped unanswered because they waited over an hour",
             registry=self.registry,
         )
+        self.app_rate_limited = Counter(
+            "smtpbot_app_rate_limited",
+            "app_rate_limited notices: Slack dropped a workspace's events for a minute",
+            registry=self.registry,
+        )
         self.redis_round_trips = Counter(
             "smtpbot_redis_round_trips",
             "Round trips to the state store (a pipeline counts once)",

@@ -21,6 +21,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Final
 
 from bot.config import Settings
@@ -38,6 +39,9 @@ from bot.conversation.turns import (
     human_claim,
     human_request,
     looks_like_error,
+    pointed_back,
+    repeat_reply,
+    repeated_answer,
 )
 from bot.conversation.turns import Turn as Turn
 from bot.errors import StateUnavailableError
@@ -56,6 +60,7 @@ from bot.state import (
 from bot.state.model import STORED_TEXT_LIMIT, Command
 from bot.state.store import Claim
 from knowledge.matcher import Decision, Diagnosis, Matcher
+from knowledge.normalize import MAX_TEXT
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +187,7 @@ class Engine:
             and self._seen_before(message.dedupe)
         ):
             self.metrics.deduplicated.inc()
-            return Turn(None)
+            return Turn(None, duplicate=True)
         async with self._slots:
             return await self._handle(message)
 
@@ -197,12 +202,15 @@ class Engine:
             await self._append(key, *turn.records, also=turn.also)
         gap = turn.gap
         if gap is not None:
-            await self._learn(lambda ln: ln.unmatched(gap))
+            await self._learn(lambda ln: ln.unmatched(gap, workspace=key.team_id))
 
     async def _handle(self, message: Incoming) -> Turn:
         """
         Claim, load, match, decide and record one message.
         """
+        if len(message.text) > MAX_TEXT:
+            # A message with a long upload: the matcher reads at most MAX_TEXT.
+            message = replace(message, text=message.text[:MAX_TEXT])
         early: Diagnosis | None = None
         if message.key.thread_ts == message.ts:
             # A new top-level message has no thread state to read. Chatter that names no
@@ -232,13 +240,16 @@ class Engine:
             claim, conversation = Claim.NEW, Conversation(message.key)
         if claim is Claim.TAKEN:
             self.metrics.deduplicated.inc()
-            return Turn(None)
+            return Turn(None, duplicate=True)
         look_first = claim is Claim.OURS or message.retried
         text = redact(message.text)
+        alone = early if early is not None else self.matcher.diagnose(text)
         diagnosis = (
-            early
-            if early is not None and not conversation.messages
-            else diagnose_in_thread(self.matcher, text, conversation, message.user_id)
+            alone
+            if not conversation.messages
+            else diagnose_in_thread(
+                self.matcher, text, conversation, message.user_id, alone=alone
+            )
         )
         named = str(diagnosis.server) if diagnosis.server else None
         seen = MessageRecord(
@@ -253,6 +264,17 @@ class Engine:
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
         reply = decide_reply(diagnosis, conversation, server, new_server=named)
+        earlier = (
+            repeated_answer(alone, conversation)
+            if reply is None and conversation.offers
+            else None
+        )
+        if earlier is not None and not message.edit:
+            if pointed_back(earlier, conversation):
+                # Pointed back once already and the error is still there: the fix
+                # did not help.
+                return Turn(None, wants_human=True, reason="repeated", records=(seen,))
+            reply = repeat_reply(earlier)
         records: list[Record] = [seen]
         if reply is not None:
             records.append(
@@ -283,7 +305,14 @@ class Engine:
             else None
         )
         # A follow-up error after an answer that gets nothing new: the bot is stuck.
-        stuck = bool(conversation.offers) and reply is None and error_like
+        # An edit is never a reason to hand over (it restates a message already seen).
+        stuck = (
+            bool(conversation.offers)
+            and reply is None
+            and error_like
+            and earlier is None
+            and not message.edit
+        )
         return Turn(
             reply,
             wants_human=stuck,

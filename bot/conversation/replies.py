@@ -24,6 +24,7 @@ class ReplyKind(enum.StrEnum):
     CODES = "codes"  # no entry fits, but the codes in the paste are explained
     CHOICES = "choices"  # not sure: "is it one of these?"
     PROBE_OFFER = "probe-offer"  # a follow-up named a server: offer to check it
+    REPEAT = "repeat"  # the same error again: point back to the earlier answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,8 @@ def render_text(reply: Reply) -> str:
     """
     The reply as terminal text.
     """
+    if reply.kind == ReplyKind.REPEAT:
+        return f"{reply.title} {reply.cause}".replace("*", "")
     out: list[str] = [reply.title] if reply.title else []
     if reply.cause:
         out += ["", f"Why: {reply.cause}"]

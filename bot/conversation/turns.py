@@ -14,8 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from bot.conversation.replies import Reply, diagnosis_reply, probe_offer_reply
-from bot.state.model import Command, Conversation, Record, ThreadKey
+from bot.conversation.replies import (
+    Reply,
+    ReplyKind,
+    diagnosis_reply,
+    probe_offer_reply,
+)
+from bot.state.model import Command, Conversation, OfferRecord, Record, ThreadKey
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 # Earlier messages of the same user that give a follow-up its context.
@@ -49,6 +54,8 @@ class Incoming:
     text: str
     ts: str
     dedupe: tuple[str, ...] = ()
+    # An edit of an earlier message: answered only when it says something new.
+    edit: bool = False
     # One delivery of the message (a queued entry's id): it is retried until done,
     # so state must be read (never guessed) and a redelivery looks before posting.
     token: str | None = None
@@ -79,6 +86,11 @@ class Turn:
 
     reply: Reply | None
     wants_human: bool = False
+    # Why the thread needs a human: "unmatched" (nothing more to offer) or "repeated"
+    # (the same error again after the bot pointed back to its answer).
+    reason: str = "unmatched"
+    # Already handled (a retry, the mention twin of a message, another replica).
+    duplicate: bool = False
     records: tuple[Record, ...] = ()
     also: tuple[Command, ...] = ()
     # An error that matched nothing, for the learning loop's gaps.
@@ -111,19 +123,25 @@ class Learning(Protocol):
         One more ``helpful``, ``rejected`` or ``escalated`` for an entry.
         """
 
-    async def unmatched(self, text: str) -> None:
+    async def unmatched(self, text: str, *, workspace: str) -> None:
         """
-        Remember an error that matched nothing.
+        Remember an error that matched nothing, and the workspace it came from.
         """
 
 
 def diagnose_in_thread(
-    matcher: Matcher, text: str, conversation: Conversation, user_id: str
+    matcher: Matcher,
+    text: str,
+    conversation: Conversation,
+    user_id: str,
+    *,
+    alone: Diagnosis | None = None,
 ) -> Diagnosis:
     """
-    Match the message alone, then with the user's earlier messages as context.
+    Match the message alone (``alone``, when already done), then with the user's
+    earlier messages as context.
     """
-    diagnosis = matcher.diagnose(text)
+    diagnosis = alone if alone is not None else matcher.diagnose(text)
     if diagnosis.decision == Decision.CONFIDENT or not conversation.messages:
         return diagnosis
     earlier = [m.text for m in conversation.messages if m.user_id == user_id]
@@ -171,6 +189,59 @@ def decide_reply(
     ):
         return probe_offer_reply(new_server)
     return None
+
+
+def _same_offer(offer: OfferRecord, reply: Reply) -> bool:
+    return (
+        offer.entry_id == reply.entry_id
+        and offer.category == reply.category
+        and offer.alternatives == tuple(c.entry_id for c in reply.choices)
+    )
+
+
+def repeated_answer(alone: Diagnosis, conversation: Conversation) -> Reply | None:
+    """
+    The answer already given in the thread that this message's own error gets again
+    (the same error pasted twice), or None.
+    """
+    reply = diagnosis_reply(alone, server=None)
+    if reply is None or not any(_same_offer(o, reply) for o in conversation.offers):
+        return None
+    return reply
+
+
+def pointed_back(earlier: Reply, conversation: Conversation) -> bool:
+    """
+    True when the thread was already pointed back to this answer once.
+    """
+    return any(
+        o.decision == ReplyKind.REPEAT and _same_offer(o, earlier)
+        for o in conversation.offers
+    )
+
+
+def repeat_reply(earlier: Reply) -> Reply:
+    """
+    A short pointer back to the answer already given for the same error.
+    """
+    if earlier.kind == ReplyKind.ANSWER:
+        what = f"my answer above, *{earlier.title}*"
+    elif earlier.kind == ReplyKind.CHOICES:
+        what = "the possible causes I listed above"
+    else:
+        what = "what I explained above"
+    return Reply(
+        kind=ReplyKind.REPEAT,
+        category=earlier.category,
+        entry_id=earlier.entry_id,
+        title="That's the same error as before.",
+        cause=(
+            f"See {what}. If you've followed those steps and still get this "
+            "error, press *Talk to a human* and someone from the support team "
+            "will take it from here."
+        ),
+        choices=earlier.choices,
+    )
 
 
 def feedback_ack(*, helpful: bool) -> str:

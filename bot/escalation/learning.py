@@ -29,6 +29,29 @@ COUNTERS: Final = ("suggested", "helpful", "rejected", "escalated")
 UNMATCHED_LIMIT: Final = 200
 # Each unmatched error is stored cut to this length: enough to write an entry from.
 UNMATCHED_TEXT: Final = 500
+# Unmatched errors are stored as TAG workspace END text (older ones as bare text).
+_TAG: Final = "\x1e"
+_END: Final = "\x1f"
+_FORGET: Final = """
+local removed = 0
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if string.sub(item, 1, #ARGV[1]) == ARGV[1] or string.sub(item, 1, 1) ~= ARGV[2] then
+    removed = removed + redis.call('LREM', KEYS[1], 0, item)
+  end
+end
+return removed
+"""
+
+
+def _untag(stored: str) -> str:
+    """
+    The error text of a stored unmatched entry.
+    """
+    if stored.startswith(_TAG) and _END in stored:
+        return stored.split(_END, 1)[1]
+    return stored
+
+
 # Weekly category counts outlive the week a little, for "last week" questions.
 WEEK_TTL: Final = 35 * 24 * 3600
 
@@ -120,17 +143,19 @@ class Learning:
                 lambda: self._client.hincrby(self._key(counter), entry_id, 1)
             )
 
-    async def unmatched(self, text: str) -> None:
+    async def unmatched(self, text: str, *, workspace: str | None = None) -> None:
         """
-        Remember an error that matched nothing (redacted, capped list).
+        Remember an error that matched nothing (redacted, capped list), tagged with the
+        workspace it came from so that an uninstall can remove it.
         """
         cleaned = redact(text).strip()[:UNMATCHED_TEXT]
         if not cleaned:
             return
+        stored = f"{_TAG}{workspace}{_END}{cleaned}" if workspace else cleaned
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.lpush(self._key("unmatched"), cleaned)
+                pipe.lpush(self._key("unmatched"), stored)
                 pipe.ltrim(self._key("unmatched"), 0, UNMATCHED_LIMIT - 1)
                 return await pipe.execute()
 
@@ -159,11 +184,21 @@ class Learning:
         """
         The newest errors that matched nothing.
         """
-        return list(
-            await self._call(
-                lambda: self._client.lrange(self._key("unmatched"), 0, limit - 1)
-            )
+        rows = await self._call(
+            lambda: self._client.lrange(self._key("unmatched"), 0, limit - 1)
         )
+        return [_untag(str(row)) for row in rows]
+
+    async def forget(self, workspace: str) -> int:
+        """
+        Remove a workspace's unmatched errors (and untagged ones, whose workspace is
+        unknown); returns how many went.
+        """
+        key, tag = self._key("unmatched"), f"{_TAG}{workspace}{_END}"
+        removed = await self._call(
+            lambda: self._client.eval(_FORGET, 1, key, tag, _TAG)
+        )
+        return int(removed)
 
     async def top_categories(self, *, limit: int = 5) -> list[tuple[str, int]]:
         """

@@ -67,6 +67,7 @@ class Reason(enum.StrEnum):
     UNMATCHED = "unmatched"
     REACTION = "reaction"
     MENTION = "mention"
+    REPEATED = "repeated"
 
 
 REASON_TEXT: Final = {
@@ -75,6 +76,7 @@ REASON_TEXT: Final = {
     Reason.UNMATCHED: "followed up with an error the bot does not know",
     Reason.REACTION: "reacted to the original message",
     Reason.MENTION: "asked the bot for a human",
+    Reason.REPEATED: "still got the same error after the bot's answer",
 }
 
 

@@ -34,7 +34,7 @@ from bot.errors import StateUnavailableError
 from bot.escalation.model import Escalation, Status
 from bot.state import ThreadKey
 from bot.state.connect import Replication
-from bot.state.redis_store import conversation_key
+from bot.state.redis_store import conversation_key, delete_matching, glob_escape
 
 # The consumer group that posts cards; every replica is one consumer in it.
 GROUP: Final = "cards"
@@ -374,6 +374,46 @@ class EscalationStore:
         Move an escalation's next reminder (only if it still has a timer).
         """
         await self._call(lambda: self._client.zadd(self.sla, {key: at}, xx=True))
+
+    async def forget(self, workspace: str, *, batch: int = 500) -> int:
+        """
+        Delete a workspace's escalations: records, timers and queued hand-offs;
+        returns how many went.
+        """
+        mine = f"{workspace}:"
+
+        async def run() -> int:
+            gone = await delete_matching(
+                self._client,
+                [self.record_key(f"{glob_escape(workspace)}:*")],
+                batch=batch,
+            )
+            for zset in (self.sla, self.open):
+                members = [
+                    str(m)
+                    for m in await self._client.zrange(zset, 0, -1)
+                    if str(m).startswith(mine)
+                ]
+                if members:
+                    gone += int(await self._client.zrem(zset, *members))
+            start = "-"
+            while True:
+                page = await self._client.xrange(self.stream, start, "+", count=batch)
+                if not page:
+                    break
+                doomed = [
+                    str(entry_id)
+                    for entry_id, fields in page
+                    if str((fields or {}).get("key", "")).startswith(mine)
+                ]
+                if doomed:
+                    gone += int(await self._client.xdel(self.stream, *doomed))
+                if len(page) < batch:
+                    break
+                start = f"({page[-1][0]!s}"
+            return gone
+
+        return int(await self._call(run))
 
     async def unschedule(self, key: str) -> None:
         """

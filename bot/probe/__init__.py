@@ -20,12 +20,37 @@ The STARTTLS probe: why a mail client cannot connect to a server, in plain words
     command  ``smtpbot check``: options in, report out, exit code
 """
 
-from bot.probe.engine import SWEEP_PORTS, probe, probe_ports
-from bot.probe.model import Mode, ProbeResult
-from bot.probe.policy import ProbePolicy
-from bot.probe.target import Target, parse_target
-from bot.probe.tls import TlsContexts, build_contexts
-from bot.probe.verdict import Finding, Severity, Verdict, assess
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.probe.engine import SWEEP_PORTS, probe, probe_ports
+    from bot.probe.model import Mode, ProbeResult
+    from bot.probe.policy import ProbePolicy
+    from bot.probe.target import Target, parse_target
+    from bot.probe.tls import TlsContexts, build_contexts
+    from bot.probe.verdict import Finding, Severity, Verdict, assess
+
+# Name -> module, imported on first use (PEP 562): ``import bot.probe.quick`` must not
+# load asyncio and aiosmtplib through the engine.
+_EXPORTS = {
+    "SWEEP_PORTS": "engine",
+    "probe": "engine",
+    "probe_ports": "engine",
+    "Mode": "model",
+    "ProbeResult": "model",
+    "ProbePolicy": "policy",
+    "Target": "target",
+    "parse_target": "target",
+    "TlsContexts": "tls",
+    "build_contexts": "tls",
+    "Finding": "verdict",
+    "Severity": "verdict",
+    "Verdict": "verdict",
+    "assess": "verdict",
+}
 
 __all__ = [
     "SWEEP_PORTS",
@@ -43,3 +68,13 @@ __all__ = [
     "probe",
     "probe_ports",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """
+    Import an exported name's module on first use.
+    """
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bot.probe' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"bot.probe.{module}"), name)

@@ -121,11 +121,46 @@ def _escape(value: str) -> str:
     return value
 
 
+# Month names as OpenSSL prints them (ASN1_TIME_print), always English.
+_MONTHS = [
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+]
+
+
 def _cert_time(text: str) -> datetime:
     """
     ``getpeercert()``'s "Jan  1 00:00:00 2030 GMT" as an aware UTC datetime.
+
+    Parsed here rather than with ``ssl.cert_time_to_seconds``, which imports
+    ``calendar`` (and its locale machinery) on every healthy probe.
     """
-    return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), UTC)
+    try:
+        month, day, clock, year, zone = text.split()
+        hour, minute, second = (int(part) for part in clock.split(":"))
+        if zone != "GMT":
+            raise ValueError(zone)
+        return datetime(
+            int(year),
+            _MONTHS.index(month) + 1,
+            int(day),
+            hour,
+            minute,
+            second,
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return datetime.fromtimestamp(ssl.cert_time_to_seconds(text), UTC)
 
 
 def public_key_info(der: bytes) -> tuple[str, int | None]:

@@ -7,7 +7,6 @@ print the report or JSON, and return the exit code of DESIGN.md (0 ok/warn, 1 fa
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import ssl
 from collections.abc import Mapping
@@ -16,13 +15,13 @@ from typing import TextIO
 
 from bot.errors import BotError, InputError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
-from bot.probe.kb import KbLink, kb_links
-from bot.probe.model import Mode, ProbeResult
+from bot.probe.frozen import replace
+from bot.probe.model import Mode
+from bot.probe.output import emit
 from bot.probe.policy import ProbePolicy
-from bot.probe.render import print_report, result_json
+from bot.probe.record import Handover
 from bot.probe.target import Target, parse_target
 from bot.probe.tls import TlsContexts, build_contexts
-from bot.probe.verdict import Severity, Verdict, assess
 
 # RFC 5321 §5.1: mail exchangers receive mail on the SMTP port.
 MX_PORT = 25
@@ -51,18 +50,29 @@ def run_check(
     env: Mapping[str, str],
     out: TextIO,
     err: TextIO,
+    started: float | None = None,
+    handover: Handover | None = None,
 ) -> int:
     """
     Run the check and print its report; return the process exit code.
+
+    ``started`` and ``handover`` continue a probe the quick path began
+    (``bot.probe.quick``), within its deadline.
     """
     try:
-        return asyncio.run(_check(request, env, out))
+        return asyncio.run(_check(request, env, out, started, handover))
     except BotError as exc:
         err.write(f"smtpbot check: {exc}\n")
         return exc.exit_code
 
 
-async def _check(request: CheckRequest, env: Mapping[str, str], out: TextIO) -> int:
+async def _check(
+    request: CheckRequest,
+    env: Mapping[str, str],
+    out: TextIO,
+    started: float | None = None,
+    handover: Handover | None = None,
+) -> int:
     """
     Probe what the request names, print, and decide the exit code.
     """
@@ -74,7 +84,7 @@ async def _check(request: CheckRequest, env: Mapping[str, str], out: TextIO) -> 
     explicit_port = request.port or target.port
     # DESIGN.md: --allow-private and a port typed by the operator lift the policy for
     # this run.
-    policy = dataclasses.replace(
+    policy = replace(
         ProbePolicy.from_env(env),
         allow_private=request.allow_private,
         any_port=explicit_port is not None,
@@ -92,28 +102,11 @@ async def _check(request: CheckRequest, env: Mapping[str, str], out: TextIO) -> 
         servername=request.servername,
         policy=policy,
         contexts=contexts,
+        started=started,
+        handover=handover,
     )
-    verdicts = [assess(r) for r in results]
-    failing = [
-        name
-        for v in verdicts
-        for f in v.findings
-        if f.severity is Severity.FAIL
-        for name in (f.entry, f.category)
-    ]
-    links = kb_links(failing)
-    several = explicit_port is None
-    if request.json:
-        objects = [
-            result_json(r, v, links) for r, v in zip(results, verdicts, strict=True)
-        ]
-        out.write(
-            json.dumps(objects if several else objects[0], ensure_ascii=False) + "\n"
-        )
-    else:
-        _print_human(out, results, verdicts, links, summary=several)
     # A sweep asks "which port can a client use?": one working port is enough.
-    return 0 if any(v.verdict != "fail" for v in verdicts) else 1
+    return emit(results, as_json=request.json, several=explicit_port is None, out=out)
 
 
 async def _check_domain(
@@ -159,29 +152,3 @@ async def _check_domain(
 
         print_domain(Console(file=out, highlight=False, soft_wrap=False), report, links)
     return 1 if report.verdict == "fail" else 0
-
-
-def _print_human(
-    out: TextIO,
-    results: list[ProbeResult],
-    verdicts: list[Verdict],
-    links: dict[str, KbLink],
-    *,
-    summary: bool,
-) -> None:
-    """
-    Print a report per port and, for several, one line saying which to use.
-    """
-    from rich.console import Console
-
-    console = Console(file=out, highlight=False, soft_wrap=False)
-    for result, verdict in zip(results, verdicts, strict=True):
-        print_report(console, result, verdict, links)
-    if not summary:
-        return
-    usable = [
-        f"{r.host} port {r.port} ({r.mode}, {v.verdict})"
-        for r, v in zip(results, verdicts, strict=True)
-        if v.verdict != "fail"
-    ]
-    console.print("Use: " + "; ".join(usable) if usable else "No probed port works.")

@@ -11,20 +11,20 @@ handshake that does not verify, so the certificate can still be shown.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.errors import InputError, ProbeRefusedError
-from bot.probe import certs, net, race
-from bot.probe.model import CertCheck, Failure, Mode, Phase, ProbeResult, Problem
-from bot.probe.notes import Next, Notes, Plan, auth_mechanisms
+from bot.probe import net, race
+from bot.probe.frozen import replace
+from bot.probe.model import Failure, Mode, Phase, ProbeResult, Problem
+from bot.probe.notes import Next, Notes, Plan
 from bot.probe.policy import ProbePolicy
+from bot.probe.record import Asked, Handover, freeze
 from bot.probe.session import run_session
 from bot.probe.target import Target, parse_target
 from bot.probe.tls import TlsContexts, build_contexts, elapsed_ms
@@ -44,9 +44,6 @@ RESOLVE_SHARE = 0.5
 log = logging.getLogger(__name__)
 # The hard stop beyond the deadline, for anything that ignores its own timeout.
 DEADLINE_GRACE_S = 0.5
-# OpenSSL verify codes for "the issuer of a certificate in the chain is not at hand":
-# X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT (2), _LOCALLY (20), UNABLE_TO_VERIFY_LEAF (21).
-_ISSUER_NOT_FOUND = frozenset({2, 20, 21})
 # Problems of a plaintext retry that mean "nobody greeted here either".
 _SILENT = (Problem.NO_GREETING, Problem.CLOSED_BEFORE_GREETING)
 
@@ -94,9 +91,14 @@ async def probe_ports(
     policy: ProbePolicy | None = None,
     contexts: TlsContexts | None = None,
     on_phase: Callable[[int, Phase], None] | None = None,
+    started: float | None = None,
+    handover: Handover | None = None,
 ) -> list[ProbeResult]:
     """
     Resolve once, then probe the ports side by side, each within ``timeout`` seconds.
+
+    ``started`` (``perf_counter``) dates the deadline from an earlier moment, and
+    ``handover`` continues a connection the quick path opened (``bot.probe.quick``).
 
     Raises:
         InputError: bad target or timeout.
@@ -113,25 +115,30 @@ async def probe_ports(
         # Refused before any packet: an address given literally needs no lookup.
         policy.check_address(literal)
     contexts = contexts or build_contexts()
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     checked_at = datetime.now(UTC)
     metas = [
-        _Meta(parsed, port, mode, servername, checked_at, started, timeout)
+        Asked(parsed, port, mode, servername, checked_at, started, timeout)
         for port in ports
     ]
+    resolving = time.perf_counter()
     try:
-        addresses = await net.resolve(parsed.host, timeout=timeout * RESOLVE_SHARE)
+        addresses = (
+            (handover.address,)
+            if handover is not None
+            else await net.resolve(parsed.host, timeout=timeout * RESOLVE_SHARE)
+        )
     except net.ResolveError as exc:
-        failed = Phase("resolve", False, elapsed_ms(started), str(exc))
+        failed = Phase("resolve", False, elapsed_ms(resolving), str(exc))
         failure = Failure("resolve", Problem.DNS_FAILURE, str(exc))
         return [
-            _freeze(m, Notes(started, phases=[failed], failure=failure)) for m in metas
+            freeze(m, Notes(started, phases=[failed], failure=failure)) for m in metas
         ]
     allowed = policy.allowed(addresses)
     if not allowed:
         reason = policy.refusal(ipaddress.ip_address(addresses[0]))
         raise ProbeRefusedError(f"refused to probe {parsed.host}: {reason}")
-    resolved = Phase("resolve", True, elapsed_ms(started), ", ".join(addresses))
+    resolved = Phase("resolve", True, elapsed_ms(resolving), ", ".join(addresses))
     jobs = (
         _probe_port(
             parsed,
@@ -144,12 +151,13 @@ async def probe_ports(
             started,
             timeout,
             on_phase,
+            handover if handover is not None and handover.port == port else None,
         )
         for port in ports
     )
     results = await asyncio.gather(*jobs)
     return [
-        _freeze(m, notes, addresses) for m, notes in zip(metas, results, strict=True)
+        freeze(m, notes, addresses) for m, notes in zip(metas, results, strict=True)
     ]
 
 
@@ -164,11 +172,15 @@ async def _probe_port(
     started: float,
     timeout: float,
     on_phase: Callable[[int, Phase], None] | None = None,
+    handover: Handover | None = None,
 ) -> Notes:
     """
     Run the connections one port needs and return what they saw.
     """
     notes = Notes(deadline=started + timeout, phases=[resolved])
+    if handover is not None:
+        notes.phases = list(handover.phases)
+    spare = [handover] if handover is not None else []
     if on_phase is not None:
         notes.listener = functools.partial(on_phase, port)
     server_name = servername or (None if target.address else target.host)
@@ -178,6 +190,10 @@ async def _probe_port(
     async def session(
         plan: Plan, into: Notes, *, verify: bool = True, wait: float | None = None
     ) -> Next:
+        connected = None
+        if spare and plan is Plan.PLAIN:
+            given = spare.pop()
+            connected = (given.sock, given.connected_at)
         return await run_session(
             into,
             (notes.address,) if notes.address else addresses,
@@ -186,6 +202,7 @@ async def _probe_port(
             context=contexts.verify if verify else contexts.capture,
             server_name=server_name,
             greeting_wait=wait,
+            connected=connected,
         )
 
     sniffer = race.Sniffer(port, contexts.capture, server_name)
@@ -219,6 +236,8 @@ async def _probe_port(
         notes.failure = notes.failure or Failure(
             last, Problem.CLOSED, f"the probe stopped: {type(exc).__name__}: {exc}"
         )
+    for unused in spare:
+        unused.sock.close()
     return notes
 
 
@@ -231,97 +250,7 @@ def _merge_capture(notes: Notes, capture: Notes) -> None:
     if capture.tls is not None:
         detail = f"{capture.tls.version} {capture.tls.cipher}; certificate not verified"
         notes.phases = [
-            dataclasses.replace(p, detail=detail) if p.name == "handshake" else p
+            replace(p, detail=detail) if p.name == "handshake" else p
             for p in notes.phases
         ]
     notes.phases.extend(p for p in capture.phases if p.name in ("ehlo_tls", "quit"))
-
-
-@dataclass(frozen=True, slots=True)
-class _Meta:
-    """
-    What was asked of one port's probe, and when.
-    """
-
-    target: Target
-    port: int
-    mode: Mode
-    servername: str | None
-    checked_at: datetime
-    started: float
-    timeout: float
-
-
-def _freeze(meta: _Meta, notes: Notes, addresses: tuple[str, ...] = ()) -> ProbeResult:
-    """
-    Turn the notes of one port's probe into its record.
-    """
-    servername = meta.servername or (None if meta.target.address else meta.target.host)
-    clock = notes.handshake
-    return ProbeResult(
-        host=meta.target.host,
-        port=meta.port,
-        address=notes.address,
-        servername=servername,
-        requested_mode=meta.mode,
-        mode=notes.mode,
-        phases=tuple(notes.phases),
-        failure=notes.failure,
-        checked_at=meta.checked_at,
-        total_ms=elapsed_ms(meta.started),
-        banner=notes.banner,
-        extensions_before_tls=notes.extensions_before_tls,
-        extensions_after_tls=notes.extensions_after_tls,
-        auth_before_tls=auth_mechanisms(notes.extensions_before_tls),
-        auth_after_tls=auth_mechanisms(notes.extensions_after_tls),
-        tls=notes.tls,
-        cert=_cert_check(notes, servername or notes.address),
-        timeout_s=meta.timeout,
-        addresses=addresses,
-        client_cert_requested=bool(clock and clock.cert_requested),
-        tls_alerts=tuple(clock.alerts) if clock else (),
-        chain=(clock.chain or ()) if clock else (),
-    )
-
-
-def _cert_check(notes: Notes, name: str | None) -> CertCheck | None:
-    """
-    Judge the certificate: chain (from the verifying handshake), dates and name (ours).
-    """
-    if notes.der is None and notes.verify_error is None:
-        return None
-    info = None
-    if notes.der is not None and notes.peercert:
-        info = certs.from_peercert(notes.peercert, notes.der)
-    elif notes.der is not None:
-        # Only a rejected certificate needs cryptography, so a healthy probe skips its
-        # import.
-        from bot.probe import x509
-
-        try:
-            info = x509.parse_certificate(notes.der)
-        except ValueError:
-            info = None
-    match = None
-    if info is not None and name is not None:
-        match = certs.hostname_matches(name, info.sans, info.common_name)
-    code, message = notes.verify_error or (None, None)
-    chain = notes.handshake.chain if notes.handshake else None
-    missing = None
-    if chain and code in _ISSUER_NOT_FOUND:
-        # Only a rejected chain gets here, so cryptography is loaded already.
-        from bot.probe import x509
-
-        missing = x509.missing_issuer(chain)
-    issuer, url = missing or (None, None)
-    return CertCheck(
-        info=info,
-        trusted=notes.verify_error is None,
-        verify_code=code,
-        verify_message=message,
-        name=name,
-        hostname_match=match,
-        chain_sent=len(chain) if chain is not None else None,
-        missing_issuer=issuer,
-        issuer_url=url,
-    )

@@ -9,16 +9,13 @@ a missing or broken knowledge base just means findings carry no link.
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
+from bot.probe.frozen import Frozen
 
 
-@dataclass(frozen=True, slots=True)
-class KbLink:
+class KbLink(Frozen):
     """
     The knowledge-base entry that explains a category.
     """
@@ -83,7 +80,12 @@ def _load_entries() -> list[Any]:
         # The knowledge base is optional for the probe: any failure to load it (missing
         # module, invalid files, a changed API) must cost the link, never the result.
         except Exception as exc:
-            log.debug("probe.kb_unavailable module=%s error=%r", module, exc)
+            # logging is imported here only: a healthy probe never needs it.
+            import logging
+
+            logging.getLogger(__name__).debug(
+                "probe.kb_unavailable module=%s error=%r", module, exc
+            )
             continue
         entries = getattr(base, "entries", ())
         return list(entries.values() if isinstance(entries, dict) else entries)

@@ -8,9 +8,10 @@ aiosmtplib.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from bot.probe.frozen import Frozen
 
 
 class Mode(StrEnum):
@@ -45,8 +46,7 @@ class Problem(StrEnum):
     CLOSED = "closed"
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
+class Failure(Frozen):
     """
     Where and why a probe stopped.
     """
@@ -58,8 +58,7 @@ class Failure:
     waited_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Phase:
+class Phase(Frozen):
     """
     One step of the session, timed; ``ok`` is False for the step that failed.
     """
@@ -70,8 +69,7 @@ class Phase:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TlsInfo:
+class TlsInfo(Frozen):
     """
     The negotiated TLS session.
     """
@@ -83,8 +81,7 @@ class TlsInfo:
     dh_bits: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CertInfo:
+class CertInfo(Frozen):
     """
     The server's leaf certificate as parsed by ``certs.parse_certificate``.
     """
@@ -102,8 +99,7 @@ class CertInfo:
     common_name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CertCheck:
+class CertCheck(Frozen):
     """
     How a verifying client judges the certificate: chain, dates and name.
     """
@@ -122,8 +118,7 @@ class CertCheck:
     issuer_url: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ProbeResult:
+class ProbeResult(Frozen):
     """
     Everything one probe of one port observed; a failed probe is data, not an exception.
     """

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 from bot.probe.model import Failure, Mode, Phase, Problem, TlsInfo
-from bot.probe.net import RecordingSocket
+from bot.probe.recording import RecordingSocket
 from bot.probe.tls import HandshakeClock, elapsed_ms
 
 # A healthy server answers each command and finishes a handshake well within this.
@@ -43,7 +42,6 @@ class Next(Enum):
     CAPTURE = "capture"
 
 
-@dataclass(slots=True)
 class Notes:
     """
     What a probe has seen so far; mutable while it runs, frozen by the engine at the
@@ -51,7 +49,7 @@ class Notes:
     """
 
     deadline: float
-    phases: list[Phase] = field(default_factory=list)
+    phases: list[Phase]
     failure: Failure | None = None
     mode: Mode | None = None
     address: str | None = None
@@ -70,6 +68,19 @@ class Notes:
     connected_at: float | None = None
     # Told of each step as it is recorded (live progress); never stops the probe.
     listener: Callable[[Phase], None] | None = None
+
+    def __init__(
+        self,
+        deadline: float,
+        phases: list[Phase] | None = None,
+        failure: Failure | None = None,
+    ) -> None:
+        """
+        Notes for a probe that must end by ``deadline`` (``perf_counter`` seconds).
+        """
+        self.deadline = deadline
+        self.phases = phases if phases is not None else []
+        self.failure = failure
 
     def adopt(self, other: Notes) -> None:
         """
@@ -182,3 +193,25 @@ def clip(text: str, limit: int = 512) -> str:
     Bound a server-supplied string for reports.
     """
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def note_tls(notes: Notes) -> None:
+    """
+    Keep the negotiated version, cipher and DH group and the server's certificate
+    (DER), as the handshake clock saw them when the handshake completed.
+    """
+    clock = notes.handshake
+    if clock is None or clock.version is None:
+        return
+    cipher = clock.cipher or ""
+    # OpenSSL names finite-field DHE suites DHE-... (EDH-... for old ones).
+    dhe = cipher.startswith(("DHE-", "EDH-"))
+    notes.tls = TlsInfo(
+        version=clock.version,
+        cipher=cipher,
+        bits=clock.bits,
+        dh_bits=clock.dh_bits if dhe else None,
+    )
+    notes.der = clock.der
+    # Decoded by the stdlib only when the chain verified; empty after a capture.
+    notes.peercert = clock.peercert

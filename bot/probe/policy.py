@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from bot.errors import ConfigError, InputError, ProbeRefusedError
+from bot.probe.frozen import Frozen
 from bot.probe.target import IPAddress, parse_port
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -98,8 +98,7 @@ def address_kind(address: IPAddress) -> str | None:
 _NEVER_ALLOWED = ("unspecified", "multicast")
 
 
-@dataclass(frozen=True, slots=True)
-class ProbePolicy:
+class ProbePolicy(Frozen):
     """
     The addresses and ports a probe may reach.
 

@@ -147,7 +147,10 @@ async def plain_first(
             # Any byte on the plaintext connection means the server speaks first.
             if plain.done() or notes.received() or notes.greeted():
                 return await plain
-            if tls is None and not tried and time.perf_counter() - start >= quiet_wait:
+            # Quiet since the plaintext connection opened (which, handed over by the
+            # quick path, may be before this call).
+            quiet_since = notes.connected_at or start
+            if not tried and time.perf_counter() - quiet_since >= quiet_wait:
                 tried = True
                 tls = asyncio.create_task(session(Plan.TLS, tls_notes))
             if tls is not None and tls.done():

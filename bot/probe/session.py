@@ -16,6 +16,7 @@ import aiosmtplib
 from bot.probe import net
 from bot.probe.model import Problem
 from bot.probe.notes import PHASE_CAP_S, Next, Notes, Plan
+from bot.probe.recording import RecordingSocket
 from bot.probe.steps import (
     after_tls,
     open_plain,
@@ -34,13 +35,23 @@ async def run_session(
     context: ssl.SSLContext,
     server_name: str | None,
     greeting_wait: float | None = None,
+    connected: tuple[RecordingSocket, float] | None = None,
 ) -> Next:
     """
     Connect once and go as far as the server lets us, recording each step in ``notes``.
 
     ``greeting_wait`` bounds the plaintext greeting (default: the rest of the deadline).
+    ``connected`` is a socket already connected to ``addresses[0]`` (and when), handed
+    over by the quick path with nothing read from it yet.
     """
     start = time.perf_counter()
+    if connected is not None:
+        sock, start = connected
+        sock.setblocking(False)
+        notes.address = addresses[0]
+        return await _converse(
+            notes, sock, start, plan, context, server_name, greeting_wait
+        )
     try:
         sock, notes.address = await _connect(addresses, port, notes)
     except TimeoutError:
@@ -66,12 +77,30 @@ async def run_session(
             f"cannot connect: {exc.strerror or exc}",
         )
     notes.done("connect", start, notes.address)
+    return await _converse(
+        notes, sock, time.perf_counter(), plan, context, server_name, greeting_wait
+    )
+
+
+async def _converse(
+    notes: Notes,
+    sock: RecordingSocket,
+    connected_at: float,
+    plan: Plan,
+    context: ssl.SSLContext,
+    server_name: str | None,
+    greeting_wait: float | None,
+) -> Next:
+    """
+    Run the SMTP steps on a connected socket, then close it whatever happened.
+    """
+    start = connected_at
     smtp: aiosmtplib.SMTP | None = None
     clock = HandshakeClock()
     notes.handshake, notes.sock = clock, sock
+    notes.connected_at = connected_at
     token = CLOCK.set(clock)
     try:
-        connected_at = notes.connected_at = time.perf_counter()
         implicit = plan is Plan.TLS
         local = _address_literal(sock)
         smtp = _ProbeSMTP(
@@ -99,7 +128,7 @@ async def run_session(
 
 async def _connect(
     addresses: tuple[str, ...], port: int, notes: Notes
-) -> tuple[net.RecordingSocket, str]:
+) -> tuple[RecordingSocket, str]:
     """
     Connect to the first address that answers, in resolver order.
     """

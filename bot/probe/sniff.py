@@ -14,6 +14,7 @@ import asyncio
 import ssl
 
 from bot.probe import net
+from bot.probe.recording import RecordingSocket
 
 # The first line of any HTTP/1.x response (RFC 9112 §4).
 HTTP_PREFIX = b"HTTP/"
@@ -36,7 +37,7 @@ async def answers_http(
     if timeout <= 0:
         return False
     writer: asyncio.StreamWriter | None = None
-    sock: net.RecordingSocket | None = None
+    sock: RecordingSocket | None = None
     try:
         async with asyncio.timeout(timeout):
             sock = await net.connect(address, port, timeout=timeout)

@@ -14,7 +14,7 @@ import time
 
 import aiosmtplib
 
-from bot.probe.model import Mode, Phase, Problem, TlsInfo
+from bot.probe.model import Mode, Phase, Problem
 from bot.probe.notes import (
     MAX_EXTENSION_CHARS,
     MAX_EXTENSIONS,
@@ -23,6 +23,7 @@ from bot.probe.notes import (
     Notes,
     clip,
     keyword,
+    note_tls,
 )
 from bot.probe.tls import HandshakeClock, elapsed_ms
 
@@ -145,7 +146,7 @@ async def starttls(
         if clock.finished is not None:
             # The handshake completed, then the server hung up or sent an alert (TLS
             # 1.3 certificate_required arrives this way).
-            _note_tls(notes)
+            note_tls(notes)
             notes.done("handshake", hs_start, _tls_detail(notes), end=clock.finished)
             return notes.fail(
                 "ehlo_tls", clock.finished, Problem.CLOSED, _closed_text(exc)
@@ -163,7 +164,7 @@ async def starttls(
     except aiosmtplib.SMTPException as exc:
         return notes.fail("starttls", start, Problem.STARTTLS_NO_ANSWER, exc.message)
     notes.done("starttls", start, "220", end=clock.started)
-    _note_tls(notes)
+    note_tls(notes)
     notes.done(
         "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
     )
@@ -213,7 +214,7 @@ async def open_tls(
             return _verify_failed(notes, clock, clock.started or start, cause)
         if clock.finished is not None:
             notes.mode = Mode.TLS
-            _note_tls(notes)
+            note_tls(notes)
             notes.done(
                 "handshake", clock.started or start, _tls_detail(notes), clock.finished
             )
@@ -246,7 +247,7 @@ async def open_tls(
         notes.fail("handshake", clock.started or start, Problem.HANDSHAKE_FAILED, text)
         return Next.RETRY_PLAIN
     notes.mode = Mode.TLS
-    _note_tls(notes)
+    note_tls(notes)
     notes.done(
         "handshake", clock.started or start, _tls_detail(notes), end=clock.finished
     )
@@ -272,28 +273,6 @@ async def after_tls(notes: Notes, smtp: aiosmtplib.SMTP) -> Next:
             Phase("quit", False, elapsed_ms(start), "no goodbye (ignored)")
         )
     return Next.DONE
-
-
-def _note_tls(notes: Notes) -> None:
-    """
-    Keep the negotiated version, cipher and DH group and the server's certificate
-    (DER), as the handshake clock saw them when the handshake completed.
-    """
-    clock = notes.handshake
-    if clock is None or clock.version is None:
-        return
-    cipher = clock.cipher or ""
-    # OpenSSL names finite-field DHE suites DHE-... (EDH-... for old ones).
-    dhe = cipher.startswith(("DHE-", "EDH-"))
-    notes.tls = TlsInfo(
-        version=clock.version,
-        cipher=cipher,
-        bits=clock.bits,
-        dh_bits=clock.dh_bits if dhe else None,
-    )
-    notes.der = clock.der
-    # Decoded by the stdlib only when the chain verified; empty after a capture.
-    notes.peercert = clock.peercert
 
 
 def _tls_detail(notes: Notes) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 
 from bot.errors import InputError
+from bot.probe.frozen import Frozen
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -21,8 +21,7 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 _BRACKETED = re.compile(r"^\[(?P<addr>[^\]]+)\](?::(?P<port>\d+))?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Frozen):
     """
     A host to probe, as parsed from user input: a DNS name or an IP literal, maybe a
     port.

@@ -22,10 +22,10 @@ import os
 import re
 import ssl
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import InputError
+from bot.probe.frozen import Frozen
 
 # OpenSSL 3 refuses TLS 1.0/1.1 (SHA-1 signatures) above security level 0; the probe
 # must see such servers to warn about them. Verification still happens, only algorithm
@@ -45,7 +45,6 @@ _ALERT_RECORD = 21
 _MAX_CERTIFICATE_MESSAGE = 64 * 1024
 
 
-@dataclass(slots=True)
 class HandshakeClock:
     """
     What the TLS handshake of one connection showed: when it started and finished
@@ -66,7 +65,13 @@ class HandshakeClock:
     # The DH prime's size from a TLS 1.2 ServerKeyExchange (DHE suites only).
     dh_bits: int | None = None
     # Alert descriptions the server sent (RFC 8446 §6), first one first.
-    alerts: list[int] = field(default_factory=list)
+    alerts: list[int]
+
+    def __init__(self) -> None:
+        """
+        A clock for a connection whose handshake has not started.
+        """
+        self.alerts = []
 
 
 # The clock of the connection being probed. asyncio runs the handshake in callbacks that
@@ -167,8 +172,7 @@ def certificate_list(message: bytes) -> tuple[bytes, ...] | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class TlsContexts:
+class TlsContexts(Frozen):
     """
     The verifying context and the capturing (non-verifying) one; build once, share
     freely.

@@ -9,11 +9,11 @@ Pure: a ``ProbeResult`` in, a ``Verdict`` out; the clock is the result's own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from bot.probe.advice import ADVICE
+from bot.probe.frozen import Frozen
 from bot.probe.model import CertCheck, Mode, ProbeResult, Problem
 
 # DESIGN.md: a certificate that expires within this many days is a warning.
@@ -73,8 +73,7 @@ class Severity(StrEnum):
     FAIL = "fail"
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(Frozen):
     """
     One thing the probe found, with what to do about it.
     """
@@ -88,8 +87,7 @@ class Finding:
     entry: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(Frozen):
     """
     The verdict, the category that explains a failure, and the findings behind them.
     """

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import aiohttp
 from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -32,6 +33,8 @@ from bot.slack import blocks
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
 from bot.slack.handlers import HandOff, SlackHandlers
+from bot.slack.lifecycle import Lifecycle, TokenGuard
+from bot.slack.messages import workspace_of
 from bot.state import StateStore
 from knowledge.matcher import Matcher
 
@@ -39,6 +42,11 @@ log = logging.getLogger(__name__)
 
 # Seconds a Web API call may take; Slack answers in well under a second.
 WEB_TIMEOUT = 10
+# What a slash command gets once the bot token is revoked.
+REVOKED = (
+    "smtpbot has been disconnected from this workspace (its access was revoked). "
+    "Ask a workspace admin to reinstall it."
+)
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
 
@@ -96,6 +104,21 @@ def make_web_client(
     )
 
 
+def installation(context: Any, body: dict[str, Any]) -> str:
+    """
+    The workspace (or, for an org-wide install, the enterprise) the app is installed in
+    for this request: in a Slack Connect channel the payload may name the clicker's
+    organisation instead.
+    """
+    result = context.authorize_result
+    if result is not None:
+        if context.is_enterprise_install and result.enterprise_id:
+            return str(result.enterprise_id)
+        if result.team_id:
+            return str(result.team_id)
+    return workspace_of(body)
+
+
 def _kind(body: dict[str, Any]) -> str:
     """
     A short label for a payload, for the events counter.
@@ -119,6 +142,7 @@ def build_app(
     escalate: HandOff | None = None,
     desk: Desk | None = None,
     verified_upstream: bool = False,
+    lifecycle: Lifecycle | None = None,
 ) -> AsyncApp:
     """
     The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
@@ -127,8 +151,13 @@ def build_app(
     ``verified_upstream`` builds the workers' app: its input comes from the intake
     stream, verified by the HTTP front when it arrived (possibly minutes ago), and
     dispatch returns once the listeners are done (the entry is acknowledged then).
+
+    ``lifecycle`` handles revoked tokens, uninstalls and rate limiting (by default in
+    this process only, deleting nothing).
     """
     metrics = metrics or Metrics()
+    lifecycle = lifecycle or Lifecycle(TokenGuard(metrics=metrics), metrics=metrics)
+    guard = lifecycle.guard
     engine = Engine(
         settings=settings,
         matcher=matcher,
@@ -139,21 +168,54 @@ def build_app(
     )
     if desk is not None and escalate is None:
         escalate = desk
-    work = SlackHandlers(engine, escalate=escalate)
+    work = SlackHandlers(engine, escalate=escalate, guard=guard)
+
+    async def gate(
+        body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        # Before authorization, so neither needs a Web API call: Slack's notice that
+        # it is dropping events is acked and counted, and nothing is done with a
+        # revoked token (the request is still acked).
+        if body.get("type") == "app_rate_limited":
+            metrics.events.labels("app_rate_limited").inc()
+            lifecycle.rate_limited(body)
+            return BoltResponse(status=200, body="")
+        if body.get("type") != "url_verification" and not await guard.allows(
+            context.client.token
+        ):
+            metrics.events.labels("revoked").inc()
+            # A slash command's response is shown to its user (no Web API call).
+            return BoltResponse(status=200, body=REVOKED if "command" in body else "")
+        await next_()
+        return None
+
     app = AsyncApp(
         client=client or make_web_client(settings, metrics=metrics),
         name="smtpbot",
         signing_secret=settings.slack_signing_secret or "",
         request_verification_enabled=not verified_upstream,
         process_before_response=verified_upstream,
+        before_authorize=gate,
     )
 
     @app.middleware
-    async def count(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
+    async def count(
+        body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[None]]
+    ) -> None:
         # Log lines of this request (and the listener tasks it starts) carry its id.
         REQUEST_ID.set(request_id_of(body))
+        if context.bot_user_id:
+            lifecycle.bot_users.add(context.bot_user_id)
         metrics.events.labels(_kind(body)).inc()
         await next_()
+
+    @app.event("tokens_revoked")
+    async def on_tokens_revoked(body: dict[str, Any], context: Any) -> None:
+        await lifecycle.tokens_revoked(body, context.client.token, context.bot_user_id)
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(body: dict[str, Any], context: Any) -> None:
+        await lifecycle.app_uninstalled(body, context.client.token)
 
     @app.event("message")
     async def on_message(
@@ -168,28 +230,38 @@ def build_app(
         await work.message(body, client, context.bot_user_id, mention=True)
 
     @app.action(blocks.PROBE)
-    async def on_probe(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_probe(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         await ack()
-        await work.probe(body, client)
+        await work.probe(body, client, installation(context, body))
 
     @app.action(blocks.FEEDBACK_YES)
-    async def on_yes(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_yes(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         await ack()
-        await work.feedback(body, client, helpful=True)
+        await work.feedback(body, client, installation(context, body), helpful=True)
 
     @app.action(blocks.FEEDBACK_NO)
-    async def on_no(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_no(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         await ack()
-        await work.feedback(body, client, helpful=False)
+        await work.feedback(body, client, installation(context, body), helpful=False)
 
     @app.action(blocks.HUMAN)
-    async def on_human(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await work.human(body, client, ack)
+    async def on_human(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
+        await work.human(body, client, ack, installation(context, body))
 
     @app.action({"action_id": blocks.CHOICE_PATTERN})
-    async def on_choose(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def on_choose(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
+    ) -> None:
         await ack()
-        await work.choose(body, client)
+        await work.choose(body, client, installation(context, body))
 
     @app.event("reaction_added")
     async def on_reaction(body: dict[str, Any], client: AsyncWebClient) -> None:

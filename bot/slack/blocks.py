@@ -152,8 +152,17 @@ def _step_sections(steps: tuple[str, ...], budget: int) -> list[Block]:
 
 def reply_blocks(reply: Reply, *, thread_ts: str) -> list[Block]:
     """
-    Blocks for an answer, a "which one?" question, a codes explanation or a probe offer.
+    Blocks for an answer, a "which one?" question, a codes explanation, a probe offer
+    or a pointer back to an earlier answer.
     """
+    if reply.kind == ReplyKind.REPEAT:
+        return [
+            _section(f"*{escape(reply.title)}* {reply.cause}"),
+            ActionsBlock(
+                block_id="smtpbot_actions",
+                elements=[_button("Talk to a human", HUMAN, encode_value(t=thread_ts))],
+            ),
+        ]
     blocks: list[Block] = [
         HeaderBlock(
             text=PlainTextObject(text=cut(reply.title or "Answer", HEADER_LIMIT))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -25,6 +26,12 @@ from bot.conversation.engine import Engine, Incoming, Turn
 from bot.errors import InputError, NotDoneError, StateUnavailableError
 from bot.escalation.model import Asked
 from bot.slack import blocks
+from bot.slack import files as uploads
+from bot.slack.lifecycle import TokenGuard
+from bot.slack.messages import MENTION, is_direct, queued, readable_text, written
+from bot.slack.messages import incoming_message as incoming_message
+from bot.slack.messages import team_of as team_of
+from bot.slack.messages import workspace_of as workspace_of
 from bot.slack.smtpcheck import USAGE as USAGE
 from bot.slack.smtpcheck import Respond as Respond
 from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
@@ -35,22 +42,38 @@ log = logging.getLogger(__name__)
 # A click on "Run STARTTLS check" within this many seconds of the same one is a double
 # click.
 DOUBLE_CLICK_SECONDS: Final = 30
-# Subtypes that are still a person writing in the channel; every other subtype is
-# ignored: edits, deletions, joins, bot messages
-# (api.slack.com/events/message#subtypes).
-ANSWERED_SUBTYPES: Final = frozenset({None, "file_share", "thread_broadcast"})
-_MENTION: Final = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+# A how-to is posted once per message however many events name it (message and
+# app_mention, replicas); the claim outlives Slack's retries.
+HOWTO_CLAIM_SECONDS: Final = 3600
 # A mention of the bot asking for a person ("@smtpbot human please", "humans?").
 _HUMAN_WORD: Final = re.compile(r"\bhumans?\b", re.IGNORECASE)
 # What the thread is told when the bot itself decides to hand over.
 _AUTO_NOTICE: Final = {
     "feedback": "That's twice my answer didn't help, so I've asked a human.",
-    "unmatched": "I don't recognise this one, so I've asked a human.",
+    "unmatched": "I have nothing more to suggest for this, so I've asked a human.",
+    "repeated": "The same error is still there after my answer, so that fix didn't "
+    "help. I've asked a human.",
 }
+# What a person who addresses the bot with nothing to answer is told.
+HOW_TO: Final = (
+    "Hi! I help when email won't send. Paste the exact error message (or upload the "
+    "log as a text snippet) and I'll explain it and how to fix it, right in the "
+    "thread. Admins can check a mail server with `/smtpcheck host[:port]`. To reach a "
+    "person, press *Talk to a human* under my answer, or mention me with the word "
+    '"human".'
+)
+# What a direct message's thread is told when it is handed to a person.
+DIRECT_HANDOFF: Final = (
+    "I've let the support team know; someone will contact you directly. I'll stay "
+    "quiet here from now on."
+)
+# What an upload the bot cannot read gets, when nothing else in the message could be
+# answered.
+UNREADABLE: Final = (
+    "I can only read text, so I can't look inside that file. Paste the error message "
+    "itself, or upload the log as a text snippet or a .txt file."
+)
 
-# Where a queued payload carries its delivery: ``entry`` (the stream entry id, set by
-# the worker) and ``retry`` (Slack's X-Slack-Retry-Num, set by the front).
-DELIVERY: Final = "_delivery"
 # Answers to one message are looked for among this many thread replies after it.
 THREAD_LOOKUP_LIMIT: Final = 200
 # What the asker is told when a request for a human cannot be recorded.
@@ -91,88 +114,43 @@ def transient(exc: Exception) -> bool:
     return True
 
 
-def team_of(body: Mapping[str, Any]) -> str:
-    """
-    The workspace id of any payload (events, actions, commands).
-    """
-    team = (
-        body.get("team_id") or body.get("team") or body.get("user", {}).get("team_id")
-    )
-    if isinstance(team, Mapping):
-        team = team.get("id")
-    return str(team or "T0")
-
-
-def incoming_message(
-    body: Mapping[str, Any], *, bot_user_id: str | None, mention: bool
-) -> Incoming | None:
-    """
-    The message to answer in an event payload, or None when the bot must ignore it.
-    """
-    event = body.get("event") or {}
-    user, text, channel, ts = (event.get(k) for k in ("user", "text", "channel", "ts"))
-    if (
-        event.get("subtype") not in ANSWERED_SUBTYPES
-        or event.get("bot_id")
-        or event.get("bot_profile")
-        or not isinstance(user, str)
-        or user == bot_user_id
-        or not isinstance(text, str)
-        or not isinstance(channel, str)
-        or not isinstance(ts, str)
-    ):
-        return None
-    if mention:
-        text = _MENTION.sub("", text).strip()
-    parent = event.get("thread_ts")
-    thread_ts = parent if isinstance(parent, str) else ts
-    dedupe = (f"msg:{channel}:{ts}",) + (
-        (f"event:{body['event_id']}",) if isinstance(body.get("event_id"), str) else ()
-    )
-    delivery = body.get(DELIVERY)
-    entry = delivery.get("entry") if isinstance(delivery, Mapping) else None
-    retry = delivery.get("retry") if isinstance(delivery, Mapping) else None
-    return Incoming(
-        ThreadKey(team_of(body), channel, thread_ts),
-        user,
-        text,
-        ts,
-        dedupe,
-        token=entry if isinstance(entry, str) else None,
-        retried=bool(retry),
-    )
-
-
-def queued(body: Mapping[str, Any]) -> bool:
-    """
-    True when a payload came through the intake queue (its worker retries it).
-    """
-    delivery = body.get(DELIVERY)
-    return isinstance(delivery, Mapping) and isinstance(delivery.get("entry"), str)
-
-
 class SlackHandlers:
     """
     The work behind each listener, with the engine and the Web client.
     """
 
-    def __init__(self, engine: Engine, *, escalate: HandOff | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        escalate: HandOff | None = None,
+        guard: TokenGuard | None = None,
+    ) -> None:
         self.engine = engine
         self.escalate = escalate
+        self.guard = guard or TokenGuard()
 
     async def _call(
         self,
         client: AsyncWebClient,
         method: str,
         *,
+        http_verb: str = "POST",
         strict: bool = False,
         **kwargs: Any,
     ) -> Any:
         """
-        One Web API call; failures are counted and logged, and give None. With
-        ``strict`` a failure that may pass raises NotDoneError instead.
+        One Web API call; failures are counted and logged, and give None. Nothing is
+        sent with a revoked token. With ``strict`` a failure that may pass raises
+        NotDoneError instead.
         """
+        if self.guard.blocked(client.token):
+            self.engine.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_skipped method=%s reason=token_revoked", method)
+            return None
         try:
+            if http_verb == "GET":
+                return await client.api_call(method, http_verb="GET", params=kwargs)
             return await client.api_call(method, json=kwargs)
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
             self.engine.metrics.slack_errors.labels(method).inc()
@@ -235,51 +213,107 @@ class SlackHandlers:
         mention: bool = False,
     ) -> None:
         """
-        A message or mention: answer it in its thread.
+        A message, an edit, an upload or a mention: answer it in its thread. A queued
+        one whose work fails raises NotDoneError (its worker tries again).
         """
-        incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
-        text = str((body.get("event") or {}).get("text") or "")
-        if incoming is None or not (
-            mention
-            or f"<@{bot_user_id}" in text
-            or self.engine.settings.answers_in(incoming.key.channel_id)
-        ):
-            return
-        strict = incoming.token is not None
         try:
-            if bot_user_id and f"<@{bot_user_id}" in text and _HUMAN_WORD.search(text):
-                # Both the message and the app_mention event get here; asking is
-                # once.
-                await self.ask_human(
-                    incoming.key,
-                    incoming.user_id,
-                    client,
-                    reason="mention",
-                    text=text,
-                    strict=strict,
-                )
-                return
-            turn = await self.engine.handle_turn(incoming)
-            if turn.wants_human:
-                await self.ask_human(
-                    incoming.key,
-                    incoming.user_id,
-                    client,
-                    reason="unmatched",
-                    strict=strict,
-                )
-            await self._answer(client, incoming, turn, strict=strict)
-            await self.engine.record(incoming.key, turn, strict=strict)
+            await self._message(body, client, bot_user_id, mention=mention)
         except StateUnavailableError as exc:
             # Only a queued message gets here (see Engine): its worker tries again.
             raise NotDoneError(f"state unavailable: {exc}") from exc
 
+    async def _message(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        bot_user_id: str | None,
+        *,
+        mention: bool,
+    ) -> None:
+        incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
+        event = body.get("event") or {}
+        message = written(event)
+        if incoming is None or message is None:
+            return
+        text = readable_text(message)
+        named = bool(bot_user_id) and f"<@{bot_user_id}" in text
+        direct = is_direct(event)
+        if not (
+            mention
+            or named
+            or direct
+            or self.engine.settings.answers_in(incoming.key.channel_id)
+        ):
+            return
+        strict = incoming.token is not None
+        if (named or direct) and _HUMAN_WORD.search(text):
+            # Both the message and the app_mention event get here; asking is once.
+            await self.ask_human(
+                incoming.key,
+                incoming.user_id,
+                client,
+                reason="mention",
+                text=text,
+                strict=strict,
+            )
+            return
+        unreadable = False
+        found = uploads.attached(message)
+        if found:
+            content, unreadable = await uploads.read_uploads(
+                found,
+                client,
+                call=self._call,
+                guard=self.guard,
+                api_url=self.engine.settings.slack_api_url,
+            )
+            if content:
+                incoming = replace(
+                    incoming, text="\n".join(t for t in (incoming.text, content) if t)
+                )
+        turn = await self.engine.handle_turn(incoming)
+        if turn.wants_human:
+            await self.ask_human(
+                incoming.key,
+                incoming.user_id,
+                client,
+                reason=turn.reason,
+                strict=strict,
+            )
+        await self._answer(client, incoming, turn, strict=strict)
+        await self.engine.record(incoming.key, turn, strict=strict)
+        if turn.reply is not None:
+            return
+        if turn.wants_human or turn.duplicate or incoming.edit:
+            return
+        bare = not MENTION.sub("", text).strip()
+        top_level = incoming.key.thread_ts == incoming.ts
+        if unreadable and bare and not incoming.text:
+            note = UNREADABLE
+        elif mention or named or (direct and top_level):
+            note = HOW_TO
+        else:
+            return
+        if await self.engine.claim_once(
+            f"howto:{incoming.key.channel_id}:{incoming.ts}", ttl=HOWTO_CLAIM_SECONDS
+        ):
+            await self._call(
+                client,
+                "chat.postMessage",
+                channel=incoming.key.channel_id,
+                thread_ts=incoming.key.thread_ts,
+                text=note,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+
     @staticmethod
     def _action(
-        body: Mapping[str, Any],
+        body: Mapping[str, Any], workspace: str | None = None
     ) -> tuple[ThreadKey, str, dict[str, str]] | None:
         """
-        Thread, user and button value of a block action (None when malformed).
+        Thread, user and button value of a block action (None when malformed); the
+        thread belongs to the installation's ``workspace`` whoever clicked.
         """
         actions = body.get("actions") or [{}]
         value = blocks.decode_value(actions[0].get("value"))
@@ -289,13 +323,19 @@ class SlackHandlers:
         user = (body.get("user") or {}).get("id")
         if not (channel and user and value.get("t")):
             return None
-        return ThreadKey(team_of(body), str(channel), value["t"]), str(user), value
+        key = ThreadKey(workspace or workspace_of(body), str(channel), value["t"])
+        return key, str(user), value
 
-    async def probe(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+    async def probe(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        workspace: str | None = None,
+    ) -> None:
         """
         "Run STARTTLS check": post progress, update it per phase, then the report.
         """
-        action = self._action(body)
+        action = self._action(body, workspace)
         if action is None or "s" not in action[2]:
             return
         key, user, value = action
@@ -310,12 +350,17 @@ class SlackHandlers:
         await probe_in_thread(self.engine, self._call, client, key, user, target)
 
     async def feedback(
-        self, body: Mapping[str, Any], client: AsyncWebClient, *, helpful: bool
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        workspace: str | None = None,
+        *,
+        helpful: bool,
     ) -> None:
         """
         "Did this help?": record it and thank the user privately.
         """
-        action = self._action(body)
+        action = self._action(body, workspace)
         if action is None:
             return
         key, user, value = action
@@ -334,14 +379,18 @@ class SlackHandlers:
             await self.ask_human(key, user, client, reason="feedback")
 
     async def human(
-        self, body: Mapping[str, Any], client: AsyncWebClient, ack: Respond
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        ack: Respond,
+        workspace: str | None = None,
     ) -> None:
         """
         "Talk to a human": record it before acking (a crash before the record leaves
         the click unacknowledged, and Slack shows the user it failed), then tell the
         thread and post the card.
         """
-        action = self._action(body)
+        action = self._action(body, workspace)
         if action is None:
             await ack()
             return
@@ -363,7 +412,7 @@ class SlackHandlers:
             or not settings.answers_in(channel)
         ):
             return
-        key = ThreadKey(team_of(body), channel, ts)
+        key = ThreadKey(workspace_of(body), channel, ts)
         strict = queued(body)
         try:
             conversation = await self.engine.load(key, strict=strict)
@@ -465,15 +514,22 @@ class SlackHandlers:
                 await self._tell(client, key, user, request.message, private=True)
             return
         notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
-        await self._tell(
-            client, key, user, f"{notice} {request.message}", private=False
-        )
+        told = request.message
+        if key.channel_id.startswith("D"):
+            # Nobody from the support team can write in a person's DM with the bot.
+            told = DIRECT_HANDOFF
+        await self._tell(client, key, user, f"{notice} {told}", private=False)
 
-    async def choose(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
+    async def choose(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        workspace: str | None = None,
+    ) -> None:
         """
         An alternative picked from "is it one of these?": post its full answer.
         """
-        action = self._action(body)
+        action = self._action(body, workspace)
         if action is None or "e" not in action[2]:
             return
         key, user, value = action

@@ -36,7 +36,14 @@ from bot.config import Settings
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
 from bot.redact import redact
-from bot.slack.handlers import DELIVERY, incoming_message
+from bot.slack.files import attached, slim_file
+from bot.slack.messages import (
+    DELIVERY,
+    incoming_message,
+    is_direct,
+    readable_text,
+    written,
+)
 from bot.state.connect import Replication
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,8 @@ log = logging.getLogger(__name__)
 # Event types the workers answer; every other type goes to Bolt in the front.
 QUEUED_EVENTS: Final = frozenset({"message", "app_mention"})
 # The parts of a payload the bot reads. The rest is dropped before anything is stored:
-# ``blocks`` repeat the text unredacted, ``authorizations`` name other installs.
+# ``blocks`` and ``attachments`` are folded into the (redacted) text, and of
+# ``authorizations`` only the installation the event reached is kept.
 BODY_FIELDS: Final = (
     "type",
     "team_id",
@@ -64,7 +72,15 @@ EVENT_FIELDS: Final = (
     "ts",
     "thread_ts",
     "team",
+    "files",
+    "message",
+    "previous_message",
 )
+# The installation fields kept from ``authorizations[0]`` (conversations are keyed by
+# it).
+AUTHORIZATION_FIELDS: Final = ("team_id", "enterprise_id", "is_enterprise_install")
+# The fields kept of an edited message (``message_changed``).
+MESSAGE_FIELDS: Final = ("type", "subtype", "user", "ts", "thread_ts", "team")
 # The stream keeps at most about this many entries (XADD MAXLEN ~): a backlog beyond it
 # means the workers are down, and the oldest unanswered messages are dropped first.
 STREAM_MAXLEN: Final = 50_000
@@ -85,26 +101,61 @@ def stream_key(prefix: str) -> str:
     return f"{prefix}intake"
 
 
+def _slim_message(
+    message: Mapping[str, Any], fields: tuple[str, ...]
+) -> dict[str, Any]:
+    """
+    A message's kept fields, its readable text redacted, and its uploads' references.
+    """
+    slim = {k: message[k] for k in fields if k in message and k != "files"}
+    slim["text"] = redact(readable_text(message))
+    found = attached(message)
+    if found:
+        slim["files"] = [slim_file(f) for f in found]
+    return slim
+
+
 def slim_event(body: Mapping[str, Any], settings: Settings) -> dict[str, Any] | None:
     """
     The redacted payload to queue for an Events API message, or None when the bot would
-    ignore it (bots, edits and deletions, channels it does not answer in).
+    ignore it (bots, deletions, edits that change nothing readable, channels it does
+    not answer in).
     """
     event = body.get("event")
     if not isinstance(event, Mapping):
         return None
     mention = event.get("type") == "app_mention"
     incoming = incoming_message(body, bot_user_id=None, mention=mention)
-    if incoming is None or event.get("bot_profile"):
+    message = written(event)
+    if incoming is None or message is None or event.get("bot_profile"):
         return None
-    text = str(event.get("text"))
-    # A mention of the bot is answered in any channel; the front does not know the
-    # bot's user id, so any mention is queued and the worker decides.
-    if not (mention or "<@" in text or settings.answers_in(incoming.key.channel_id)):
+    text = readable_text(message)
+    # A mention of the bot is answered in any channel, and a direct message whatever
+    # the support channels are; the front does not know the bot's user id, so any
+    # mention is queued and the worker decides.
+    if not (
+        mention
+        or "<@" in text
+        or is_direct(event)
+        or settings.answers_in(incoming.key.channel_id)
+    ):
         return None
-    slim = {k: event[k] for k in EVENT_FIELDS if k in event}
-    slim["text"] = redact(text)
-    return {**{k: body[k] for k in BODY_FIELDS if k in body}, "event": slim}
+    slim = _slim_message(event, EVENT_FIELDS)
+    if message is not event:
+        previous = event.get("previous_message")
+        slim["message"] = _slim_message(message, MESSAGE_FIELDS)
+        slim["previous_message"] = {
+            "text": redact(readable_text(previous))
+            if isinstance(previous, Mapping)
+            else ""
+        }
+    queued = {k: body[k] for k in BODY_FIELDS if k in body}
+    auths = body.get("authorizations")
+    if isinstance(auths, list) and auths and isinstance(auths[0], Mapping):
+        queued["authorizations"] = [
+            {k: auths[0][k] for k in AUTHORIZATION_FIELDS if k in auths[0]}
+        ]
+    return {**queued, "event": slim}
 
 
 class StreamWriter:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -26,6 +27,7 @@ from bot.metrics import Metrics
 from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
+from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
 from bot.slack.probing import make_prober
 from bot.slack.readiness import Readiness, WorkerCheck
 from bot.slack.server import build_web_app
@@ -88,7 +90,9 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
     )
-    desk = make_desk(settings, store, metrics)
+    guard = TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics)
+    desk = make_desk(settings, store, metrics, guard=guard)
+    lifecycle = make_lifecycle(settings, store, desk, metrics, guard=guard)
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     try:
@@ -100,6 +104,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "client": client,
             "metrics": metrics,
             "desk": desk,
+            "lifecycle": lifecycle,
         }
         app = build_app(settings, **parts)
         worker_app = (
@@ -110,6 +115,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         )
         yield Bot(app, store, metrics, worker_app, desk)
         await drain()
+        await lifecycle.wait()
     finally:
         stop.set()
         if loop is not None:
@@ -118,7 +124,13 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         await store.close()
 
 
-def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
+def make_desk(
+    settings: Settings,
+    store: RedisStore,
+    metrics: Metrics,
+    *,
+    guard: TokenGuard | None = None,
+) -> Desk:
     """
     The escalation desk on the store's Redis client (one pool per process).
     """
@@ -132,6 +144,33 @@ def make_desk(settings: Settings, store: RedisStore, metrics: Metrics) -> Desk:
         ),
         learning=Learning(store.client, prefix=settings.redis_prefix),
         store=store,
+        metrics=metrics,
+        guard=guard,
+    )
+
+
+def make_lifecycle(
+    settings: Settings,
+    store: RedisStore,
+    desk: Desk | None,
+    metrics: Metrics,
+    *,
+    guard: TokenGuard | None = None,
+) -> Lifecycle:
+    """
+    Revocations shared through Redis, and an uninstall that deletes the workspace's
+    conversations, escalations, unmatched errors and queued messages.
+    """
+    stores: list[Forgets] = [store]
+    if desk is not None:
+        stores += [desk.escalations, desk.learning]
+    return Lifecycle(
+        guard
+        or TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics),
+        stores=stores,
+        queue=functools.partial(
+            forget_queued, store.client, stream_key(settings.redis_prefix)
+        ),
         metrics=metrics,
     )
 

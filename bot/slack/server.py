@@ -67,11 +67,12 @@ def build_web_app(
     """
     The aiohttp application for HTTP mode (also serves the health endpoints). With an
     ``intake``, Events API messages are queued for workers instead of handled here.
-    ``ready`` is the readiness check (raises StateUnavailableError); by default the
-    store's PING.
+    Without a signing secret (Socket Mode with ``--port``) only the health endpoints
+    are served: requests that cannot be verified are never taken. ``ready`` is the
+    readiness check (raises StateUnavailableError); by default the store's PING.
     """
     check = ready or store.ping
-    verifier = SignatureVerifier(signing_secret)
+    verifier = SignatureVerifier(signing_secret or "unset")
 
     async def events(request: web.Request) -> web.Response:
         body = await request.text()
@@ -132,7 +133,8 @@ def build_web_app(
         return web.json_response({"error": "not found"}, status=404)
 
     app = web.Application(client_max_size=MAX_BODY)
-    app.router.add_post("/slack/events", events)
+    if signing_secret:
+        app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)

@@ -34,8 +34,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.errors import NotDoneError
 from bot.escalation.store import missing_group
 from bot.metrics import Metrics
-from bot.slack.handlers import DELIVERY
 from bot.slack.intake import WORKER_GROUP
+from bot.slack.messages import DELIVERY
 
 log = logging.getLogger(__name__)
 

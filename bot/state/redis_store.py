@@ -256,6 +256,19 @@ class RedisStore:
             for count, (_, limit) in zip(counts, limits, strict=True)
         )
 
+    async def forget(self, workspace: str) -> int:
+        """
+        Delete a workspace's conversations and the claims named after its threads;
+        returns how many keys went.
+        """
+        names = ("conv", "once:human", "once:probe")
+        patterns = [f"{self._prefix}{n}:{glob_escape(workspace)}:*" for n in names]
+        return int(
+            await self._call(
+                lambda: delete_matching(self._client, patterns),
+            )
+        )
+
     async def ping(self) -> None:
         """
         PING.
@@ -290,6 +303,33 @@ class RedisStore:
             await self._connection.close()
         else:
             await self._client.aclose()
+
+
+def glob_escape(text: str) -> str:
+    """
+    ``text`` as a literal in a Redis SCAN MATCH pattern.
+    """
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+
+
+async def delete_matching(
+    client: aioredis.Redis, patterns: Sequence[str], *, batch: int = 500
+) -> int:
+    """
+    SCAN for each pattern and delete what it finds, a batch at a time (SCAN never
+    blocks Redis the way KEYS does). Raises Redis errors.
+    """
+    deleted = 0
+    for pattern in patterns:
+        found: list[Any] = []
+        async for key in client.scan_iter(match=pattern, count=batch):
+            found.append(key)
+            if len(found) >= batch:
+                deleted += int(await client.delete(*found))
+                found = []
+        if found:
+            deleted += int(await client.delete(*found))
+    return deleted
 
 
 def embedded_store(

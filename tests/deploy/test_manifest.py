@@ -28,13 +28,15 @@ SOCKET_MANIFEST = DEPLOY / "slack-app-manifest.socket.yml"
 EVENTS_URL = "https://bot.example.com/slack/events"
 
 # Handled event type -> the bot event subscriptions that deliver it. Messages are
-# answered in public and private channels only (no message.im: DMs are not handled).
+# answered in public and private channels and in direct messages with the bot.
 EVENT_SUBSCRIPTIONS: dict[str, set[str]] = {
-    "message": {"message.channels", "message.groups"},
+    "message": {"message.channels", "message.groups", "message.im"},
     "app_mention": {"app_mention"},
     "reaction_added": {"reaction_added"},
     "reaction_removed": {"reaction_removed"},
     "app_home_opened": {"app_home_opened"},
+    "tokens_revoked": {"tokens_revoked"},
+    "app_uninstalled": {"app_uninstalled"},
 }
 # Subscription -> the bot scope it requires (None: no scope).
 SUBSCRIPTION_SCOPES: dict[str, str | None] = {
@@ -46,6 +48,8 @@ SUBSCRIPTION_SCOPES: dict[str, str | None] = {
     "reaction_added": "reactions:read",
     "reaction_removed": "reactions:read",
     "app_home_opened": None,
+    "tokens_revoked": None,
+    "app_uninstalled": None,
 }
 # Web API method -> the bot scope it requires (None: the bot token alone suffices).
 METHOD_SCOPES: dict[str, str | None] = {
@@ -66,6 +70,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.history": "channels:history",
     "users.info": "users:read",
     "usergroups.list": "usergroups:read",
+    # Also what downloading an upload's url_private needs.
+    "files.info": "files:read",
 }
 # Declared ahead of their handlers: issue 5 (escalation) adds a reaction shortcut to
 # "talk to a human" and the escalation queue on the App Home tab. Once those handlers
@@ -167,7 +173,6 @@ def test_scopes_are_exactly_what_the_code_needs(path: Any, code: Handled) -> Non
     }
     unneeded = scopes - needs.keys() - pending
     assert not unneeded, f"scopes nothing in the code needs: {unneeded}"
-    assert "im:history" not in scopes, "DMs are not handled"
 
 
 @pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
@@ -185,13 +190,19 @@ def test_slash_commands_match_the_handlers(path: Any, code: Handled) -> None:
 @pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
 def test_interactivity_home_tab_and_bot_user(path: Any, code: Handled) -> None:
     """
-    Buttons need interactivity; app_home_opened needs the Home tab; there is a bot user.
+    Buttons need interactivity; app_home_opened needs the Home tab; direct messages
+    need the Messages tab, writable; there is a bot user.
     """
     manifest = load(path)
     assert code.actions, "the code handles buttons"
     assert manifest["settings"]["interactivity"]["is_enabled"] is code.interactive
     if "app_home_opened" in code.events | set(PENDING_EVENTS):
         assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    # Direct messages reach the bot only through the App Home Messages tab.
+    direct = "message.im" in required_subscriptions(code.events)
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is direct
+    assert home["messages_tab_read_only_enabled"] is False
     assert manifest["features"]["bot_user"]["display_name"]
     declared = {s["callback_id"] for s in manifest["features"].get("shortcuts", [])}
     assert code.shortcuts <= declared

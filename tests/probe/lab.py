@@ -12,9 +12,11 @@ intermediate and wildcard certificates, and healthy controls.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.server
 import ipaddress
+import random
 import socket
 import ssl
 import subprocess
@@ -35,9 +37,9 @@ from tests.probe.servers import HOSTNAME, ServerThread, trustme_context
 
 # Where the missing intermediate of the incomplete-chain case says it is published.
 INTERMEDIATE_URL = "http://ca.example.test/intermediate.der"
-# A loopback address of its own for the port-465 case, so binding 465 there cannot
-# clash with anything on 127.0.0.1.
-PORT_465_HOST = "127.0.0.46"
+# Loopback addresses for the port-465 case (one is picked at random per lab), so that
+# binding 465 clashes neither with 127.0.0.1 nor with another test run on the machine.
+PORT_465_NET = "127.46.0.0/16"
 
 
 @dataclass
@@ -60,8 +62,14 @@ class BlockingSmtp:
     def start(self) -> int:
         """
         Listen and serve in a daemon thread; return the port.
+
+        ``host`` may be a network ("127.46.0.0/16"): an address in it with the port
+        free is picked at random.
         """
-        self._sock = socket.create_server((self.host, self.port), backlog=128)
+        if "/" in self.host:
+            self.host, self._sock = _bind_somewhere(self.host, self.port)
+        else:
+            self._sock = socket.create_server((self.host, self.port), backlog=128)
         self.port = int(self._sock.getsockname()[1])
         threading.Thread(target=self._accept, daemon=True).start()
         return self.port
@@ -99,6 +107,11 @@ class BlockingSmtp:
             pass
         finally:
             for thing in reversed(opened):
+                if isinstance(thing, ssl.SSLSocket):
+                    # A TLS goodbye (close_notify), as real servers send.
+                    with contextlib.suppress(OSError, ValueError):
+                        thing.settimeout(0.5)
+                        thing.unwrap().close()
                 thing.close()
 
     def _session(self, conn: socket.socket, opened: list[Any]) -> None:
@@ -122,6 +135,22 @@ class BlockingSmtp:
                 return
             else:
                 conn.sendall(b"502 5.5.1 Error: command not recognized\r\n")
+
+
+def _bind_somewhere(network: str, port: int) -> tuple[str, socket.socket]:
+    """
+    Listen on ``port`` at a random address of a loopback network.
+    """
+    hosts = ipaddress.ip_network(network)
+    error: OSError | None = None
+    for _ in range(50):
+        host = str(hosts[random.randrange(1, hosts.num_addresses - 1)])
+        try:
+            return host, socket.create_server((host, port), backlog=128)
+        except OSError as exc:
+            error = exc
+    assert error is not None
+    raise error
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -307,17 +336,20 @@ def _blocking(lab_stoppers: list[Any], **options: Any) -> int:
 
 
 def build_lab(
-    workdir: Path, servers: ServerThread, *, slow: tuple[float, float] = (2.5, 4.0)
+    workdir: Path,
+    servers: ServerThread,
+    *,
+    slow: tuple[tuple[float, float], ...] = ((2.5, 4.0),),
 ) -> Lab:
     """
-    Start every fault case and healthy control; ``slow`` is (greeting delay, timeout)
-    of the slow-greeting case.
+    Start every fault case and healthy control; ``slow`` lists (greeting delay,
+    timeout) of the slow-greeting cases ("slow-greeting", then "slow-greeting-4s"...).
     """
     ca = trustme.CA()
     cafile = workdir / "lab-ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
     ca_cert, ca_key = _ca_parts(ca)
-    good_leaf = ca.issue_cert(HOSTNAME, "127.0.0.1", PORT_465_HOST)
+    good_leaf = ca.issue_cert(HOSTNAME, "127.0.0.1")
     stops: list[Any] = []
 
     def good() -> ssl.SSLContext:
@@ -467,16 +499,16 @@ def build_lab(
         words="RSA 1024",
     )
     # Slow greeting: within the deadline it is ok, and takes about the delay.
-    delay, slow_timeout = slow
-    add(
-        "slow-greeting",
-        _blocking(stops, tls=good(), greeting_delay=delay),
-        verdict="ok",
-        category=None,
-        finding=None,
-        timeout=slow_timeout,
-        within_s=delay + 1.0,
-    )
+    for index, (delay, slow_timeout) in enumerate(slow):
+        add(
+            "slow-greeting" if index == 0 else f"slow-greeting-{delay:g}s",
+            _blocking(stops, tls=good(), greeting_delay=delay),
+            verdict="ok",
+            category=None,
+            finding=None,
+            timeout=slow_timeout,
+            within_s=delay + 1.0,
+        )
     # Not SMTP at all.
     http_port, http_server = serve_http()
     stops.extend((http_server.shutdown, http_server.server_close))
@@ -503,10 +535,13 @@ def build_lab(
         within_s=3.0,
     )
     # Plaintext with STARTTLS on 465: works with STARTTLS, warns about the port.
+    plain_465 = BlockingSmtp(tls=good(), host=PORT_465_NET, port=465)
+    plain_465.start()
+    stops.append(plain_465.stop)
     add(
         "plain-on-465",
-        _blocking(stops, tls=good(), host=PORT_465_HOST, port=465),
-        host=PORT_465_HOST,
+        465,
+        host=plain_465.host,
         verdict="warn",
         category=None,
         finding="port-465-starttls",

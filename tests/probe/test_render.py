@@ -5,7 +5,6 @@ knowledge-base links.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import json
@@ -159,5 +158,21 @@ def test_kb_links_point_at_entries_of_that_category() -> None:
 
 def test_result_is_frozen() -> None:
     """Results are immutable records."""
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         result().port = 1  # type: ignore[misc]
+
+
+def test_records_compare_hash_replace_and_pickle() -> None:
+    """Frozen records compare by value, hash, replace a field and survive pickling."""
+    import pickle
+
+    from bot.probe.frozen import replace
+
+    first, second = result(), result()
+    assert first == second and hash(first) == hash(second)
+    changed = replace(first, port=2525)
+    assert changed.port == 2525 and changed != first and first.port != 2525
+    assert pickle.loads(pickle.dumps(changed)) == changed
+    assert "port=2525" in repr(changed)
+    with pytest.raises(TypeError):
+        replace(first, no_such_field=1)

@@ -5,12 +5,12 @@ category.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pytest
 
 from bot.probe.advice import ADVICE
+from bot.probe.frozen import replace
 from bot.probe.model import (
     CertCheck,
     CertInfo,
@@ -47,7 +47,7 @@ def result(**changes: object) -> ProbeResult:
         tls=TlsInfo("TLSv1.3", "TLS_AES_256_GCM_SHA384"),
         cert=check(),
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def info(**changes: object) -> CertInfo:
@@ -65,13 +65,13 @@ def info(**changes: object) -> CertInfo:
         sha256="00",
         common_name="mail.test",
     )
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def check(**changes: object) -> CertCheck:
     """A trusted, matching certificate check, changed as the test needs."""
     base = CertCheck(info=info(), trusted=True, name="mail.test", hostname_match=True)
-    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def failed(
@@ -266,7 +266,7 @@ def test_fifteen_days_left_is_fine() -> None:
 def test_failure_outranks_warnings() -> None:
     """With a failure and a warning, the verdict is fail and the failure comes first."""
     changed = failed(Problem.STARTTLS_NOT_OFFERED)
-    verdict = assess(dataclasses.replace(changed, auth_before_tls=("LOGIN",)))
+    verdict = assess(replace(changed, auth_before_tls=("LOGIN",)))
     assert verdict.verdict == "fail"
     assert [f.severity for f in verdict.findings] == [Severity.FAIL, Severity.WARN]
 

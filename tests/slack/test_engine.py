@@ -79,12 +79,31 @@ async def test_same_answer_is_not_repeated_in_a_thread(
     redis_store: RedisStore, matcher: Matcher
 ) -> None:
     """
-    Pasting the same error again in the thread gets no second identical answer.
+    The same error pasted again is pointed back to the answer, never answered twice;
+    a third time the fix evidently did not help, and the thread wants a human.
     """
     engine = make_engine(redis_store, matcher)
     first = await engine.handle_message(Incoming(KEY, "U1", STARTTLS_PASTE, "1.1"))
     again = await engine.handle_message(Incoming(KEY, "U1", STARTTLS_PASTE, "1.2"))
-    assert first is not None and again is None
+    assert first is not None and first.kind == ReplyKind.ANSWER
+    assert again is not None and again.kind == ReplyKind.REPEAT
+    assert first.title in again.cause and not again.steps
+    third = await engine.handle_turn(Incoming(KEY, "U2", STARTTLS_PASTE, "1.3"))
+    assert third.reply is None and third.wants_human and third.reason == "repeated"
+
+
+async def test_an_edit_restating_an_answered_error_gets_nothing(
+    redis_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    An edit that still reads as the error already answered is neither answered again,
+    pointed back, nor handed over.
+    """
+    engine = make_engine(redis_store, matcher)
+    assert await engine.handle_message(Incoming(KEY, "U1", STARTTLS_PASTE, "1.1"))
+    edited = Incoming(KEY, "U1", STARTTLS_PASTE + " (typo)", "1.1", edit=True)
+    turn = await engine.handle_turn(edited)
+    assert turn.reply is None and not turn.wants_human
 
 
 async def test_context_from_earlier_messages_completes_a_follow_up(

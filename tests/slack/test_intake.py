@@ -146,8 +146,9 @@ def events_counted(metrics: Metrics, kind: str) -> float:
 
 def test_slim_event_keeps_only_the_fields_the_bot_reads(bot: Bot) -> None:
     """
-    The queued payload has only BODY_FIELDS and EVENT_FIELDS: no blocks, no
-    authorizations, no token, no unknown event keys; the text is redacted.
+    The queued payload has only BODY_FIELDS and EVENT_FIELDS and the installation's
+    ids from authorizations: no blocks, no token, no unknown event keys; the text is
+    redacted.
     """
     body = message_event(
         SECRET_PASTE,
@@ -163,8 +164,10 @@ def test_slim_event_keeps_only_the_fields_the_bot_reads(bot: Bot) -> None:
         "event_id",
         "event_time",
         "event",
+        "authorizations",
     }
-    assert set(slim) - {"event"} <= set(BODY_FIELDS)
+    assert set(slim) - {"event", "authorizations"} <= set(BODY_FIELDS)
+    assert slim["authorizations"] == [{"team_id": "T0TEST"}]
     event = slim["event"]
     assert set(event) <= set(EVENT_FIELDS)
     assert event["thread_ts"] == "1700000000.000100"
@@ -232,7 +235,8 @@ async def test_support_paste_is_queued_once_redacted_and_not_answered_in_front(
     _, stored = entries[0]
     assert stored["event_id"] == payload["event_id"]
     assert stored["event"]["ts"] == payload["event"]["ts"]
-    assert "blocks" not in stored["event"] and "authorizations" not in stored
+    assert "blocks" not in stored["event"]
+    assert stored["authorizations"] == [{"team_id": stored["team_id"]}]
     text = stored["event"]["text"]
     assert SECRET_B64 not in text and "hunter2" not in text
     assert text.count("[redacted]") >= 2

@@ -9,74 +9,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
 
 from bot.slack.runtime import serve as serve_bot
 from knowledge.matcher import Matcher
 from tests.support.bot import delete_prefix, make_settings
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.slack import ADMIN, CHANNEL, TEAM, FakeSlack, message_event
-
-
-class FakeSocketMode:
-    """
-    Slack's Socket Mode endpoint: hands each new connection to the test.
-    """
-
-    def __init__(self) -> None:
-        self.connections: asyncio.Queue[ServerConnection] = asyncio.Queue()
-        self.url = ""
-
-    async def handler(self, connection: ServerConnection) -> None:
-        await self.connections.put(connection)
-        await connection.wait_closed()
-
-    async def accept(self) -> ServerConnection:
-        """
-        The next connection, greeted with hello as Slack does.
-        """
-        connection = await asyncio.wait_for(self.connections.get(), timeout=15)
-        await connection.send(
-            json.dumps(
-                {
-                    "type": "hello",
-                    "num_connections": 1,
-                    "connection_info": {"app_id": "A0APP"},
-                    "debug_info": {"host": "local"},
-                }
-            )
-        )
-        return connection
-
-
-async def send_envelope(
-    connection: ServerConnection, kind: str, payload: dict[str, Any]
-) -> dict[str, Any]:
-    """
-    Send one envelope and return the client's ack (matched by envelope_id).
-    """
-    envelope_id = str(uuid.uuid4())
-    await connection.send(
-        json.dumps(
-            {
-                "envelope_id": envelope_id,
-                "type": kind,
-                "payload": payload,
-                "accepts_response_payload": kind != "events_api",
-                "retry_attempt": 0,
-                "retry_reason": "",
-            }
-        )
-    )
-    while True:
-        ack = json.loads(await asyncio.wait_for(connection.recv(), timeout=15))
-        if ack.get("envelope_id") == envelope_id:
-            return dict(ack)
+from tests.support.transport import FakeSocketMode, send_envelope
+from tests.support.transport import socket_endpoint as local_socket_endpoint
 
 
 @pytest.fixture
@@ -84,10 +27,7 @@ async def socket_endpoint() -> AsyncIterator[FakeSocketMode]:
     """
     The local websocket server.
     """
-    fake = FakeSocketMode()
-    async with serve(fake.handler, "127.0.0.1", 0) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        fake.url = f"ws://127.0.0.1:{port}/link/?ticket=test"
+    async with local_socket_endpoint() as fake:
         yield fake
 
 

@@ -76,6 +76,8 @@ class FakeSlack:
         self.holds: list[Hold] = []
         # When (time.monotonic()) each posted message was accepted, by its ts.
         self.posted_at: dict[str, float] = {}
+        # Uploads served under /files/: id -> (file object, content).
+        self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -84,6 +86,8 @@ class FakeSlack:
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_get("/files/{file_id}/{mode}/{name}", self._file)
         app.router.add_post("/response/{token}", self._response)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -158,7 +162,9 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         raw = await request.read()
-        if request.content_type == "application/json":
+        if request.method == "GET":
+            args: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
             args = json.loads(raw or b"{}")
         else:
             args = dict(urllib.parse.parse_qsl(raw.decode()))
@@ -187,6 +193,69 @@ class FakeSlack:
                 {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
         return web.json_response(self._answer(method, args))
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str = "text/plain",
+        filetype: str = "text",
+        mode: str = "snippet",
+        user: str = USER,
+    ) -> dict[str, Any]:
+        """
+        Host an upload and return its file object as Slack's events carry it
+        (api.slack.com/types/file), its URLs pointing here.
+        """
+        file_id = f"F{len(self.files) + 1:08d}"
+        base = f"{self.url}/files/{file_id}"
+        now = int(time.time())
+        file = {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": "Plain Text" if filetype == "text" else filetype.upper(),
+            "user": user,
+            "user_team": TEAM,
+            "editable": mode == "snippet",
+            "size": len(content),
+            "mode": mode,
+            "is_external": False,
+            "external_type": "",
+            "is_public": True,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{base}/view/{name}",
+            "url_private_download": f"{base}/download/{name}",
+            "permalink": f"https://test.slack.com/files/{user}/{file_id}/{name}",
+            "has_rich_preview": False,
+        }
+        self.files[file_id] = (file, content)
+        return file
+
+    async def _file(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        await self._record(
+            Call(
+                f"file:{request.match_info['mode']}",
+                {"id": file_id},
+                dict(request.headers),
+            )
+        )
+        known = self.files.get(file_id)
+        if known is None:
+            return web.Response(status=404, text="file_not_found")
+        if not request.headers.get("Authorization", "").startswith("Bearer xoxb-"):
+            # Slack answers a request it cannot authorise with its sign-in page.
+            return web.Response(text="<html>Sign in</html>", content_type="text/html")
+        file, content = known
+        return web.Response(body=content, content_type=file["mimetype"])
 
     async def _response(self, request: web.Request) -> web.Response:
         args = json.loads(await request.read() or b"{}")
@@ -219,6 +288,11 @@ class FakeSlack:
                 f"{args.get('channel')}/p{ts}"
             },
             "views.publish": {"view": {"id": "V1"}},
+            "files.info": (
+                {"file": self.files[str(args.get("file"))][0]}
+                if str(args.get("file")) in self.files
+                else {"ok": False, "error": "file_not_found"}
+            ),
             "conversations.replies": {
                 "messages": self._thread(args),
                 "has_more": False,
@@ -304,6 +378,27 @@ class FakeSlack:
             async with self._changed:
                 await self._changed.wait_for(lambda: len(self.of(method)) >= count)
             return self.of(method)
+
+        return await asyncio.wait_for(enough(), timeout)
+
+    async def wait_for_post(
+        self, *, channel: str, count: int = 1, timeout: float = 10.0
+    ) -> list[Call]:
+        """
+        Wait until ``count`` messages were posted to ``channel``; returns them.
+        """
+
+        def posts() -> list[Call]:
+            return [
+                c
+                for c in self.of("chat.postMessage")
+                if c.args.get("channel") == channel
+            ]
+
+        async def enough() -> list[Call]:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(posts()) >= count)
+            return posts()
 
         return await asyncio.wait_for(enough(), timeout)
 

@@ -38,6 +38,16 @@ def slack_date(at: float, token: str = "{date_short_pretty} at {time}") -> str:
     return f"<!date^{int(at)}^{token}|{fallback}>"
 
 
+def where(channel_id: str) -> str:
+    """
+    Where the thread is: a channel, or a direct message with the bot (which the
+    support team cannot open: they contact the person instead).
+    """
+    if channel_id.startswith("D"):
+        return "a direct message with the bot (contact them directly)"
+    return f"<#{channel_id}>"
+
+
 def status_line(escalation: Escalation) -> str:
     """
     Where the escalation stands, with who and when.
@@ -101,7 +111,7 @@ def card_blocks(escalation: Escalation, *, mention: str | None) -> list[Block]:
         SectionBlock(
             text=MarkdownTextObject(
                 text=cut(
-                    f"{ping}{who} in <#{e.key.channel_id}> "
+                    f"{ping}{who} in {where(e.key.channel_id)} "
                     f"{REASON_TEXT[e.reason]}. {link}",
                     SECTION_LIMIT,
                 )
@@ -213,10 +223,17 @@ NOTICE_EVENT: Final = "smtpbot_escalation_notice"
 # What the thread is told when the bot itself decided to hand over.
 _AUTO_NOTICE: Final = {
     Reason.FEEDBACK: "That's twice my answer didn't help, so I've asked a human.",
-    Reason.UNMATCHED: "I don't recognise this one, so I've asked a human.",
+    Reason.UNMATCHED: "I have nothing more to suggest for this, so I've asked a human.",
+    Reason.REPEATED: "The same error is still there after my answer, so that fix "
+    "didn't help. I've asked a human.",
 }
 NOTICE_TAIL: Final = (
     "I've let the support team know; someone will reply in this thread. I'll stay "
+    "quiet here from now on."
+)
+# A direct message's thread: nobody from the support team can write in it.
+DIRECT_TAIL: Final = (
+    "I've let the support team know; someone will contact you directly. I'll stay "
     "quiet here from now on."
 )
 
@@ -229,8 +246,9 @@ def notice_payload(escalation: Escalation) -> dict[str, Any]:
     head = _AUTO_NOTICE.get(
         escalation.reason, f"<@{escalation.requested_by}> asked for a human."
     )
+    tail = DIRECT_TAIL if escalation.key.channel_id.startswith("D") else NOTICE_TAIL
     return {
-        "text": f"{head} {NOTICE_TAIL}",
+        "text": f"{head} {tail}",
         "metadata": {
             "event_type": NOTICE_EVENT,
             "event_payload": {

@@ -35,6 +35,7 @@ from bot.escalation.model import Asked, Escalation, Reason, Status, new_escalati
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
+from bot.slack.lifecycle import TokenGuard
 from bot.state import Conversation, HumanRecord, StateStore
 from bot.state.model import dump_record
 
@@ -70,6 +71,7 @@ class Delivery:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         consumer: str | None = None,
+        guard: TokenGuard | None = None,
     ) -> None:
         self.settings = settings
         self.escalations = escalations
@@ -78,13 +80,19 @@ class Delivery:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.consumer = consumer or consumer_name()
+        self.guard = guard or TokenGuard()
         self.interval = settings.escalation_sla_minutes * 60.0
         self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
 
     async def _call(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
         """
-        One Web API call; failures are counted and logged, and give None.
+        One Web API call; failures are counted and logged, and give None. Nothing is
+        sent with a revoked token.
         """
+        if self.guard.blocked(client.token):
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_skipped method=%s reason=token_revoked", method)
+            return None
         try:
             return await client.api_call(method, json=kwargs)
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
@@ -351,6 +359,8 @@ class Delivery:
         """
         while not stop.is_set():
             try:
+                if not await self.guard.allows(client.token):
+                    break  # the token is revoked: nothing can be posted any more
                 await self.pump(client)
                 await self.tick(client)
                 active = await self._safely("active", self.escalations.active())
