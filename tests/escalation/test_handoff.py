@@ -293,3 +293,37 @@ async def test_redis_down_at_hand_off_posts_nothing_and_asks_to_try_again(
     (told,) = fake_slack.of("chat.postEphemeral")
     assert "ask again in a minute" in told.args["text"]
     assert fake_slack.of("chat.postMessage") == []
+
+
+async def test_a_card_lookup_slack_refuses_for_good_still_posts_the_card(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    When looking for an already-posted card is refused for good (a missing scope),
+    the card is posted anyway rather than never.
+    """
+    ts = "1700000290.000100"
+    await answered_thread(desk_bot, ts)
+    desk_bot.fake.refuse_next("conversations.history", error="missing_scope")
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert len(cards(desk_bot.fake)) == 1
+
+
+async def test_a_card_lookup_that_fails_for_now_waits_and_posts_once_later(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    When Slack cannot be asked whether the card is out (server errors), nothing is
+    posted blind; the next delivery posts it once.
+    """
+    ts = "1700000291.000100"
+    await answered_thread(desk_bot, ts)
+    for _ in range(3):  # the first try and the Web client's two retries
+        desk_bot.fake.fail_next("conversations.history", status=500)
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert cards(desk_bot.fake) == []
+    await asyncio.sleep(0.3)  # past ESCALATION_RECLAIM_SECONDS
+    assert await desk_bot.desk.pump(desk_bot.app.client) == 1
+    assert len(cards(desk_bot.fake)) == 1

@@ -35,6 +35,7 @@ from bot.escalation.model import Asked, Escalation, Reason, Status, new_escalati
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
+from bot.slack.handlers import transient
 from bot.slack.lifecycle import TokenGuard
 from bot.state import Conversation, HumanRecord, StateStore
 from bot.state.model import dump_record
@@ -157,13 +158,22 @@ class Delivery:
     ) -> str | None:
         """
         The ts of the first message a history lookup returns that ``found`` accepts.
-        Raises LookupError when Slack could not be asked (do not post blind).
+        Raises LookupError when Slack could not be asked now (do not post blind; try
+        again later); a lookup Slack refuses for good (a missing scope) finds nothing.
         """
-        history = await self._call(
-            client, method, include_all_metadata=True, limit=HISTORY_LIMIT, **kwargs
-        )
-        if history is None:
+        if self.guard.blocked(client.token):
             raise LookupError(method)
+        try:
+            history = await client.api_call(
+                method,
+                json={"include_all_metadata": True, "limit": HISTORY_LIMIT, **kwargs},
+            )
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_failed method=%s error=%s", method, exc)
+            if transient(exc):
+                raise LookupError(method) from exc
+            return None
         for message in history.get("messages") or []:
             if found(message) and message.get("ts"):
                 return str(message["ts"])
