@@ -131,6 +131,9 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
     """
     Run the Slack bot: Socket Mode with SLACK_APP_TOKEN, or HTTP mode with --http.
 
+    With SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN, --http
+    serves every workspace that installs the app from /slack/install.
+
     With no Slack tokens configured it says so and, at a terminal, starts the console.
     """
     from bot.slack.supervisor import share_metrics
@@ -219,6 +222,48 @@ def report() -> None:
     from bot.escalation.overview import report_command
 
     sys.exit(report_command(os.environ, out=sys.stdout, err=sys.stderr))
+
+
+@app.group(context_settings=CONTEXT)
+def installs() -> None:
+    """
+    The workspaces that installed the app with "Add to Slack", and the keys that
+    seal their tokens in Redis (serving many workspaces).
+    """
+
+
+@installs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of objects.")
+def installs_list(as_json: bool) -> None:
+    """
+    Every installed workspace and org: ids, names, installer, date, scopes; never a
+    token. Needs REDIS_URL.
+    """
+    from bot.slack.oauth.commands import list_command
+
+    sys.exit(list_command(os.environ, as_json=as_json, out=sys.stdout, err=sys.stderr))
+
+
+@installs.command("new-key")
+def installs_new_key() -> None:
+    """
+    Print a fresh key for SLACK_TOKEN_ENCRYPTION_KEYS.
+    """
+    from bot.slack.oauth.commands import new_key_command
+
+    sys.exit(new_key_command(sys.stdout))
+
+
+@installs.command("rekey")
+def installs_rekey() -> None:
+    """
+    Re-seal every stored token under the first key of SLACK_TOKEN_ENCRYPTION_KEYS
+    (after putting a new key first, or turning encryption on); then older keys can be
+    dropped. Needs REDIS_URL.
+    """
+    from bot.slack.oauth.commands import rekey_command
+
+    sys.exit(rekey_command(os.environ, out=sys.stdout, err=sys.stderr))
 
 
 @app.command("check")

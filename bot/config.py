@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import Final, TypedDict, TypeVar
 
 from bot.errors import ConfigError
 from bot.redis_url import RedisUrlError, is_sentinel
@@ -25,9 +25,28 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Slack's own Web API; tests and staging point SLACK_API_URL at a local fake.
 DEFAULT_SLACK_API_URL: Final = "https://slack.com/api/"
+# The bot scopes deploy/slack-app-manifest.yml asks for (an "Add to Slack" install asks
+# for the same unless SLACK_SCOPES says otherwise; tests/deploy keeps them in step).
+DEFAULT_BOT_SCOPES: Final = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "files:read",
+    "groups:history",
+    "im:history",
+    "reactions:read",
+)
+# Slack's own advice for an OAuth state's life: long enough to read the consent page.
+DEFAULT_STATE_EXPIRATION_SECONDS: Final = 600
+# The path Slack sends installers back to (the server routes it; SLACK_REDIRECT_URI,
+# when set, must end in it).
+OAUTH_REDIRECT_PATH: Final = "/slack/oauth_redirect"
 # DESIGN.md: submission, SMTP, implicit TLS, and the common alternative port.
 DEFAULT_PROBE_PORTS: Final = frozenset({25, 465, 587, 2525})
 _ID: Final = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,40}$")
+# A Slack mention as it appears in message text: <!subteam^S123>, <@U123>, <!here>.
+MENTION: Final = re.compile(r"<[!@#][^<>]+>")
 _DOTENV_LINE: Final = re.compile(
     r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$"
 )
@@ -115,6 +134,93 @@ def _url(
     return value
 
 
+def _scopes(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """
+    Comma-separated OAuth scopes such as ``chat:write,commands``.
+    """
+    items = [i.strip() for i in env.get(name, "").split(",") if i.strip()]
+    for item in items:
+        if not re.fullmatch(r"[a-z][a-z0-9_.-]*(?::[a-z0-9_.-]+)*", item):
+            raise ConfigError(name, f"{item!r} is not a Slack scope like chat:write")
+    return tuple(dict.fromkeys(items)) or DEFAULT_BOT_SCOPES
+
+
+def _fernet_keys(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """
+    Comma-separated Fernet keys (the first encrypts; all decrypt).
+    """
+    from cryptography.fernet import Fernet
+
+    keys = tuple(k.strip() for k in env.get(name, "").split(",") if k.strip())
+    for number, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except ValueError:
+            raise ConfigError(
+                name,
+                f"key {number} is not a Fernet key (32 url-safe base64-encoded "
+                "bytes; make one with `smtpbot installs new-key`)",
+            ) from None
+    return keys
+
+
+class _OAuthFields(TypedDict):
+    slack_client_id: str | None
+    slack_client_secret: str | None
+    slack_scopes: tuple[str, ...]
+    slack_redirect_uri: str | None
+    slack_state_expiration_seconds: int
+    token_encryption_keys: tuple[str, ...]
+
+
+def _oauth(env: Mapping[str, str], bot_token: str | None) -> _OAuthFields:
+    """
+    The "Add to Slack" settings: client id and secret (both or neither), never with a
+    bot token.
+    """
+    client_id = env.get("SLACK_CLIENT_ID", "").strip() or None
+    secret = env.get("SLACK_CLIENT_SECRET", "").strip() or None
+    if client_id is not None and not re.fullmatch(r"[0-9]+\.[0-9]+", client_id):
+        raise ConfigError(
+            "SLACK_CLIENT_ID",
+            "expected the app's Client ID like 1234567890.1234567890 (Basic "
+            "Information → App Credentials)",
+        )
+    if bool(client_id) != bool(secret):
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(
+            missing,
+            "installing into many workspaces needs both the client id and secret",
+        )
+    if client_id and bot_token:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN",
+            "set either SLACK_BOT_TOKEN (one workspace) or SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET (every workspace that installs the app), not both",
+        )
+    redirect = _url(env, "SLACK_REDIRECT_URI", None, ("https", "http"))
+    if redirect is not None and not redirect.split("?", 1)[0].endswith(
+        OAUTH_REDIRECT_PATH
+    ):
+        raise ConfigError(
+            "SLACK_REDIRECT_URI", f"must end in {OAUTH_REDIRECT_PATH}, got {redirect!r}"
+        )
+    return _OAuthFields(
+        slack_client_id=client_id,
+        slack_client_secret=secret,
+        slack_scopes=_scopes(env, "SLACK_SCOPES"),
+        slack_redirect_uri=redirect,
+        slack_state_expiration_seconds=_int(
+            env,
+            "SLACK_STATE_EXPIRATION_SECONDS",
+            DEFAULT_STATE_EXPIRATION_SECONDS,
+            low=1,
+            high=86_400,
+        ),
+        token_encryption_keys=_fernet_keys(env, "SLACK_TOKEN_ENCRYPTION_KEYS"),
+    )
+
+
 def _file(env: Mapping[str, str], name: str) -> str | None:
     """
     A path to an existing file.
@@ -167,6 +273,15 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # "Add to Slack": with these (and no bot token) the bot serves every workspace that
+    # installs it, each with its own token from the installation store.
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    slack_scopes: tuple[str, ...] = DEFAULT_BOT_SCOPES
+    slack_redirect_uri: str | None = None
+    slack_state_expiration_seconds: int = DEFAULT_STATE_EXPIRATION_SECONDS
+    # Fernet keys for installed tokens at rest; the first encrypts, all decrypt.
+    token_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     redis_url: str | None = None
     redis_prefix: str = "smtpbot:"
     support_channels: frozenset[str] = frozenset()
@@ -215,9 +330,20 @@ class Settings:
     @property
     def has_http_credentials(self) -> bool:
         """
-        Bot token and signing secret are both set (HTTP mode can run).
+        The signing secret and a bot token, or the client id and secret (HTTP mode can
+        run).
         """
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        return bool(
+            (self.slack_bot_token or self.multi_workspace) and self.slack_signing_secret
+        )
+
+    @property
+    def multi_workspace(self) -> bool:
+        """
+        Installed through "Add to Slack" into any number of workspaces (client id and
+        secret, no bot token).
+        """
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def has_socket_credentials(self) -> bool:
@@ -232,7 +358,10 @@ class Settings:
         At least one Slack credential is configured.
         """
         return bool(
-            self.slack_bot_token or self.slack_app_token or self.slack_signing_secret
+            self.slack_bot_token
+            or self.slack_app_token
+            or self.slack_signing_secret
+            or self.multi_workspace
         )
 
     def answers_in(self, channel_id: str) -> bool:
@@ -253,7 +382,7 @@ class Settings:
             )
         prefix = env.get("REDIS_KEY_PREFIX", "smtpbot:").strip() or "smtpbot:"
         mention = env.get("ESCALATION_MENTION", "").strip() or None
-        if mention is not None and not re.fullmatch(r"<[!@#][^<>]+>", mention):
+        if mention is not None and not MENTION.fullmatch(mention):
             raise ConfigError(
                 "ESCALATION_MENTION",
                 "expected a Slack mention like <!subteam^S123> or <@U123>",
@@ -276,14 +405,16 @@ class Settings:
         wait_default = 1 if redis_url is not None and is_sentinel(redis_url) else 0
         if len(escalation) > 1:
             raise ConfigError("ESCALATION_CHANNEL", "give one channel id")
+        bot_token = _token(env, "SLACK_BOT_TOKEN", ("xoxb-", "xoxp-"))
         return cls(
-            slack_bot_token=_token(env, "SLACK_BOT_TOKEN", ("xoxb-", "xoxp-")),
+            slack_bot_token=bot_token,
             slack_signing_secret=_token(env, "SLACK_SIGNING_SECRET", ()),
             slack_app_token=_token(env, "SLACK_APP_TOKEN", ("xapp-",)),
             slack_api_url=_url(
                 env, "SLACK_API_URL", DEFAULT_SLACK_API_URL, ("https", "http")
             )
             or DEFAULT_SLACK_API_URL,
+            **_oauth(env, bot_token),
             redis_url=redis_url,
             redis_prefix=prefix,
             support_channels=_ids(env, "SUPPORT_CHANNELS"),

@@ -260,7 +260,7 @@ class Engine:
             at=self._clock(),
         )
         if conversation.escalated:
-            return Turn(None, records=(seen,))
+            return Turn(None, quiet=True, records=(seen,))
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
         reply = decide_reply(diagnosis, conversation, server, new_server=named)

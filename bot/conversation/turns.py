@@ -91,6 +91,8 @@ class Turn:
     reason: str = "unmatched"
     # Already handled (a retry, the mention twin of a message, another replica).
     duplicate: bool = False
+    # The thread is with a human: the bot says nothing there, how-tos included.
+    quiet: bool = False
     records: tuple[Record, ...] = ()
     also: tuple[Command, ...] = ()
     # An error that matched nothing, for the learning loop's gaps.

@@ -63,7 +63,15 @@ def https_context(*, cafile: str | None = None) -> ssl.SSLContext:
     A client context as a sender's: system trust store (``SSL_CERT_FILE`` and
     ``SSL_CERT_DIR`` apply) plus ``cafile``, host name checked, TLS 1.2 or later.
     """
-    context = ssl.create_default_context()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # name and chain checked
+    paths = ssl.get_default_verify_paths()
+    if os.environ.get(paths.openssl_cafile_env) or not paths.capath:
+        # OpenSSL's own defaults, SSL_CERT_FILE included (read in full, as asked).
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    else:
+        # The hashed CA directory (SSL_CERT_DIR or the system's): OpenSSL reads only
+        # the CAs a chain needs, instead of parsing the whole bundle up front.
+        context.load_verify_locations(capath=paths.capath)
     if cafile is not None:
         context.load_verify_locations(cafile=cafile)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

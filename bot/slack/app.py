@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import aiohttp
 from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -29,12 +30,14 @@ from bot.errors import NotDoneError
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
-from bot.slack import blocks
+from bot.slack import blocks, settings_view
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
 from bot.slack.handlers import HandOff, SlackHandlers
 from bot.slack.lifecycle import Lifecycle, TokenGuard
 from bot.slack.messages import workspace_of
+from bot.slack.oauth.revocation import Revocations
+from bot.slack.workspaces import Workspaces
 from bot.state import StateStore
 from knowledge.matcher import Matcher
 
@@ -49,6 +52,12 @@ REVOKED = (
 )
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
+# What someone in a workspace without an installation is told (slash commands and
+# buttons only; events are acked silently).
+NOT_INSTALLED = (
+    "smtpbot is not installed in this workspace any more. Ask an admin to add it "
+    "again with its Add to Slack link."
+)
 
 
 class _Counting:
@@ -143,6 +152,9 @@ def build_app(
     desk: Desk | None = None,
     verified_upstream: bool = False,
     lifecycle: Lifecycle | None = None,
+    authorize: AsyncAuthorize | None = None,
+    workspaces: Workspaces | None = None,
+    revocations: Revocations | None = None,
 ) -> AsyncApp:
     """
     The smtpbot Bolt app: support-channel answers, buttons, /smtpcheck, and with a
@@ -154,6 +166,13 @@ def build_app(
 
     ``lifecycle`` handles revoked tokens, uninstalls and rate limiting (by default in
     this process only, deleting nothing).
+
+    ``authorize`` serves many workspaces: each request gets the bot token of the
+    installation it came from (``bot.slack.oauth``); without it the app uses
+    SLACK_BOT_TOKEN. ``workspaces`` gives each workspace's settings (by default the
+    environment's, or the desk's); ``revocations`` removes installed workspaces'
+    tokens from the installation store when Slack revokes them or the app is
+    uninstalled (``lifecycle`` then deletes their data).
     """
     metrics = metrics or Metrics()
     lifecycle = lifecycle or Lifecycle(TokenGuard(metrics=metrics), metrics=metrics)
@@ -168,7 +187,9 @@ def build_app(
     )
     if desk is not None and escalate is None:
         escalate = desk
-    work = SlackHandlers(engine, escalate=escalate, guard=guard)
+    if workspaces is None:
+        workspaces = desk.workspaces if desk is not None else Workspaces(settings)
+    work = SlackHandlers(engine, escalate=escalate, guard=guard, workspaces=workspaces)
 
     async def gate(
         body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[None]]
@@ -196,6 +217,10 @@ def build_app(
         request_verification_enabled=not verified_upstream,
         process_before_response=verified_upstream,
         before_authorize=gate,
+        # Bolt accepts an AsyncAuthorize instance here; its annotation names only
+        # plain functions.
+        authorize=authorize,  # type: ignore[arg-type]
+        user_facing_authorize_error_message=NOT_INSTALLED,
     )
 
     @app.middleware
@@ -211,10 +236,16 @@ def build_app(
 
     @app.event("tokens_revoked")
     async def on_tokens_revoked(body: dict[str, Any], context: Any) -> None:
+        if revocations is not None:
+            # Serving many workspaces: the installed token leaves the store.
+            await revocations.tokens_revoked(body, context)
+            return
         await lifecycle.tokens_revoked(body, context.client.token, context.bot_user_id)
 
     @app.event("app_uninstalled")
     async def on_uninstalled(body: dict[str, Any], context: Any) -> None:
+        if revocations is not None:
+            await revocations.app_uninstalled(body, context)
         await lifecycle.app_uninstalled(body, context.client.token)
 
     @app.event("message")
@@ -321,3 +352,16 @@ def register_desk(app: AsyncApp, desk: Desk) -> None:
     @app.event("app_home_opened")
     async def on_home(body: dict[str, Any], client: AsyncWebClient) -> None:
         await desk.home(body, client)
+
+    @app.action(settings_view.EDIT)
+    async def on_edit_settings(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        await desk.edit_settings(body, client)
+
+    @app.view(settings_view.MODAL)
+    async def on_save_settings(
+        ack: Any, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await desk.save_settings(body, ack, client)

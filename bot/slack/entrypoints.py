@@ -117,8 +117,12 @@ def work_command(
     settings = _settings(environ, out)
     if isinstance(settings, int):
         return settings
-    if not settings.slack_bot_token:
-        print("error: SLACK_BOT_TOKEN: a worker posts replies and needs it", file=out)
+    if not (settings.slack_bot_token or settings.multi_workspace):
+        print(
+            "error: SLACK_BOT_TOKEN: a worker posts replies and needs it (or "
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to serve installed workspaces)",
+            file=out,
+        )
         return 2
     if not settings.redis_url:
         print(f"REDIS_URL is not set; using {DEFAULT_REDIS_URL}", file=out)

@@ -35,6 +35,7 @@ from bot.slack.messages import workspace_of as workspace_of
 from bot.slack.smtpcheck import USAGE as USAGE
 from bot.slack.smtpcheck import Respond as Respond
 from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
+from bot.slack.workspaces import Workspaces
 from bot.state import Conversation, ThreadKey
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,11 @@ _AUTO_NOTICE: Final = {
     "repeated": "The same error is still there after my answer, so that fix didn't "
     "help. I've asked a human.",
 }
+# Added to that notice in a workspace whose admins have not chosen where requests go.
+NO_ESCALATION_CHANNEL: Final = (
+    "No escalation channel is set up in this workspace yet, so nobody has been "
+    "notified: an admin can choose one in my App Home (Settings)."
+)
 # What a person who addresses the bot with nothing to answer is told.
 HOW_TO: Final = (
     "Hi! I help when email won't send. Paste the exact error message (or upload the "
@@ -125,10 +131,12 @@ class SlackHandlers:
         *,
         escalate: HandOff | None = None,
         guard: TokenGuard | None = None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self.engine = engine
         self.escalate = escalate
         self.guard = guard or TokenGuard()
+        self.workspaces = workspaces or Workspaces(engine.settings)
 
     async def _call(
         self,
@@ -238,13 +246,10 @@ class SlackHandlers:
         text = readable_text(message)
         named = bool(bot_user_id) and f"<@{bot_user_id}" in text
         direct = is_direct(event)
-        if not (
-            mention
-            or named
-            or direct
-            or self.engine.settings.answers_in(incoming.key.channel_id)
-        ):
-            return
+        if not (mention or named or direct):
+            workspace = await self.workspaces.get(incoming.key.team_id)
+            if not workspace.answers_in(incoming.key.channel_id):
+                return
         strict = incoming.token is not None
         if (named or direct) and _HUMAN_WORD.search(text):
             # Both the message and the app_mention event get here; asking is once.
@@ -284,7 +289,7 @@ class SlackHandlers:
         await self.engine.record(incoming.key, turn, strict=strict)
         if turn.reply is not None:
             return
-        if turn.wants_human or turn.duplicate or incoming.edit:
+        if turn.wants_human or turn.duplicate or turn.quiet or incoming.edit:
             return
         bare = not MENTION.sub("", text).strip()
         top_level = incoming.key.thread_ts == incoming.ts
@@ -409,10 +414,11 @@ class SlackHandlers:
             or item.get("type") != "message"
             or not (isinstance(user, str) and isinstance(channel, str))
             or not isinstance(ts, str)
-            or not settings.answers_in(channel)
         ):
             return
         key = ThreadKey(workspace_of(body), channel, ts)
+        if not (await self.workspaces.get(key.team_id)).answers_in(channel):
+            return
         strict = queued(body)
         try:
             conversation = await self.engine.load(key, strict=strict)
@@ -546,11 +552,14 @@ class SlackHandlers:
                 blocks=blocks.reply_payload(reply, thread_ts=key.thread_ts),
             )
 
-    def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
+    async def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
         """
         Why this user may not run /smtpcheck, or None when allowed.
         """
-        return smtpcheck_refusal(self.engine.settings.admin_users, command)
+        workspace = await self.workspaces.get(workspace_of(command))
+        return smtpcheck_refusal(
+            workspace.admins, command, in_app_home=self.workspaces.editable
+        )
 
     async def smtpcheck(
         self, command: Mapping[str, Any], ack: Respond, respond: Respond
@@ -558,4 +567,10 @@ class SlackHandlers:
         """
         /smtpcheck: refuse, explain usage, or ack with "checking…" and report later.
         """
-        await run_smtpcheck(self.engine, command, ack, respond)
+        await run_smtpcheck(
+            self.engine,
+            command,
+            ack,
+            respond,
+            refusal=await self.smtpcheck_refusal(command),
+        )

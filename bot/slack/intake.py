@@ -25,7 +25,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -42,8 +42,10 @@ from bot.slack.messages import (
     incoming_message,
     is_direct,
     readable_text,
+    workspace_of,
     written,
 )
+from bot.slack.workspaces import Workspaces
 from bot.state.connect import Replication
 
 log = logging.getLogger(__name__)
@@ -101,6 +103,14 @@ def stream_key(prefix: str) -> str:
     return f"{prefix}intake"
 
 
+class AnswersIn(Protocol):
+    """
+    Where the bot answers: Settings (one workspace) or a workspace's settings.
+    """
+
+    def answers_in(self, channel_id: str) -> bool: ...
+
+
 def _slim_message(
     message: Mapping[str, Any], fields: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -115,7 +125,7 @@ def _slim_message(
     return slim
 
 
-def slim_event(body: Mapping[str, Any], settings: Settings) -> dict[str, Any] | None:
+def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] | None:
     """
     The redacted payload to queue for an Events API message, or None when the bot would
     ignore it (bots, deletions, edits that change nothing readable, channels it does
@@ -240,8 +250,11 @@ class Intake:
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
         replication: Replication | None = None,
+        workspaces: Workspaces | None = None,
     ) -> None:
         self._settings = settings
+        # Serving many workspaces, each has its own support channels.
+        self._workspaces = workspaces if workspaces and workspaces.editable else None
         self._metrics = metrics
         self._client = client
         self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
@@ -311,7 +324,10 @@ class Intake:
         event = body.get("event")
         if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
             return None
-        slim = slim_event(body, self._settings)
+        where: AnswersIn = self._settings
+        if self._workspaces is not None:
+            where = await self._workspaces.get(workspace_of(body))
+        slim = slim_event(body, where)
         if slim is None:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()

@@ -28,11 +28,14 @@ from bot.slack.app import build_app, make_web_client
 from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
 from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
+from bot.slack.oauth import OAuth, make_oauth
+from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
 from bot.slack.readiness import Readiness, WorkerCheck
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch, consumer_name
+from bot.slack.workspaces import Workspaces
 from bot.state.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,10 @@ class Bot:
     store: RedisStore
     metrics: Metrics
     worker_app: AsyncApp | None = None
+    # Serving many workspaces: the installation store, OAuth flow and per-team clients.
+    oauth: OAuth | None = None
+    # Each workspace's settings (the environment's when serving one).
+    workspaces: Workspaces | None = None
     desk: Desk | None = None
 
 
@@ -91,12 +98,28 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
     )
     guard = TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics)
-    desk = make_desk(settings, store, metrics, guard=guard)
-    lifecycle = make_lifecycle(settings, store, desk, metrics, guard=guard)
     stop = asyncio.Event()
     loop: asyncio.Task[None] | None = None
     try:
         client = make_web_client(settings, session=session, metrics=metrics)
+        oauth = (
+            make_oauth(settings, store.client, client, metrics=metrics)
+            if settings.multi_workspace
+            else None
+        )
+        workspaces = Workspaces(
+            settings,
+            store.client if oauth is not None else None,
+            installer_of=oauth.installations.installer_of
+            if oauth is not None
+            else None,
+        )
+        desk = make_desk(
+            settings, store, metrics, oauth=oauth, workspaces=workspaces, guard=guard
+        )
+        lifecycle = make_lifecycle(
+            settings, store, desk, metrics, guard=guard, workspaces=workspaces
+        )
         parts: dict[str, Any] = {
             "matcher": default_matcher(),
             "store": store,
@@ -105,6 +128,11 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "metrics": metrics,
             "desk": desk,
             "lifecycle": lifecycle,
+            "authorize": oauth.authorize if oauth is not None else None,
+            "workspaces": workspaces,
+            "revocations": Revocations(oauth.installations)
+            if oauth is not None
+            else None,
         }
         app = build_app(settings, **parts)
         worker_app = (
@@ -113,7 +141,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield Bot(app, store, metrics, worker_app, desk)
+        yield Bot(app, store, metrics, worker_app, oauth, workspaces, desk)
         await drain()
         await lifecycle.wait()
     finally:
@@ -129,10 +157,13 @@ def make_desk(
     store: RedisStore,
     metrics: Metrics,
     *,
+    oauth: OAuth | None = None,
+    workspaces: Workspaces | None = None,
     guard: TokenGuard | None = None,
 ) -> Desk:
     """
-    The escalation desk on the store's Redis client (one pool per process).
+    The escalation desk on the store's Redis client (one pool per process); serving
+    many workspaces, it posts with each escalation's workspace token.
     """
     return Desk(
         settings,
@@ -145,6 +176,8 @@ def make_desk(
         learning=Learning(store.client, prefix=settings.redis_prefix),
         store=store,
         metrics=metrics,
+        clients=oauth.clients if oauth is not None else None,
+        workspaces=workspaces,
         guard=guard,
     )
 
@@ -156,6 +189,7 @@ def make_lifecycle(
     metrics: Metrics,
     *,
     guard: TokenGuard | None = None,
+    workspaces: Workspaces | None = None,
 ) -> Lifecycle:
     """
     Revocations shared through Redis, and an uninstall that deletes the workspace's
@@ -164,6 +198,8 @@ def make_lifecycle(
     stores: list[Forgets] = [store]
     if desk is not None:
         stores += [desk.escalations, desk.learning]
+    if workspaces is not None and workspaces.editable:
+        stores.append(workspaces)
     return Lifecycle(
         guard
         or TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics),
@@ -227,10 +263,19 @@ async def serve(
     In HTTP mode the front queues Events API messages (``bot.slack.intake``); with
     ``workers`` 0 this process also answers them, else N ``smtpbot work`` processes do.
     """
+    if settings.multi_workspace and not http:
+        raise ConfigError(
+            "SLACK_CLIENT_ID",
+            "serving every workspace that installs the app runs over HTTP: "
+            "`smtpbot run --http` (Slack sends installers to /slack/oauth_redirect)",
+        )
     if http and not settings.has_http_credentials:
         raise ConfigError(
-            "SLACK_SIGNING_SECRET" if settings.slack_bot_token else "SLACK_BOT_TOKEN",
-            "HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET",
+            "SLACK_SIGNING_SECRET"
+            if settings.slack_bot_token or settings.multi_workspace
+            else "SLACK_BOT_TOKEN",
+            "HTTP mode needs SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN (one workspace) "
+            "or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (many)",
         )
     if not http and not settings.has_socket_credentials:
         raise ConfigError(
@@ -259,6 +304,7 @@ async def serve(
                         bot.store.client,
                         metrics=bot.metrics,
                         replication=bot.store.replication,
+                        workspaces=bot.workspaces,
                     )
                     if http
                     else None
@@ -277,11 +323,13 @@ async def serve(
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
                     ready=readiness.check,
+                    oauth=bot.oauth.flow if bot.oauth is not None else None,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)
+                install = " /slack/install" if bot.oauth is not None else ""
                 print(
                     f"smtpbot listening on http://{host}:{bound} (POST /slack/events, "
-                    "GET /healthz /readyz /metrics)",
+                    f"GET /healthz /readyz /metrics{install})",
                     file=out,
                     flush=True,
                 )

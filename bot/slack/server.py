@@ -5,6 +5,7 @@ POST /slack/events   events (JSON), slash commands (form), interactivity (payloa
 GET  /healthz        the process is up
 GET  /readyz         Redis answers as a master and queued work gets done; 503 otherwise
 GET  /metrics        Prometheus text
+GET  /slack/install, /slack/oauth_redirect   "Add to Slack" (serving many workspaces)
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Final
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.errors import StateUnavailableError
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.slack.intake import Intake
+from bot.slack.oauth.flow import oauth_routes
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -63,10 +66,12 @@ def build_web_app(
     signing_secret: str,
     intake: Intake | None = None,
     ready: Callable[[], Awaitable[None]] | None = None,
+    oauth: AsyncOAuthFlow | None = None,
 ) -> web.Application:
     """
     The aiohttp application for HTTP mode (also serves the health endpoints). With an
-    ``intake``, Events API messages are queued for workers instead of handled here.
+    ``intake``, Events API messages are queued for workers instead of handled here;
+    with ``oauth``, the "Add to Slack" pages are served too.
     Without a signing secret (Socket Mode with ``--port``) only the health endpoints
     are served: requests that cannot be verified are never taken. ``ready`` is the
     readiness check (raises StateUnavailableError); by default the store's PING.
@@ -138,5 +143,7 @@ def build_web_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)
+    if oauth is not None:
+        app.router.add_routes(oauth_routes(oauth))
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -89,16 +89,22 @@ async def probe_in_thread(
         )
 
 
-def smtpcheck_refusal(admins: frozenset[str], command: Mapping[str, Any]) -> str | None:
+def smtpcheck_refusal(
+    admins: frozenset[str], command: Mapping[str, Any], *, in_app_home: bool = False
+) -> str | None:
     """
-    Why this user may not run /smtpcheck, or None when allowed.
+    Why this user may not run /smtpcheck, or None when allowed; ``in_app_home`` when
+    each workspace's admins are chosen in the App Home rather than ADMIN_USERS.
     """
     if command.get("user_id") in admins:
         return None
     if not admins:
-        return (
-            "/smtpcheck is for admins, and none are configured (ADMIN_USERS is empty)."
+        where = (
+            "the installer can add some in my App Home"
+            if in_app_home
+            else "ADMIN_USERS is empty"
         )
+        return f"/smtpcheck is for admins, and none are configured ({where})."
     names = ", ".join(f"<@{a}>" for a in sorted(admins))
     return (
         f"Sorry, only admins may run /smtpcheck: {names}. "
@@ -108,12 +114,17 @@ def smtpcheck_refusal(admins: frozenset[str], command: Mapping[str, Any]) -> str
 
 
 async def run_smtpcheck(
-    engine: Engine, command: Mapping[str, Any], ack: Respond, respond: Respond
+    engine: Engine,
+    command: Mapping[str, Any],
+    ack: Respond,
+    respond: Respond,
+    *,
+    refusal: str | None,
 ) -> None:
     """
-    /smtpcheck: refuse, explain usage, or ack with "checking…" and report later.
+    /smtpcheck: refuse (``refusal``: why this user may not, from
+    ``smtpcheck_refusal``), explain usage, or ack with "checking…" and report later.
     """
-    refusal = smtpcheck_refusal(engine.settings.admin_users, command)
     words = str(command.get("text") or "").split()
     if refusal is not None:
         await ack(text=refusal)

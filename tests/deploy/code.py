@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.slack.app import build_app
+from bot.slack.oauth import make_oauth
 from bot.slack.probing import make_prober
 from bot.slack.server import build_web_app
 from bot.state.redis_store import embedded_store
@@ -334,12 +337,26 @@ def web_api_methods() -> set[str]:
     return methods
 
 
-def http_routes() -> dict[str, set[str]]:
+def http_routes(*, oauth: bool = False) -> dict[str, set[str]]:
     """
-    Path -> HTTP methods served by HTTP mode's aiohttp application.
+    Path -> HTTP methods served by HTTP mode's aiohttp application (with ``oauth``,
+    serving many workspaces).
     """
+    flow = None
+    if oauth:
+        settings = Settings.from_env(
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s"}
+        )
+        store = embedded_store()
+        flow = make_oauth(
+            settings, store.client, AsyncWebClient(), metrics=Metrics()
+        ).flow
     app = build_web_app(
-        built_app(), store=embedded_store(), metrics=Metrics(), signing_secret="x"
+        built_app(),
+        store=embedded_store(),
+        metrics=Metrics(),
+        signing_secret="x",
+        oauth=flow,
     )
     routes: dict[str, set[str]] = {}
     for route in app.router.routes():

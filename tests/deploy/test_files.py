@@ -233,17 +233,26 @@ def test_pdb_hpa_and_service_select_the_deployment() -> None:
     assert metric["resource"]["name"] == "cpu"
 
 
-def test_ingress_routes_only_slack_events_over_tls() -> None:
+def test_ingress_routes_only_slack_paths_over_tls() -> None:
     """
-    One TLS host, one path: /slack/events to the bot's Service port.
+    One TLS host; /slack/events and the "Add to Slack" pages, exactly, to the bot's
+    Service port, each a route the bot serves with that method.
     """
     ingress = k8s("Ingress")["spec"]
     (rule,) = ingress["rules"]
-    (path,) = rule["http"]["paths"]
-    assert path["path"] == "/slack/events"
-    assert "POST" in http_routes()[path["path"]]
-    assert path["backend"]["service"]["name"] == "smtpbot"
-    assert path["backend"]["service"]["port"]["name"] == "http"
+    paths = {p["path"]: p for p in rule["http"]["paths"]}
+    expected = {
+        "/slack/events": "POST",
+        "/slack/install": "GET",
+        "/slack/oauth_redirect": "GET",
+    }
+    assert set(paths) == set(expected)
+    routes = http_routes(oauth=True)
+    for name, path in paths.items():
+        assert expected[name] in routes[name]
+        assert path["pathType"] == "Exact"
+        assert path["backend"]["service"]["name"] == "smtpbot"
+        assert path["backend"]["service"]["port"]["name"] == "http"
     assert ingress["tls"][0]["hosts"] == [rule["host"]]
 
 

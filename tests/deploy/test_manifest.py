@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.config import OAUTH_REDIRECT_PATH
 from bot.slack.handlers import USAGE
 from tests.deploy.code import (
     DEPLOY,
@@ -25,6 +26,8 @@ from tests.deploy.code import (
 
 HTTP_MANIFEST = DEPLOY / "slack-app-manifest.yml"
 SOCKET_MANIFEST = DEPLOY / "slack-app-manifest.socket.yml"
+OAUTH_MANIFEST = DEPLOY / "slack-app-manifest.oauth.yml"
+MANIFESTS = [HTTP_MANIFEST, SOCKET_MANIFEST, OAUTH_MANIFEST]
 EVENTS_URL = "https://bot.example.com/slack/events"
 
 # Handled event type -> the bot event subscriptions that deliver it. Messages are
@@ -144,7 +147,7 @@ def code() -> Handled:
     return handled()
 
 
-@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_every_handled_event_is_subscribed(path: Any, code: Handled) -> None:
     """
     Each event type the code listens to has its subscriptions, and nothing more.
@@ -157,7 +160,7 @@ def test_every_handled_event_is_subscribed(path: Any, code: Handled) -> None:
     assert not extra, f"subscribed but not handled: {extra}"
 
 
-@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_scopes_are_exactly_what_the_code_needs(path: Any, code: Handled) -> None:
     """
     Every scope the code needs is requested; every requested scope has a reason.
@@ -175,7 +178,7 @@ def test_scopes_are_exactly_what_the_code_needs(path: Any, code: Handled) -> Non
     assert not unneeded, f"scopes nothing in the code needs: {unneeded}"
 
 
-@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_slash_commands_match_the_handlers(path: Any, code: Handled) -> None:
     """
     The declared commands are the handled ones; /smtpcheck's hint is the usage text's.
@@ -187,7 +190,7 @@ def test_slash_commands_match_the_handlers(path: Any, code: Handled) -> None:
     assert f"/smtpcheck {hint}" in USAGE
 
 
-@pytest.mark.parametrize("path", [HTTP_MANIFEST, SOCKET_MANIFEST], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
 def test_interactivity_home_tab_and_bot_user(path: Any, code: Handled) -> None:
     """
     Buttons need interactivity; app_home_opened needs the Home tab; direct messages
@@ -241,6 +244,19 @@ def test_socket_manifest_is_the_http_one_without_urls() -> None:
     del http["settings"]["interactivity"]["request_url"]
     http["settings"]["socket_mode_enabled"] = True
     assert socket == http
+
+
+def test_oauth_manifest_is_the_http_one_with_a_redirect_url_and_org_installs() -> None:
+    """
+    The "Add to Slack" variant adds the OAuth redirect URL (the route the bot serves)
+    and org-wide installs, and differs in nothing else.
+    """
+    http, oauth = load(HTTP_MANIFEST), load(OAUTH_MANIFEST)
+    (redirect,) = oauth["oauth_config"].pop("redirect_urls")
+    assert redirect == "https://bot.example.com" + OAUTH_REDIRECT_PATH
+    assert oauth["settings"].pop("org_deploy_enabled") is True
+    http["settings"].pop("org_deploy_enabled")
+    assert oauth == http
 
 
 def test_source_scan_sees_every_listener_of_the_built_app() -> None:

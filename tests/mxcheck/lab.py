@@ -62,17 +62,39 @@ def bring_up_loopback() -> None:
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
 
 
+def _bind(source: Path, target: Path) -> None:
+    """
+    Bind-mount ``source`` over ``target`` (this mount namespace only).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(bytes(source), bytes(target), None, MS_BIND, None) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"bind mount over {target}: {os.strerror(error)}")
+
+
 def mount_resolv_conf(workdir: Path) -> None:
     """
     Make ``/etc/resolv.conf`` (in this mount namespace only) name the lab's server.
+
+    Where it is a file (or a link to one) it is covered directly. Where it is missing
+    or a dangling link (systemd-resolved not running), /etc itself is covered by a copy
+    made of links to the real entries, plus the lab's own resolv.conf.
     """
     source = workdir / "resolv.conf"
     source.write_text("nameserver 127.0.0.1\noptions timeout:2 attempts:1\n")
-    libc = ctypes.CDLL(None, use_errno=True)
-    target = os.path.realpath("/etc/resolv.conf")
-    if libc.mount(bytes(source), target.encode(), None, MS_BIND, None) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"bind mount over {target}: {os.strerror(error)}")
+    target = Path(os.path.realpath("/etc/resolv.conf"))
+    if target.is_file():
+        _bind(source, target)
+        return
+    original, etc = workdir / "etc-original", workdir / "etc"
+    original.mkdir()
+    etc.mkdir()
+    _bind(Path("/etc"), original)
+    for entry in os.listdir(original):
+        if entry != "resolv.conf":
+            (etc / entry).symlink_to(original / entry)
+    (etc / "resolv.conf").write_text(source.read_text())
+    _bind(etc, Path("/etc"))
 
 
 class Tally:

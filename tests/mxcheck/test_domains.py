@@ -10,6 +10,9 @@ saw: nothing is fetched or probed that senders (or the probe policy) would not t
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -601,3 +604,26 @@ def test_signed_mx_host_of_an_unsigned_domain(
         True,
     )
     assert "RFC 7672 §2.2.1" in joined(entry["reasons"])
+
+
+def test_trust_comes_from_ssl_cert_dir(lab: Lab, tmp_path: Path) -> None:
+    """SSL_CERT_DIR (an OpenSSL hashed directory) is the trust store too."""
+    openssl = shutil.which("openssl")
+    assert openssl is not None, "openssl is installed by .ci/run"
+    subject_hash = subprocess.run(
+        [openssl, "x509", "-hash", "-noout", "-in", lab.world.cafile],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (tmp_path / f"{subject_hash}.0").symlink_to(lab.world.cafile)
+    run = lab.check(
+        "enforce.test",
+        "--mx",
+        "--json",
+        env={"SSL_CERT_FILE": "", "SSL_CERT_DIR": str(tmp_path)},
+        subprocess=True,
+    )
+    assert run.code == 0, run.stderr
+    assert run.json["mta_sts"]["result"] == "pass"
+    assert {m["probe"]["certificate"]["trusted"] for m in run.json["mx"]} == {True}

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from bot.slack import blocks
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.slack import (
     BOT_USER,
@@ -138,7 +139,13 @@ async def test_a_slack_connect_thread_is_one_conversation(
     theirs = from_partner(
         "554 5.7.1 Relay access denied", ts="1700000500.000500", thread_ts=THREAD
     )
-    for body in (ours, theirs):
+    hello = from_partner(
+        f"<@{BOT_USER}> hello?",
+        ts="1700000500.000600",
+        thread_ts=THREAD,
+        event_type="app_mention",
+    )
+    for body in (ours, theirs, hello):
         assert (await transport.send(body)).ok
     await fake.settle(1.0)
     assert len(fake.of("chat.postMessage")) == before
@@ -247,3 +254,59 @@ async def test_a_direct_message_can_ask_for_a_human(transport: Transport) -> Non
         c for c in fake.of("chat.postMessage") if c.args["channel"] == DM_CHANNEL
     ]
     assert "contact you directly" in told.args["text"]
+
+
+async def test_the_partners_button_escalates_the_shared_thread(
+    transport: Transport,
+) -> None:
+    """
+    *Talk to a human* pressed by the partner's user (their team in the payload)
+    escalates the one conversation, and the bot is then quiet there for everyone.
+    """
+    fake = transport.fake
+    await transport.send(message_event(STARTTLS_PASTE, ts=THREAD))
+    (answer,) = await fake.wait_for("chat.postMessage")
+    human = next(
+        e
+        for block in answer.args["blocks"]
+        if block["type"] == "actions"
+        for e in block["elements"]
+        if e["action_id"] == blocks.HUMAN
+    )
+    click = {
+        "type": "block_actions",
+        "team": {"id": PARTNER_TEAM, "domain": "partner"},
+        "user": {"id": PARTNER_USER, "username": "bob", "team_id": PARTNER_TEAM},
+        "api_app_id": "A0APP",
+        "token": "legacy",
+        "trigger_id": "1.2.3",
+        "container": {
+            "type": "message",
+            "message_ts": "1700000500.000900",
+            "channel_id": CHANNEL,
+            "is_ephemeral": False,
+        },
+        "channel": {"id": CHANNEL, "name": "shared-support"},
+        "message": {"type": "message", "ts": "1700000500.000900", "text": "answer"},
+        "response_url": f"{fake.url}/response/click",
+        "actions": [
+            {
+                "type": "button",
+                "action_id": blocks.HUMAN,
+                "block_id": "smtpbot_actions",
+                "value": human["value"],
+                "action_ts": "1700000501.000100",
+            }
+        ],
+        "is_enterprise_install": False,
+    }
+    assert (await transport.interact(click)).ok
+    (card,) = await fake.wait_for_post(channel=ESCALATIONS)
+    assert PARTNER_USER in str(card.args)
+    before = len(fake.of("chat.postMessage"))
+    ours = message_event(
+        "554 5.7.1 Relay access denied", ts="1700000500.000600", thread_ts=THREAD
+    )
+    assert (await transport.send(ours)).ok
+    await fake.settle(1.0)
+    assert len(fake.of("chat.postMessage")) == before

@@ -30,7 +30,7 @@ from tests.support.slack import (
     FakeSlack,
     message_event,
 )
-from tests.support.transport import TRANSPORTS, Transport, metric, running
+from tests.support.transport import TRANSPORTS, Transport, get, metric, running
 
 BOT_TOKEN = "Bearer xoxb-test-token"
 ESCALATIONS = "C0ESCALATE"
@@ -270,3 +270,22 @@ async def test_queued_messages_of_the_workspace_leave_the_intake_stream(
     finally:
         await client.delete(stream)
         await client.aclose()
+
+
+async def test_socket_mode_with_a_port_needs_no_signing_secret(
+    fake_slack: FakeSlack, redis_url: str, prefix: str
+) -> None:
+    """
+    ``smtpbot run --port P`` in Socket Mode without SLACK_SIGNING_SECRET starts,
+    serves health and metrics, and takes no unverifiable HTTP events.
+    """
+    async with running("socket", fake_slack, redis_url, prefix) as bot:
+        assert bot.settings.slack_signing_secret is None
+        assert (await get(bot, "/healthz"))[0] == 200
+        assert (await get(bot, "/metrics"))[0] == 200
+        assert (await bot.send(app_rate_limited(), envelope="app_rate_limited")).ok
+        assert bot._session is not None
+        async with bot._session.post(
+            f"{bot.url}/slack/events", data=json.dumps(app_rate_limited())
+        ) as response:
+            assert response.status == 404

@@ -2,13 +2,22 @@
 A recording fake of Slack's Web API (and response_url endpoint) on 127.0.0.1, and
 helpers
 that build and sign the three kinds of request Slack sends.
+
+For "Add to Slack" it also plays Slack's OAuth side: ``grant`` stands for an installer
+approving the app (a one-time code, as Slack's consent page hands back), and
+``oauth.v2.access`` exchanges it, with the app's client credentials, for a bot token
+in the documented response shapes (api.slack.com/methods/oauth.v2.access; org-wide
+installs: api.slack.com/enterprise/apps/reference). Every call records the token it
+carried; ``auth.test`` answers per token, and a revoked token gets ``token_revoked``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
+import secrets
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -59,6 +68,42 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     refused: bool = False
 
+    @property
+    def token(self) -> str | None:
+        """
+        The token the call carried (Bearer header, or a ``token`` argument).
+        """
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[len("Bearer ") :]
+        token = self.args.get("token")
+        return str(token) if token else None
+
+
+@dataclass(frozen=True)
+class Install:
+    """
+    What one approved installation gave: its code, bot token and ids.
+    """
+
+    code: str
+    token: str
+    team_id: str | None
+    enterprise_id: str | None
+    bot_user_id: str
+    bot_id: str
+    installer: str
+    is_enterprise_install: bool = False
+
+    @property
+    def workspace(self) -> str:
+        """
+        The key the bot stores it under (the org for an org-wide install).
+        """
+        key = self.enterprise_id if self.is_enterprise_install else self.team_id
+        assert key is not None
+        return key
+
 
 class FakeSlack:
     """
@@ -76,6 +121,15 @@ class FakeSlack:
         self.holds: list[Hold] = []
         # When (time.monotonic()) each posted message was accepted, by its ts.
         self.posted_at: dict[str, float] = {}
+        # OAuth: the app's credentials, codes not yet exchanged, and each bot token's
+        # identity (auth.test). With ``strict_tokens`` a token the fake did not issue
+        # is refused (invalid_auth) instead of answering as the default test bot.
+        self.client_id = "1111111111.2222222222"
+        self.client_secret = "fake-client-secret-0123456789abcdef"
+        self.codes: dict[str, Install] = {}
+        self.identities: dict[str, dict[str, Any]] = {}
+        self.revoked: set[str] = set()
+        self.strict_tokens = False
         # Uploads served under /files/: id -> (file object, content).
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._ts = itertools.count(1)
@@ -168,12 +222,15 @@ class FakeSlack:
             args = json.loads(raw or b"{}")
         else:
             args = dict(urllib.parse.parse_qsl(raw.decode()))
-        refusal = self._refusal(method, args)
+        call = Call(method, args, dict(request.headers))
+        refusal = self._refusal(method, args) or self._token_problem(call)
+        call.refused = refusal is not None
         held = self._held(method, args)
-        call = Call(method, args, dict(request.headers), refused=refusal is not None)
-        if held is not None:
+        if held is not None and refusal is None:
             held.call = call
-            answer = self._answer(method, args) if held.commit else None
+            answer = (
+                self._answer(method, args, token=call.token) if held.commit else None
+            )
             if answer is not None:
                 await self._record(call)
             held.arrived.set()
@@ -186,13 +243,15 @@ class FakeSlack:
         await self._record(call)
         if refusal is not None:
             return web.json_response({"ok": False, "error": refusal})
+        if method == "oauth.v2.access":
+            return web.json_response(self._exchange(call))
         pending = self.failures.get(method)
         if pending:
             status, headers = pending.pop(0)
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
-        return web.json_response(self._answer(method, args))
+        return web.json_response(self._answer(method, args, token=call.token))
 
     def add_file(
         self,
@@ -262,13 +321,111 @@ class FakeSlack:
         await self._record(Call("response_url", args, dict(request.headers)))
         return web.Response(text="ok")
 
-    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    def _token_problem(self, call: Call) -> str | None:
+        """
+        Slack's error for a call whose token is revoked or unknown, else None.
+        """
+        if call.method == "oauth.v2.access":
+            return None
+        token = call.token
+        if token in self.revoked:
+            return "token_revoked"
+        if self.strict_tokens and token not in self.identities:
+            return "not_authed" if token is None else "invalid_auth"
+        return None
+
+    def grant(
+        self,
+        *,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+        org_wide: bool = False,
+        installer: str = "U0INSTALLER",
+        bot_user_id: str | None = None,
+    ) -> Install:
+        """
+        An installer approves the app on Slack's consent page: a one-time code for
+        ``oauth.v2.access``, and the bot token it will give.
+        """
+        owner = enterprise_id if org_wide else team_id
+        assert owner is not None, "a team install names a team, an org-wide one an org"
+        install = Install(
+            code=f"{secrets.token_hex(8)}.{secrets.token_hex(12)}",
+            token=f"xoxb-{owner}-{secrets.token_hex(12)}",
+            team_id=None if org_wide else team_id,
+            enterprise_id=enterprise_id,
+            bot_user_id=bot_user_id or f"U0BOT{owner}",
+            bot_id=f"B0{owner}",
+            installer=installer,
+            is_enterprise_install=org_wide,
+        )
+        self.codes[install.code] = install
+        return install
+
+    def _exchange(self, call: Call) -> dict[str, Any]:
+        """
+        oauth.v2.access: the client credentials (HTTP Basic or form fields) and a
+        code not used before; the installation's documented response.
+        """
+        client_id, secret = call.args.get("client_id"), call.args.get("client_secret")
+        auth = call.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, secret = (
+                base64.b64decode(auth[len("Basic ") :]).decode().partition(":")
+            )
+        if client_id != self.client_id:
+            return {"ok": False, "error": "invalid_client_id"}
+        if secret != self.client_secret:
+            return {"ok": False, "error": "bad_client_secret"}
+        install = self.codes.pop(str(call.args.get("code")), None)
+        if install is None:
+            return {"ok": False, "error": "invalid_code"}
+        enterprise = (
+            {"id": install.enterprise_id, "name": f"Org {install.enterprise_id}"}
+            if install.enterprise_id
+            else None
+        )
+        team = (
+            {"id": install.team_id, "name": f"Team {install.team_id}"}
+            if install.team_id
+            else None
+        )
+        self.identities[install.token] = {
+            "url": f"https://{(install.workspace).lower()}.slack.com/",
+            "team": (team or enterprise or {}).get("name"),
+            "user": "smtpbot",
+            "team_id": install.team_id or install.enterprise_id,
+            "user_id": install.bot_user_id,
+            "bot_id": install.bot_id,
+            "enterprise_id": install.enterprise_id,
+            "is_enterprise_install": install.is_enterprise_install,
+        }
+        return {
+            "ok": True,
+            "access_token": install.token,
+            "token_type": "bot",
+            "scope": ",".join(self.scopes),
+            "bot_user_id": install.bot_user_id,
+            "app_id": "A0APP",
+            "team": team,
+            "enterprise": enterprise,
+            "is_enterprise_install": install.is_enterprise_install,
+            "authed_user": {"id": install.installer},
+        }
+
+    # The scopes an exchange reports as granted.
+    scopes: tuple[str, ...] = ("chat:write", "commands")
+
+    def _answer(
+        self, method: str, args: dict[str, Any], *, token: str | None = None
+    ) -> dict[str, Any]:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if method == "chat.postMessage":
             self.posted.append({**args, "ts": ts})
             self.posted_at[ts] = time.monotonic()
         answers: dict[str, dict[str, Any]] = {
-            "auth.test": {
+            "auth.test": self.identities.get(token or "")
+            or {
                 "user_id": BOT_USER,
                 "bot_id": BOT_ID,
                 "team_id": TEAM,

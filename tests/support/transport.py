@@ -202,7 +202,10 @@ class Transport:
         return Ack("envelope_id" in ack, time.perf_counter() - started, ack)
 
 
-async def _get(transport: Transport, path: str) -> tuple[int, str]:
+async def get(transport: Transport, path: str) -> tuple[int, str]:
+    """
+    GET a path of the bot's HTTP port: (status, body).
+    """
     assert transport._session is not None
     async with transport._session.get(f"{transport.url}{path}") as response:
         return response.status, await response.text()
@@ -212,7 +215,7 @@ async def metric(transport: Transport, name: str) -> float:
     """
     The value of one unlabelled metric on the bot's /metrics page (0 when absent).
     """
-    _, text = await _get(transport, "/metrics")
+    _, text = await get(transport, "/metrics")
     found = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else 0.0
 

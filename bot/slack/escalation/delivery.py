@@ -35,8 +35,9 @@ from bot.escalation.model import Asked, Escalation, Reason, Status, new_escalati
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
-from bot.slack.handlers import transient
+from bot.slack.handlers import NO_ESCALATION_CHANNEL, transient
 from bot.slack.lifecycle import TokenGuard
+from bot.slack.workspaces import Workspaces, WorkspaceSettings
 from bot.state import Conversation, HumanRecord, StateStore
 from bot.state.model import dump_record
 
@@ -48,6 +49,10 @@ HISTORY_LIMIT: Final = 200
 
 # One replica sends the due reminders per tick; the lease outlives a slow tick.
 SLA_LEASE_MS: Final = 30_000
+
+# The Web API client of a workspace key (its installed bot token), or None when the
+# workspace has no installation; raises StateUnavailableError when Redis cannot say.
+ClientFor = Callable[[str], Awaitable[AsyncWebClient | None]]
 
 
 def consumer_name() -> str:
@@ -72,6 +77,8 @@ class Delivery:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         consumer: str | None = None,
+        clients: ClientFor | None = None,
+        workspaces: Workspaces | None = None,
         guard: TokenGuard | None = None,
     ) -> None:
         self.settings = settings
@@ -81,6 +88,11 @@ class Delivery:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self.consumer = consumer or consumer_name()
+        # Serving many workspaces, cards and reminders go out with the token of the
+        # escalation's workspace; otherwise with the one client the loop was given.
+        self.clients = clients
+        # Where each workspace's cards go and whom they mention.
+        self.workspaces = workspaces or Workspaces(settings)
         self.guard = guard or TokenGuard()
         self.interval = settings.escalation_sla_minutes * 60.0
         self.reclaim_ms = int(settings.escalation_reclaim_seconds * 1000)
@@ -100,6 +112,26 @@ class Delivery:
             self.metrics.slack_errors.labels(method).inc()
             log.warning("slack_call_failed method=%s error=%s", method, exc)
             return None
+
+    async def _client_for(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> AsyncWebClient | None:
+        """
+        The client that may post for this escalation's workspace (None: not
+        installed). Raises StateUnavailableError.
+        """
+        if self.clients is None:
+            return client
+        found = await self.clients(escalation.key.team_id)
+        if found is None:
+            log.warning("escalation_workspace_not_installed key=%s", escalation.id)
+        return found
+
+    async def _desk_of(self, escalation: Escalation) -> WorkspaceSettings:
+        """
+        The settings of the escalation's workspace (its channel and mention).
+        """
+        return await self.workspaces.get(escalation.key.team_id)
 
     async def _safely(self, what: str, work: Awaitable[Any]) -> Any:
         """
@@ -210,6 +242,11 @@ class Delivery:
             if escalation is None or not escalation.status.active:
                 await self.escalations.ack(entry_id)  # lost with Redis's data, or over
                 return 0
+            installed = await self._client_for(escalation, client)
+            if installed is None:
+                await self.escalations.ack(entry_id)  # uninstalled: nobody to tell
+                return 0
+            client = installed
             if escalation.notice_ts is None and not await self._tell_thread(
                 escalation, client
             ):
@@ -245,12 +282,17 @@ class Delivery:
             oldest=f"{escalation.created_at - HISTORY_SLACK_S:.6f}",
         )
         if found is None:
+            notice = cards.notice_payload(escalation)
+            if self.workspaces.editable:
+                desk = await self._desk_of(escalation)
+                if desk.escalation_channel is None:
+                    notice["text"] = f"{notice['text']}\n{NO_ESCALATION_CHANNEL}"
             posted = await self._call(
                 client,
                 "chat.postMessage",
                 channel=key.channel_id,
                 thread_ts=key.thread_ts,
-                **cards.notice_payload(escalation),
+                **notice,
             )
             if posted is None or not posted.get("ts"):
                 return False
@@ -266,7 +308,8 @@ class Delivery:
         there already or no channel is set, None when it must be tried again.
         """
         key = escalation.id
-        channel = self.settings.escalation_channel
+        desk = await self._desk_of(escalation)
+        channel = desk.escalation_channel
         if escalation.card_ts is not None:
             return 0
         if channel is None:
@@ -294,7 +337,7 @@ class Delivery:
             log.info("escalation_card_adopted key=%s ts=%s", key, found)
             return 0
         shown = replace(escalation, permalink=permalink or None)
-        payload = cards.card_payload(shown, mention=self.settings.escalation_mention)
+        payload = cards.card_payload(shown, mention=desk.escalation_mention)
         posted = await self._call(
             client, "chat.postMessage", channel=channel, unfurl_links=False, **payload
         )
@@ -337,18 +380,23 @@ class Delivery:
         if escalation is None or escalation.status != Status.OPEN:
             await self.escalations.unschedule(key)
             return 0
-        if self.settings.escalation_channel is None:
+        desk = await self._desk_of(escalation)
+        if desk.escalation_channel is None:
             await self.escalations.unschedule(key)  # no card will ever be posted
             return 0
         if escalation.card_ts is None or escalation.card_channel is None:
             return 0  # still due: reminded as soon as its card is posted
+        installed = await self._client_for(escalation, client)
+        if installed is None:
+            await self.escalations.unschedule(key)  # uninstalled: nobody to remind
+            return 0
         posted = await self._call(
-            client,
+            installed,
             "chat.postMessage",
             channel=escalation.card_channel,
             thread_ts=escalation.card_ts,
             text=cards.reminder_text(
-                escalation, mention=self.settings.escalation_mention, now=now
+                escalation, mention=desk.escalation_mention, now=now
             ),
             unfurl_links=False,
         )

@@ -9,12 +9,14 @@ this module adds the card buttons and the App Home tab (drawn by ``home``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.turns import human_claim
+from bot.errors import StateUnavailableError
 from bot.escalation import overview
 from bot.escalation.model import Escalation, Status, parse_key
 from bot.slack.blocks import decode_value
@@ -25,6 +27,12 @@ from bot.slack.escalation.delivery import SLA_LEASE_MS as SLA_LEASE_MS
 from bot.slack.escalation.delivery import Delivery
 from bot.slack.escalation.delivery import consumer_name as consumer_name
 from bot.slack.escalation.home import home_view
+from bot.slack.messages import workspace_of
+from bot.slack.settings_view import (
+    read_submission,
+    settings_blocks,
+    settings_modal,
+)
 from bot.state import HandbackRecord
 
 log = logging.getLogger(__name__)
@@ -70,7 +78,8 @@ class Desk(Delivery):
                 channel=escalation.card_channel,
                 ts=escalation.card_ts,
                 **cards.card_payload(
-                    escalation, mention=self.settings.escalation_mention
+                    escalation,
+                    mention=(await self._desk_of(escalation)).escalation_mention,
                 ),
             )
 
@@ -161,18 +170,83 @@ class Desk(Delivery):
         user = event.get("user")
         if not isinstance(user, str) or event.get("tab", "home") != "home":
             return
+        await self.publish_home(workspace_of(body), user, client)
+
+    async def publish_home(
+        self, workspace: str, user: str, client: AsyncWebClient
+    ) -> None:
+        """
+        Draw one person's Home tab. Serving many workspaces, a workspace sees only
+        its own escalations (the knowledge-base figures across workspaces are the
+        operator's, in ``smtpbot report``), and its admins its settings.
+        """
+        chosen = await self.workspaces.get(workspace)
         data = await self._safely(
             "overview", overview.gather(self.escalations, self.learning)
         )
         if data is None:
             return
-        view = home_view(
-            data,
-            user_id=user,
-            admin=user in self.settings.admin_users,
-            now=self.clock(),
-        )
+        admin = user in chosen.admins
+        if self.workspaces.editable:
+            mine = tuple(e for e in data.active if e.key.team_id == workspace)
+            data = replace(data, active=mine, gaps=(), top=(), entries=())
+        view = home_view(data, user_id=user, admin=admin, now=self.clock())
+        if admin and self.workspaces.editable:
+            view["blocks"] = settings_blocks(chosen) + view["blocks"]
         await self._call(client, "views.publish", user_id=user, view=view)
+
+    # Settings (serving many workspaces) -------------------------------------------
+
+    async def edit_settings(
+        self, body: Mapping[str, Any], client: AsyncWebClient
+    ) -> None:
+        """
+        The App Home's Edit settings button: open the modal (admins only).
+        """
+        user = (body.get("user") or {}).get("id")
+        trigger = body.get("trigger_id")
+        chosen = await self.workspaces.get(workspace_of(body))
+        if not (self.workspaces.editable and user in chosen.admins and trigger):
+            return
+        await self._call(
+            client, "views.open", trigger_id=trigger, view=settings_modal(chosen)
+        )
+
+    async def save_settings(
+        self,
+        body: Mapping[str, Any],
+        ack: Callable[..., Awaitable[Any]],
+        client: AsyncWebClient,
+    ) -> None:
+        """
+        The settings modal's Save: check who saves and what, store, redraw the Home.
+        """
+        user = str((body.get("user") or {}).get("id") or "")
+        workspace = workspace_of(body)
+        current = await self.workspaces.get(workspace)
+        if not (self.workspaces.editable and user in current.admins):
+            await ack(
+                response_action="errors",
+                errors={"admin_users": "Only this workspace's smtpbot admins may."},
+            )
+            return
+        chosen, errors = read_submission(body.get("view") or {})
+        if chosen is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        try:
+            await self.workspaces.save(workspace, chosen)
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("workspace_settings_unsaved error=%s", exc)
+            await ack(
+                response_action="errors",
+                errors={"admin_users": "Could not save just now; please try again."},
+            )
+            return
+        await ack()
+        log.info("workspace_settings_saved workspace=%s by=%s", workspace, user)
+        await self.publish_home(workspace, user, client)
 
 
 def taken_text(escalation: Escalation) -> str:

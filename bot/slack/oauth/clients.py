@@ -1,0 +1,43 @@
+"""
+Web API clients for background work (escalation cards and reminders): the bot token of
+the workspace an escalation belongs to, looked up in the installation store each time,
+so a revoked or uninstalled workspace is never called again.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.oauth.installations import RedisInstallationStore
+
+
+class InstalledClients:
+    """
+    ``await clients(workspace)``: a client with that workspace's bot token, or None.
+    """
+
+    def __init__(
+        self, installations: RedisInstallationStore, *, base: AsyncWebClient
+    ) -> None:
+        self.installations = installations
+        self._base = base
+
+    async def __call__(self, workspace: str) -> AsyncWebClient | None:
+        """
+        The client for a workspace key (team, or org for an org-wide install).
+
+        Raises:
+            StateUnavailableError: Redis cannot say.
+        """
+        bot = await self.installations.bot_of(workspace)
+        if bot is None:
+            return None
+        base = self._base
+        return AsyncWebClient(
+            token=bot.bot_token,
+            base_url=base.base_url,
+            timeout=base.timeout,
+            session=base.session,
+            logger=base.logger,
+            retry_handlers=list(base.retry_handlers),
+        )

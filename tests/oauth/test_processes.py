@@ -1,0 +1,282 @@
+"""
+Black-box: several bot processes on one Redis serving installed workspaces. Two
+fronts (`run --http --workers 1`, whose worker is a child process, and `run --http`
+answering in process) and a standalone `work` process, all logging at DEBUG, on the
+fake of Slack's Web API and OAuth endpoint. Two teams and an Enterprise Grid org are
+installed through the flow across the fronts and answered with their own tokens; bad
+states are refused with nothing stored; revocation and uninstall silence their
+workspace; and no token or secret appears in any process's log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from bot.slack.oauth.cipher import new_key
+from tests.support.bot import delete_prefix
+from tests.support.installs import (
+    begin,
+    event_for,
+    finish,
+    install,
+    lifecycle_for,
+    oauth_env,
+    post_event,
+)
+from tests.support.kb import STARTTLS_PASTE
+from tests.support.process import server_process, wait_healthy
+from tests.support.redis import free_port
+from tests.support.slack import SECRET, FakeSlack, Install, message_event
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+# Variables of the developer's shell that would leak into the processes under test.
+FOREIGN = ("SLACK_", "REDIS_", "PROBE_", "SUPPORT_", "ADMIN_", "ESCALATION_", "LOG_")
+# How long a state lives in these processes (the expired-state case waits it out).
+STATE_SECONDS = 2
+
+
+@contextlib.contextmanager
+def bot_process(
+    args: list[str], env: dict[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """
+    `python -m bot ARGS` with its stderr in ``log``; yields its base URL (for a
+    front) and the process.
+    """
+    port = free_port()
+    if args[0] == "run":
+        args = [*args, "--host", "127.0.0.1", "--port", str(port)]
+    with (
+        log.open("wb") as stderr,
+        server_process(
+            [sys.executable, "-m", "bot", *args],
+            env=env,
+            cwd=log.parent,
+            stderr=stderr,
+            stop_timeout=20,
+        ) as process,
+    ):
+        yield f"http://127.0.0.1:{port}", process
+
+
+async def bot_keys(redis_url: str, pattern: str) -> list[str]:
+    """
+    The keys matching a pattern.
+    """
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        return sorted([k async for k in client.scan_iter(match=pattern)])
+    finally:
+        await client.aclose()
+
+
+async def answered(fake: FakeSlack, before: int, count: int) -> dict[str, str | None]:
+    """
+    Thread ts -> token of the replies posted since call ``before`` (waits for count).
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        posts = [c for c in fake.calls[before:] if c.method == "chat.postMessage"]
+        if len(posts) >= count or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    await fake.settle(0.5)
+    return {
+        str(c.args.get("thread_ts")): c.token
+        for c in fake.calls[before:]
+        if c.method == "chat.postMessage"
+    }
+
+
+async def test_processes_serve_installed_workspaces_and_keep_secrets(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    Installs across two fronts, answers with each workspace's token from any
+    process, refused states storing nothing, revocation and uninstall taking effect,
+    and no secret in any log.
+    """
+    fake_slack.strict_tokens = True
+    key = new_key()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(FOREIGN)}
+    env.update(
+        oauth_env(
+            fake_slack,
+            redis_url,
+            prefix,
+            PYTHONPATH=str(ROOT),
+            LOG_LEVEL="DEBUG",
+            SLACK_TOKEN_ENCRYPTION_KEYS=key,
+            SLACK_STATE_EXPIRATION_SECONDS=str(STATE_SECONDS),
+        )
+    )
+    logs = [tmp_path / n for n in ("front-a.log", "front-b.log", "worker.log")]
+    try:
+        with (
+            bot_process(
+                ["run", "--http", "--workers", "1"],
+                {**env, "LOG_FORMAT": "json"},
+                logs[0],
+            ) as (a, proc_a),
+            bot_process(["run", "--http"], env, logs[1]) as (b, proc_b),
+            bot_process(["work"], env, logs[2]) as (_, proc_w),
+        ):
+            at_a = aiohttp.ClientSession(base_url=a)
+            at_b = aiohttp.ClientSession(base_url=b)
+            try:
+                await wait_healthy(a, proc_a)
+                await wait_healthy(b, proc_b)
+                teams = await serve_and_check(at_a, at_b, fake_slack, redis_url, prefix)
+            finally:
+                await at_a.close()
+                await at_b.close()
+            assert proc_w.poll() is None
+        text = "\n".join(log.read_text(errors="replace") for log in logs)
+        assert "app_installed" in text and "bot_token_revoked" in text
+        for secret in [
+            *(t.token for t in teams.values()),
+            fake_slack.client_secret,
+            SECRET,
+            key,
+        ]:
+            assert secret not in text, f"a secret ({secret[:6]}…) is in a log"
+    finally:
+        await delete_prefix(redis_url, prefix)
+
+
+async def serve_and_check(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    redis_url: str,
+    prefix: str,
+) -> dict[str, Install]:
+    """
+    Install two teams and an org across the fronts, then run each check.
+    """
+    teams = {
+        "alpha": await install(at_a, at_b, fake, team_id="T0ALPHA"),
+        "beta": await install(at_b, at_a, fake, team_id="T0BETA"),
+        "org": await install(at_a, at_b, fake, enterprise_id="E0ORG", org_wide=True),
+    }
+    await refused_states(at_a, at_b, fake, redis_url, prefix)
+    await each_answered_with_its_token(at_a, at_b, fake, teams)
+    await revoked_and_uninstalled(at_a, at_b, fake, teams, redis_url, prefix)
+    return teams
+
+
+async def refused_states(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    redis_url: str,
+    prefix: str,
+) -> None:
+    """
+    Forged, replayed, expired and missing states: 4xx, no exchange, nothing stored.
+    """
+    stored = await bot_keys(redis_url, f"{prefix}install:*")
+    exchanges = len(fake.of("oauth.v2.access"))
+    forged = secrets.token_urlsafe(32)
+    code = fake.grant(team_id="T0MALLORY").code
+    cookie = f"slack-app-oauth-state={forged}"
+    assert (await finish(at_a, code=code, state=forged, cookie=cookie)).status == 401
+    assert (await finish(at_b, code=code, state=None, cookie=None)).status == 400
+    started = await begin(at_a)
+    await asyncio.sleep(STATE_SECONDS + 0.5)
+    late = await finish(at_b, code=code, state=started.state, cookie=started.cookie)
+    assert late.status == 401
+    assert len(fake.of("oauth.v2.access")) == exchanges
+    started = await begin(at_b)
+    replayed = fake.grant(team_id="T0REPLAY")
+    first = await finish(
+        at_a, code=replayed.code, state=started.state, cookie=started.cookie
+    )
+    assert first.status == 200
+    again = await finish(
+        at_b, code=replayed.code, state=started.state, cookie=started.cookie
+    )
+    assert again.status == 401
+    assert len(fake.of("oauth.v2.access")) == exchanges + 1
+    now = await bot_keys(redis_url, f"{prefix}install:*")
+    assert [k for k in now if k not in stored and "T0REPLAY" not in k] == []
+
+
+async def each_answered_with_its_token(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    teams: dict[str, Install],
+) -> None:
+    """
+    Pastes from every installed workspace, to both fronts, answered with its own
+    token; a stranger's paste gets no call at all.
+    """
+    before = len(fake.calls)
+    sent: dict[str, str] = {}
+    for n, team in enumerate(teams[name] for name in sorted(teams)):
+        for m, session in enumerate((at_a, at_b)):
+            ts = f"17000{n}{m}000.000100"
+            extra = {"team": f"T0ORG{m}"} if team.is_enterprise_install else {}
+            assert (
+                await post_event(
+                    session, event_for(team, STARTTLS_PASTE, ts=ts, **extra)
+                )
+                == 200
+            )
+            sent[ts] = team.token
+    stranger = message_event(STARTTLS_PASTE, ts="1700099000.000100")
+    stranger["team_id"] = "T0STRANGER"
+    stranger["authorizations"] = [{"team_id": "T0STRANGER", "is_bot": True}]
+    assert await post_event(at_a, stranger) == 200
+    assert await answered(fake, before, len(sent)) == sent
+    assert not [c for c in fake.calls[before:] if c.refused]
+
+
+async def revoked_and_uninstalled(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    teams: dict[str, Install],
+    redis_url: str,
+    prefix: str,
+) -> None:
+    """
+    tokens_revoked for alpha and app_uninstalled for the org: within two seconds
+    their bots are gone from Redis, their pastes get no call, beta still gets answers.
+    """
+    alpha, beta, org = teams["alpha"], teams["beta"], teams["org"]
+    revoked = lifecycle_for(
+        alpha, {"type": "tokens_revoked", "tokens": {"bot": [alpha.bot_user_id]}}
+    )
+    assert await post_event(at_b, revoked) == 200
+    assert (
+        await post_event(at_a, lifecycle_for(org, {"type": "app_uninstalled"})) == 200
+    )
+    fake.revoked |= {alpha.token, org.token}
+    deadline = time.monotonic() + 2
+    while await bot_keys(redis_url, f"{prefix}install:T0ALPHA:bot") + await bot_keys(
+        redis_url, f"{prefix}*E0ORG*"
+    ):
+        assert time.monotonic() < deadline, "a revoked token is still in Redis"
+        await asyncio.sleep(0.05)
+    before = len(fake.calls)
+    for n, (team, session) in enumerate([(alpha, at_a), (org, at_b), (beta, at_a)]):
+        await post_event(
+            session, event_for(team, STARTTLS_PASTE, ts=f"17001{n}0000.000100")
+        )
+    assert await answered(fake, before, 1) == {"1700120000.000100": beta.token}
+    assert [c.token for c in fake.calls[before:]] == [beta.token]
