@@ -52,6 +52,7 @@ from tests.support.front import (  # noqa: E402 (after the path is set)
     bot_env,
     front_process,
     post_body,
+    signed,
     until,
     wait_ready,
     wait_workers,
@@ -311,8 +312,7 @@ async def failover(workdir: Path) -> dict[str, Any]:
                     acked = {ts for ts, s in statuses.items() if s == 200}
                     await watching
                     for ts in refused:  # Slack's retry, once Redis is back
-                        body, head = event_request(message_event(PASTE, ts=ts))
-                        head = {**head, "X-Slack-Retry-Num": "1"}
+                        body, head = signed(message_event(PASTE, ts=ts), retry=1)
                         while await post_body(session, front.base, body, head) != 200:
                             await asyncio.sleep(0.5)
                     with contextlib.suppress(AssertionError):

@@ -32,6 +32,7 @@ from bot.slack.oauth import OAuth, make_oauth
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
 from bot.slack.readiness import Readiness, WorkerCheck
+from bot.slack.replay import ReplayGuard
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch, consumer_name
@@ -323,6 +324,9 @@ async def serve(
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
                     ready=readiness.check,
+                    replay=ReplayGuard(
+                        bot.store.client, settings.redis_prefix, metrics=bot.metrics
+                    ),
                     oauth=bot.oauth.flow if bot.oauth is not None else None,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)

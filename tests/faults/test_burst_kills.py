@@ -25,6 +25,7 @@ from tests.support.front import (
     bot_env,
     front_process,
     post_body,
+    signed,
     until,
     wait_workers,
     workers_of,
@@ -125,8 +126,7 @@ async def test_repeated_worker_and_front_kills_leave_every_thread_answered(
             with front_process(env, tmp_path, workers=2, name="second") as front:
                 await wait_healthy(front.base, front.process, timeout=30)
                 for payload in unacked:
-                    body, head = event_request(payload)
-                    retry = {**head, "X-Slack-Retry-Num": "1"}
+                    body, retry = signed(payload, retry=1)
                     assert await post_body(session, front.base, body, retry) == 200
                 expected = {p["event"]["ts"] for p in payloads}
                 await until(

@@ -33,6 +33,7 @@ from tests.support.front import (
     Front,
     front_process,
     post_body,
+    signed,
     until,
     wait_ready,
 )
@@ -199,10 +200,8 @@ async def test_a_five_second_outage_doubles_nothing_and_respects_claimed_threads
                     STARTTLS_PASTE, ts=f"{claimed_ts[:-3]}200", thread_ts=claimed_ts
                 )
                 fresh = message_event(STARTTLS_PASTE, ts=new_ts)
-                for payload, retry in ((fresh, None), (follow_up, None), (first, "1")):
-                    body, head = event_request(payload)
-                    if retry:
-                        head = {**head, "X-Slack-Retry-Num": retry}
+                for payload, again in ((fresh, 0), (follow_up, 0), (first, 1)):
+                    body, head = signed(payload, retry=again)
                     assert await post_body(session, front.base, body, head) == 503
                 assert (
                     await click(
@@ -227,8 +226,7 @@ async def test_a_five_second_outage_doubles_nothing_and_respects_claimed_threads
                 redis = start_redis(tmp_path, port, *PERSISTENT)
                 await wait_ready(session, front.base, timeout=15)
                 for payload in (fresh, follow_up, first):
-                    body, head = event_request(payload)
-                    retry = {**head, "X-Slack-Retry-Num": "2"}
+                    body, retry = signed(payload, retry=2)
                     assert await post_body(session, front.base, body, retry) == 200
                 await until(lambda: answers_in(fake_slack, new_ts), timeout=20)
                 await escalated(session, front, fake_slack, asks_ts)

@@ -24,7 +24,13 @@ from tests.faults.test_handoff_kills import (
     click,
     desk_env,
 )
-from tests.support.front import front_process, post_body, until, wait_ready
+from tests.support.front import (
+    front_process,
+    post_body,
+    signed,
+    until,
+    wait_ready,
+)
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.process import wait_healthy
 from tests.support.redis import sentinel_group
@@ -120,8 +126,8 @@ async def test_a_failover_loses_no_acked_event_and_answers_resume_within_15s(
                 # Slack sends the refused ones again.
                 for ts, status in statuses.items():
                     if status != 200:
-                        body, head = event_request(message_event(STARTTLS_PASTE, ts=ts))
-                        retry = {**head, "X-Slack-Retry-Num": "1"}
+                        paste = message_event(STARTTLS_PASTE, ts=ts)
+                        body, retry = signed(paste, retry=1)
                         assert await post_body(session, front.base, body, retry) == 200
                 await until(
                     lambda: all(answers_in(fake_slack, ts) for ts in statuses),

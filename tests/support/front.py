@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ import aiohttp
 from tests.support.bot import slack_env
 from tests.support.process import server_process
 from tests.support.redis import free_port
-from tests.support.slack import Call, FakeSlack, event_request
+from tests.support.slack import Call, FakeSlack, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables of the developer's shell that would leak into the processes under test.
@@ -211,12 +212,19 @@ async def stop(front: Front, *, timeout: float = 20) -> int:
 
 
 async def post_event(
-    session: aiohttp.ClientSession, base: str, payload: dict[str, Any]
+    session: aiohttp.ClientSession, base: str, payload: dict[str, Any], retry: int = 0
 ) -> int:
     """
-    POST a signed Events API payload to /slack/events; the status.
+    POST a signed Events API payload to /slack/events; the status. A ``retry`` is a
+    new delivery of the same event, as Slack sends it: signed at another time.
     """
-    body, headers = event_request(payload)
+    body = json.dumps(payload)
+    headers = {
+        "Content-Type": "application/json",
+        **sign(body, timestamp=int(time.time()) - retry),
+    }
+    if retry:
+        headers["X-Slack-Retry-Num"] = str(retry)
     async with session.post(f"{base}/slack/events", data=body, headers=headers) as r:
         return r.status
 
@@ -303,3 +311,18 @@ async def until(condition: Any, *, timeout: float, what: str = "condition") -> N
     while not condition():
         assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
         await asyncio.sleep(0.05)
+
+
+def signed(payload: dict[str, Any], *, retry: int = 0) -> tuple[str, dict[str, str]]:
+    """
+    A signed Events API body and headers; a ``retry`` is Slack's redelivery of the
+    same event: X-Slack-Retry-Num set, signed at another time (so it is not a replay).
+    """
+    body = json.dumps(payload)
+    headers = {
+        "Content-Type": "application/json",
+        **sign(body, timestamp=int(time.time()) - 2 * retry),
+    }
+    if retry:
+        headers["X-Slack-Retry-Num"] = str(retry)
+    return body, headers

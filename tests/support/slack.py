@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.inbound import Inbound, parse
+
 SECRET = "test-signing-secret"
 TEAM = "T0TEST"
 BOT_USER = "UBOT"
@@ -692,3 +694,11 @@ def action_request(
     }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)})
     return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+
+
+def verified(body: str, headers: dict[str, str]) -> Inbound:
+    """
+    A signed request as the HTTP front hands it on once verified and parsed.
+    """
+    parsed, form = parse(body.encode(), headers.get("Content-Type", ""))
+    return Inbound(parsed, headers["X-Slack-Signature"], form)
