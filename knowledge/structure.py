@@ -187,6 +187,17 @@ _MODE_MISMATCH: Final = re.compile(
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+# Asking for or about the client's own transcript: debug output, a logger, a verbose
+# mode, a protocol log. Written as words, not as a log line's level ("DEBUG --").
+_LOGGING_INTENT: Final = re.compile(
+    r"(?<![\w.])(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
+    r"smtp_?debug|SMTPDebug|smtpDebug|mail\.debug|set_debuglevel|debuglevel|"
+    r"[Ll]ogg(?:ing|er)|[Vv]erbose|transaction log|protocol log|session log|"
+    r"[Pp]rotokollierung|[Jj]ournalisation|depuración|registro de depuración|"
+    r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|日志|デバッグ|ログ)"
+    r"(?![\w=])"
+)
+LOGGING_WEIGHT: Final = 30.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -345,6 +356,15 @@ class Recogniser:
             hits.append(
                 Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
             )
+        # A question about seeing the SMTP conversation, with no error of its own.
+        if (
+            mail
+            and not evidence.enhanced_codes
+            and not evidence.server_replies
+            and not any(h.weight >= 30 for h in hits)
+            and (intent := _LOGGING_INTENT.search(text))
+        ):
+            hits.append(Hit(intent.group(0), "client-logging", LOGGING_WEIGHT, "rule"))
         votes: dict[str, float] = defaultdict(float)
         by_category: dict[str, list[float]] = defaultdict(list)
         for hit in hits:
