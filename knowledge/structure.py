@@ -183,10 +183,17 @@ LOOPBACK_WEIGHT: Final = 30.0
 _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
     r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
-    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)",
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
+    # PHP stream and URL schemes: tls:// and ssl:// are implicit TLS from the first byte.
+    r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b",
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+_AFTER_READY: Final = re.compile(
+    r"enable_?crypto|handshake|ssl routines|reset by peer|certificate|ssl: |tls: ",
+    re.IGNORECASE,
+)
 # Asking for or about the client's own transcript: debug output, a logger, a verbose
 # mode, a protocol log. Written as words, not as a log line's level ("DEBUG --").
 _LOGGING_INTENT: Final = re.compile(
@@ -348,6 +355,9 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
+            # The server said "go ahead" and the TLS layer then failed.
+            hits.append(Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule"))
         if mode := _MODE_MISMATCH.search(text):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         if mismatch := _HOSTNAME_MISMATCH.search(text):
