@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from knowledge.model import KnowledgeBase, Signal
@@ -275,6 +275,19 @@ class Structure:
         """True when the paste carries an SMTP error code (4xx/5xx, 4.x.x/5.x.x)."""
         return bool(self.codes)
 
+    def without(self, categories: frozenset[str]) -> Structure:
+        """The same structure with no votes for ``categories``."""
+        votes = tuple((c, v) for c, v in self.votes if c not in categories)
+        return replace(
+            self,
+            votes=votes,
+            signal_votes=tuple(
+                (c, v) for c, v in self.signal_votes if c not in categories
+            ),
+            allowed=self.allowed - categories,
+            _index=dict(votes),
+        )
+
     def signals(self) -> list[str]:
         """Short descriptions of what was found, for the JSON output."""
         found = [f"code:{c}" for c in self.codes]
@@ -357,7 +370,9 @@ class Recogniser:
             )
         if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
             # The server said "go ahead" and the TLS layer then failed.
-            hits.append(Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule"))
+            hits.append(
+                Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
+            )
         if mode := _MODE_MISMATCH.search(text):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         if mismatch := _HOSTNAME_MISMATCH.search(text):
@@ -392,7 +407,8 @@ class Recogniser:
             self._codes(evidence, mail=mail) if trusted else ((), set(), {})
         )
         ready = _READY_FOR_TLS.search(text) is not None
-        if codes:
+        # A code that allows no category (501 syntax error) does not speak against any.
+        if codes and allowed:
             for category in list(votes):
                 if category not in allowed and not (
                     category in _BEFORE_REPLY and (ready or category in _TLS_LEVEL)
