@@ -184,7 +184,7 @@ _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
     r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
     r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
-    # PHP stream and URL schemes: tls:// and ssl:// are implicit TLS from the first byte.
+    # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b",
     re.IGNORECASE,
