@@ -12,8 +12,9 @@ processes: each run must print one JSON object with the expected verdict, catego
 first finding and knowledge entry, exit with the documented code, show no traceback and
 end in time. Then ``openssl s_client`` and ``swaks`` (verifying, as a mail client does)
 try each case once: "agree" means they fail exactly where the probe says a client
-fails. The servers run in a child process. Prints a table and writes
-bench/results/probe_lab.json.
+fails (swaks is Debian's package, `apt-get install swaks`; the tests do not need it and
+the bench skips it when absent). The servers run in a child process. Prints a table and
+writes bench/results/probe_lab.json.
 """
 
 from __future__ import annotations

@@ -15,10 +15,15 @@ and ``lines`` (a secret recognisable only as a whole line, or by the line before
 
 from __future__ import annotations
 
+from typing import Final
+
 from bot.redact.lines import redact_lines
 from bot.redact.patterns import PASSES, REDACTED
 
 __all__ = ["REDACTED", "redact", "redact_every_pass"]
+
+# Every pass's hint words, each looked for once per text.
+_HINTS: Final = tuple(sorted({hint for step in PASSES for hint in step.hints}))
 
 
 def redact(text: str) -> str:
@@ -29,9 +34,11 @@ def redact(text: str) -> str:
     # Substitutions only ever insert "[redacted]", which holds no hint word, so the
     # hints of the original text decide every pass.
     folded = text.casefold()
-    for step in PASSES:
-        if any(hint in folded for hint in step.hints):
-            text = step.apply(text)
+    present = {hint for hint in _HINTS if hint in folded}
+    if present:
+        for step in PASSES:
+            if not present.isdisjoint(step.hints):
+                text = step.apply(text)
     return redact_lines(text)
 
 
@@ -42,4 +49,4 @@ def redact_every_pass(text: str) -> str:
     """
     for step in PASSES:
         text = step.apply(text)
-    return redact_lines(text)
+    return redact_lines(text, gated=False)

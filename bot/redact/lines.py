@@ -120,13 +120,26 @@ def _lone_token(payload: str) -> str | None:
     return token or None
 
 
+def _may_hold(line: str, words: list[str]) -> bool:
+    """
+    Whether a line outside any AUTH exchange could hold a secret the rules below
+    find: a two-word setting, or a last word long enough to be a credential.
+    """
+    if len(words) == 2:
+        return True
+    token = _lone_token(words[-1])
+    return token is not None and len(token) >= 8 and BASE64.fullmatch(token) is not None
+
+
 class Transcript:
     """
     The state of one pass over a text: whether the server just sent a 334 challenge
     (the next client line is a credential), and the direction of a hex dump.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, challenges: bool = True) -> None:
+        # False when the text holds no "334": no line can follow a challenge then.
+        self.challenges = challenges
         self.challenged = False
         self.dump_sending = False
         self.dump_challenged = False
@@ -147,9 +160,11 @@ class Transcript:
         dump = _HEX_DUMP.match(line) if " : " in line else None
         if dump is not None:
             return self._dump(dump)
+        protocol = "PASS" in line or "LOGIN" in line or "password" in line
         if len(words) > MAX_WORDS:
-            if "PASS" in line or "LOGIN" in line or "password" in line:
-                return self._protocol(line, line)
+            if not protocol:
+                return line
+        elif not (self.challenges or protocol or _may_hold(line, words)):
             return line
         marker = _MARKER.search(line)
         payload = line[marker.end() :] if marker is not None else line
@@ -157,9 +172,9 @@ class Transcript:
         if reply is not None:
             self.challenged = reply.group("code") == "334"
             return line
-        protocol = self._protocol(line, payload)
-        if protocol is not line:
-            return protocol
+        answered = self._protocol(line, payload)
+        if answered is not line:
+            return answered
         token = _lone_token(payload)
         if token is not None:
             if token == REDACTED:
@@ -268,9 +283,10 @@ class Transcript:
         return f"{dump.group('lead')}{REDACTED} : {REDACTED}"
 
 
-def redact_lines(text: str) -> str:
+def redact_lines(text: str, *, gated: bool = True) -> str:
     """
-    Every line of ``text`` through one ``Transcript``.
+    Every line of ``text`` through one ``Transcript``; ``gated=False`` gives every line
+    the full treatment (the reference the shortcut must agree with).
     """
-    state = Transcript()
+    state = Transcript(challenges="334" in text or not gated)
     return "\n".join(state.line(line) for line in text.split("\n"))

@@ -31,7 +31,6 @@ from redis.exceptions import RedisError, ResponseError
 from bot.config import Settings
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
-from bot.redact import redact
 from bot.redact.payload import redact_payload
 from bot.slack.files import attached, slim_file
 from bot.slack.inbound import Inbound
@@ -123,7 +122,8 @@ def _slim_message(
     A message's kept fields, its readable text redacted, and its uploads' references.
     """
     slim = {k: message[k] for k in fields if k in message and k != "files"}
-    slim["text"] = redact(readable_text(message))
+    # Redacted with the rest of the payload in slim_event.
+    slim["text"] = readable_text(message)
     found = attached(message)
     if found:
         slim["files"] = [slim_file(f) for f in found]
@@ -160,9 +160,7 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         previous = event.get("previous_message")
         slim["message"] = _slim_message(message, MESSAGE_FIELDS)
         slim["previous_message"] = {
-            "text": redact(readable_text(previous))
-            if isinstance(previous, Mapping)
-            else ""
+            "text": readable_text(previous) if isinstance(previous, Mapping) else ""
         }
     queued = {k: body[k] for k in BODY_FIELDS if k in body}
     auths = body.get("authorizations")
