@@ -1,82 +1,41 @@
 """
 What each Slack listener does after it has acked: turn the payload into an engine call
-and
-the engine's answer into Web API calls.
+and the engine's answer into Web API calls.
 
-Every Web API failure is logged and counted here, never raised into Bolt: a reply that
-cannot be posted must not take the listener down with a stack trace.
+    calls.py     Web API calls: revoked tokens skipped, failures counted and logged
+    answers.py   messages, edits, uploads and mentions answered in their thread
+    buttons.py   the answer's buttons: STARTTLS check, feedback, a human, choices
+    handoff.py   asking for a human: any trigger, the reaction, what the thread is told
+
+``SlackHandlers`` puts them together for ``bot.slack.app``; /smtpcheck's work lives in
+``bot.slack.smtpcheck``.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
 
-from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.conversation.checks import parse_target
-from bot.conversation.engine import Engine, HumanRequest
-from bot.errors import InputError
-from bot.slack import blocks
-from bot.slack import files as uploads
+from bot.conversation.engine import Engine
+from bot.slack.handlers.answers import HOW_TO as HOW_TO
+from bot.slack.handlers.answers import HOWTO_CLAIM_SECONDS as HOWTO_CLAIM_SECONDS
+from bot.slack.handlers.answers import UNREADABLE as UNREADABLE
+from bot.slack.handlers.answers import Answers
+from bot.slack.handlers.buttons import DOUBLE_CLICK_SECONDS as DOUBLE_CLICK_SECONDS
+from bot.slack.handlers.buttons import Buttons
+from bot.slack.handlers.calls import WebCalls
+from bot.slack.handlers.handoff import DIRECT_HANDOFF as DIRECT_HANDOFF
+from bot.slack.handlers.handoff import NO_ESCALATION_CHANNEL as NO_ESCALATION_CHANNEL
+from bot.slack.handlers.handoff import EscalationHook as EscalationHook
+from bot.slack.handlers.handoff import Handoff
 from bot.slack.lifecycle import TokenGuard
-from bot.slack.messages import MENTION, is_direct, readable_text, written
 from bot.slack.messages import incoming_message as incoming_message
 from bot.slack.messages import team_of as team_of
 from bot.slack.messages import workspace_of as workspace_of
 from bot.slack.smtpcheck import USAGE as USAGE
 from bot.slack.smtpcheck import Respond as Respond
-from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
+from bot.slack.smtpcheck import run_smtpcheck, smtpcheck_refusal
 from bot.slack.workspaces import Workspaces
-from bot.state import ThreadKey
-
-log = logging.getLogger(__name__)
-
-# A click on "Run STARTTLS check" within this many seconds of the same one is a double
-# click.
-DOUBLE_CLICK_SECONDS: Final = 30
-# A how-to is posted once per message however many events name it (message and
-# app_mention, replicas); the claim outlives Slack's retries.
-HOWTO_CLAIM_SECONDS: Final = 3600
-# A mention of the bot asking for a person ("@smtpbot human please", "humans?").
-_HUMAN_WORD: Final = re.compile(r"\bhumans?\b", re.IGNORECASE)
-# What the thread is told when the bot itself decides to hand over.
-_AUTO_NOTICE: Final = {
-    "feedback": "That's twice my answer didn't help, so I've asked a human.",
-    "unmatched": "I have nothing more to suggest for this, so I've asked a human.",
-    "repeated": "The same error is still there after my answer, so that fix didn't "
-    "help. I've asked a human.",
-}
-# Added to that notice in a workspace whose admins have not chosen where requests go.
-NO_ESCALATION_CHANNEL: Final = (
-    "No escalation channel is set up in this workspace yet, so nobody has been "
-    "notified: an admin can choose one in my App Home (Settings)."
-)
-# What a person who addresses the bot with nothing to answer is told.
-HOW_TO: Final = (
-    "Hi! I help when email won't send. Paste the exact error message (or upload the "
-    "log as a text snippet) and I'll explain it and how to fix it, right in the "
-    "thread. Admins can check a mail server with `/smtpcheck host[:port]`. To reach a "
-    "person, press *Talk to a human* under my answer, or mention me with the word "
-    '"human".'
-)
-# What a direct message's thread is told when it is handed to a person.
-DIRECT_HANDOFF: Final = (
-    "I've let the support team know; someone will contact you directly. I'll stay "
-    "quiet here from now on."
-)
-# What an upload the bot cannot read gets, when nothing else in the message could be
-# answered.
-UNREADABLE: Final = (
-    "I can only read text, so I can't look inside that file. Paste the error message "
-    "itself, or upload the log as a text snippet or a .txt file."
-)
-
-EscalationHook = Callable[[HumanRequest, AsyncWebClient], Awaitable[None]]
 
 
 class SlackHandlers:
@@ -96,293 +55,20 @@ class SlackHandlers:
         self.escalate = escalate
         self.guard = guard or TokenGuard()
         self.workspaces = workspaces or Workspaces(engine.settings)
-
-    async def _call(
-        self,
-        client: AsyncWebClient,
-        method: str,
-        *,
-        http_verb: str = "POST",
-        **kwargs: Any,
-    ) -> Any:
-        """
-        One Web API call; failures are counted and logged, and give None. Nothing is
-        sent with a revoked token.
-        """
-        if self.guard.blocked(client.token):
-            self.engine.metrics.slack_errors.labels(method).inc()
-            log.warning("slack_call_skipped method=%s reason=token_revoked", method)
-            return None
-        try:
-            if http_verb == "GET":
-                return await client.api_call(method, http_verb="GET", params=kwargs)
-            return await client.api_call(method, json=kwargs)
-        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
-            self.engine.metrics.slack_errors.labels(method).inc()
-            log.warning("slack_call_failed method=%s error=%s", method, exc)
-            return None
-
-    async def message(
-        self,
-        body: Mapping[str, Any],
-        client: AsyncWebClient,
-        bot_user_id: str | None,
-        *,
-        mention: bool = False,
-    ) -> None:
-        """
-        A message, an edit, an upload or a mention: answer it in its thread.
-        """
-        incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
-        event = body.get("event") or {}
-        message = written(event)
-        if incoming is None or message is None:
-            return
-        text = readable_text(message)
-        named = bool(bot_user_id) and f"<@{bot_user_id}" in text
-        direct = is_direct(event)
-        if not (mention or named or direct):
-            workspace = await self.workspaces.get(incoming.key.team_id)
-            if not workspace.answers_in(incoming.key.channel_id):
-                return
-        if (named or direct) and _HUMAN_WORD.search(text):
-            # Both the message and the app_mention event get here; asking is once.
-            await self.ask_human(
-                incoming.key, incoming.user_id, client, reason="mention", text=text
-            )
-            return
-        unreadable = False
-        found = uploads.attached(message)
-        if found:
-            content, unreadable = await uploads.read_uploads(
-                found,
-                client,
-                call=self._call,
-                guard=self.guard,
-                api_url=self.engine.settings.slack_api_url,
-            )
-            if content:
-                incoming = replace(
-                    incoming, text="\n".join(t for t in (incoming.text, content) if t)
-                )
-        turn = await self.engine.handle_turn(incoming)
-        reply = turn.reply
-        if turn.wants_human:
-            await self.ask_human(
-                incoming.key, incoming.user_id, client, reason=turn.reason
-            )
-        if reply is not None:
-            await self._call(
-                client,
-                "chat.postMessage",
-                channel=incoming.key.channel_id,
-                thread_ts=incoming.key.thread_ts,
-                text=blocks.reply_text(reply),
-                blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            return
-        if turn.wants_human or turn.duplicate or turn.quiet or incoming.edit:
-            return
-        bare = not MENTION.sub("", text).strip()
-        top_level = incoming.key.thread_ts == incoming.ts
-        if unreadable and bare and not incoming.text:
-            note = UNREADABLE
-        elif mention or named or (direct and top_level):
-            note = HOW_TO
-        else:
-            return
-        if await self.engine.claim_once(
-            f"howto:{incoming.key.channel_id}:{incoming.ts}", ttl=HOWTO_CLAIM_SECONDS
-        ):
-            await self._call(
-                client,
-                "chat.postMessage",
-                channel=incoming.key.channel_id,
-                thread_ts=incoming.key.thread_ts,
-                text=note,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-
-    @staticmethod
-    def _action(
-        body: Mapping[str, Any], workspace: str | None = None
-    ) -> tuple[ThreadKey, str, dict[str, str]] | None:
-        """
-        Thread, user and button value of a block action (None when malformed); the
-        thread belongs to the installation's ``workspace`` whoever clicked.
-        """
-        actions = body.get("actions") or [{}]
-        value = blocks.decode_value(actions[0].get("value"))
-        channel = (body.get("channel") or {}).get("id") or (
-            body.get("container") or {}
-        ).get("channel_id")
-        user = (body.get("user") or {}).get("id")
-        if not (channel and user and value.get("t")):
-            return None
-        key = ThreadKey(workspace or workspace_of(body), str(channel), value["t"])
-        return key, str(user), value
-
-    async def probe(
-        self,
-        body: Mapping[str, Any],
-        client: AsyncWebClient,
-        workspace: str | None = None,
-    ) -> None:
-        """
-        "Run STARTTLS check": post progress, update it per phase, then the report.
-        """
-        action = self._action(body, workspace)
-        if action is None or "s" not in action[2]:
-            return
-        key, user, value = action
-        try:
-            target = parse_target(value["s"])
-        except InputError:
-            return
-        if (await self.engine.load(key)).escalated or not await self.engine.claim_once(
-            f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
-        ):
-            return
-        await probe_in_thread(self.engine, self._call, client, key, user, target)
-
-    async def feedback(
-        self,
-        body: Mapping[str, Any],
-        client: AsyncWebClient,
-        workspace: str | None = None,
-        *,
-        helpful: bool,
-    ) -> None:
-        """
-        "Did this help?": record it and thank the user privately.
-        """
-        action = self._action(body, workspace)
-        if action is None:
-            return
-        key, user, value = action
-        text = await self.engine.feedback(
-            key, user, helpful=helpful, entry_id=value.get("e")
+        call = WebCalls(engine.metrics, self.guard)
+        handoff = Handoff(engine, call, workspaces=self.workspaces, escalate=escalate)
+        answers = Answers(
+            engine, call, handoff, guard=self.guard, workspaces=self.workspaces
         )
-        await self._call(
-            client,
-            "chat.postEphemeral",
-            channel=key.channel_id,
-            user=user,
-            thread_ts=key.thread_ts,
-            text=text,
-        )
-        if not helpful and await self.engine.rejected_twice(key):
-            await self.ask_human(key, user, client, reason="feedback")
-
-    async def human(
-        self,
-        body: Mapping[str, Any],
-        client: AsyncWebClient,
-        workspace: str | None = None,
-    ) -> None:
-        """
-        "Talk to a human": record it once, tell the thread, hand over to escalation.
-        """
-        action = self._action(body, workspace)
-        if action is not None:
-            await self.ask_human(action[0], action[1], client, reason="button")
-
-    async def reaction(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
-        """
-        The escalation reaction on a thread's original message asks for a human.
-        """
-        event = body.get("event") or {}
-        item = event.get("item") or {}
-        user, channel, ts = event.get("user"), item.get("channel"), item.get("ts")
-        settings = self.engine.settings
-        if (
-            event.get("reaction") != settings.escalation_reaction
-            or item.get("type") != "message"
-            or not (isinstance(user, str) and isinstance(channel, str))
-            or not isinstance(ts, str)
-        ):
-            return
-        key = ThreadKey(workspace_of(body), channel, ts)
-        if not (await self.workspaces.get(key.team_id)).answers_in(channel):
-            return
-        conversation = await self.engine.load(key)
-        if conversation.messages and conversation.messages[0].ts == ts:
-            await self.ask_human(key, user, client, reason="reaction")
-
-    async def ask_human(
-        self,
-        key: ThreadKey,
-        user: str,
-        client: AsyncWebClient,
-        *,
-        reason: str,
-        text: str = "",
-    ) -> None:
-        """
-        Any trigger: record the request once, tell the thread, call the escalation hook.
-        Repeats are told ephemerally after a button press and ignored otherwise.
-        """
-        request = await self.engine.ask_human(key, user, reason=reason, text=text)
-        if not request.first:
-            if reason != "button":
-                return
-            await self._call(
-                client,
-                "chat.postEphemeral",
-                channel=key.channel_id,
-                user=user,
-                thread_ts=key.thread_ts,
-                text=request.message,
-            )
-            return
-        notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
-        told = request.message
-        if key.channel_id.startswith("D"):
-            # Nobody from the support team can write in a person's DM with the bot.
-            told = DIRECT_HANDOFF
-        text = f"{notice} {told}"
-        if self.workspaces.editable:
-            workspace = await self.workspaces.get(key.team_id)
-            if workspace.escalation_channel is None:
-                text = f"{text}\n{NO_ESCALATION_CHANNEL}"
-        await self._call(
-            client,
-            "chat.postMessage",
-            channel=key.channel_id,
-            thread_ts=key.thread_ts,
-            text=text,
-        )
-        if self.escalate is not None:
-            await self.escalate(request, client)
-
-    async def choose(
-        self,
-        body: Mapping[str, Any],
-        client: AsyncWebClient,
-        workspace: str | None = None,
-    ) -> None:
-        """
-        An alternative picked from "is it one of these?": post its full answer.
-        """
-        action = self._action(body, workspace)
-        if action is None or "e" not in action[2]:
-            return
-        key, user, value = action
-        if (await self.engine.load(key)).escalated:
-            return
-        reply = await self.engine.choose(key, user, value["e"])
-        if reply is not None:
-            await self._call(
-                client,
-                "chat.postMessage",
-                channel=key.channel_id,
-                thread_ts=key.thread_ts,
-                text=blocks.reply_text(reply),
-                blocks=blocks.reply_payload(reply, thread_ts=key.thread_ts),
-            )
+        buttons = Buttons(engine, call, handoff)
+        # What the listeners call.
+        self.message = answers.message
+        self.probe = buttons.probe
+        self.feedback = buttons.feedback
+        self.human = buttons.human
+        self.choose = buttons.choose
+        self.reaction = handoff.reaction
+        self.ask_human = handoff.ask_human
 
     async def smtpcheck_refusal(self, command: Mapping[str, Any]) -> str | None:
         """
