@@ -1,70 +1,247 @@
 """
-Evaluate the matcher on a labelled corpus (JSON Lines with ``text`` and ``label``).
+Evaluate the matcher on labelled corpora (JSON Lines with ``text`` and ``label``, and
+optionally ``source``).
 
-    python bench/eval.py [CORPUS] [--misses] [--json]
+    python bench/eval.py [CORPUS ...] [--misses] [--json] [--by-category]
+                         [--kfold K] [--calibration]
 
 Prints top-1 and top-3 category accuracy, the false-trigger rate on ``none`` cases and a
-confusion table. CORPUS defaults to ../shared/corpus/dev.jsonl next to the checkout.
+confusion table. CORPUS defaults to ../shared/corpus/dev.jsonl next to the checkout;
+several corpora are pooled.
+
+``--by-category`` prints top-1, top-3 and false triggers (none-labelled pastes answered
+with that category) per category.
+
+``--kfold K`` measures the knowledge signatures the way an outside paste meets them:
+the pastes are split into K folds by source (``source`` field; a paste without one is
+its own source), and each fold is diagnosed by a knowledge base from which every
+signature that fold's pastes contain nearly verbatim (4 or more words) has been
+removed, so no paste is answered by a string memorised from it or from its own source.
+With ``--strict`` the signal tables' phrases of 4 or more words found in the fold go too
+(even a library's own reason string), leaving codes, identifiers and short phrases.
+
+``--calibration`` sweeps the answer threshold: a paste is answered only when its
+score reaches the threshold, and top-1 and the false-trigger rate are printed for each.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
+
+from rapidfuzz import fuzz
 
 from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
+from knowledge.model import KnowledgeBase
+from knowledge.normalize import error_lines, normalise
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev.jsonl"
+# A signature of this many words or more, found nearly verbatim in a paste, counts as
+# memorised from it for --kfold.
+MEMORISED_WORDS = 4
+MEMORISED_RATIO = 92.0
 
 
-def evaluate(corpus: Path, matcher: Matcher) -> dict[str, object]:
-    """Score every labelled text; returns the figures and the misses."""
-    rows = [
-        json.loads(line)
-        for line in corpus.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
-    top1 = top3 = positives = none_total = none_false = 0
-    confusion: Counter[tuple[str, str]] = Counter()
-    misses: list[dict[str, object]] = []
+def load_rows(*corpora: Path) -> list[dict[str, str]]:
+    """The labelled rows of one or more JSON Lines corpora."""
+    rows: list[dict[str, str]] = []
+    for corpus in corpora:
+        for number, line in enumerate(corpus.read_text(encoding="utf-8").splitlines()):
+            if line.strip():
+                row = json.loads(line)
+                row.setdefault("source", f"{corpus.name}:{number}")
+                rows.append(row)
+    return rows
+
+
+def score_rows(rows: list[dict[str, str]], matcher: Matcher) -> list[dict[str, object]]:
+    """Diagnose each row: label, answer, ranked categories and the answer's score."""
+    scored: list[dict[str, object]] = []
     for row in rows:
-        label, diagnosis = row["label"], matcher.diagnose(row["text"])
-        predicted = diagnosis.category
+        diagnosis = matcher.diagnose(row["text"])
+        ranked = [diagnosis.category] + [
+            c.entry.category for c in diagnosis.alternatives
+        ]
+        scored.append(
+            {
+                "label": row["label"],
+                "predicted": diagnosis.category,
+                "ranked": ranked,
+                "score": diagnosis.score,
+                "entry": diagnosis.entry.id if diagnosis.entry else None,
+                "alternatives": [
+                    (c.entry.id, round(c.score)) for c in diagnosis.alternatives
+                ],
+                "best_guess": (
+                    (
+                        diagnosis.alternatives[0].entry.category,
+                        diagnosis.alternatives[0].score,
+                    )
+                    if diagnosis.category == "none" and diagnosis.alternatives
+                    else (diagnosis.category, diagnosis.score)
+                ),
+                "source": row.get("source", ""),
+                "text": row["text"],
+            }
+        )
+    return scored
+
+
+def summarise(scored: list[dict[str, object]]) -> dict[str, object]:
+    """top-1, top-3, none false-trigger rate, confusion and misses of scored rows."""
+    top1 = top3 = none_total = none_false = 0
+    confusion: Counter[tuple[str, str]] = Counter()
+    per: dict[str, Counter[str]] = defaultdict(Counter)
+    misses: list[dict[str, object]] = []
+    for row in scored:
+        label, predicted = str(row["label"]), str(row["predicted"])
+        ranked = list(row["ranked"])  # type: ignore[call-overload]
         confusion[(label, predicted)] += 1
-        ranked = [predicted] + [c.entry.category for c in diagnosis.alternatives]
+        hit = predicted == label
+        near = label in ranked[:3] if label != "none" else hit
+        top1 += hit
+        top3 += near
+        per[label]["n"] += 1
+        per[label]["top1"] += hit
+        per[label]["top3"] += near
         if label == "none":
             none_total += 1
-            none_false += predicted != "none"
-        else:
-            positives += 1
-        top1 += predicted == label
-        top3 += label in ranked[:3] if label != "none" else predicted == "none"
-        if predicted != label:
+            none_false += not hit
+            if not hit:
+                per[predicted]["false"] += 1
+        if not hit:
             misses.append(
                 {
-                    "label": label,
-                    "predicted": predicted,
-                    "score": diagnosis.score,
-                    "entry": diagnosis.entry.id if diagnosis.entry else None,
-                    "alternatives": [
-                        (c.entry.id, round(c.score)) for c in diagnosis.alternatives
-                    ],
-                    "text": row["text"][:300],
+                    key: (value[:300] if key == "text" else value)  # type: ignore[index]
+                    for key, value in row.items()
+                    if key != "ranked"
                 }
             )
+    n = max(1, len(scored))
     return {
-        "n": len(rows),
-        "top1": top1 / len(rows),
-        "top3": top3 / len(rows),
+        "n": len(scored),
+        "top1": top1 / n,
+        "top3": top3 / n,
         "none_false_rate": none_false / none_total if none_total else 0.0,
         "none_cases": none_total,
         "confusion": confusion,
+        "per_category": {k: dict(v) for k, v in sorted(per.items())},
         "misses": misses,
     }
+
+
+def evaluate(corpus: Path, matcher: Matcher) -> dict[str, object]:
+    """Score every labelled text of one corpus; returns the figures and the misses."""
+    return summarise(score_rows(load_rows(corpus), matcher))
+
+
+def _fold(source: str, k: int) -> int:
+    return int(hashlib.sha256(source.encode()).hexdigest(), 16) % k
+
+
+def without_memorised(
+    kb: KnowledgeBase, texts: list[str], *, strict: bool = False
+) -> KnowledgeBase:
+    """
+    ``kb`` without the signatures and signal phrases that any of ``texts`` contains
+    nearly verbatim.
+    """
+    pastes = [normalise("\n".join(error_lines(t))) for t in texts]
+
+    def memorised(text: str) -> bool:
+        normal = normalise(text)
+        return len(normal.split()) >= MEMORISED_WORDS and any(
+            fuzz.partial_ratio(normal, paste, score_cutoff=MEMORISED_RATIO)
+            for paste in pastes
+            if len(paste) >= len(normal) * 0.8
+        )
+
+    entries = []
+    for entry in kb.entries:
+        kept = [s for s in entry.signatures if not memorised(s)]
+        # An entry keeps at least its title as a signature: the title is a summary,
+        # not a copied string.
+        entries.append(replace(entry, signatures=tuple(kept) or (entry.title,)))
+    if not strict:
+        return replace(kb, entries=tuple(entries))
+    signals = tuple(s for s in kb.signals if not memorised(s.text))
+    return replace(kb, entries=tuple(entries), signals=signals)
+
+
+def kfold(
+    rows: list[dict[str, str]], kb: KnowledgeBase, k: int, *, strict: bool = False
+) -> dict[str, object]:
+    """Diagnose each fold with the signatures memorised from it removed."""
+    scored: list[dict[str, object]] = []
+    removed = 0
+    total = sum(len(e.signatures) for e in kb.entries)
+    for fold in range(k):
+        part = [r for r in rows if _fold(str(r.get("source", "")), k) == fold]
+        if not part:
+            continue
+        reduced = without_memorised(kb, [r["text"] for r in part], strict=strict)
+        removed += total - sum(len(e.signatures) for e in reduced.entries)
+        scored.extend(score_rows(part, Matcher(reduced)))
+    result = summarise(scored)
+    result["signatures_removed_per_fold"] = removed / k
+    return result
+
+
+def calibration(scored: list[dict[str, object]]) -> list[tuple[float, float, float]]:
+    """
+    (threshold, top-1, none false-trigger rate) as the answer threshold moves.
+
+    At each threshold a paste is answered with its best guess (the answer, or the top
+    alternative when the matcher said none) if that scores at least the threshold,
+    and with none otherwise. The matcher's own decision (confident at 70, structural
+    answers between 55 and 70) is one point on this curve.
+    """
+    table = []
+    for threshold in (40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90):
+        moved = []
+        for row in scored:
+            category, score = row["best_guess"]  # type: ignore[misc]
+            answer = category if float(score) >= threshold else "none"
+            ranked = list(row["ranked"])  # type: ignore[call-overload]
+            moved.append({**row, "predicted": answer, "ranked": [answer, *ranked[1:]]})
+        figures = summarise(moved)
+        table.append(
+            (
+                float(threshold),
+                float(figures["top1"]),  # type: ignore[arg-type]
+                float(figures["none_false_rate"]),  # type: ignore[arg-type]
+            )
+        )
+    return table
+
+
+def _print_summary(name: str, result: dict[str, object], by_category: bool) -> None:
+    print(
+        f"{name}: texts: {result['n']}  top-1: {result['top1']:.3f}  "
+        f"top-3: {result['top3']:.3f}  "
+        f"none false-trigger: {result['none_false_rate']:.3f} "
+        f"(of {result['none_cases']} none cases)"
+    )
+    if by_category:
+        print(f"  {'category':22} {'n':>4} {'top-1':>6} {'top-3':>6} {'false':>6}")
+        per = result["per_category"]
+        assert isinstance(per, dict)
+        for category, counts in per.items():
+            n = counts.get("n", 0)
+            if not n and not counts.get("false"):
+                continue
+            print(
+                f"  {category:22} {n:4d} "
+                f"{counts.get('top1', 0) / max(1, n):6.3f} "
+                f"{counts.get('top3', 0) / max(1, n):6.3f} "
+                f"{counts.get('false', 0):6d}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,31 +249,47 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None
     )
-    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("corpus", nargs="*", type=Path)
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    args = parser.parse_args(argv)
-    if not args.corpus.is_file():
-        print(f"corpus not found: {args.corpus}", file=sys.stderr)
-        return 2
-    result = evaluate(args.corpus, Matcher(load_knowledge()))
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    k: v
-                    for k, v in result.items()
-                    if k in ("n", "top1", "top3", "none_false_rate", "none_cases")
-                }
-            )
-        )
-        return 0
-    print(
-        f"texts: {result['n']}  top-1: {result['top1']:.3f}  "
-        f"top-3: {result['top3']:.3f}  "
-        f"none false-trigger: {result['none_false_rate']:.3f} "
-        f"(of {result['none_cases']} none cases)"
+    parser.add_argument("--by-category", action="store_true")
+    parser.add_argument("--kfold", type=int, default=0, metavar="K")
+    parser.add_argument(
+        "--strict", action="store_true", help="--kfold removes phrases too"
     )
+    parser.add_argument("--calibration", action="store_true")
+    args = parser.parse_args(argv)
+    corpora = args.corpus or [DEFAULT_CORPUS]
+    for corpus in corpora:
+        if not corpus.is_file():
+            print(f"corpus not found: {corpus}", file=sys.stderr)
+            return 2
+    rows = load_rows(*corpora)
+    kb = load_knowledge()
+    result = summarise(score_rows(rows, Matcher(kb)))
+    kfolded = kfold(rows, kb, args.kfold, strict=args.strict) if args.kfold else None
+    if args.json:
+        keys = ("n", "top1", "top3", "none_false_rate", "none_cases", "per_category")
+        out: dict[str, object] = {k: v for k, v in result.items() if k in keys}
+        if kfolded:
+            out["kfold"] = {k: v for k, v in kfolded.items() if k in keys}
+        print(json.dumps(out))
+        return 0
+    name = ", ".join(c.name for c in corpora)
+    _print_summary(name, result, args.by_category)
+    if kfolded:
+        _print_summary(
+            f"{args.kfold}-fold by source, memorised "
+            f"{'signatures and phrases' if args.strict else 'signatures'} removed "
+            f"({kfolded['signatures_removed_per_fold']:.0f} per fold)",
+            kfolded,
+            args.by_category,
+        )
+    if args.calibration:
+        print("\ncalibration (answer only at score >= threshold):")
+        print(f"  {'threshold':>9} {'top-1':>6} {'false-trigger':>14}")
+        for threshold, top1, false in calibration(score_rows(rows, Matcher(kb))):
+            print(f"  {threshold:9.0f} {top1:6.3f} {false:14.3f}")
     confusion = result["confusion"]
     assert isinstance(confusion, Counter)
     wrong = sorted(
@@ -107,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     for (label, predicted), count in wrong:
         print(f"  {label:22} -> {predicted:22} {count}")
     if args.misses:
-        for miss in result["misses"]:  # type: ignore[attr-defined]
+        misses = (kfolded or result)["misses"]
+        for miss in misses:  # type: ignore[attr-defined]
             print("\n", json.dumps(miss, ensure_ascii=False))
     return 0
 

@@ -87,6 +87,12 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
     """Plain-text answer for a person at a terminal."""
     out: list[str] = []
     entry = diagnosis.entry
+    if diagnosis.uncertain:
+        out.append(
+            "Most likely (no known message matches closely; read from "
+            + (", ".join(diagnosis.signals) or "the codes")
+            + "):"
+        )
     if entry is not None:
         out.append(f"{entry.title}")
         out.append(
@@ -101,7 +107,7 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
         out.append("")
         out.append("Sources: " + "; ".join(s.title for s in entry.sources))
     elif diagnosis.category != "none":
-        out.append(f"category: {diagnosis.category} (from the codes in the text)")
+        out.append(f"category: {diagnosis.category} (from the codes and error names)")
     else:
         verdict = (
             "Not sure. Is it one of these?"

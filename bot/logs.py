@@ -1,6 +1,8 @@
 """
 Log output for ``smtpbot run``: plain text, or one JSON object per line
-(``LOG_FORMAT=json``) for log collectors; secrets are redacted in both.
+(``LOG_FORMAT=json``) for log collectors; secrets are redacted in both: whatever
+``redact`` recognises (also inside logged payloads whose line breaks are escaped),
+and the configured credentials themselves (``hide_in_logs``), verbatim or encoded.
 
 A JSON line carries ``time``, ``level``, ``logger``, ``message``, ``request_id`` when
 one is known (a record's ``request_id`` extra, else the ``REQUEST_ID`` context
@@ -15,7 +17,8 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +26,7 @@ from typing import Any, Final, TextIO
 
 from bot.config import read_dotenv
 from bot.errors import ConfigError
-from bot.redact import redact
+from bot.redact import REDACTED, redact
 
 # The id of the Slack request being handled (event_id, trigger_id); listener tasks
 # inherit it from the middleware that sets it, so every line they log carries it.
@@ -39,6 +42,57 @@ _FIXED: Final = frozenset({"time", "level", "logger", "message", "request_id"})
 # House style: "event_name key=value key='quoted value' ..." (values end at a space).
 _EVENT: Final = re.compile(r"^([a-z][a-z0-9_]*)(?=\s|$)")
 _PAIR: Final = re.compile(r"(?:^|\s)([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|\S+)")
+
+
+class Mask:
+    """
+    Redaction for log text: ``redact``, then the known secret values in any form.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def hide(self, values: Iterable[str | None]) -> None:
+        """
+        Add secret values (and their URL-encoded and JSON-escaped forms).
+        """
+        for value in values:
+            if value and len(value) >= 6:
+                self._values.update(
+                    {
+                        value,
+                        urllib.parse.quote(value, safe=""),
+                        urllib.parse.quote_plus(value),
+                        json.dumps(value)[1:-1],
+                    }
+                )
+
+    def __call__(self, text: str) -> str:
+        """
+        ``text`` with secrets replaced by ``[redacted]``.
+        """
+        if "\\n" in text:
+            # A logged payload (repr or JSON) keeps a paste's lines escaped: redact
+            # them as lines.
+            text = redact(text.replace("\\r\\n", "\n").replace("\\n", "\n"))
+            text = text.replace("\n", "\\n")
+        else:
+            text = redact(text)
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text
+
+
+def hide_in_logs(*values: str | None) -> None:
+    """
+    Never log these values (tokens, signing secrets, passwords from settings): every
+    handler with one of our formatters replaces them.
+    """
+    for handler in logging.getLogger().handlers:
+        mask = getattr(handler.formatter, "mask", None)
+        if isinstance(mask, Mask):
+            mask.hide(values)
 
 
 def request_id_of(body: Mapping[str, Any]) -> str | None:
@@ -72,11 +126,15 @@ class JsonFormatter(logging.Formatter):
     One JSON object per record, on one line, with secrets redacted.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.mask = Mask()
+
     def format(self, record: logging.LogRecord) -> str:
         """
         The record as a JSON line.
         """
-        message = redact(record.getMessage())
+        message = self.mask(record.getMessage())
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(
                 timespec="milliseconds"
@@ -91,26 +149,26 @@ class JsonFormatter(logging.Formatter):
         context: dict[str, Any] = message_context(message)
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                context[key] = _clean(value)
+                context[key] = _clean(value, self.mask)
         for key, value in context.items():
             if key not in _FIXED:
                 line[key] = value
         if record.exc_info:
-            line["exc_info"] = redact(self.formatException(record.exc_info))
+            line["exc_info"] = self.mask(self.formatException(record.exc_info))
         elif record.exc_text:
-            line["exc_info"] = redact(record.exc_text)
+            line["exc_info"] = self.mask(record.exc_text)
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: Any, mask: Mask) -> Any:
     """
     An ``extra`` value fit for JSON, strings redacted.
     """
     if isinstance(value, str):
-        return redact(value)
+        return mask(value)
     if value is None or isinstance(value, bool | int | float):
         return value
-    return redact(str(value))
+    return mask(str(value))
 
 
 class TextFormatter(logging.Formatter):
@@ -118,11 +176,15 @@ class TextFormatter(logging.Formatter):
     The classic one-line text format, with secrets redacted.
     """
 
+    def __init__(self, fmt: str | None = None) -> None:
+        super().__init__(fmt)
+        self.mask = Mask()
+
     def format(self, record: logging.LogRecord) -> str:
         """
         The record as text.
         """
-        return redact(super().format(record))
+        return self.mask(super().format(record))
 
 
 def log_format(env: Mapping[str, str]) -> str:

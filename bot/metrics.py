@@ -122,6 +122,13 @@ class Metrics:
             "Queued messages dropped unanswered because they waited over an hour",
             registry=self.registry,
         )
+        self.requests_refused = Counter(
+            "smtpbot_requests_refused",
+            "Requests to /slack/events refused (unsigned, stale, too large, "
+            "malformed) or replays acked without acting",
+            ["reason"],
+            registry=self.registry,
+        )
         self.app_rate_limited = Counter(
             "smtpbot_app_rate_limited",
             "app_rate_limited notices: Slack dropped a workspace's events for a minute",

@@ -50,6 +50,7 @@ def fingerprint(root: Path) -> str:
     files = [
         *(root / "entries").rglob("*.y*ml"),
         *(root / "codes").glob("*.y*ml"),
+        *(root / "signals").glob("*.y*ml"),
         *(
             code / name
             for name in (
@@ -59,6 +60,7 @@ def fingerprint(root: Path) -> str:
                 "servers.py",
                 "context.py",
                 "decision.py",
+                "structure.py",
             )
         ),
     ]

@@ -60,6 +60,11 @@ _WEAK_MAIL: Final = (
     "sender",
     "mailbox",
     "exchange",
+    "stream_socket_enable_crypto",
+    "esocket",
+    "command: 'conn'",
+    "eenvelope",
+    "emessage",
     "correo",
     "posta",
     "mx ",
@@ -76,6 +81,45 @@ _OTHER_WORDS: Final = (
     "sqlstate",
     "mysql",
     "mariadb",
+    "hy000",
+    "(2026,",
+    "ssl provider",
+    "tcp provider",
+    "odbc",
+    "sql server",
+    "sqlclient",
+    "sqlexception",
+    "jdbc",
+    "oracle.net",
+    "service bus",
+    "servicebus",
+    "event hub",
+    "sqs",
+    "pubsub",
+    "httprequestexception",
+    "the ssl connection could not be established",
+    "okhttp",
+    "retrofit",
+    "axios",
+    "node-fetch",
+    "fetcherror",
+    "websocket",
+    "grpc",
+    "pypi",
+    "maven",
+    "gradle",
+    "artifactory",
+    "git clone",
+    "git pull",
+    "git push",
+    "unable to access 'https",
+    "curl error",
+    "downloading http",
+    "could not be downloaded",
+    "packagist",
+    "composer",
+    "webhook",
+    "uses an invalid security certificate",
     "redis",
     "mongo",
     "mqtt",
@@ -122,10 +166,13 @@ _OTHER_WORDS: Final = (
     "/api/",
     "registry",
 )
-_MAIL_PORT: Final = re.compile(r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b")
+# A mail port after a host or "port"; not a time of day ("10:25:33") or a version.
+_MAIL_PORT: Final = re.compile(
+    r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b(?![:.]\d)"
+)
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?)\b|\bhttp/\d|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|xmpp|sftp|ftps?)\b|\bhttp/\d|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # How much of a huge paste is read for context: its head and its tail.

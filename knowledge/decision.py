@@ -15,6 +15,7 @@ from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import CodeInfo, KnowledgeBase
 from knowledge.normalize import Evidence
 from knowledge.servers import ServerRef
+from knowledge.structure import Structure
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,11 @@ class Thresholds:
     certain: float
     tie: float
     alternatives: int
+    # The least structural vote that answers on its own (knowledge.structure).
+    structure: float = 20.0
+    # A confident entry gives way when the structure's decisive answer for another
+    # category leads the entry's category by this much.
+    override: float = 20.0
 
 
 def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]:
@@ -40,7 +46,7 @@ def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]
     for code in sorted(evidence.enhanced_codes, key=lambda c: (c[2:] == "0.0", c)):
         if info := kb.enhanced(code):
             found.append(info)
-    for reply in sorted(evidence.reply_codes):
+    for reply in sorted(evidence.server_replies | {r for r, _ in evidence.pairs}):
         if info := kb.reply_codes.get(str(reply)):
             found.append(info)
     return tuple(found)
@@ -54,11 +60,13 @@ def decide(
     *,
     mail: bool,
     limits: Thresholds,
+    structure: Structure | None = None,
 ) -> Diagnosis:
     """
     Turn the ranking into a decision.
 
-    It carries up to three other-category alternatives.
+    It carries up to three other-category alternatives. ``structure`` (None when the
+    paste is plainly about other software) answers when no entry is confident.
     """
     top = ranked[0] if ranked else None
     others: list[Candidate] = []
@@ -81,8 +89,41 @@ def decide(
         and lead <= limits.tie
         and len(rival.signature) == len(top.signature)
     )
+    answer = _from_structure(structure, mail, limits) if structure else None
+    yields = bool(
+        top
+        and structure is not None
+        and answer is not None
+        and answer[0] != top.entry.category
+        and (
+            # "Here is my debug log: <error>": the error is what needs answering,
+            # when it is an error's identifier or code, not words of the question.
+            (top.entry.category == "client-logging" and _identified(structure))
+            or (
+                # A near-verbatim known message stands, unless the structure's
+                # category has its own entry matched as well.
+                (
+                    top.score < limits.certain
+                    or any(
+                        c.entry.category == answer[0] and c.score >= limits.certain
+                        for c in ranked
+                    )
+                    # A failure below SMTP (no connection, no TLS) comes first: the
+                    # "could not authenticate" after it is its consequence.
+                    or (
+                        answer[0] in LOWER_LAYER
+                        and top.entry.category not in LOWER_LAYER
+                        and _identified(structure)
+                    )
+                )
+                and _decisive(structure, answer[0])
+                and answer[1] - structure.vote(top.entry.category) >= limits.override
+            )
+        )
+    )
     if (
         top
+        and not yields
         and top.score >= limits.confident
         # A dead heat between two categories is a question, however high.
         and (lead >= limits.margin or (top.score >= limits.certain and not heat))
@@ -96,6 +137,34 @@ def decide(
             evidence,
             explanations,
             server,
+            basis="entry",
+            signals=tuple(structure.signals()) if structure else (),
+        )
+    if structure is not None and answer is not None:
+        category, vote = answer
+        # The best entry of that category, when it was a plausible match by itself.
+        chosen = next(
+            (
+                c
+                for c in ranked
+                if c.entry.category == category and c.score >= limits.ambiguous
+            ),
+            None,
+        )
+        rest = [c for c in ranked if c is not chosen and c.entry.category != category]
+        alternatives = _distinct(rest, limits)
+        return Diagnosis(
+            Decision.CONFIDENT,
+            category,
+            chosen.entry if chosen else None,
+            min(limits.confident - 0.1, limits.ambiguous + vote / 4),
+            alternatives,
+            evidence,
+            explanations,
+            server,
+            basis="codes" if structure.coded and not structure.hits else "structure",
+            uncertain=True,
+            signals=tuple(structure.signals()),
         )
     # A bare number is only a code in a mail context: "I paid 535 dollars" is chat.
     trusted = (bool(evidence.pairs or evidence.hex_codes) or mail) and bool(
@@ -147,3 +216,77 @@ def decide(
         explanations,
         server,
     )
+
+
+def _from_structure(
+    structure: Structure, mail: bool, limits: Thresholds
+) -> tuple[str, float] | None:
+    """
+    The category the structure alone supports, or None.
+
+    It answers when the paste carries an SMTP error code (never ``none`` then), or
+    when it is about mail, or when a decisive signal (an errno name, a TLS library's
+    reason) is present.
+    """
+    best = structure.best
+    if best is None:
+        return None
+    category, vote = best
+    decisive = _decisive(structure, category)
+    # A bare number is only a code in a mail context ("we shipped 5.1.1 today").
+    if structure.coded and (mail or structure.paired or structure.hits):
+        return best if vote > 0 else None
+    # Without a code, words alone ("what should our SPF record be?") are no error:
+    # a decisive signal, or several strong ones, must be there.
+    if vote >= limits.structure and (decisive or vote >= 2 * limits.structure):
+        return best
+    return None
+
+
+def _identified(structure: Structure) -> bool:
+    """True when the paste carries an error code or a system/library identifier."""
+    return (
+        structure.coded
+        or structure.transcript is not None
+        or any(
+            h.family in {"network", "tls", "providers", "rule"} for h in structure.hits
+        )
+    )
+
+
+def _decisive(structure: Structure, category: str) -> bool:
+    """True when signals alone give ``category`` a decisive vote (30 or more)."""
+    return structure.signal_vote(category) >= DECISIVE
+
+
+# Categories of failures below the SMTP dialogue: connection, name lookup, TLS.
+LOWER_LAYER = frozenset(
+    {
+        "connection-timeout",
+        "connection-refused",
+        "dns-failure",
+        "tls-port-mismatch",
+        "tls-handshake-failed",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+        "starttls-unavailable",
+    }
+)
+# A signal vote this high is decisive: one decisive signal (an errno name, a TLS
+# reason, a provider's tag) or a strong one confirmed by another.
+DECISIVE = 30.0
+
+
+def _distinct(candidates: list[Candidate], limits: Thresholds) -> tuple[Candidate, ...]:
+    """Up to ``limits.alternatives`` candidates, one per entry."""
+    seen: set[str] = set()
+    out: list[Candidate] = []
+    for candidate in candidates:
+        if candidate.entry.id in seen or candidate.score < limits.ambiguous - 15:
+            continue
+        seen.add(candidate.entry.id)
+        out.append(candidate)
+        if len(out) == limits.alternatives:
+            break
+    return tuple(out)

@@ -44,6 +44,15 @@ class Diagnosis:
     evidence: Evidence
     explanations: tuple[CodeInfo, ...]
     server: ServerRef | None
+    # What the answer rests on: "entry" (a knowledge-base entry matched), "codes" (the
+    # meaning of the error codes) or "structure" (signals such as errno names, TLS
+    # reasons, codes and the protocol step); None for no answer.
+    basis: str | None = None
+    # True when no entry was confident and the answer comes from the codes' meaning
+    # or the structure: the alternatives are worth offering.
+    uncertain: bool = False
+    # What the recogniser found ("code:5.2.2", "network:ECONNREFUSED", "step:rcpt").
+    signals: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """The DESIGN.md ``diagnose --json`` object."""
@@ -62,4 +71,7 @@ class Diagnosis:
             ],
             "codes": [info.code for info in self.explanations],
             "server": self.server.to_json() if self.server else None,
+            "basis": self.basis,
+            "uncertain": self.uncertain,
+            "signals": list(self.signals),
         }

@@ -17,8 +17,13 @@ from pydantic import ValidationError
 
 from bot.errors import KnowledgeError
 from knowledge import KNOWLEDGE_ROOT
-from knowledge.model import CodeInfo, Entry, KnowledgeBase
-from knowledge.schema import CodeTableSchema, EntrySchema, to_code_info
+from knowledge.model import CodeInfo, Entry, KnowledgeBase, Signal
+from knowledge.schema import (
+    CodeTableSchema,
+    EntrySchema,
+    SignalTableSchema,
+    to_code_info,
+)
 
 # libyaml is ~10x faster than the pure-Python parser; fall back when it is not
 # compiled in.
@@ -62,7 +67,7 @@ def _parse(text: str, path: Path) -> tuple[Any, yaml.Node | None]:
 
 
 def _validate(
-    model: type[EntrySchema] | type[CodeTableSchema],
+    model: type[EntrySchema] | type[CodeTableSchema] | type[SignalTableSchema],
     data: Any,
     node: yaml.Node | None,
     path: Path,
@@ -96,6 +101,13 @@ def parse_code_table(text: str, path: Path) -> CodeTableSchema:
     """Parse and validate one code table file's text."""
     data, node = _parse(text, path)
     table: CodeTableSchema = _validate(CodeTableSchema, data, node, path)
+    return table
+
+
+def parse_signal_table(text: str, path: Path) -> SignalTableSchema:
+    """Parse and validate one signal table file's text."""
+    data, node = _parse(text, path)
+    table: SignalTableSchema = _validate(SignalTableSchema, data, node, path)
     return table
 
 
@@ -164,6 +176,14 @@ def collect_knowledge(
         tables[table.kind].update(
             {info.code: to_code_info(info) for info in table.codes}
         )
+    signals: list[Signal] = []
+    for path in sorted((root / "signals").glob("*.y*ml")):
+        try:
+            signals.extend(
+                parse_signal_table(path.read_text(encoding="utf-8"), path).to_signals()
+            )
+        except KnowledgeError as exc:
+            errors.append(exc)
     if not entries and not errors:
         errors.append(KnowledgeError(str(root / "entries"), "no entries found"))
     kb = KnowledgeBase(
@@ -172,6 +192,7 @@ def collect_knowledge(
         reply_codes=tables["reply"],
         enhanced_codes=tables["enhanced"],
         hex_codes=tables["hex"],
+        signals=tuple(signals),
     )
     return kb, errors
 

@@ -35,14 +35,16 @@ from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
+    CUE_WORDS,
     MAX_TEXT,
     Evidence,
-    error_lines,
     find_evidence,
     normalise,
+    select_lines,
     stem,
 )
 from knowledge.servers import ServerRef, find_server
+from knowledge.structure import Recogniser, Structure
 
 # Decision thresholds on the 0-100 score, tuned on the dev corpus (bench/eval.py).
 CONFIDENT: Final = 70.0
@@ -63,6 +65,12 @@ ENHANCED_CONFLICT: Final = 15.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
 LOGGING: Final = "client-logging"
+# Pastes longer than this are read for context around their error lines only.
+LOCAL_CONTEXT: Final = 8_000
+CONTEXT_RADIUS: Final = 3
+# A candidate line of a long log is judged with this many lines either side.
+NEAR: Final = 2
+WIDE: Final = 8
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -100,6 +108,14 @@ PATTERN_SCORE: Final = 74.0
 # Score of an entry known only by a specific code it lists (a 5.7.139 in a foreign
 # language).
 CODE_ONLY_SCORE: Final = 52.0
+# An exception name listed by entries of more categories than this is a wrapper.
+GENERIC_EXCEPTION: Final = 2
+# How much the structure's vote for an entry's category adds to the entry's score.
+STRUCTURE_SHARE: Final = 0.25
+STRUCTURE_CAP: Final = 12.0
+# The least vote with which the structure answers on its own when no entry is
+# confident.
+STRUCTURE_ANSWER: Final = 20.0
 
 
 class Matcher:
@@ -141,14 +157,29 @@ class Matcher:
             rarest = sorted(weights, key=lambda w: (-weights[w], w))[:TRIGGERS]
             for word in rarest:
                 self._triggers[word].append(sig_index)
+        # An exception class that entries of several categories list is a wrapper
+        # (MessagingException, SmtpException, SocketException): it says nothing about
+        # the cause, so it is neither evidence nor a reason to consider an entry.
+        categories_of: dict[str, set[str]] = defaultdict(set)
+        for entry in kb.entries:
+            for name in entry.exceptions:
+                categories_of[name].add(entry.category)
+        self._generic_exceptions = frozenset(
+            n for n, c in categories_of.items() if len(c) > GENERIC_EXCEPTION
+        )
         self._exceptions = [
-            (i, n) for i, e in enumerate(kb.entries) for n in e.exceptions
+            (i, n)
+            for i, e in enumerate(kb.entries)
+            for n in e.exceptions
+            if n not in self._generic_exceptions
         ]
         self._patterns = [
             (i, re.compile(p, re.IGNORECASE))
             for i, e in enumerate(kb.entries)
             for p in e.patterns
         ]
+        self._recogniser = Recogniser(kb)
+        self._cues = CUE_WORDS | self._recogniser.cue_words
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(kb.entries):
             for code in (*entry.enhanced_codes, *entry.hex_codes):
@@ -164,7 +195,27 @@ class Matcher:
             raise InputError(
                 f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
             )
-        lines = error_lines(text)
+        selection = select_lines(text, cues=self._cues)
+        lines = selection.windows()
+        if len(text) <= LOCAL_CONTEXT:
+            context, other = mail_context(text)
+        else:
+            # A long log is read line by line: a candidate line that is plainly
+            # another program's (a registry, a database, a web server) is passed
+            # over, and whether the rest is about mail is read around those lines
+            # only, not from the whole log.
+            own = [mail_context(near) for near in selection.neighbourhoods(NEAR)]
+            kept = [
+                line
+                for line, (_, foreign) in zip(lines, own, strict=True)
+                if not foreign
+            ]
+            other = bool(lines) and not kept
+            lines = kept
+            context = (
+                any(m for m, _ in own)
+                or mail_context(selection.around(CONTEXT_RADIUS))[0]
+            )
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)
@@ -184,14 +235,17 @@ class Matcher:
                 for entry_index in entries:
                     if entry_index not in base:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
-        context, other = mail_context(text)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
+        structure = self._recogniser.recognise(joined, evidence, mail=context)
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
-            raw = fuzzy + self._evidence_score(entry, evidence, joined)
+            raw = fuzzy + self._evidence_score(
+                entry, evidence, joined, self._generic_exceptions
+            )
             raw += PRIOR.get(entry.category, 0.0)
+            raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
                 raw -= ANSWERED_PENALTY
             if other:
@@ -218,7 +272,13 @@ class Matcher:
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
-        return self._decide([c for _, c in ranked], evidence, server, mail=context)
+        return self._decide(
+            [c for _, c in ranked],
+            evidence,
+            server,
+            mail=context,
+            structure=None if other else structure,
+        )
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """
@@ -262,7 +322,9 @@ class Matcher:
         return best
 
     @staticmethod
-    def _evidence_score(entry: Entry, evidence: Evidence, joined: str) -> float:
+    def _evidence_score(
+        entry: Entry, evidence: Evidence, joined: str, generic: frozenset[str]
+    ) -> float:
         """
         Bonus for codes and exception names the entry lists.
 
@@ -271,7 +333,7 @@ class Matcher:
         bonus = 0.0
         if evidence.hex_codes & set(entry.hex_codes):
             bonus += HEX_BONUS
-        if any(name in joined for name in entry.exceptions):
+        if any(name in joined for name in entry.exceptions if name not in generic):
             bonus += EXCEPTION_BONUS
         if entry.enhanced_codes and evidence.enhanced_codes:
             if evidence.enhanced_codes & set(entry.enhanced_codes):
@@ -289,6 +351,7 @@ class Matcher:
         server: ServerRef | None,
         *,
         mail: bool,
+        structure: Structure | None = None,
     ) -> Diagnosis:
         """
         Turn the ranking into a decision (``knowledge.decision``).
@@ -303,9 +366,18 @@ class Matcher:
             certain=CERTAIN,
             tie=TIE,
             alternatives=ALTERNATIVES,
+            structure=STRUCTURE_ANSWER,
         )
         explanations = explain_codes(self.kb, evidence)
-        return decide(ranked, evidence, server, explanations, mail=mail, limits=limits)
+        return decide(
+            ranked,
+            evidence,
+            server,
+            explanations,
+            mail=mail,
+            limits=limits,
+            structure=structure,
+        )
 
 
 __all__ = ["Candidate", "Decision", "Diagnosis", "Matcher", "mail_context"]

@@ -55,6 +55,22 @@ class CodeInfo:
     meaning: str
     source: str
     category: str | None = None
+    # Every category the code is seen with, most likely first (the words around the
+    # code choose among them); empty when the code says nothing about the category.
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """
+    A piece of structure that points to a category: an errno name, a TLS library's
+    reason string, an exception class, a server's reply text, a localised OS message.
+    """
+
+    text: str
+    category: str
+    weight: float
+    family: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,7 @@ class KnowledgeBase:
     reply_codes: dict[str, CodeInfo] = field(default_factory=dict)
     enhanced_codes: dict[str, CodeInfo] = field(default_factory=dict)
     hex_codes: dict[str, CodeInfo] = field(default_factory=dict)
+    signals: tuple[Signal, ...] = ()
 
     def get(self, entry_id: str) -> Entry | None:
         """Return the entry with this id, or None."""
@@ -77,4 +94,22 @@ class KnowledgeBase:
 
         Registry rows are ``X.7.1``.
         """
-        return self.enhanced_codes.get("X" + code[1:]) if code else None
+        if not code:
+            return None
+        # A row with the class digit (Microsoft's 4.7.500-699) applies to that class
+        # only; an X row to every class.
+        for key in (code, "X" + code[1:]):
+            found = self.enhanced_codes.get(key)
+            if found is not None:
+                return found
+        subject, detail = code[2:].split(".", 1) if code.count(".") == 2 else ("", "")
+        if not detail.isdigit():
+            return None
+        for prefix in (code[0], "X"):
+            for row, info in self.enhanced_codes.items():
+                head = f"{prefix}.{subject}."
+                if "-" in row and row.startswith(head):
+                    low, high = row[len(head) :].split("-")
+                    if int(low) <= int(detail) <= int(high):
+                        return info
+        return None

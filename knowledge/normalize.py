@@ -36,7 +36,17 @@ PAIR_RE: Final = re.compile(
 REPLY_RE: Final = re.compile(
     r"(?:^|[\s(\['\"`:=,>])([2-5][0-5]\d)(?=[ \-,)'\"]|$)", re.MULTILINE
 )
-HEX_RE: Final = re.compile(r"\b0x[0-9a-fA-F]{8}\b")
+HEX_RE: Final = re.compile(r"\b0[xX][0-9a-fA-F]{8}\b")
+# A 4xx/5xx reply as a server's answer, not any number that looks like one ("Session
+# 422 of user", '"responseTime":439'): at a line start, after a colon, bracket or
+# quote, or after words such as "code", "responded", "said"; followed by the reply's
+# text, an enhanced code, a quote or the end of the line.
+SERVER_REPLY_RE: Final = re.compile(
+    r"(?:^[ \t>*#-]*|[:;(\['\"=]\s*|\b(?:code|error|responded|response|reply|said|"
+    r"smtp|status|server|returned|answered|rejected|failed)\W{0,3})"
+    r"([45][0-5]\d)(?=[ -][A-Za-z#<\[(\"']|[ -]\d\.\d|[ \t]*$|[\"')]|, b?['\"])",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 # Words that make a line likely to carry the error. A set lookup per word is far cheaper
 # than a big case-insensitive alternation over a 40 KB log.
@@ -58,7 +68,7 @@ _CUE_TEXT: Final = """
     falló fallo rechazado conexión certificado denegó servidor erro falha recusou
     conexão errore impossibile rifiuto certificato connessione autenticação
 """
-_CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
+CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
 _WORD: Final = re.compile(r"[\w'-]+")
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
 # code.
@@ -66,8 +76,8 @@ _WORD: Final = re.compile(r"[\w'-]+")
 # alternation with a look-behind first is 5-10 times slower over a 40 KB log.
 _CODE_CUE: Final = re.compile(r"[45](?:[0-5]\d[ -]|\.\d{1,3}\.\d{1,3})")
 # Stack-trace frames and similar noise: never the error line itself.
-_NOISE: Final = re.compile(r"^\s*(?:#\d+ |-{3,}(?!>))|\.java:\d+\)")
-_NOISE_STARTS: Final = ("at ", 'File "', "from /", "...", "^", "===")
+_NOISE: Final = re.compile(r"^\s*(?:#\d+ |-{3,}(?!>)|\.\.\. ?\d+ more)|\.java:\d+\)")
+_NOISE_STARTS: Final = ("at ", 'File "', "from /", "^", "===")
 
 _URL: Final = re.compile(r"\b(?:https?|ftp|ssl|tls)://\S+", re.IGNORECASE)
 _EMAIL: Final = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*")
@@ -150,12 +160,16 @@ _WRAPPERS: Final = re.compile(
     r"smtp error failed to connect to server|connection failed error|"
     r"sending of the message failed|an error occurred while sending mail|"
     r"could not convert socket to tls|unable to connect to the remote server|"
+    r"mail connect exception couldn t connect to host port|"
+    r"couldn t connect to host port|could not connect to smtp host port(?! response)|"
     r"die verbindung mit dem remoteserver kann nicht hergestellt werden|"
     r"impossible de se connecter au serveur distant|"
     r"no es posible conectar con el servidor remoto|"
     r"an outgoing server smtp error occurred while sending mail"
     r"(?: the server responded)?|"
     r"connection opening to(?: host)?(?: timeout)?(?: options array)?|"
+    r"(?:mailbox unavailable|transaction failed|syntax error command unrecognized) "
+    r"the server response was|"
     r"connection opened|"
     r"connection closed|server > client|client > server)\b"
 )
@@ -181,6 +195,8 @@ class Evidence:
     enhanced_codes: frozenset[str]
     pairs: frozenset[tuple[int, str]]
     hex_codes: frozenset[str]
+    # 4xx/5xx codes written where a server's reply stands (``SERVER_REPLY_RE``).
+    server_replies: frozenset[int] = frozenset()
 
 
 def find_evidence(text: str) -> Evidence:
@@ -189,11 +205,15 @@ def find_evidence(text: str) -> Evidence:
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
     hexes = frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
+    served = frozenset(int(c) for c in SERVER_REPLY_RE.findall(text)) | {
+        r for r, _ in pairs if r >= 400
+    }
     return Evidence(
         reply_codes=frozenset(replies),
         enhanced_codes=enhanced,
         pairs=pairs,
         hex_codes=hexes,
+        server_replies=served,
     )
 
 
@@ -279,13 +299,23 @@ def _is_noise(line: str) -> bool:
         return True
     return (
         bool(_NOISE.search(line))
-        if ("---" in head[:4] or "#" in head[:1] or ".java:" in line)
+        if (
+            "---" in head[:4]
+            or "#" in head[:1]
+            or "..." in head[:3]
+            or ".java:" in line
+        )
         else False
     )
 
 
-def _coded_lines(lines: list[str]) -> set[int]:
-    """Indexes of the lines carrying a 4xx/5xx reply, an enhanced or a hex code."""
+def _coded_lines(lines: list[str], *, strict: bool = False) -> set[int]:
+    """
+    Indexes of the lines carrying a 4xx/5xx reply, an enhanced or a hex code.
+
+    ``strict`` (long logs): a bare number counts only where a server's reply stands
+    (``SERVER_REPLY_RE``), not "user 543 logged in".
+    """
     offsets: list[int] = []
     position = 0
     for line in lines:
@@ -303,37 +333,175 @@ def _coded_lines(lines: list[str]) -> set[int]:
     while found != -1:
         starts.append(found)
         found = low.find("0x800", found + 1)
-    return {bisect.bisect_right(offsets, start) - 1 for start in starts}
+    found_lines = {bisect.bisect_right(offsets, start) - 1 for start in starts}
+    if strict:
+        found_lines = {
+            i
+            for i in found_lines
+            if "0x800" in lines[i].lower()
+            or ENHANCED_RE.search(lines[i])
+            or SERVER_REPLY_RE.search(lines[i])
+        }
+    return found_lines
 
 
-def error_lines(text: str, *, limit: int = MAX_LINES) -> list[str]:
+# Lines of another protocol's log: an HTTP access line, nginx's upstream errors, an
+# HTTPS client's pool. Their status numbers are no SMTP codes and their errors are
+# not the mail error a long log was pasted for.
+_OTHER_LINE: Final = re.compile(
+    r'"(?:GET|POST|PUT|DELETE|HEAD|PATCH|OPTIONS|CONNECT|PROPFIND) \S* ?HTTP/\d|'
+    r"HTTPS?ConnectionPool\(|\bupstream(?::| prematurely| timed out| sent)|"
+    r"while (?:connecting to|reading response header from|SSL handshaking)|"
+    r'\brequest: "(?:GET|POST|PUT|HEAD)|\bclient: [\w.:\[\]]+, server: |'
+    r"\bsshd\[\d+\]: "
+)
+
+
+def other_protocol_line(line: str) -> bool:
+    """True for a line of an HTTP server's or client's log."""
+    return (
+        "HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line
+    ) and _OTHER_LINE.search(line) is not None
+
+
+# A log line at an informational level ("INFO", "level=info", pino's "level":30):
+# routine, not the error a long log was pasted for.
+_ROUTINE: Final = re.compile(
+    r"\b(?:INFO|DEBUG|TRACE|NOTICE)\b|level=(?:info|debug)\b|\"level\":(?:10|20|30)\b"
+)
+# The start of a new log record (a timestamp, a syslog prefix, an access-log address,
+# a JSON log object): not the continuation of the line before.
+_RECORD_START: Final = re.compile(
+    r"(?:\d{4}[-/]\d\d[-/]\d\d[T ]\d|[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d |"
+    r"\d{1,3}(?:\.\d{1,3}){3} - |\{\"(?:level|time|ts|timestamp)\"|\[\d{4}-\d\d-\d\d)"
+)
+
+
+def _routine(line: str) -> bool:
+    """True for a log line at an informational level (cheap substring test first)."""
+    return (
+        "INFO" in line
+        or "DEBUG" in line
+        or "TRACE" in line
+        or "NOTICE" in line
+        or "level" in line
+    ) and _ROUTINE.search(line) is not None
+
+
+# From this many lines on, routine lines without a code are not error candidates.
+LONG_PASTE_LINES: Final = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The lines of a paste and the indexes of its most error-like ones."""
+
+    lines: list[str]
+    keep: list[int]
+
+    def windows(self) -> list[str]:
+        """
+        The kept lines, each joined with a short continuation line.
+
+        Messages wrapped over two lines thus still compare whole.
+        """
+        windows: list[str] = []
+        for index in self.keep:
+            line = self.lines[index]
+            nxt = self.lines[index + 1] if index + 1 < len(self.lines) else ""
+            if (
+                nxt
+                and len(line) + len(nxt) <= MAX_LINE
+                and not _is_noise(nxt)
+                and not other_protocol_line(nxt)
+                and not _RECORD_START.match(nxt)
+            ):
+                windows.append(f"{line} {nxt}")
+            else:
+                windows.append(line)
+        return windows
+
+    def neighbourhoods(self, radius: int) -> list[str]:
+        """
+        Per kept line, the log record it belongs to, within ``radius`` lines.
+
+        A record ends where the next one starts (a timestamp, a syslog prefix, a JSON
+        log object): the log around an error is not part of it. Another protocol's
+        log lines are left out too.
+        """
+        found: list[str] = []
+        for index in self.keep:
+            # Up to the line after the previous record's start: that start line may
+            # be another program's record as well as this one's head.
+            start = index
+            while (
+                start > max(0, index - radius)
+                and not _RECORD_START.match(self.lines[start])
+                and not _RECORD_START.match(self.lines[start - 1])
+            ):
+                start -= 1
+            end = index + 1
+            while end < min(
+                len(self.lines), index + radius + 1
+            ) and not _RECORD_START.match(self.lines[end]):
+                end += 1
+            near = [
+                self.lines[i]
+                for i in range(start, end)
+                if i == index or not other_protocol_line(self.lines[i])
+            ]
+            found.append("\n".join(near))
+        return found
+
+    def around(self, radius: int) -> str:
+        """The kept lines with ``radius`` lines either side: their local context."""
+        picked: set[int] = set()
+        for index in self.keep:
+            picked.update(range(max(0, index - radius), index + radius + 1))
+        return "\n".join(self.lines[i] for i in sorted(picked) if i < len(self.lines))
+
+
+def select_lines(
+    text: str, *, limit: int = MAX_LINES, cues: frozenset[str] | None = None
+) -> Selection:
     """
-    The lines most likely to carry the error, in paste order.
+    The paste's lines and the ``limit`` most error-like, in paste order.
 
-    Each is joined with a short continuation line so that messages wrapped over two
-    lines still compare whole.
+    ``cues`` replaces the words that mark an error line (the matcher adds its
+    knowledge base's signal words to ``CUE_WORDS``). Lines of an HTTP log are passed
+    over while other candidates exist.
     """
+    words = CUE_WORDS if cues is None else cues
     lines = _pieces(text)
-    coded = _coded_lines(lines)
+    long = len(lines) >= LONG_PASTE_LINES
+    coded = _coded_lines(lines, strict=long)
     scored: list[tuple[int, int]] = []
+    other: list[tuple[int, int]] = []
     for index, line in enumerate(lines):
         if _is_noise(line):
             continue
-        cues = len(_CUE_WORDS.intersection(_WORD.findall(line.lower())))
+        if long and index not in coded and _routine(line):
+            continue
+        found = len(words.intersection(_WORD.findall(line.lower())))
         if index in coded:
-            cues += 2
-        if cues or len(lines) <= 3:
-            scored.append((cues, index))
+            found += 2
+        if found or len(lines) <= 3:
+            (other if other_protocol_line(line) else scored).append((found, index))
+    scored = scored or other
     if not scored and lines:
         scored = [(0, i) for i in range(min(len(lines), limit))]
     # Most cues first; among equals the earlier line (the message precedes its trace).
     keep = sorted(i for _, i in sorted(scored, key=lambda p: (-p[0], p[1]))[:limit])
-    windows: list[str] = []
-    for index in keep:
-        line = lines[index]
-        nxt = lines[index + 1] if index + 1 < len(lines) else ""
-        if nxt and len(line) + len(nxt) <= MAX_LINE and not _is_noise(nxt):
-            windows.append(f"{line} {nxt}")
-        else:
-            windows.append(line)
-    return windows
+    return Selection(lines, keep)
+
+
+def error_lines(
+    text: str, *, limit: int = MAX_LINES, cues: frozenset[str] | None = None
+) -> list[str]:
+    """
+    The lines most likely to carry the error, in paste order (``select_lines``).
+
+    Each is joined with a short continuation line so that messages wrapped over two
+    lines still compare whole.
+    """
+    return select_lines(text, limit=limit, cues=cues).windows()

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from knowledge.categories import CATEGORIES
-from knowledge.model import CodeInfo, Entry, Source
+from knowledge.model import CodeInfo, Entry, Signal, Source
 
 _ENHANCED = r"^[245]\.\d{1,3}\.\d{1,3}$"
 _HEX = r"^0x[0-9A-F]{8}$"
@@ -128,6 +128,7 @@ class CodeInfoSchema(_Strict):
     title: NonEmpty
     meaning: NonEmpty
     category: str | None = None
+    categories: list[str] = []
     source: NonEmpty
 
     @field_validator("category")
@@ -137,10 +138,24 @@ class CodeInfoSchema(_Strict):
             raise ValueError(f"unknown category {value!r}")
         return value
 
+    @field_validator("categories")
+    @classmethod
+    def _known_categories(cls, value: list[str]) -> list[str]:
+        for category in value:
+            if category not in CATEGORIES:
+                raise ValueError(f"unknown category {category!r}")
+        if len(set(value)) != len(value):
+            raise ValueError("a category is listed twice")
+        return value
+
 
 def to_code_info(info: CodeInfoSchema) -> CodeInfo:
     """The run-time record for a validated code-table row."""
-    return CodeInfo(**info.model_dump())
+    data = info.model_dump()
+    categories = tuple(data.pop("categories"))
+    if data["category"] and data["category"] not in categories:
+        categories = (data["category"], *categories)
+    return CodeInfo(**data, categories=categories)
 
 
 class CodeTableSchema(_Strict):
@@ -153,7 +168,8 @@ class CodeTableSchema(_Strict):
     def _codes_well_formed(self) -> CodeTableSchema:
         pattern = {
             "reply": r"^[2-5]\d\d$",
-            "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}$",
+            # A vendor range is written X.7.606-649.
+            "enhanced": r"^[245X]\.\d{1,3}\.\d{1,3}(?:-\d{1,3})?$",
             "hex": _HEX,
         }[self.kind]
         seen: set[str] = set()
@@ -164,3 +180,48 @@ class CodeTableSchema(_Strict):
                 raise ValueError(f"code {info.code!r} listed twice")
             seen.add(info.code)
         return self
+
+
+class SignalGroupSchema(_Strict):
+    """Texts that point to one category with one weight, and where that is written."""
+
+    category: str
+    weight: Annotated[int, Field(ge=1, le=40)]
+    sources: Annotated[list[NonEmpty], Field(min_length=1)]
+    texts: Annotated[list[Annotated[str, Field(min_length=2)]], Field(min_length=1)]
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in CATEGORIES:
+            raise ValueError(f"unknown category {value!r}; use one of TAXONOMY.md")
+        return value
+
+
+class SignalTableSchema(_Strict):
+    """A whole signal table file (``knowledge/signals/*.yaml``)."""
+
+    kind: Literal["signals"]
+    family: Annotated[str, Field(pattern=_SLUG)]
+    groups: Annotated[list[SignalGroupSchema], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _no_duplicates(self) -> SignalTableSchema:
+        seen: dict[str, str] = {}
+        for group in self.groups:
+            for text in group.texts:
+                key = " ".join(text.casefold().split())
+                if key in seen:
+                    raise ValueError(
+                        f"text {text!r} listed twice ({seen[key]}, {group.category})"
+                    )
+                seen[key] = group.category
+        return self
+
+    def to_signals(self) -> tuple[Signal, ...]:
+        """The run-time records of this table."""
+        return tuple(
+            Signal(text, group.category, float(group.weight), self.family)
+            for group in self.groups
+            for text in group.texts
+        )

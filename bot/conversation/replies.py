@@ -8,9 +8,10 @@ Slack's Block Kit rendering lives in ``bot.slack.blocks``. Pure.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.conversation.checks import DomainSummary, ProbeSummary
+from knowledge.categories import CATEGORIES
 from knowledge.matcher import Candidate, Diagnosis
 from knowledge.model import CodeInfo, Entry
 
@@ -111,8 +112,28 @@ def diagnosis_reply(diagnosis: Diagnosis, *, server: str | None) -> Reply | None
     The reply for a diagnosis, or None when the bot should stay silent.
     """
     if diagnosis.entry is not None:
-        return answer_reply(
+        reply = answer_reply(
             diagnosis.entry, server=server, explanations=diagnosis.explanations
+        )
+        # Read from the paste's structure rather than a close match: say so.
+        return (
+            replace(reply, title=f"Most likely: {reply.title}")
+            if diagnosis.uncertain
+            else reply
+        )
+    if diagnosis.uncertain and diagnosis.category in CATEGORIES:
+        meaning = CATEGORIES[diagnosis.category]
+        return Reply(
+            kind=ReplyKind.CODES,
+            category=diagnosis.category,
+            title=f"Most likely: {meaning[:1].upper()}{meaning[1:]}",
+            cause=(
+                "No known message matches this paste closely; this is what its "
+                "codes and error names point to."
+            ),
+            codes=_codes(diagnosis.explanations),
+            choices=_choices(diagnosis.alternatives),
+            server=server,
         )
     if diagnosis.decision == "ambiguous" and diagnosis.alternatives:
         return Reply(

@@ -5,7 +5,8 @@ Keys (under the configured prefix; counters are durable statistics):
 
     learn:suggested / learn:helpful / learn:rejected / learn:escalated
                                 hash entry_id -> count
-    learn:unmatched             list of redacted errors, newest first, capped
+    learn:gaps                  zset redacted error -> when last seen; entries older
+                                than GAPS_RETENTION are dropped, the key expires
     learn:cats:<YYYY>-W<WW>     zset category -> answers that ISO week (TTL 5 weeks)
 """
 
@@ -29,16 +30,22 @@ COUNTERS: Final = ("suggested", "helpful", "rejected", "escalated")
 UNMATCHED_LIMIT: Final = 200
 # Each unmatched error is stored cut to this length: enough to write an entry from.
 UNMATCHED_TEXT: Final = 500
+# Unmatched errors are pasted text from threads nobody escalated: kept (redacted) long
+# enough to write knowledge-base entries from, then gone.
+GAPS_RETENTION: Final = 30 * 24 * 3600
+# The list kept before gaps expired (verbatim, without expiry): removed on sight.
+LEGACY_UNMATCHED: Final = "unmatched"
 # Unmatched errors are stored as TAG workspace END text (older ones as bare text).
 _TAG: Final = "\x1e"
 _END: Final = "\x1f"
 _FORGET: Final = """
 local removed = 0
-for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+for _, item in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if string.sub(item, 1, #ARGV[1]) == ARGV[1] or string.sub(item, 1, 1) ~= ARGV[2] then
-    removed = removed + redis.call('LREM', KEYS[1], 0, item)
+    removed = removed + redis.call('ZREM', KEYS[1], item)
   end
 end
+redis.call('UNLINK', KEYS[2])
 return removed
 """
 
@@ -145,18 +152,23 @@ class Learning:
 
     async def unmatched(self, text: str, *, workspace: str | None = None) -> None:
         """
-        Remember an error that matched nothing (redacted, capped list), tagged with the
-        workspace it came from so that an uninstall can remove it.
+        Remember an error that matched nothing (redacted, capped, expiring), tagged
+        with the workspace it came from so that an uninstall can remove it.
         """
         cleaned = redact(text).strip()[:UNMATCHED_TEXT]
         if not cleaned:
             return
         stored = f"{_TAG}{workspace}{_END}{cleaned}" if workspace else cleaned
+        now = self._clock()
+        key = self._key("gaps")
 
         async def run() -> list[Any]:
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.lpush(self._key("unmatched"), stored)
-                pipe.ltrim(self._key("unmatched"), 0, UNMATCHED_LIMIT - 1)
+                pipe.zadd(key, {stored: now})
+                pipe.zremrangebyscore(key, "-inf", now - GAPS_RETENTION)
+                pipe.zremrangebyrank(key, 0, -UNMATCHED_LIMIT - 1)
+                pipe.expire(key, GAPS_RETENTION)
+                pipe.unlink(self._key(LEGACY_UNMATCHED))
                 return await pipe.execute()
 
         await self._call(run)
@@ -182,10 +194,13 @@ class Learning:
 
     async def gaps(self, *, limit: int = 10) -> list[str]:
         """
-        The newest errors that matched nothing.
+        The newest errors that matched nothing, within the retention.
         """
+        oldest = self._clock() - GAPS_RETENTION
         rows = await self._call(
-            lambda: self._client.lrange(self._key("unmatched"), 0, limit - 1)
+            lambda: self._client.zrevrangebyscore(
+                self._key("gaps"), "+inf", oldest, start=0, num=limit
+            )
         )
         return [_untag(str(row)) for row in rows]
 
@@ -194,9 +209,10 @@ class Learning:
         Remove a workspace's unmatched errors (and untagged ones, whose workspace is
         unknown); returns how many went.
         """
-        key, tag = self._key("unmatched"), f"{_TAG}{workspace}{_END}"
+        keys = (self._key("gaps"), self._key(LEGACY_UNMATCHED))
+        tag = f"{_TAG}{workspace}{_END}"
         removed = await self._call(
-            lambda: self._client.eval(_FORGET, 1, key, tag, _TAG)
+            lambda: self._client.eval(_FORGET, 2, *keys, tag, _TAG)
         )
         return int(removed)
 

@@ -179,31 +179,41 @@ def _check_path(
     """
     Check the chain from the leaf up to the trust anchor, and the leaf's name.
 
-    Signatures link each certificate to the next one up; the leaf and intermediates
-    must be within their dates (the anchor is trusted through DNS, RFC 7671 §5.2.2).
+    From the leaf up, each certificate must be signed by another one the server sent
+    (in whatever order it sent them) until the anchor is reached; the leaf and the
+    intermediates must be within their dates (the anchor is trusted through DNS,
+    RFC 7671 §5.2.2).
     """
     from cryptography import x509
-    from cryptography.exceptions import InvalidSignature
 
     try:
-        parsed = [x509.load_der_x509_certificate(der) for der in chain[: anchor + 1]]
+        parsed = [x509.load_der_x509_certificate(der) for der in chain]
     except ValueError as exc:
         return f"a certificate in the chain cannot be read ({exc})"
-    for depth, cert in enumerate(parsed[:anchor]):
-        issuer = parsed[depth + 1]
-        try:
-            cert.verify_directly_issued_by(issuer)
-        except (ValueError, TypeError, InvalidSignature):
-            return (
-                f"certificate {depth} of the chain ({cert.subject.rfc4514_string()}) "
-                f"is not signed by the next one ({issuer.subject.rfc4514_string()})"
-            )
+    current, seen = 0, {0}
+    while current != anchor:
+        cert = parsed[current]
+        subject = cert.subject.rfc4514_string()
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             return (
-                f"certificate {depth} of the chain ({cert.subject.rfc4514_string()}) "
-                f"is outside its dates ({cert.not_valid_before_utc:%Y-%m-%d} to "
-                f"{cert.not_valid_after_utc:%Y-%m-%d})"
+                f"{subject} is outside its dates ({cert.not_valid_before_utc:%Y-%m-%d}"
+                f" to {cert.not_valid_after_utc:%Y-%m-%d})"
             )
+        issuer = next(
+            (
+                i
+                for i, other in enumerate(parsed)
+                if i not in seen and _issued_by(cert, other)
+            ),
+            None,
+        )
+        if issuer is None:
+            return (
+                f"no certificate the server sent signed {subject}, so the chain does "
+                "not lead to the trust anchor"
+            )
+        current = issuer
+        seen.add(issuer)
     leaf = parsed[0]
     try:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName)
@@ -218,3 +228,16 @@ def _check_path(
         shown = ", ".join(sans) or (str(common[0]) if common else "no names")
         return f"the certificate is not valid for {name} (it names {shown})"
     return None
+
+
+def _issued_by(cert: Any, issuer: Any) -> bool:
+    """
+    True when ``issuer``'s key signed ``cert`` (and the names link them).
+    """
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

@@ -29,7 +29,7 @@ from bot.probe.notes import Next, Notes, Plan
 HTTP_SNIFF_AFTER_S = 0.75
 # An SMTPS server greets as soon as the handshake is done; after this long without a
 # greeting, ask (on another connection, inside TLS) whether it is an HTTPS server.
-HTTPS_SNIFF_AFTER_S = 0.5
+HTTPS_SNIFF_AFTER_S = 0.3
 # The most one HTTP question may take.
 SNIFF_CAP_S = 1.0
 # How often the race looks at its connections (only while nobody has answered yet).

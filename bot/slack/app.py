@@ -16,6 +16,7 @@ from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -30,6 +31,7 @@ from bot.conversation.engine import Engine
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
+from bot.redact.payload import redact_payload
 from bot.slack import blocks, settings_view
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
@@ -52,6 +54,8 @@ REVOKED = (
 )
 # Retries per failure kind; the rate-limit handler honours Retry-After.
 WEB_RETRIES = 2
+# Context key of a request whose payload the HTTP front has redacted already.
+REDACTED_MARK = "smtpbot_redacted"
 # What someone in a workspace without an installation is told (slash commands and
 # buttons only; events are acked silently).
 NOT_INSTALLED = (
@@ -238,6 +242,16 @@ def build_app(
         # Requests no listener takes go to on_error, which acks them.
         raise_error_for_unhandled_request=True,
     )
+
+    @app.middleware
+    async def scrub(
+        req: AsyncBoltRequest, next_: Callable[[], Awaitable[None]]
+    ) -> None:
+        # Socket Mode payloads come straight from Slack: redact them here, as the
+        # HTTP front does before it hands a request on (and marks it so).
+        if req.mode == "socket_mode" and not req.context.get(REDACTED_MARK):
+            req.body = redact_payload(req.body)
+        await next_()
 
     @app.middleware
     async def count(

@@ -11,11 +11,13 @@ import dataclasses
 import logging
 import signal
 import sys
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, TextIO
 
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError
+from bot.logs import hide_in_logs
 from bot.slack.runtime import DEFAULT_HTTP_PORT, DEFAULT_REDIS_URL, serve, work
 from bot.slack.supervisor import lower_priority
 
@@ -53,6 +55,20 @@ def _settings(environ: Mapping[str, str], out: TextIO) -> Settings | int:
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    redis_password = (
+        urllib.parse.urlsplit(settings.redis_url).password
+        if settings.redis_url
+        else None
+    )
+    # Installed workspaces' tokens are Slack tokens: the log's patterns catch those.
+    hide_in_logs(
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.slack_client_secret,
+        *settings.token_encryption_keys,
+        redis_password,
     )
     return settings
 

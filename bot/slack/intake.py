@@ -1,13 +1,15 @@
 """
-HTTP mode's fast lane for Events API messages: verify, redact, queue, ack.
+HTTP mode's fast lane for Events API messages: redact, queue, ack.
 
 Slack wants a 200 within three seconds, and the work behind an answer (matching, Redis,
-``chat.postMessage``) costs milliseconds of CPU. So the front verifies each Events API
-message itself, acks the ones the bot would ignore at once, and appends the rest,
-slimmed and redacted, to a Redis Stream before it acks: one pipeline carries every
-request that arrived while the previous one was in flight. Workers
-(``bot.slack.worker``) read the stream with a consumer group and hand each event to the
-Bolt app.
+``chat.postMessage``) costs milliseconds of CPU. So the front (``bot.slack.server``,
+which has verified and parsed the request) acks the messages the bot would ignore at
+once, and appends the rest, slimmed and redacted, to a Redis Stream before it acks:
+one pipeline carries every request that arrived while the previous one was in flight.
+Each append is a small script that first remembers the request's signature (a replay
+of it is acked and not queued again, see ``bot.slack.replay``) and keeps the stream
+expiring. Workers (``bot.slack.worker``) read the stream with a consumer group and
+hand each event to the Bolt app.
 
 Everything else (slash commands, interactivity, url_verification, other event types,
 malformed payloads), and every message while Redis cannot take it, goes to Bolt in the
@@ -25,13 +27,13 @@ from typing import Any, Final, Protocol
 import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError, ResponseError
-from slack_sdk.signature import SignatureVerifier
 
 from bot.config import Settings
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
-from bot.redact import redact
+from bot.redact.payload import redact_payload
 from bot.slack.files import attached, slim_file
+from bot.slack.inbound import Inbound
 from bot.slack.messages import (
     incoming_message,
     is_direct,
@@ -39,6 +41,7 @@ from bot.slack.messages import (
     workspace_of,
     written,
 )
+from bot.slack.replay import REPLAY_TTL, replay_key
 from bot.slack.workspaces import Workspaces
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,18 @@ STREAM_MAXLEN: Final = 50_000
 WORKER_GROUP: Final = "answerers"
 # What the front answers Slack for an event it has taken (Bolt answers the same).
 ACK: Final = 200
+# The stream expires this long after its last append: workers drop entries older than
+# an hour (bot.slack.worker.MAX_AGE_SECONDS), so an idle stream holds nothing of use,
+# and queued text never outlives its usefulness in Redis.
+STREAM_TTL: Final = 3600 + 600
+# Remember the request (replay protection), then append and keep the stream expiring;
+# nothing is appended for a replay.
+_APPEND: Final = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'body', ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return id
+"""
 
 
 def stream_key(prefix: str) -> str:
@@ -107,7 +122,8 @@ def _slim_message(
     A message's kept fields, its readable text redacted, and its uploads' references.
     """
     slim = {k: message[k] for k in fields if k in message and k != "files"}
-    slim["text"] = redact(readable_text(message))
+    # Redacted with the rest of the payload in slim_event.
+    slim["text"] = readable_text(message)
     found = attached(message)
     if found:
         slim["files"] = [slim_file(f) for f in found]
@@ -144,9 +160,7 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         previous = event.get("previous_message")
         slim["message"] = _slim_message(message, MESSAGE_FIELDS)
         slim["previous_message"] = {
-            "text": redact(readable_text(previous))
-            if isinstance(previous, Mapping)
-            else ""
+            "text": readable_text(previous) if isinstance(previous, Mapping) else ""
         }
     queued = {k: body[k] for k in BODY_FIELDS if k in body}
     auths = body.get("authorizations")
@@ -154,7 +168,10 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         queued["authorizations"] = [
             {k: auths[0][k] for k in AUTHORIZATION_FIELDS if k in auths[0]}
         ]
-    return {**queued, "event": slim}
+    # Every other text the slim payload carries (file names, previews) is redacted
+    # too: nothing is queued that was not.
+    redacted: dict[str, Any] = redact_payload({**queued, "event": slim})
+    return redacted
 
 
 class StreamWriter:
@@ -175,16 +192,17 @@ class StreamWriter:
         self.stream = stream
         self._metrics = metrics
         self._maxlen = maxlen
-        self._pending: list[tuple[str, asyncio.Future[str]]] = []
+        self._pending: list[tuple[str, str, asyncio.Future[str | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def add(self, payload: str) -> str:
+    async def add(self, payload: str, replay: str) -> str | None:
         """
-        Append one entry; its stream id once Redis has it. Raises
-        StateUnavailableError when Redis cannot take it.
+        Append one entry unless its ``replay`` key exists already; its stream id once
+        Redis has it, or None for a replay. Raises StateUnavailableError when Redis
+        cannot take it.
         """
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._pending.append((payload, future))
+        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((payload, replay, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
         return await future
@@ -197,28 +215,39 @@ class StreamWriter:
         finally:
             self._flusher = None
 
-    async def _write(self, batch: list[tuple[str, asyncio.Future[str]]]) -> None:
+    async def _write(
+        self, batch: list[tuple[str, str, asyncio.Future[str | None]]]
+    ) -> None:
         self._metrics.redis_round_trips.inc()
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for payload, _ in batch:
-                    pipe.xadd(
+                for payload, replay, _ in batch:
+                    pipe.execute_command(
+                        "EVAL",
+                        _APPEND,
+                        2,
+                        replay,
                         self.stream,
-                        {"body": payload},
-                        maxlen=self._maxlen,
-                        approximate=True,
+                        REPLAY_TTL,
+                        self._maxlen,
+                        payload,
+                        STREAM_TTL,
                     )
                 ids = await pipe.execute()
         except (RedisError, OSError) as exc:
             error = StateUnavailableError(f"intake stream: {type(exc).__name__}")
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        for (_, future), entry_id in zip(batch, ids, strict=True):
+        for (_, _, future), entry_id in zip(batch, ids, strict=True):
             if not future.done():
                 future.set_result(
-                    entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    None
+                    if entry_id is None
+                    else entry_id.decode()
+                    if isinstance(entry_id, bytes)
+                    else str(entry_id)
                 )
 
 
@@ -241,7 +270,6 @@ class Intake:
         self._workspaces = workspaces if workspaces and workspaces.editable else None
         self._metrics = metrics
         self._client = client
-        self._verifier = SignatureVerifier(settings.slack_signing_secret or "")
         self.writer = StreamWriter(
             client, stream_key(settings.redis_prefix), metrics=metrics, maxlen=maxlen
         )
@@ -269,20 +297,13 @@ class Intake:
         self._metrics.intake_pending.set(pending)
         return lag, pending
 
-    async def offer(self, raw: str, headers: Mapping[str, str]) -> web.Response | None:
+    async def offer(self, request: Inbound) -> web.Response | None:
         """
-        Ack an Events API message (queued, or ignored); None hands the request to Bolt.
+        Ack an Events API message (queued, ignored, or a replay); None hands the
+        request to Bolt.
         """
-        if not raw.startswith("{"):
-            return None
-        # Signature first: an unsigned body is never parsed (Bolt would answer 401 too).
-        if not self._verifier.is_valid_request(raw, headers):
-            return web.json_response({"error": "invalid request"}, status=401)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(body, dict) or body.get("type") != "event_callback":
+        body = request.body
+        if body.get("type") != "event_callback":
             return None
         event = body.get("event")
         if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
@@ -295,11 +316,16 @@ class Intake:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()
             return web.Response(status=ACK)
+        replay = replay_key(self._settings.redis_prefix, request.signature)
         try:
-            await self.writer.add(json.dumps(slim, separators=(",", ":")))
+            entry = await self.writer.add(
+                json.dumps(slim, separators=(",", ":")), replay
+            )
         except StateUnavailableError as exc:
             # Bolt answers it in this process, without state, as it always has.
             self._metrics.redis_errors.inc()
             log.warning("intake_unavailable error=%s", exc)
             return None
+        if entry is None:
+            self._metrics.requests_refused.labels("replay").inc()
         return web.Response(status=ACK)

@@ -31,6 +31,7 @@ from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
 from bot.slack.oauth import OAuth, make_oauth
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
+from bot.slack.replay import ReplayGuard
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
 from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
@@ -303,6 +304,9 @@ async def serve(
                     metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
+                    replay=ReplayGuard(
+                        bot.store.client, settings.redis_prefix, metrics=bot.metrics
+                    ),
                     oauth=bot.oauth.flow if bot.oauth is not None else None,
                 )
                 runner, bound = await _serve_web(web_app, host, port or 0)

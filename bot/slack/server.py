@@ -11,51 +11,69 @@ GET  /slack/install, /slack/oauth_redirect   "Add to Slack" (serving many worksp
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 
 from bot.errors import StateUnavailableError
 from bot.metrics import CONTENT_TYPE, Metrics
+from bot.redact.payload import redact_payload
+from bot.slack.app import REDACTED_MARK
+from bot.slack.inbound import Inbound, Refusal, read_request, shape_problem
 from bot.slack.intake import Intake
 from bot.slack.oauth.flow import oauth_routes
+from bot.slack.replay import ReplayGuard
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
 
-# Slack's payloads are small (a message is at most 40,000 characters); refuse huge
-# bodies.
+# aiohttp's own cap on bodies it reads for us (the events handler streams and bounds
+# its body itself, see bot.slack.inbound.MAX_BODY).
 MAX_BODY: Final = 1024 * 1024
+# Refusals are logged at most once per reason in this many seconds, with a count:
+# a flood of unsigned requests must not flood the log.
+REFUSAL_LOG_SECONDS: Final = 10.0
+# Requests that change nothing, whose replay is harmless (and Slack's handshakes
+# must always be answered).
+_HANDSHAKES: Final = frozenset({"url_verification", "ssl_check"})
 
 
-def shape_problem(body: object) -> str | None:
+class RefusalLog:
     """
-    What makes a parsed payload unfit for Bolt (which assumes Slack's shapes), or None.
+    One short line per refusal reason per interval: status, reason, how many.
     """
-    if not isinstance(body, dict):
-        return "expected a JSON object"
-    for key in ("event", "container", "channel", "message", "view"):
-        if key in body and not isinstance(body[key], dict | str):
-            return f"{key!r} must be an object"
-    if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
-        return "event_callback without an event object"
-    if body.get("type") == "block_actions":
-        actions = body.get("actions")
-        if not (
-            isinstance(actions, list)
-            and actions
-            and all(isinstance(a, dict) for a in actions)
-        ):
-            return "block_actions without actions"
-        if not isinstance(body.get("user"), dict):
-            return "block_actions without a user"
-    return None
+
+    def __init__(self, interval: float = REFUSAL_LOG_SECONDS) -> None:
+        self._interval = interval
+        self._last: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def note(self, status: int, reason: str) -> None:
+        """
+        Count a refusal; log it unless this reason was logged within the interval.
+        """
+        now = time.monotonic()
+        self._count[reason] = self._count.get(reason, 0) + 1
+        if now - self._last.get(reason, -self._interval) >= self._interval:
+            log.info(
+                "request_refused status=%d reason=%r count=%d",
+                status,
+                reason,
+                self._count.pop(reason),
+            )
+            self._last[reason] = now
+
+
+def _label(status: int) -> str:
+    return {401: "unsigned", 408: "slow", 413: "too_large", 415: "charset"}.get(
+        status, "malformed"
+    )
 
 
 def build_web_app(
@@ -65,6 +83,7 @@ def build_web_app(
     metrics: Metrics,
     signing_secret: str,
     intake: Intake | None = None,
+    replay: ReplayGuard | None = None,
     oauth: AsyncOAuthFlow | None = None,
 ) -> web.Application:
     """
@@ -73,38 +92,59 @@ def build_web_app(
     with ``oauth``, the "Add to Slack" pages are served too.
     Without a signing secret (Socket Mode with ``--port``) only the health endpoints
     are served: requests that cannot be verified are never taken.
-    """
-    verifier = SignatureVerifier(signing_secret or "unset")
 
-    async def events(request: web.Request) -> web.Response:
-        body = await request.text()
-        headers = dict(request.headers)
+    Every request to /slack/events is verified before its body is parsed
+    (``bot.slack.inbound``), redacted before Bolt sees it, and acted on once
+    (``replay``; without one, replays are remembered in this process only).
+    """
+    replay = replay or ReplayGuard(None, "", metrics=metrics)
+    refusals = RefusalLog()
+
+    def refuse(refusal: Refusal) -> web.Response:
+        metrics.requests_refused.labels(_label(refusal.status)).inc()
+        refusals.note(refusal.status, refusal.reason)
+        response = refusal.response()
+        if refusal.status in {401, 408, 413}:
+            # The body may be unread: close rather than drain it.
+            response.force_close()
+        return response
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        try:
+            inbound = await read_request(request, signing_secret)
+            problem = shape_problem(inbound.body)
+            if problem is not None:
+                raise Refusal(400, f"malformed payload: {problem}")
+        except Refusal as refusal:
+            return refuse(refusal)
         if intake is not None:
-            taken = await intake.offer(body, headers)
+            taken = await intake.offer(inbound)
             if taken is not None:
                 return taken
-        bolt_headers: dict[str, str | Sequence[str]] = {**headers}
-        try:
-            bolt_request = AsyncBoltRequest(
-                body=body, query=request.query_string, headers=bolt_headers
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            # Bolt parses before it verifies; answer like it would: 401 unsigned, 400
-            # signed.
-            if not verifier.is_valid_request(body, headers):
-                return web.json_response({"error": "invalid request"}, status=401)
-            log.warning("malformed_payload error=%s", type(exc).__name__)
-            return web.json_response(
-                {"error": f"malformed payload: {type(exc).__name__}"}, status=400
-            )
-        problem = shape_problem(bolt_request.body)
-        if problem is not None:
-            if not verifier.is_valid_request(body, headers):
-                return web.json_response({"error": "invalid request"}, status=401)
-            log.warning("malformed_payload problem=%s", problem)
-            return web.json_response(
-                {"error": f"malformed payload: {problem}"}, status=400
-            )
+        return await dispatch(request, inbound)
+
+    async def dispatch(request: web.Request, inbound: Inbound) -> web.StreamResponse:
+        body = inbound.body
+        handshake = body.get("type") in _HANDSHAKES or "ssl_check" in body
+        if not handshake and not await replay.first(inbound.signature):
+            metrics.requests_refused.labels("replay").inc()
+            refusals.note(200, "replay")
+            return web.Response(status=200)
+        headers: dict[str, str | Sequence[str]] = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower().startswith("x-slack-retry")
+        }
+        # Verified here already: Bolt gets the parsed, redacted body (its "socket
+        # mode" requests take a parsed body and skip a second verification).
+        cleaned: dict[str, Any] = redact_payload(body)
+        bolt_request = AsyncBoltRequest(
+            body=cleaned,
+            query=request.query_string,
+            headers=headers,
+            context={REDACTED_MARK: True},
+            mode="socket_mode",
+        )
         response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

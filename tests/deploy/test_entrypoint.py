@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,12 +80,16 @@ def bot_process(
         yield process
 
 
-def signed_event(payload: dict[str, Any], secret: str) -> tuple[str, dict[str, str]]:
+def signed_event(
+    payload: dict[str, Any], secret: str, *, retry: int = 0
+) -> tuple[str, dict[str, str]]:
     """
-    A JSON Events API body signed with the deployment's signing secret.
+    A JSON Events API body signed with the deployment's signing secret; a ``retry``
+    is signed at another time, as Slack signs each delivery.
     """
     body = json.dumps(payload)
-    return body, {"Content-Type": "application/json", **sign(body, secret=secret)}
+    signed = sign(body, secret=secret, timestamp=int(time.time()) - retry)
+    return body, {"Content-Type": "application/json", **signed}
 
 
 def metric(text: str, name: str) -> float:
@@ -141,7 +146,7 @@ async def test_entrypoint_with_the_configmap_serves_health_ready_metrics_and_eve
         await delete_prefix(redis_url, prefix)
     lines = log.read_text(encoding="utf-8").splitlines()
     logged = [json.loads(line) for line in lines if line.startswith("{")]
-    assert any(entry.get("event") == "malformed_payload" for entry in logged)
+    assert any(entry.get("event") == "request_refused" for entry in logged)
     assert all({"time", "level", "logger", "message"} <= e.keys() for e in logged)
     others = [line for line in lines if not line.startswith("{")]
     assert all(line.startswith("smtpbot listening on") for line in others), others
@@ -191,16 +196,17 @@ async def test_two_replicas_on_one_redis_answer_each_event_exactly_once(
             async with aiohttp.ClientSession() as session:
 
                 async def deliver(ts: str) -> list[int]:
-                    body, headers = signed_event(
-                        message_event(STARTTLS_PASTE, channel=CHANNEL, ts=ts), secret
-                    )
+                    # The second replica gets Slack's retry: the same event, signed
+                    # at another time (a byte-for-byte copy would be a replay).
+                    event = message_event(STARTTLS_PASTE, channel=CHANNEL, ts=ts)
+                    requests = [
+                        signed_event(event, secret, retry=retry) for retry in (0, 1)
+                    ]
                     statuses = []
                     for response in await asyncio.gather(
                         *(
-                            session.post(
-                                f"{b}/slack/events", data=body, headers=headers
-                            )
-                            for b in bases
+                            session.post(f"{b}/slack/events", data=body, headers=head)
+                            for b, (body, head) in zip(bases, requests, strict=True)
                         )
                     ):
                         statuses.append(response.status)

@@ -167,3 +167,35 @@ def test_setup_logging_falls_back_when_other_settings_are_bad(
     assert "INFO bot.x visible" in stream.getvalue()
     with pytest.raises(ConfigError):
         setup_logging({"LOG_FORMAT": "yaml"}, env_file=None, stream=stream)
+
+
+def test_configured_secrets_are_hidden_in_every_encoding(restore_root: None) -> None:
+    """
+    After hide_in_logs, a signing secret (which no pattern recognises) is replaced
+    verbatim, URL-encoded and JSON-escaped, in text and JSON lines alike.
+    """
+    from bot.logs import hide_in_logs, make_handler
+
+    secret = "8f3a0c1d2e4b5a6978f0e1d2c3b4a596"
+    password = 'p@ss w"rd/1'
+    stream = io.StringIO()
+    root = logging.getLogger()
+    root.handlers[:] = [make_handler("text", stream=stream)]
+    root.addHandler(make_handler("json", stream=stream))
+    root.setLevel(logging.INFO)
+    hide_in_logs(secret, password, None)
+    for form in (secret, password, json.dumps(password), "p%40ss+w%22rd%2F1"):
+        logging.getLogger("bot.test").warning("seen %s here", form)
+    logged = stream.getvalue()
+    assert secret not in logged and "p@ss" not in logged and "p%40ss" not in logged
+    assert logged.count("[redacted]") == 8
+
+
+def test_a_logged_payload_with_escaped_lines_is_redacted_as_lines() -> None:
+    """
+    A payload logged with its line breaks escaped (a dict's repr, a JSON body) loses
+    the AUTH LOGIN answers after a 334 all the same.
+    """
+    payload = {"text": "S: 334 UGFzc3dvcmQ6\nC: aHVudGVyMg==\nS: 535 5.7.8 failed"}
+    line = TextFormatter("%(message)s").format(record("body %s", payload))
+    assert "aHVudGVyMg==" not in line and "535 5.7.8" in line

@@ -170,3 +170,37 @@ def test_durations_and_error_detection() -> None:
     assert looks_like_error("550 5.1.1 user unknown")
     assert looks_like_error("Outlook says 0x800CCC0E")
     assert not looks_like_error("thanks, that worked!")
+
+
+async def test_unmatched_errors_expire_and_are_stored_redacted(
+    redis_url: str, prefix: str
+) -> None:
+    """
+    The gaps store holds redacted text only, in a key that expires, drops errors
+    older than its retention, and removes the old non-expiring list.
+    """
+    import redis.asyncio as aioredis
+
+    from bot.escalation.learning import GAPS_RETENTION, Learning
+    from tests.support.bot import delete_prefix
+
+    now = [1_800_000_000.0]
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    learning = Learning(client, prefix=prefix, clock=lambda: now[0])
+    try:
+        await client.rpush(f"{prefix}learn:unmatched", "verbatim paste password=x")
+        await learning.unmatched("old error: quux refused\nPASS hunter2")
+        now[0] += GAPS_RETENTION + 60
+        await learning.unmatched(f"{GAP}\nAUTH PLAIN dXNlcjpodW50ZXIy")
+        assert await learning.gaps() == [
+            "Error: quux frobnicator refused the widget password=[redacted]\n"
+            "AUTH PLAIN [redacted]"
+        ]
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        assert keys == [f"{prefix}learn:gaps"]
+        assert 0 < await client.ttl(keys[0]) <= GAPS_RETENTION
+        stored = await client.zrange(keys[0], 0, -1)
+        assert all("hunter2" not in s and "dXNlcjpodW50ZXIy" not in s for s in stored)
+    finally:
+        await delete_prefix(redis_url, prefix)
+        await client.aclose()

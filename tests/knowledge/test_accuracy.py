@@ -28,6 +28,10 @@ HOLDOUT = ROOT / "tests" / "corpus" / "holdout.jsonl"
 HOLDOUT2 = ROOT / "tests" / "corpus" / "holdout2.jsonl"
 # Written later in session 2 the same way; blind top-1 0.928, then used for gaps too.
 HOLDOUT3 = ROOT / "tests" / "corpus" / "holdout3.jsonl"
+# Real pastes from public trackers, labelled by hand (tests/corpus/README.md). Each
+# batch was measured before anything was changed from it (docs/knowledge.md: 0.867 on
+# the first 120, 0.762 on the next 474); the floor sits a little under today's 0.870.
+REAL_DEV = ROOT / "tests" / "corpus" / "real-dev.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +87,10 @@ def test_third_holdout_corpus_accuracy(shipped: Matcher) -> None:
     result = evaluate(HOLDOUT3, shipped)
     assert result["top1"] >= 0.90, result["misses"]
     assert result["none_false_rate"] <= 0.03
+
+
+def test_real_paste_corpus_accuracy(shipped: Matcher) -> None:
+    """On the real-paste corpus, top-1 >= 0.85 and none false-triggers <= 0.10."""
+    result = evaluate(REAL_DEV, shipped)
+    assert result["top1"] >= 0.85, result["misses"]
+    assert result["none_false_rate"] <= 0.10

@@ -134,7 +134,19 @@ def test_dane_ta_chain_must_link_to_the_anchor() -> None:
     record = Tlsa(2, 0, 1, hashlib.sha256(anchor).digest())
     match = authenticate([record], (leaf, anchor), "mx.example", NOW)
     assert match.record is None
-    assert "not signed by the next one" in match.problems[0]
+    assert "does not lead to the trust anchor" in match.problems[0]
+
+
+def test_dane_ta_chain_sent_out_of_order() -> None:
+    """A chain sent out of order still leads from the leaf to the anchor."""
+    root = trustme.CA()
+    middle = root.create_child_ca()
+    lower = middle.create_child_ca()
+    leaf = der(lower.issue_cert("mx.example").cert_chain_pems[0].bytes())
+    anchor = der(middle.cert_pem.bytes())
+    record = Tlsa(2, 0, 1, hashlib.sha256(anchor).digest())
+    shuffled = (leaf, anchor, der(lower.cert_pem.bytes()))
+    assert authenticate([record], shuffled, "mx.example", NOW).record == record
 
 
 def test_no_certificate_matches_nothing() -> None:

@@ -171,8 +171,7 @@ def postfix() -> Iterator[Postfix]:
             subprocess.run(
                 [binary, "-c", str(config), action], capture_output=True, timeout=60
             )
-        if not os.environ.get("KEEP_POSTFIX"):
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _tail(log: Path) -> str:

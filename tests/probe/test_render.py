@@ -176,3 +176,26 @@ def test_records_compare_hash_replace_and_pickle() -> None:
     assert "port=2525" in repr(changed)
     with pytest.raises(TypeError):
         replace(first, no_such_field=1)
+
+
+def test_entry_heads_agree_with_the_loader() -> None:
+    """The quick read of entry files gives the loader's id, title, category, flag."""
+    from bot.probe.kb import _scan_heads
+    from knowledge.loader import load_knowledge
+
+    loaded = {
+        e.id: (e.title, e.category, bool(e.probe_helps))
+        for e in load_knowledge().entries
+    }
+    scanned = {h.id: (h.title, h.category, h.probe_helps) for h in _scan_heads()}
+    assert scanned == loaded
+
+
+def test_links_name_the_finding_entry_then_the_category() -> None:
+    """kb_links maps an entry id to itself and a category to a probe_helps entry."""
+    from bot.probe.kb import kb_links
+
+    links = kb_links(["client-certificate-required", "tls-cert-expired"])
+    assert links["client-certificate-required"].id == "client-certificate-required"
+    assert "client certificate" in links["client-certificate-required"].title
+    assert links["tls-cert-expired"].id.startswith(("certificate", "desktop", "java"))

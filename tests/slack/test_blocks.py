@@ -221,3 +221,21 @@ def test_probe_summary_reads_the_check_json_contract() -> None:
     assert summary.tls == "TLSv1.3 TLS_AES_256_GCM_SHA384"
     assert summary.certificate is not None and "NOT trusted" in summary.certificate
     assert summary.total_ms == 5.2
+
+
+def test_answer_read_from_structure_says_most_likely() -> None:
+    """An uncertain answer (no entry matched closely) is worded as most likely."""
+    from bot.conversation.replies import diagnosis_reply
+    from knowledge.loader import load_knowledge
+    from knowledge.matcher import Matcher
+
+    diagnosis = Matcher(load_knowledge()).diagnose(
+        "由于目标计算机积极拒绝，无法连接。 smtp.qq.com:465"
+    )
+    assert diagnosis.uncertain
+    reply = diagnosis_reply(diagnosis, server="smtp.qq.com:465")
+    assert reply is not None and reply.category == "connection-refused"
+    assert reply.title.startswith("Most likely")
+    rendered = blocks.reply_blocks(reply, thread_ts="1.1")
+    check_limits([b.to_dict() for b in rendered])
+    assert "Most likely" in blocks.reply_text(reply)

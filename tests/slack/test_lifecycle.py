@@ -230,7 +230,7 @@ async def test_an_uninstall_leaves_nothing_pasted_in_redis(
         await client.rpush(other, json.dumps({"k": "msg", "text": "other workspace"}))
         stored = await everything(redis_url, prefix)
         assert MARKER in stored
-        for kind in ("conv:", "esc:rec:", "esc:stream", "learn:unmatched"):
+        for kind in ("conv:", "esc:rec:", "esc:stream", "learn:gaps"):
             assert f"{prefix}{kind}" in stored
         started = time.monotonic()
         ack = await transport.send(app_uninstalled())

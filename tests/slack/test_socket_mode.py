@@ -10,6 +10,7 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -90,3 +91,31 @@ async def test_socket_mode_acks_envelopes_and_reconnects(
         stop.set()
         await asyncio.wait_for(task, timeout=15)
         await delete_prefix(redis_url, prefix)
+
+
+async def test_socket_mode_payloads_are_redacted_before_listeners_see_them(
+    start_bot: Any,
+) -> None:
+    """
+    A Socket Mode payload (it bypasses the HTTP front) reaches every middleware and
+    listener after ours with its texts redacted; identifiers are untouched.
+    """
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    seen: list[dict[str, Any]] = []
+    secret = "AUTH PLAIN AHVzZXJAZXhhbXBsZS5jb20Ac2VjcmV0cGFzcw=="
+    async with start_bot() as bot:
+
+        @bot.app.middleware
+        async def record(body: dict[str, Any], next_: Any) -> None:
+            seen.append(body)
+            await next_()
+
+        payload = message_event(f"{STARTTLS_PASTE}\n{secret}", ts="1700000301.000100")
+        payload["event"]["attachments"] = [{"text": secret, "fallback": secret}]
+        await bot.app.async_dispatch(AsyncBoltRequest(body=payload, mode="socket_mode"))
+        await bot.fake.wait_for("chat.postMessage")
+    dumped = json.dumps(seen)
+    assert "AHVzZXJAZXhhbXBsZS5jb20Ac2VjcmV0cGFzcw" not in dumped
+    assert seen[0]["event"]["ts"] == "1700000301.000100"
+    assert seen[0]["event"]["channel"] == CHANNEL

@@ -30,7 +30,13 @@ from knowledge.matcher import Matcher
 from tests.support.bot import Bot, StartBot, delete_prefix, make_settings, running_bot
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.redis import free_port, redis_server
-from tests.support.slack import CHANNEL, FakeSlack, event_request, message_event
+from tests.support.slack import (
+    CHANNEL,
+    FakeSlack,
+    event_request,
+    message_event,
+    verified,
+)
 
 
 class Running(Protocol):
@@ -85,7 +91,7 @@ async def queue_paste(
     """
     payload = message_event(text, **extra)
     intake = Intake(settings, running.store.client, metrics=running.metrics)
-    response = await intake.offer(*event_request(payload))
+    response = await intake.offer(verified(*event_request(payload)))
     assert response is not None and response.status == 200
     return payload
 

@@ -26,6 +26,8 @@ from typing import Any
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.inbound import Inbound, parse
+
 SECRET = "test-signing-secret"
 TEAM = "T0TEST"
 BOT_USER = "UBOT"
@@ -73,6 +75,9 @@ class Install:
     bot_id: str
     installer: str
     is_enterprise_install: bool = False
+    # With Slack's token rotation on: the refresh token, and the first token's life.
+    refresh_token: str | None = None
+    expires_in: int | None = None
 
     @property
     def workspace(self) -> str:
@@ -106,6 +111,9 @@ class FakeSlack:
         self.identities: dict[str, dict[str, Any]] = {}
         self.revoked: set[str] = set()
         self.strict_tokens = False
+        # Rotating installs by refresh token, and the tokens refreshes handed out.
+        self.refreshable: dict[str, Install] = {}
+        self.refreshed: list[str] = []
         # Uploads served under /files/: id -> (file object, content).
         self.files: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._ts = itertools.count(1)
@@ -282,6 +290,7 @@ class FakeSlack:
         org_wide: bool = False,
         installer: str = "U0INSTALLER",
         bot_user_id: str | None = None,
+        expires_in: int | None = None,
     ) -> Install:
         """
         An installer approves the app on Slack's consent page: a one-time code for
@@ -298,6 +307,8 @@ class FakeSlack:
             bot_id=f"B0{owner}",
             installer=installer,
             is_enterprise_install=org_wide,
+            refresh_token=f"xoxe-1-{secrets.token_hex(16)}" if expires_in else None,
+            expires_in=expires_in,
         )
         self.codes[install.code] = install
         return install
@@ -317,6 +328,8 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_client_id"}
         if secret != self.client_secret:
             return {"ok": False, "error": "bad_client_secret"}
+        if call.args.get("grant_type") == "refresh_token":
+            return self._refresh(str(call.args.get("refresh_token")))
         install = self.codes.pop(str(call.args.get("code")), None)
         if install is None:
             return {"ok": False, "error": "invalid_code"}
@@ -340,6 +353,13 @@ class FakeSlack:
             "enterprise_id": install.enterprise_id,
             "is_enterprise_install": install.is_enterprise_install,
         }
+        if install.refresh_token:
+            self.refreshable[install.refresh_token] = install
+        rotating = (
+            {"refresh_token": install.refresh_token, "expires_in": install.expires_in}
+            if install.refresh_token
+            else {}
+        )
         return {
             "ok": True,
             "access_token": install.token,
@@ -351,6 +371,34 @@ class FakeSlack:
             "enterprise": enterprise,
             "is_enterprise_install": install.is_enterprise_install,
             "authed_user": {"id": install.installer},
+            **rotating,
+        }
+
+    def _refresh(self, refresh_token: str) -> dict[str, Any]:
+        """
+        oauth.v2.access with grant_type=refresh_token: a new 12-hour bot token
+        (api.slack.com/authentication/rotation).
+        """
+        install = self.refreshable.get(refresh_token)
+        if install is None:
+            return {"ok": False, "error": "invalid_refresh_token"}
+        token = f"xoxb-{install.workspace}-{secrets.token_hex(12)}"
+        self.identities[token] = dict(self.identities.get(install.token, {}))
+        self.refreshed.append(token)
+        return {
+            "ok": True,
+            "app_id": "A0APP",
+            "access_token": token,
+            "token_type": "bot",
+            "scope": ",".join(self.scopes),
+            "bot_user_id": install.bot_user_id,
+            "refresh_token": refresh_token,
+            "expires_in": 43_200,
+            "team": {"id": install.team_id} if install.team_id else None,
+            "enterprise": {"id": install.enterprise_id}
+            if install.enterprise_id
+            else None,
+            "is_enterprise_install": install.is_enterprise_install,
         }
 
     # The scopes an exchange reports as granted.
@@ -581,3 +629,11 @@ def action_request(
     }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)})
     return body, {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+
+
+def verified(body: str, headers: dict[str, str]) -> Inbound:
+    """
+    A signed request as the HTTP front hands it on once verified and parsed.
+    """
+    parsed, form = parse(body.encode(), headers.get("Content-Type", ""))
+    return Inbound(parsed, headers["X-Slack-Signature"], form)

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.metrics import Metrics
-from bot.slack.oauth.authorize import InstalledBotAuthorize
+from bot.slack.oauth.authorize import InstalledBotAuthorize, Refresher
 from bot.slack.oauth.cipher import TokenCipher
 from bot.slack.oauth.clients import InstalledClients
 from bot.slack.oauth.flow import make_oauth_flow
@@ -60,17 +60,18 @@ def make_oauth(
         expiration_seconds=settings.slack_state_expiration_seconds,
         metrics=metrics,
     )
+    refresher = Refresher(
+        installations,
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret,
+        client=client,
+    )
     return OAuth(
         installations=installations,
         states=states,
         flow=make_oauth_flow(
             settings, client=client, installations=installations, states=states
         ),
-        authorize=InstalledBotAuthorize(
-            installations,
-            client_id=settings.slack_client_id,
-            client_secret=settings.slack_client_secret,
-            client=client,
-        ),
-        clients=InstalledClients(installations, base=client),
+        authorize=InstalledBotAuthorize(installations, refresher=refresher),
+        clients=InstalledClients(installations, base=client, refresher=refresher),
     )

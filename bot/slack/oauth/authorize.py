@@ -19,6 +19,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackTokenRotationError
+from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 REFRESH_MINUTES: Final = 120
 
 
-class InstalledBotAuthorize(AsyncAuthorize):
+class Refresher:
     """
-    The installed bot of the request's workspace, or of its org's org-wide install.
+    Keeps rotating bot tokens fresh: refreshed (with the refresh token and the client
+    secret) shortly before they expire, and the new token stored for every process.
     """
 
     def __init__(
@@ -44,11 +46,47 @@ class InstalledBotAuthorize(AsyncAuthorize):
         client_secret: str,
         client: AsyncWebClient,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
         self.installations = installations
         self._rotator = AsyncTokenRotator(
             client_id=client_id, client_secret=client_secret, client=client
         )
+
+    async def fresh(self, bot: Bot) -> Bot | None:
+        """
+        ``bot`` with a token that is not about to expire, or None when Slack refused
+        to refresh it.
+        """
+        if not bot.bot_refresh_token:
+            return bot
+        try:
+            refreshed = await self._rotator.perform_bot_token_rotation(
+                bot=bot, minutes_before_expiration=REFRESH_MINUTES
+            )
+        except (SlackApiError, SlackClientError, SlackTokenRotationError) as exc:
+            log.error(
+                "token_refresh_failed workspace=%s error=%s",
+                bot.team_id or bot.enterprise_id,
+                type(exc).__name__,
+            )
+            return None
+        if refreshed is None:
+            return bot
+        await self.installations.async_save_bot(refreshed)
+        log.info("token_refreshed workspace=%s", bot.team_id or bot.enterprise_id)
+        return refreshed
+
+
+class InstalledBotAuthorize(AsyncAuthorize):
+    """
+    The installed bot of the request's workspace, or of its org's org-wide install.
+    """
+
+    def __init__(
+        self, installations: RedisInstallationStore, *, refresher: Refresher
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.installations = installations
+        self.refresher = refresher
 
     async def __call__(
         self,
@@ -73,27 +111,15 @@ class InstalledBotAuthorize(AsyncAuthorize):
                 "not_installed enterprise=%s team=%s", enterprise_id or "-", team_id
             )
             return None
-        if bot.bot_refresh_token:
-            try:
-                refreshed = await self._rotator.perform_bot_token_rotation(
-                    bot=bot, minutes_before_expiration=REFRESH_MINUTES
-                )
-            except (SlackApiError, SlackClientError, SlackTokenRotationError) as exc:
-                log.error(
-                    "token_refresh_failed team=%s error=%s",
-                    bot.team_id or bot.enterprise_id,
-                    type(exc).__name__,
-                )
-                return None
-            if refreshed is not None:
-                await self.installations.async_save_bot(refreshed)
-                bot = refreshed
+        fresh = await self.refresher.fresh(bot)
+        if fresh is None:
+            return None
         return AuthorizeResult(
-            enterprise_id=enterprise_id or bot.enterprise_id,
-            team_id=team_id or bot.team_id,
-            bot_id=bot.bot_id,
-            bot_user_id=bot.bot_user_id,
-            bot_token=bot.bot_token,
-            bot_scopes=bot.bot_scopes,
+            enterprise_id=enterprise_id or fresh.enterprise_id,
+            team_id=team_id or fresh.team_id,
+            bot_id=fresh.bot_id,
+            bot_user_id=fresh.bot_user_id,
+            bot_token=fresh.bot_token,
+            bot_scopes=fresh.bot_scopes,
             user_id=user_id,
         )

@@ -1,13 +1,15 @@
 """
 Web API clients for background work (escalation cards and reminders): the bot token of
-the workspace an escalation belongs to, looked up in the installation store each time,
-so a revoked or uninstalled workspace is never called again.
+the workspace an escalation belongs to, looked up in the installation store each time
+(and refreshed when Slack's token rotation is on), so a revoked or uninstalled
+workspace is never called again.
 """
 
 from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.oauth.authorize import Refresher
 from bot.slack.oauth.installations import RedisInstallationStore
 
 
@@ -17,10 +19,15 @@ class InstalledClients:
     """
 
     def __init__(
-        self, installations: RedisInstallationStore, *, base: AsyncWebClient
+        self,
+        installations: RedisInstallationStore,
+        *,
+        base: AsyncWebClient,
+        refresher: Refresher | None = None,
     ) -> None:
         self.installations = installations
         self._base = base
+        self._refresher = refresher
 
     async def __call__(self, workspace: str) -> AsyncWebClient | None:
         """
@@ -30,6 +37,8 @@ class InstalledClients:
             StateUnavailableError: Redis cannot say.
         """
         bot = await self.installations.bot_of(workspace)
+        if bot is not None and self._refresher is not None:
+            bot = await self._refresher.fresh(bot)
         if bot is None:
             return None
         base = self._base

@@ -1,0 +1,532 @@
+"""
+Structure first: what a paste is made of, read before any fuzzy matching.
+
+The recogniser finds the pieces that say which kind of failure a paste shows, without
+needing the exact sentence in the knowledge base:
+
+- signals (``knowledge/signals/*.yaml``): errno names and numbers, TLS libraries'
+  reason strings and alert names, exception classes, servers' reply texts, localised
+  operating-system and client messages, each pointing to a category with a weight;
+- error codes: RFC 5321 reply codes and RFC 3463 enhanced codes (IANA registry plus
+  vendor extensions), each allowing a set of categories, most likely first;
+- the protocol step the session stopped at ("in reply to RCPT TO", "MAIL FROM command
+  failed", SMTPRecipientsRefused ...), which favours that step's categories;
+- the transcript: an EHLO reply without STARTTLS before a client error means the
+  server does not offer STARTTLS; a "220 Ready to start TLS" before a TLS error means
+  the port was right and the handshake itself failed.
+
+The result is a vote per category. The matcher adds it to the entries' fuzzy scores
+and, when no entry is confident, answers from it. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Final
+
+from knowledge.model import KnowledgeBase, Signal
+from knowledge.normalize import Evidence
+
+# Each further signal of the same category counts this fraction of the one before.
+DECAY: Final = 0.5
+# The most a category gets from signals alone.
+SIGNAL_CAP: Final = 60.0
+# Code priors: the single category a code table names, then its candidates by rank.
+CODE_CATEGORY: Final = 24.0
+CODE_RANKS: Final = (14.0, 10.0, 8.0, 6.0, 5.0, 4.0, 3.0, 3.0)
+# The protocol step a failure happened at, and a transcript's verdict.
+STEP_BONUS: Final = 8.0
+TRANSCRIPT_BONUS: Final = 34.0
+# When the paste carries an error code, a category the code does not allow keeps this
+# share of its signal vote (a TLS error after a "220 ready" keeps all of it).
+OFF_CODE: Final = 0.6
+
+_QUOTES: Final = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "\u00a0": " "})
+_TOKEN: Final = re.compile(r"\w+")
+_SPACES: Final = re.compile(r"\s+")
+# Scripts written without spaces between words: their phrases are found as substrings.
+_UNSPACED: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
+# MTA log fields ("relay=", "status=") are structure of the log line, not words.
+_LOG_FIELD: Final = re.compile(
+    r"\b(?:to|from|relay|delay|delays|dsn|status|stat|orig_to|ctladdr|proto|helo|size|"
+    r"nrcpt|conn_use|mailer|pri|msgid|tls|client|sasl_method|sasl_username)=",
+    re.IGNORECASE,
+)
+
+# The SMTP command a failure answered, as MTAs, libraries and bounces name it.
+_STEPS: Final = (
+    (
+        "rcpt",
+        re.compile(
+            r"in reply to (?:the )?rcpt to|after rcpt to|rcpt to command failed|"
+            r"rcpt command failed|all recipients were rejected|recipients? refused|"
+            r"smtprecipientsrefused|smtpaddressfailedexception|"
+            r"smtpfailedrecipientexception|recipient address rejected|"
+            r"<<< 5\d\d|rcpt to:<[^>]*>\s*:?\s*5\d\d",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "mail",
+        re.compile(
+            r"in reply to (?:the )?mail from|after mail from|mail from command failed|"
+            r"mail command failed|smtpsenderrefused|smtpsenderfailedexception|"
+            r"sender address rejected",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "data",
+        re.compile(
+            r"in reply to (?:the )?end of data|in reply to (?:the )?data|"
+            r"after end of data|after data|data end command failed|"
+            r"data command failed|message failed: \d|smtpdataerror|"
+            r"failed after i sent the message",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "auth",
+        re.compile(
+            r"in reply to (?:the )?auth|after auth|auth command failed|"
+            r"password command failed|username command failed|"
+            r"smtpauthenticationerror|authenticationfailedexception|invalid login",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "connect",
+        re.compile(
+            r"in reply to (?:the )?(?:initial greeting|banner)|after (?:initial )?"
+            r"connection|greeting:? 5\d\d|banner:? 5\d\d|smtpconnecterror|"
+            r"refused to talk to me",
+            re.IGNORECASE,
+        ),
+    ),
+)
+_STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
+    "rcpt": ("recipient-unknown", "relay-denied", "mailbox-full", "rate-limited"),
+    "mail": (
+        "sender-not-permitted",
+        "sender-authentication",
+        "auth-required",
+        "sender-blocklisted",
+    ),
+    "data": (
+        "sender-blocklisted",
+        "sender-authentication",
+        "message-too-large",
+        "mailbox-full",
+    ),
+    "auth": ("auth-failed", "auth-policy-blocked"),
+    "connect": ("sender-blocklisted", "rate-limited"),
+}
+
+# EHLO keyword lines as transcripts print them: "250-STARTTLS", "S: 250-AUTH ...",
+# "SERVER -> CLIENT: 250-SIZE", "< 250-8BITMIME", "reply: b'250-PIPELINING".
+_EHLO_LINE: Final = re.compile(
+    r"(?:^|[\s:>'\"=b\[])250[- ](?P<word>[A-Z0-9][A-Z0-9-]*)\b", re.MULTILINE
+)
+_EHLO_WORDS: Final = frozenset(
+    {
+        "PIPELINING",
+        "SIZE",
+        "8BITMIME",
+        "ENHANCEDSTATUSCODES",
+        "AUTH",
+        "DSN",
+        "SMTPUTF8",
+        "CHUNKING",
+        "BINARYMIME",
+        "ETRN",
+        "VRFY",
+        "HELP",
+        "STARTTLS",
+        "X-EXPS",
+        "XCLIENT",
+        "XFORWARD",
+        "DELIVERBY",
+        "REQUIRETLS",
+    }
+)
+_WANTS_TLS: Final = re.compile(
+    r"starttls|\btls\b|\bssl\b|secure connection|encrypt|certificate", re.IGNORECASE
+)
+_READY_FOR_TLS: Final = re.compile(
+    r"\b220[ -](?:2\.0\.0 )?(?:ready to start tls|start tls|go ahead|ready for tls|"
+    r"tls go ahead)|"
+    # Any 220 reply within two lines after the client's STARTTLS command.
+    r"(?<![\w-])STARTTLS[ \t'\"\\rn]*$(?:\n[^\n]*){0,2}?\n[^\n]*?(?<![\d.])220[ -]",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A DNS call that failed with an errno ("queryA ETIMEOUT", "getaddrinfo EAI_AGAIN",
+# "lookup smtp.x on 10.0.0.2:53: read: connection refused"): the name did not
+# resolve, whatever the errno says about the DNS server's socket.
+_DNS_CALL: Final = re.compile(
+    r"\b(?:query(?:a|aaaa|mx|any|srv|txt)?|getaddrinfo|gethostbyname|getHostByName|"
+    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read\b|dial )",
+    re.IGNORECASE,
+)
+DNS_CALL_WEIGHT: Final = 34.0
+# A connection to this machine itself that failed: nothing listens there (loopback
+# connections are refused at once, they do not time out).
+_LOOPBACK_FAILURE: Final = re.compile(
+    r"(?:couldn'?t|could not|failed to|unable to|cannot) connect[^\n]{0,60}?"
+    r"(?:localhost|127\.0\.0\.1|\[?::1\]?)\b",
+    re.IGNORECASE,
+)
+LOOPBACK_WEIGHT: Final = 30.0
+# STARTTLS configured for the implicit-TLS port, or implicit TLS for a STARTTLS port:
+# the two ends will not agree on who speaks TLS first.
+_MODE_MISMATCH: Final = re.compile(
+    r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
+    r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)",
+    re.IGNORECASE,
+)
+MODE_WEIGHT: Final = 20.0
+# Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
+_HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
+# Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
+# ("ÇëÊ¹ÓÃÊÚÈ¨Âë") or as Python byte escapes ("\xc7\xeb\xca\xb9").
+_ESCAPED_BYTES: Final = re.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}")
+_LATIN1_RUN: Final = re.compile(r"[\u0080-\u00ff]{4,}")
+_TLS_LEVEL: Final = frozenset(
+    {
+        "tls-port-mismatch",
+        "tls-handshake-failed",
+        "tls-cert-untrusted",
+        "tls-cert-hostname",
+        "tls-cert-expired",
+    }
+)
+# Families whose failures happen before any SMTP reply exists: an error code in the
+# same paste does not speak against them.
+_BEFORE_REPLY: Final = _TLS_LEVEL | {
+    "connection-timeout",
+    "connection-refused",
+    "dns-failure",
+    "starttls-unavailable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One signal found in a paste."""
+
+    text: str
+    category: str
+    weight: float
+    family: str
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """What a paste is made of: signals, codes, the step, and a vote per category."""
+
+    votes: tuple[tuple[str, float], ...] = ()
+    # The part of each vote that comes from signals alone (no code priors).
+    signal_votes: tuple[tuple[str, float], ...] = ()
+    hits: tuple[Hit, ...] = ()
+    codes: tuple[str, ...] = ()
+    allowed: frozenset[str] = frozenset()
+    # A reply code written with its enhanced code ("550 5.1.1", "535-5.7.8"): a
+    # server's reply for certain, not a version number.
+    paired: bool = False
+    step: str | None = None
+    transcript: str | None = None
+    _index: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def vote(self, category: str) -> float:
+        """The vote for one category (0 when nothing points to it)."""
+        return self._index.get(category, 0.0)
+
+    def signal_vote(self, category: str) -> float:
+        """The part of a category's vote that signals alone give."""
+        return dict(self.signal_votes).get(category, 0.0)
+
+    @property
+    def best(self) -> tuple[str, float] | None:
+        """The category with the highest vote, or None."""
+        return self.votes[0] if self.votes else None
+
+    @property
+    def coded(self) -> bool:
+        """True when the paste carries an SMTP error code (4xx/5xx, 4.x.x/5.x.x)."""
+        return bool(self.codes)
+
+    def signals(self) -> list[str]:
+        """Short descriptions of what was found, for the JSON output."""
+        found = [f"code:{c}" for c in self.codes]
+        found += [f"{h.family}:{h.text}" for h in self.hits]
+        if self.step:
+            found.append(f"step:{self.step}")
+        if self.transcript:
+            found.append(f"transcript:{self.transcript}")
+        return found
+
+
+class Recogniser:
+    """
+    Finds signals, codes, the protocol step and the transcript's verdict in a paste.
+
+    Build once per knowledge base; ``recognise`` is pure.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        # Spaced phrases are filed under their longest word; a text wakes only the
+        # phrases whose longest word it contains, then each is confirmed by a
+        # substring search with word boundaries.
+        self._by_word: dict[str, list[tuple[str, Signal]]] = defaultdict(list)
+        self._unspaced: list[tuple[str, Signal]] = []
+        for signal in kb.signals:
+            phrase = _prepare(signal.text)
+            if _UNSPACED.search(phrase):
+                self._unspaced.append((phrase, signal))
+                continue
+            words = _TOKEN.findall(phrase)
+            if not words:
+                continue
+            key = max(words, key=lambda w: (len(w), w))
+            self._by_word[key].append((phrase, signal))
+        self.cue_words: frozenset[str] = frozenset(
+            w for w in self._by_word if not w.isdigit() and len(w) > 3
+        )
+
+    def scan(self, text: str) -> list[Hit]:
+        """Every signal in ``text``; a phrase inside a longer one found drops."""
+        prepared = _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
+        spans: list[tuple[int, int, Signal]] = []
+        for word in set(_TOKEN.findall(prepared)):
+            for phrase, signal in self._by_word.get(word, ()):
+                start = _find(prepared, phrase)
+                if start >= 0:
+                    spans.append((start, start + len(phrase), signal))
+        if _UNSPACED.search(prepared):
+            for phrase, signal in self._unspaced:
+                start = prepared.find(phrase)
+                if start >= 0:
+                    spans.append((start, start + len(phrase), signal))
+        # The longer phrase is the more specific reading: "Relaying disallowed as"
+        # (the From address) beats the "relaying disallowed" inside it.
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0]), s[2].text))
+        hits: list[Hit] = []
+        kept: list[tuple[int, int]] = []
+        for start, end, signal in spans:
+            if any(s <= start and end <= e for s, e in kept):
+                continue
+            kept.append((start, end))
+            hits.append(Hit(signal.text, signal.category, signal.weight, signal.family))
+        return hits
+
+    def recognise(self, text: str, evidence: Evidence, *, mail: bool) -> Structure:
+        """
+        Read ``text`` (the paste's error lines) with its exact ``evidence``.
+
+        ``mail``: the paste is about mail, so a bare reply code counts as one.
+        """
+        hits = self.scan(text)
+        if call := _DNS_CALL.search(text):
+            # The errno after a DNS call describes the lookup, not a connection.
+            hits = [
+                h for h in hits if h.family != "network" or h.category == "dns-failure"
+            ]
+            hits.append(
+                Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
+            )
+        if mode := _MODE_MISMATCH.search(text):
+            hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
+        if mismatch := _HOSTNAME_MISMATCH.search(text):
+            hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
+        if loop := _LOOPBACK_FAILURE.search(text):
+            hits.append(
+                Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
+            )
+        votes: dict[str, float] = defaultdict(float)
+        by_category: dict[str, list[float]] = defaultdict(list)
+        for hit in hits:
+            by_category[hit.category].append(hit.weight)
+        for category, weights in by_category.items():
+            total = sum(
+                w * DECAY**i for i, w in enumerate(sorted(weights, reverse=True))
+            )
+            votes[category] = min(SIGNAL_CAP, total)
+        signal_votes = tuple(sorted(votes.items()))
+        # A bare number is only a code in a mail context, next to a mail signal, or
+        # written as a server writes a reply ("550 5.1.1"): "version 5.1.1" is not.
+        trusted = mail or bool(evidence.pairs) or bool(hits)
+        codes, allowed, priors = (
+            self._codes(evidence, mail=mail) if trusted else ((), set(), {})
+        )
+        ready = _READY_FOR_TLS.search(text) is not None
+        if codes:
+            for category in list(votes):
+                if category not in allowed and not (
+                    category in _BEFORE_REPLY and (ready or category in _TLS_LEVEL)
+                ):
+                    votes[category] *= OFF_CODE
+            for category, prior in priors.items():
+                # A reply code narrows its enhanced code: 554 with 5.7.9 is a policy
+                # rejection, 534 with 5.7.9 an app-password demand.
+                votes[category] += prior if category in allowed else prior * OFF_CODE
+        step = next((name for name, rx in _STEPS if rx.search(text)), None)
+        if step:
+            for category in _STEP_CATEGORIES[step]:
+                if votes.get(category):
+                    votes[category] += STEP_BONUS
+        verdict = _transcript(text)
+        if verdict:
+            votes[verdict] += TRANSCRIPT_BONUS
+        if ready and votes.get("tls-port-mismatch"):
+            # After "220 ready to start TLS" the port was right: the handshake failed.
+            votes["tls-handshake-failed"] += votes.pop("tls-port-mismatch")
+        ranked = tuple(
+            sorted(
+                ((c, v) for c, v in votes.items() if v > 0), key=lambda p: (-p[1], p[0])
+            )
+        )
+        return Structure(
+            votes=ranked,
+            signal_votes=signal_votes,
+            hits=tuple(hits),
+            codes=codes,
+            allowed=frozenset(allowed),
+            paired=bool(evidence.pairs),
+            step=step,
+            transcript=verdict,
+            _index=dict(ranked),
+        )
+
+    def _codes(
+        self, evidence: Evidence, *, mail: bool
+    ) -> tuple[tuple[str, ...], set[str], dict[str, float]]:
+        """Error codes in the paste, the categories they allow, and their priors."""
+        replies = {r for r, _ in evidence.pairs} | (
+            set(evidence.server_replies) if mail or evidence.enhanced_codes else set()
+        )
+        errors = sorted(r for r in replies if r >= 400)
+        enhanced = sorted(c for c in evidence.enhanced_codes if c[0] in "45")
+        codes: list[str] = []
+        allowed: set[str] = set()
+        priors: dict[str, float] = defaultdict(float)
+        # An enhanced code is more specific than its reply code: when both are there,
+        # the enhanced code's categories decide, narrowed by the reply code's.
+        enhanced_sets: list[tuple[str, ...]] = []
+        for code in enhanced:
+            info = self.kb.enhanced(code)
+            codes.append(code)
+            if info is None or not info.categories:
+                continue
+            enhanced_sets.append(info.categories)
+            self._prior(priors, info.categories, info.category)
+        reply_sets: list[tuple[str, ...]] = []
+        for reply in errors:
+            info = self.kb.reply_codes.get(str(reply))
+            codes.append(str(reply))
+            if info is None or not info.categories:
+                continue
+            reply_sets.append(info.categories)
+            self._prior(priors, info.categories, info.category, scale=0.6)
+        for categories in enhanced_sets or reply_sets:
+            allowed.update(categories)
+        if enhanced_sets and reply_sets:
+            narrowed = allowed & {c for s in reply_sets for c in s}
+            allowed = narrowed or allowed
+        return tuple(codes), allowed, priors
+
+    @staticmethod
+    def _prior(
+        priors: dict[str, float],
+        categories: tuple[str, ...],
+        single: str | None,
+        *,
+        scale: float = 1.0,
+    ) -> None:
+        for rank, category in enumerate(categories):
+            bonus = CODE_RANKS[min(rank, len(CODE_RANKS) - 1)]
+            if category == single:
+                bonus = max(bonus, CODE_CATEGORY)
+            priors[category] = max(priors[category], bonus * scale)
+
+
+def _recovered(text: str) -> str:
+    """
+    Text hidden by a wrong character set, decoded, or "" when there is none.
+
+    Runs of byte escapes and of Latin-1 letters are tried as UTF-8, then as GB18030
+    (Chinese providers' replies through libraries that assume Latin-1).
+    """
+    pieces: list[str] = []
+    if "\\x" in text:
+        for run in _ESCAPED_BYTES.findall(text):
+            pieces.append(_decode(bytes(int(h, 16) for h in run.split("\\x")[1:])))
+    if any("\u0080" <= ch <= "\u00ff" for ch in text):
+        for run in _LATIN1_RUN.findall(text):
+            pieces.append(_decode(run.encode("latin-1")))
+    found = [p for p in pieces if p]
+    return "\n" + "\n".join(found) if found else ""
+
+
+def _decode(raw: bytes) -> str:
+    """``raw`` as UTF-8 or GB18030 when it decodes to CJK text, else ""."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            decoded = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _UNSPACED.search(decoded):
+            return decoded
+    return ""
+
+
+def _prepare(text: str) -> str:
+    """Case-folded, quotes unified, runs of white space made one space."""
+    return _SPACES.sub(" ", text.translate(_QUOTES).casefold())
+
+
+def _find(text: str, phrase: str) -> int:
+    """The first occurrence of ``phrase`` that starts and ends on word boundaries."""
+    start = text.find(phrase)
+    while start >= 0:
+        end = start + len(phrase)
+        before_ok = (
+            not phrase[0].isalnum() or start == 0 or not text[start - 1].isalnum()
+        )
+        after_ok = (
+            not phrase[-1].isalnum() or end == len(text) or not text[end].isalnum()
+        )
+        if before_ok and after_ok:
+            return start
+        start = text.find(phrase, start + 1)
+    return -1
+
+
+# The client's STARTTLS command in a transcript ("C: STARTTLS", "<= STARTTLS",
+# "CLIENT -> SERVER: STARTTLS"), then the server's refusal within two lines.
+_STARTTLS_REFUSED: Final = re.compile(
+    r"^[^\n]*?(?<![\w-])STARTTLS[ \t'\\rn]*$(?:\n[^\n]*){0,1}?\n[^\n]*?"
+    r"(?<![\d.])(?:4[0-5]\d|5[0-5]\d)[ -]",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _transcript(text: str) -> str | None:
+    """
+    The verdict a protocol transcript gives on its own.
+
+    An EHLO reply listing extensions without STARTTLS, in a paste where the client
+    wanted TLS, means the server does not offer STARTTLS; so does a STARTTLS command
+    answered with an error.
+    """
+    if "starttls" in text.lower() and _STARTTLS_REFUSED.search(text):
+        return "starttls-unavailable"
+    words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
+    extensions = words & _EHLO_WORDS
+    if len(extensions) < 2 or "STARTTLS" in words:
+        return None
+    if _READY_FOR_TLS.search(text):
+        return None
+    return "starttls-unavailable" if _WANTS_TLS.search(text) else None
