@@ -1,6 +1,8 @@
 """
 What each Slack listener does after it has acked: turn the payload into an engine call
-and the engine's answer into Web API calls.
+and the engine's answer into Web API calls. A queued message whose work fails (Redis
+or Slack before its answer is out and recorded) raises ``NotDoneError``: its worker
+keeps the entry and tries again, and the next attempt looks in the thread first.
 
     calls.py     Web API calls: revoked tokens skipped, failures counted and logged
     answers.py   messages, edits, uploads and mentions answered in their thread
@@ -19,14 +21,17 @@ from typing import Any
 from bot.conversation.engine import Engine
 from bot.slack.handlers.answers import HOW_TO as HOW_TO
 from bot.slack.handlers.answers import HOWTO_CLAIM_SECONDS as HOWTO_CLAIM_SECONDS
+from bot.slack.handlers.answers import THREAD_LOOKUP_LIMIT as THREAD_LOOKUP_LIMIT
 from bot.slack.handlers.answers import UNREADABLE as UNREADABLE
 from bot.slack.handlers.answers import Answers
 from bot.slack.handlers.buttons import DOUBLE_CLICK_SECONDS as DOUBLE_CLICK_SECONDS
 from bot.slack.handlers.buttons import Buttons
 from bot.slack.handlers.calls import WebCalls
+from bot.slack.handlers.calls import transient as transient
 from bot.slack.handlers.handoff import DIRECT_HANDOFF as DIRECT_HANDOFF
 from bot.slack.handlers.handoff import NO_ESCALATION_CHANNEL as NO_ESCALATION_CHANNEL
-from bot.slack.handlers.handoff import EscalationHook as EscalationHook
+from bot.slack.handlers.handoff import TRY_AGAIN as TRY_AGAIN
+from bot.slack.handlers.handoff import HandOff as HandOff
 from bot.slack.handlers.handoff import Handoff
 from bot.slack.lifecycle import TokenGuard
 from bot.slack.messages import incoming_message as incoming_message
@@ -47,7 +52,7 @@ class SlackHandlers:
         self,
         engine: Engine,
         *,
-        escalate: EscalationHook | None = None,
+        escalate: HandOff | None = None,
         guard: TokenGuard | None = None,
         workspaces: Workspaces | None = None,
     ) -> None:

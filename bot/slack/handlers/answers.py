@@ -5,6 +5,7 @@ how-to when someone addresses the bot with nothing to answer.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -12,7 +13,8 @@ from typing import Any, Final
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.conversation.engine import Engine
+from bot.conversation.engine import Engine, Incoming, Turn
+from bot.errors import NotDoneError, StateUnavailableError
 from bot.slack import blocks
 from bot.slack import files as uploads
 from bot.slack.handlers.calls import WebCalls
@@ -26,6 +28,8 @@ from bot.slack.messages import (
     written,
 )
 from bot.slack.workspaces import Workspaces
+
+log = logging.getLogger(__name__)
 
 # A how-to is posted once per message however many events name it (message and
 # app_mention, replicas); the claim outlives Slack's retries.
@@ -46,6 +50,8 @@ UNREADABLE: Final = (
     "I can only read text, so I can't look inside that file. Paste the error message "
     "itself, or upload the log as a text snippet or a .txt file."
 )
+# Answers to one message are looked for among this many thread replies after it.
+THREAD_LOOKUP_LIMIT: Final = 200
 
 
 class Answers:
@@ -68,6 +74,51 @@ class Answers:
         self.guard = guard
         self.workspaces = workspaces
 
+    async def _answered(
+        self, client: AsyncWebClient, incoming: Incoming, *, strict: bool
+    ) -> bool:
+        """
+        True when the thread already holds the bot's answer to this message.
+        """
+        found = await self._call(
+            client,
+            "conversations.replies",
+            strict=strict,
+            channel=incoming.key.channel_id,
+            ts=incoming.key.thread_ts,
+            oldest=incoming.ts,
+            inclusive=True,
+            include_all_metadata=True,
+            limit=THREAD_LOOKUP_LIMIT,
+        )
+        messages = (found or {}).get("messages") or []
+        return any(blocks.answers(m, incoming.ts) for m in messages)
+
+    async def _answer(
+        self, client: AsyncWebClient, incoming: Incoming, turn: Turn, *, strict: bool
+    ) -> None:
+        """
+        Post a turn's reply in its thread, unless a redelivery finds it posted.
+        """
+        reply = turn.reply
+        if reply is None:
+            return
+        if turn.look_first and await self._answered(client, incoming, strict=strict):
+            log.info("reply_found_in_thread key=%s ts=%s", incoming.key, incoming.ts)
+            return
+        await self._call(
+            client,
+            "chat.postMessage",
+            strict=strict,
+            channel=incoming.key.channel_id,
+            thread_ts=incoming.key.thread_ts,
+            text=blocks.reply_text(reply),
+            blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
+            metadata=blocks.reply_metadata(incoming.ts),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
     async def message(
         self,
         body: Mapping[str, Any],
@@ -77,8 +128,23 @@ class Answers:
         mention: bool = False,
     ) -> None:
         """
-        A message, an edit, an upload or a mention: answer it in its thread.
+        A message, an edit, an upload or a mention: answer it in its thread. A queued
+        one whose work fails raises NotDoneError (its worker tries again).
         """
+        try:
+            await self._message(body, client, bot_user_id, mention=mention)
+        except StateUnavailableError as exc:
+            # Only a queued message gets here (see Engine): its worker tries again.
+            raise NotDoneError(f"state unavailable: {exc}") from exc
+
+    async def _message(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        bot_user_id: str | None,
+        *,
+        mention: bool,
+    ) -> None:
         incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
         event = body.get("event") or {}
         message = written(event)
@@ -91,10 +157,16 @@ class Answers:
             workspace = await self.workspaces.get(incoming.key.team_id)
             if not workspace.answers_in(incoming.key.channel_id):
                 return
+        strict = incoming.token is not None
         if (named or direct) and _HUMAN_WORD.search(text):
             # Both the message and the app_mention event get here; asking is once.
             await self.handoff.ask_human(
-                incoming.key, incoming.user_id, client, reason="mention", text=text
+                incoming.key,
+                incoming.user_id,
+                client,
+                reason="mention",
+                text=text,
+                strict=strict,
             )
             return
         unreadable = False
@@ -112,22 +184,17 @@ class Answers:
                     incoming, text="\n".join(t for t in (incoming.text, content) if t)
                 )
         turn = await self.engine.handle_turn(incoming)
-        reply = turn.reply
         if turn.wants_human:
             await self.handoff.ask_human(
-                incoming.key, incoming.user_id, client, reason=turn.reason
-            )
-        if reply is not None:
-            await self._call(
+                incoming.key,
+                incoming.user_id,
                 client,
-                "chat.postMessage",
-                channel=incoming.key.channel_id,
-                thread_ts=incoming.key.thread_ts,
-                text=blocks.reply_text(reply),
-                blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
-                unfurl_links=False,
-                unfurl_media=False,
+                reason=turn.reason,
+                strict=strict,
             )
+        await self._answer(client, incoming, turn, strict=strict)
+        await self.engine.record(incoming.key, turn, strict=strict)
+        if turn.reply is not None:
             return
         if turn.wants_human or turn.duplicate or turn.quiet or incoming.edit:
             return

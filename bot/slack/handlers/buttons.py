@@ -17,7 +17,7 @@ from bot.slack import blocks
 from bot.slack.handlers.calls import WebCalls
 from bot.slack.handlers.handoff import Handoff
 from bot.slack.messages import workspace_of
-from bot.slack.smtpcheck import probe_in_thread
+from bot.slack.smtpcheck import Respond, probe_in_thread
 from bot.state import ThreadKey
 
 # A click on "Run STARTTLS check" within this many seconds of the same one is a double
@@ -71,7 +71,7 @@ class Buttons:
             target = parse_target(value["s"])
         except InputError:
             return
-        if (await self.engine.load(key)).escalated or not await self.engine.claim_once(
+        if await self.engine.quiet(key) or not await self.engine.claim_once(
             f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
         ):
             return
@@ -110,14 +110,21 @@ class Buttons:
         self,
         body: Mapping[str, Any],
         client: AsyncWebClient,
+        ack: Respond,
         workspace: str | None = None,
     ) -> None:
         """
-        "Talk to a human": record it once, tell the thread, hand over to escalation.
+        "Talk to a human": record it before acking (a crash before the record leaves
+        the click unacknowledged, and Slack shows the user it failed), then tell the
+        thread and post the card.
         """
         action = clicked(body, workspace)
-        if action is not None:
-            await self.handoff.ask_human(action[0], action[1], client, reason="button")
+        if action is None:
+            await ack()
+            return
+        await self.handoff.ask_human(
+            action[0], action[1], client, reason="button", ack=ack
+        )
 
     async def choose(
         self,
@@ -132,7 +139,7 @@ class Buttons:
         if action is None or "e" not in action[2]:
             return
         key, user, value = action
-        if (await self.engine.load(key)).escalated:
+        if await self.engine.quiet(key):
             return
         reply = await self.engine.choose(key, user, value["e"])
         if reply is not None:
