@@ -51,6 +51,94 @@ _STRONG_MAIL: Final = (
     "sparkpost",
     "sendinblue",
     "brevo",
+    "sending email",
+    "send email",
+    "sending mail",
+    "send mail",
+    "sending e-mail",
+    "发送邮件",
+    "邮件发送",
+    "发邮件",
+)
+# Words that name the SMTP protocol or an SMTP program itself: mail for certain.
+_SMTP_MARKERS: Final = (
+    "smtp",
+    "ehlo",
+    "helo ",
+    "mail from:",
+    "rcpt to:",
+    "postfix",
+    "exim",
+    "sendmail",
+    "qmail",
+    "nodemailer",
+    "phpmailer",
+    "swiftmailer",
+    "swift_transport",
+    "smtplib",
+    "mailkit",
+    "javax.mail",
+    "jakarta.mail",
+    "com.sun.mail",
+    "mail.smtp",
+    "actionmailer",
+    "net::smtp",
+    "lettre",
+    "gen_smtp",
+    "msmtp",
+    "ssmtp",
+    "swaks",
+)
+# Mail providers whose APIs are reached over HTTPS.
+_MAIL_SERVICES: Final = (
+    "sendgrid",
+    "mailgun",
+    "postmark",
+    "mailjet",
+    "sparkpost",
+    "sendinblue",
+    "brevo",
+    "mandrill",
+    "amazon ses",
+    "amazonses",
+    "sendemail",
+    "sendrawemail",
+    "resend",
+)
+# Names of another protocol or its client: stronger than a mail provider's name.
+_DECISIVE_OTHER: Final = (
+    "httpsconnectionpool",
+    "httpconnectionpool",
+    "requests.exceptions",
+    "urllib3",
+    "for url:",
+    "hy000",
+    "(2026,",
+    "ssl provider",
+    "odbc",
+    "jdbc",
+    "psql",
+    "psycopg",
+    "mongodb",
+    "kafka",
+    "rabbitmq",
+    "amqp",
+    "mqtt",
+    "xmpp",
+    "ldap",
+    "grpc",
+    "rpc error",
+    "webhook",
+    "curl error",
+    "npm err",
+    "registry.npmjs",
+    "packagist",
+    "kubectl",
+    "httprequestexception",
+    "okhttp",
+)
+_DECISIVE_OTHER_RE: Final = re.compile(
+    r"\b(?:sdk|epp)\b|\bapi\.[a-z0-9-]+\.[a-z]{2,}|https?://[^\s'\"]*/api/"
 )
 _WEAK_MAIL: Final = (
     "mail",
@@ -114,6 +202,16 @@ _OTHER_WORDS: Final = (
     "git push",
     "unable to access 'https",
     "curl error",
+    "unable to connect to the server: x509",
+    "k3s",
+    "kubelet",
+    "kube-",
+    "rpc error",
+    "resettransport",
+    "pure-ftpd",
+    "vsftpd",
+    "proftpd",
+    "filezilla",
     "downloading http",
     "could not be downloaded",
     "packagist",
@@ -158,8 +256,6 @@ _OTHER_WORDS: Final = (
     "boto3",
     "accessdenied",
     "net::err",
-    "chrome",
-    "browser",
     "nullpointerexception",
     "keyerror",
     "typeerror",
@@ -172,7 +268,10 @@ _MAIL_PORT: Final = re.compile(
 )
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|xmpp|sftp|ftps?)\b|\bhttp/\d|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
+    # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
+    r"\bapi\.[a-z0-9-]+\.[a-z]{2,}|"
+    r"\bhttp/\d|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # How much of a huge paste is read for context: its head and its tail.
@@ -180,11 +279,24 @@ CONTEXT_SCAN: Final = 30_000
 
 
 def mail_context(text: str) -> tuple[bool, bool]:
-    """(about mail, plainly about other software) for a paste."""
+    """
+    (about mail, about other software) for a paste.
+
+    Both are true for a mail provider's API reached over another protocol.
+    """
     if len(text) > 2 * CONTEXT_SCAN:
         text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
     low = text.lower()
-    if any(word in low for word in _STRONG_MAIL) or _MAIL_PORT.search(low):
+    if any(word in low for word in _SMTP_MARKERS) or _MAIL_PORT.search(low):
+        return True, False
+    # A named other protocol (an HTTPS client's pool, an API host, a database
+    # driver, XMPP) outweighs a mail provider's name: Mailjet's HTTP API is not SMTP.
+    if any(word in low for word in _DECISIVE_OTHER) or _DECISIVE_OTHER_RE.search(low):
+        # A mail provider's API over HTTPS: its sender or quota refusals are still
+        # mail problems, its TLS and connection errors are not (the matcher caps only
+        # the generic categories when both are true).
+        return any(word in low for word in _MAIL_SERVICES), True
+    if any(word in low for word in _STRONG_MAIL):
         return True, False
     if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
         return False, True

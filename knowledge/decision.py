@@ -238,7 +238,8 @@ def _from_structure(
         return best if vote > 0 else None
     # Without a code, words alone ("what should our SPF record be?") are no error:
     # a decisive signal, or several strong ones, must be there.
-    if vote >= limits.structure and (decisive or vote >= 2 * limits.structure):
+    strong = structure.signal_vote(category) >= limits.structure
+    if vote >= limits.structure and (decisive or (mail and strong)):
         return best
     return None
 

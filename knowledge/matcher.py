@@ -65,6 +65,9 @@ ENHANCED_CONFLICT: Final = 15.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
 LOGGING: Final = "client-logging"
+# What an HTTPS or database client's error shares with mail's: transport failures and
+# size limits. A mail provider's API reached over HTTPS answers with the others only.
+TRANSPORT: Final = GENERIC | {"message-too-large"}
 # Pastes longer than this are read for context around their error lines only.
 LOCAL_CONTEXT: Final = 8_000
 CONTEXT_RADIUS: Final = 3
@@ -248,7 +251,7 @@ class Matcher:
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
                 raw -= ANSWERED_PENALTY
-            if other:
+            if other and (not context or entry.category in TRANSPORT):
                 # Plainly another program's error: shown at most as a low alternative.
                 raw = min(raw - OTHER_SOFTWARE_PENALTY, OTHER_SOFTWARE_CEILING)
             elif not mail:
@@ -277,7 +280,13 @@ class Matcher:
             evidence,
             server,
             mail=context,
-            structure=None if other else structure,
+            structure=(
+                None
+                if other and not context
+                else structure.without(TRANSPORT)
+                if other
+                else structure
+            ),
         )
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from knowledge.model import KnowledgeBase, Signal
@@ -183,10 +183,28 @@ LOOPBACK_WEIGHT: Final = 30.0
 _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
     r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
-    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)",
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
+    # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
+    r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b",
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+_AFTER_READY: Final = re.compile(
+    r"enable_?crypto|handshake|ssl routines|reset by peer|certificate|ssl: |tls: ",
+    re.IGNORECASE,
+)
+# Asking for or about the client's own transcript: debug output, a logger, a verbose
+# mode, a protocol log. Written as words, not as a log line's level ("DEBUG --").
+_LOGGING_INTENT: Final = re.compile(
+    r"(?<![\w.])(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
+    r"smtp_?debug|SMTPDebug|smtpDebug|mail\.debug|set_debuglevel|debuglevel|"
+    r"[Ll]ogg(?:ing|er)|[Vv]erbose|transaction log|protocol log|session log|"
+    r"[Pp]rotokollierung|[Jj]ournalisation|depuración|registro de depuración|"
+    r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|日志|デバッグ|ログ)"
+    r"(?![\w=])"
+)
+LOGGING_WEIGHT: Final = 30.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -256,6 +274,19 @@ class Structure:
     def coded(self) -> bool:
         """True when the paste carries an SMTP error code (4xx/5xx, 4.x.x/5.x.x)."""
         return bool(self.codes)
+
+    def without(self, categories: frozenset[str]) -> Structure:
+        """The same structure with no votes for ``categories``."""
+        votes = tuple((c, v) for c, v in self.votes if c not in categories)
+        return replace(
+            self,
+            votes=votes,
+            signal_votes=tuple(
+                (c, v) for c, v in self.signal_votes if c not in categories
+            ),
+            allowed=self.allowed - categories,
+            _index=dict(votes),
+        )
 
     def signals(self) -> list[str]:
         """Short descriptions of what was found, for the JSON output."""
@@ -337,6 +368,11 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
+            # The server said "go ahead" and the TLS layer then failed.
+            hits.append(
+                Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
+            )
         if mode := _MODE_MISMATCH.search(text):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         if mismatch := _HOSTNAME_MISMATCH.search(text):
@@ -345,6 +381,15 @@ class Recogniser:
             hits.append(
                 Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
             )
+        # A question about seeing the SMTP conversation, with no error of its own.
+        if (
+            mail
+            and not evidence.enhanced_codes
+            and not evidence.server_replies
+            and not any(h.weight >= 30 for h in hits)
+            and (intent := _LOGGING_INTENT.search(text))
+        ):
+            hits.append(Hit(intent.group(0), "client-logging", LOGGING_WEIGHT, "rule"))
         votes: dict[str, float] = defaultdict(float)
         by_category: dict[str, list[float]] = defaultdict(list)
         for hit in hits:
@@ -362,7 +407,8 @@ class Recogniser:
             self._codes(evidence, mail=mail) if trusted else ((), set(), {})
         )
         ready = _READY_FOR_TLS.search(text) is not None
-        if codes:
+        # A code that allows no category (501 syntax error) does not speak against any.
+        if codes and allowed:
             for category in list(votes):
                 if category not in allowed and not (
                     category in _BEFORE_REPLY and (ready or category in _TLS_LEVEL)

@@ -129,16 +129,19 @@ _VALUES: Final = {
 KEY_HINTS: Final = ("pass", "pwd", "secret", "credential", "token", "key")
 # Values after a secret-looking name that are SMTP codes, placeholders or prose.
 NOT_SECRET: Final = re.compile(
-    r"^(?:[2-5]\d\d|[245]\.\d{1,3}\.\d{1,3}|\*+|x+|\.+|<[^>]*>|\$\{?\w+\}?|%\w+%|"
+    r"^(?:[2-5]\d\d|[245]\.\d{1,3}\.\d{1,3}|\*+|x+|\.+|<[^>]*>|"
     r"none|null|nil|undefined|true|false|yes|no|on|off|required|incorrect|invalid|"
     r"wrong|expired|empty|missing|blank|hidden|redacted|secret|password|changeme)$",
     re.IGNORECASE,
 )
+# An unquoted value that names a variable ($pass, ${SMTP_PASS}, %PASS%) is a
+# reference, not the secret; quoted, "$..." is as literal as any other string.
+_VARIABLE: Final = re.compile(r"^(?:\$\{?[A-Za-z_]\w*\}?|%[A-Za-z_]\w*%)$")
 # Command-line flags that take a password: swaks --auth-password/-ap, sendEmail -xp,
 # blat -pw, curl -u/--user user:password, msmtp/mutt style --passwd=.
 _FLAGS: Final = re.compile(
     r"(?P<lead>(?<!\S)(?:--[\w-]*pass(?:word|wd)?|-ap|-xp|-pw)(?:=|[ \t]+)"
-    r"(?P<quote>[\"']?))(?!-)(?!{mark})(?P<value>[^\s\"']+)"
+    r"(?P<quote>[\"']?))(?!--[A-Za-z])(?!{mark})(?P<value>[^\s\"']+)"
     r"|(?P<ulead>(?<!\S)(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:)(?!{mark})"
     r"(?P<uvalue>[^\s\"']+)".replace("{mark}", _MARK)
 )
@@ -244,6 +247,8 @@ def _key_values(text: str) -> str:
             continue
         value = found.group()
         if value.startswith(REDACTED) or NOT_SECRET.match(value.strip()):
+            continue
+        if not lead.group("quote") and _VARIABLE.match(value):
             continue
         out += [text[last : lead.end()], REDACTED]
         last = found.end()

@@ -75,8 +75,10 @@ def _settings(environ: Mapping[str, str], out: TextIO) -> Settings | int:
 
 NO_TOKENS: Final = (
     "No Slack tokens are configured. Set SLACK_BOT_TOKEN and SLACK_APP_TOKEN "
-    "(Socket Mode), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET with --http; see "
-    "docs/slack.md. To try the bot without Slack, run `smtpbot console`."
+    "(Socket Mode), or SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET with --http; to serve "
+    "every workspace that installs the app, SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and "
+    "SLACK_SIGNING_SECRET with --http; see docs/slack.md. To try the bot without "
+    "Slack, run `smtpbot console`."
 )
 
 
@@ -125,6 +127,7 @@ def work_command(
     priority: str,
     out: TextIO,
     parent: int | None = None,
+    replaces: int | None = None,
 ) -> int:
     """
     ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
@@ -151,5 +154,7 @@ def work_command(
     log.info(
         "worker_ready priority=%s redis_timeout=%.1fs", got, settings.redis_timeout
     )
-    until_signalled(lambda stop: work(settings, stop=stop, parent=parent))
+    until_signalled(
+        lambda stop: work(settings, stop=stop, parent=parent, replaces=replaces)
+    )
     return 0

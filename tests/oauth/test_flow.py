@@ -241,7 +241,7 @@ async def test_an_expired_state_is_refused(
     prefix: str,
 ) -> None:
     """
-    With SLACK_STATE_EXPIRATION_SECONDS=1, a callback two seconds later is refused and
+    With SLACK_STATE_EXPIRATION_SECONDS=1, a callback 1.5 s later is refused and
     nothing is stored.
     """
     settings = make_settings(SLACK_STATE_EXPIRATION_SECONDS="1")

@@ -45,7 +45,10 @@ pytestmark = pytest.mark.slow
 # Variables of the developer's shell that would leak into the processes under test.
 FOREIGN = ("SLACK_", "REDIS_", "PROBE_", "SUPPORT_", "ADMIN_", "ESCALATION_", "LOG_")
 # How long a state lives in these processes (the expired-state case waits it out).
-STATE_SECONDS = 2
+STATE_SECONDS = 4
+# "Within a couple of seconds" no Redis record holds a revoked token (the bound
+# leaves room for a busy shared machine; it takes milliseconds).
+REVOKED_WITHIN = 3.0
 
 
 @contextlib.contextmanager
@@ -255,7 +258,7 @@ async def revoked_and_uninstalled(
     prefix: str,
 ) -> None:
     """
-    tokens_revoked for alpha and app_uninstalled for the org: within two seconds
+    tokens_revoked for alpha and app_uninstalled for the org: within a couple of seconds
     their bots are gone from Redis, their pastes get no call, beta still gets answers.
     """
     alpha, beta, org = teams["alpha"], teams["beta"], teams["org"]
@@ -267,7 +270,7 @@ async def revoked_and_uninstalled(
         await post_event(at_a, lifecycle_for(org, {"type": "app_uninstalled"})) == 200
     )
     fake.revoked |= {alpha.token, org.token}
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + REVOKED_WITHIN
     while await bot_keys(redis_url, f"{prefix}install:T0ALPHA:bot") + await bot_keys(
         redis_url, f"{prefix}*E0ORG*"
     ):

@@ -27,6 +27,9 @@ from tests.support.kb import STARTTLS_PASTE
 from tests.support.slack import CHANNEL, FakeSlack, Install, message_event
 
 Replicas = tuple[Front, Front]
+# "Within a couple of seconds" no Redis record holds a revoked token (the bound
+# leaves room for a busy shared machine; it takes milliseconds).
+REVOKED_WITHIN = 3.0
 
 
 @pytest.fixture
@@ -149,9 +152,9 @@ async def test_a_revoked_bot_token_leaves_redis_and_silences_that_team(
     prefix: str,
 ) -> None:
     """
-    tokens_revoked naming team A's bot: within two seconds no Redis record holds its
-    token, A's next paste is acked with no Web API call, and team B is still
-    answered with its own token.
+    tokens_revoked naming team A's bot: within a couple of seconds no Redis record
+    holds its token, A's next paste is acked with no Web API call, and team B is
+    still answered with its own token.
     """
     one, two = replicas
     alpha, beta = installed["alpha"], installed["beta"]
@@ -161,7 +164,7 @@ async def test_a_revoked_bot_token_leaves_redis_and_silences_that_team(
     )
     assert await post_event(one.http, revoked) == 200
     fake_slack.revoked.add(alpha.token)
-    deadline = asyncio.get_running_loop().time() + 2
+    deadline = asyncio.get_running_loop().time() + REVOKED_WITHIN
     while await values_hold(redis_url, prefix, alpha.token):
         assert asyncio.get_running_loop().time() < deadline, "token still in Redis"
         await asyncio.sleep(0.05)
@@ -190,7 +193,7 @@ async def test_an_uninstalled_org_is_forgotten_and_silent(
     org, alpha = installed["org"], installed["alpha"]
     gone = lifecycle_for(org, {"type": "app_uninstalled"})
     assert await post_event(two.http, gone) == 200
-    deadline = asyncio.get_running_loop().time() + 2
+    deadline = asyncio.get_running_loop().time() + REVOKED_WITHIN
     while await values_hold(redis_url, prefix, org.token):
         assert asyncio.get_running_loop().time() < deadline, "token still in Redis"
         await asyncio.sleep(0.05)

@@ -437,7 +437,9 @@ _SECRET = st.text(
     ),
     min_size=10,
     max_size=24,
-).filter(lambda s: sum(c.isalnum() for c in s) >= 8)
+    # An unquoted "$NAME" after "=" reads as a variable reference, and "--name" after
+    # a flag as the next flag, not as a password.
+).filter(lambda s: sum(c.isalnum() for c in s) >= 8 and not s.startswith(("$", "--")))
 
 
 def _b64(text: str) -> str:
