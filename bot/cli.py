@@ -173,7 +173,15 @@ def run(http: bool, host: str, port: int | None, workers: int) -> None:
     "`run --workers` gives its workers, so that acks always come first).",
 )
 @click.option("--parent-pid", type=int, default=None, hidden=True)
-def work(priority: str, parent_pid: int | None) -> None:
+@click.option(
+    "--replaces",
+    type=int,
+    default=None,
+    metavar="PID",
+    help="Take over at once the unfinished messages of the dead worker PID on this "
+    "host (what `run --workers` does when it restarts one).",
+)
+def work(priority: str, parent_pid: int | None, replaces: int | None) -> None:
     """
     Answer the support messages HTTP-mode fronts have queued in Redis.
 
@@ -184,7 +192,13 @@ def work(priority: str, parent_pid: int | None) -> None:
 
     _setup_logging()
     sys.exit(
-        work_command(os.environ, priority=priority, out=sys.stderr, parent=parent_pid)
+        work_command(
+            os.environ,
+            priority=priority,
+            out=sys.stderr,
+            parent=parent_pid,
+            replaces=replaces,
+        )
     )
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Final, TypedDict, TypeVar
 
 from bot.errors import ConfigError
+from bot.redis_url import RedisUrlError, is_sentinel
+from bot.redis_url import check as check_redis_url
 
 _N = TypeVar("_N", int, float)
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -297,6 +299,9 @@ class Settings:
     escalation_reclaim_seconds: float = 60.0
     # How often each replica looks for hand-offs to take over and SLA reminders due.
     escalation_tick_seconds: float = 20.0
+    # A queued message a worker took and has not finished this long after is taken
+    # over by another (its worker died): long enough for a slow answer to finish.
+    intake_reclaim_seconds: float = 60.0
     probe_allow_cidrs: tuple[IPNetwork, ...] = ()
     probe_ports: frozenset[int] = DEFAULT_PROBE_PORTS
     # Whole-probe budget; Slack users wait for it, so keep it short.
@@ -315,6 +320,11 @@ class Settings:
     # Redis must answer fast or be treated as down: the bot answers without state.
     redis_timeout: float = 1.0
     redis_max_connections: int = 32
+    # Writes that must survive a failover (queued events, claims, escalations) wait
+    # for this many replicas to confirm them (WAIT); 0 waits for none.
+    redis_wait_replicas: int = 0
+    # How long such a write waits for its replicas before it counts as failed.
+    redis_wait_timeout: float = 0.5
     log_level: str = "INFO"
 
     @property
@@ -384,6 +394,15 @@ class Settings:
                 f"expected an emoji name like sos, got {reaction!r}",
             )
         escalation = _ids(env, "ESCALATION_CHANNEL")
+        redis_url = env.get("REDIS_URL", "").strip() or None
+        if redis_url is not None:
+            try:
+                check_redis_url(redis_url)
+            except RedisUrlError as exc:
+                raise ConfigError("REDIS_URL", str(exc)) from None
+        # A Sentinel group has replicas to fail over to: by default a write counts
+        # once one of them has it, so a failover loses nothing the bot confirmed.
+        wait_default = 1 if redis_url is not None and is_sentinel(redis_url) else 0
         if len(escalation) > 1:
             raise ConfigError("ESCALATION_CHANNEL", "give one channel id")
         bot_token = _token(env, "SLACK_BOT_TOKEN", ("xoxb-", "xoxp-"))
@@ -396,7 +415,7 @@ class Settings:
             )
             or DEFAULT_SLACK_API_URL,
             **_oauth(env, bot_token),
-            redis_url=_url(env, "REDIS_URL", None, ("redis", "rediss", "unix")),
+            redis_url=redis_url,
             redis_prefix=prefix,
             support_channels=_ids(env, "SUPPORT_CHANNELS"),
             admin_users=_ids(env, "ADMIN_USERS"),
@@ -414,6 +433,9 @@ class Settings:
             ),
             escalation_tick_seconds=_float(
                 env, "ESCALATION_TICK_SECONDS", 20.0, low=0.1, high=3600.0
+            ),
+            intake_reclaim_seconds=_float(
+                env, "INTAKE_RECLAIM_SECONDS", 60.0, low=0.1, high=86_400.0
             ),
             probe_allow_cidrs=_cidrs(env, "PROBE_ALLOW_CIDRS"),
             probe_ports=_ports(env, "PROBE_PORTS"),
@@ -437,6 +459,12 @@ class Settings:
             redis_timeout=_float(env, "REDIS_TIMEOUT", 1.0, low=0.05, high=30.0),
             redis_max_connections=_int(
                 env, "REDIS_MAX_CONNECTIONS", 32, low=1, high=1000
+            ),
+            redis_wait_replicas=_int(
+                env, "REDIS_WAIT_REPLICAS", wait_default, low=0, high=16
+            ),
+            redis_wait_timeout=_float(
+                env, "REDIS_WAIT_TIMEOUT", 0.5, low=0.01, high=10.0
             ),
             log_level=level,
         )

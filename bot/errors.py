@@ -6,7 +6,8 @@ Errors the bot raises, each fit to show a user.
     ├── KnowledgeError(BotError, ValueError)             carries path (and line)
     ├── InputError(BotError, ValueError)                 bad user text or arguments
     ├── ProbeRefusedError(BotError, PermissionError)     refused by the probe policy
-    └── StateUnavailableError(BotError, ConnectionError) Redis unreachable
+    ├── StateUnavailableError(BotError, ConnectionError) Redis unreachable
+    └── NotDoneError(BotError)                           queued work to try again
 """
 
 from __future__ import annotations
@@ -54,3 +55,8 @@ class ProbeRefusedError(BotError, PermissionError):
 
 class StateUnavailableError(BotError, ConnectionError):
     """The state store (Redis) cannot be reached."""
+
+
+class NotDoneError(BotError):
+    """A queued message's work could not be finished now (Redis or Slack failed); its
+    entry stays in the queue and is tried again."""

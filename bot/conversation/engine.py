@@ -2,11 +2,16 @@
 The conversation engine shared by Slack and the terminal console.
 
 It decides what to say to a message given the thread so far, runs probes under the rate
-limits and the port policy, and records everything (redacted) in the state store. When
-the
-store is unavailable it carries on without state: answers still go out, a small
-in-process
-memory prevents answering one message twice, and the failure is counted.
+limits and the port policy, and records everything (redacted) in the state store.
+
+A turn is recorded after its answer is out (``handle_turn``, post, ``record``): an
+answer recorded first and then lost in a crash would make the redelivered message look
+done. A queued message (it has a delivery token) needs its state: when the store is
+unavailable the error reaches the worker, which keeps the message and tries again.
+Without a token (Socket Mode) the engine carries on without state only where it cannot
+be wrong: a new top-level message is answered (a small in-process memory stops Slack's
+retries to this replica), a reply in a thread stays unanswered, since the thread may be
+with a human.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from bot.state import (
     ThreadKey,
 )
 from bot.state.model import STORED_TEXT_LIMIT, Command
+from bot.state.store import Claim
 from knowledge.matcher import Decision, Diagnosis, Matcher
 from knowledge.normalize import MAX_TEXT
 
@@ -135,34 +141,68 @@ class Engine:
             self.metrics.redis_errors.inc()
             log.warning("learning_update_failed error=%s", exc)
 
-    async def load(self, key: ThreadKey) -> Conversation:
+    async def load(self, key: ThreadKey, *, strict: bool = False) -> Conversation:
         """
-        The thread's state, or an empty one when the store is unavailable.
+        The thread's state, or an empty one when the store is unavailable (with
+        ``strict``, StateUnavailableError instead).
         """
         try:
             return (await self.store.begin(key))[1]
         except StateUnavailableError as exc:
             self.metrics.redis_errors.inc()
             log.warning("state_load_failed key=%s error=%s", key, exc)
+            if strict:
+                raise
             return Conversation(key)
+
+    async def quiet(self, key: ThreadKey) -> bool:
+        """
+        True when the bot must say nothing in the thread: it is with a human, or the
+        store cannot tell whether it is.
+        """
+        try:
+            return (await self.load(key, strict=True)).escalated
+        except StateUnavailableError:
+            return True
 
     async def handle_message(self, message: Incoming) -> Reply | None:
         """
         Answer one message, or None to stay silent (duplicate, escalated, nothing
         useful).
         """
-        return (await self.handle_turn(message)).reply
+        turn = await self.handle_turn(message)
+        await self.record(message.key, turn)
+        return turn.reply
 
     async def handle_turn(self, message: Incoming) -> Turn:
         """
         Answer one message; ``wants_human`` when a follow-up after an answer matched
         nothing but reads like an error (the bot cannot help: escalate).
         """
-        if message.dedupe and self._seen_before(message.dedupe):
+        # A queued message comes back until it is done: only Redis may call it a
+        # duplicate, never this process's memory of an attempt that failed.
+        if (
+            message.token is None
+            and message.dedupe
+            and self._seen_before(message.dedupe)
+        ):
             self.metrics.deduplicated.inc()
             return Turn(None, duplicate=True)
         async with self._slots:
             return await self._handle(message)
+
+    async def record(self, key: ThreadKey, turn: Turn, *, strict: bool = False) -> None:
+        """
+        Record a turn once its answer is out; with ``strict`` an unavailable store
+        raises StateUnavailableError (the caller tries the message again).
+        """
+        if strict:
+            await self.store.append(key, *turn.records, also=turn.also)
+        else:
+            await self._append(key, *turn.records, also=turn.also)
+        gap = turn.gap
+        if gap is not None:
+            await self._learn(lambda ln: ln.unmatched(gap, workspace=key.team_id))
 
     async def _handle(self, message: Incoming) -> Turn:
         """
@@ -185,16 +225,23 @@ class Engine:
                 self.metrics.matches.labels(early.category, str(early.decision)).inc()
                 return Turn(None)
         try:
-            claimed, conversation = await self.store.begin(
-                message.key, dedupe=message.dedupe
+            claim, conversation = await self.store.begin(
+                message.key, dedupe=message.dedupe, token=message.token
             )
         except StateUnavailableError as exc:
             self.metrics.redis_errors.inc()
             log.warning("state_begin_failed key=%s error=%s", message.key, exc)
-            claimed, conversation = True, Conversation(message.key)
-        if not claimed:
+            if message.token is not None:
+                raise
+            if message.key.thread_ts != message.ts:
+                # Fail closed: without state nothing proves that no human has taken
+                # this thread over.
+                return Turn(None)
+            claim, conversation = Claim.NEW, Conversation(message.key)
+        if claim is Claim.TAKEN:
             self.metrics.deduplicated.inc()
             return Turn(None, duplicate=True)
+        look_first = claim is Claim.OURS or message.retried
         text = redact(message.text)
         alone = early if early is not None else self.matcher.diagnose(text)
         diagnosis = (
@@ -213,8 +260,7 @@ class Engine:
             at=self._clock(),
         )
         if conversation.escalated:
-            await self._append(message.key, seen)
-            return Turn(None, quiet=True)
+            return Turn(None, quiet=True, records=(seen,))
         self.metrics.matches.labels(diagnosis.category, str(diagnosis.decision)).inc()
         server = named or conversation.latest_server(user_id=message.user_id)
         reply = decide_reply(diagnosis, conversation, server, new_server=named)
@@ -227,8 +273,7 @@ class Engine:
             if pointed_back(earlier, conversation):
                 # Pointed back once already and the error is still there: the fix
                 # did not help.
-                await self._append(message.key, seen)
-                return Turn(None, wants_human=True, reason="repeated")
+                return Turn(None, wants_human=True, reason="repeated", records=(seen,))
             reply = repeat_reply(earlier)
         records: list[Record] = [seen]
         if reply is not None:
@@ -253,12 +298,12 @@ class Engine:
             if reply is not None and answered and self.learning is not None
             else []
         )
-        await self._append(message.key, *records, also=also)
         error_like = looks_like_error(text)
-        if not answered and diagnosis.decision == Decision.NONE and error_like:
-            await self._learn(
-                lambda ln: ln.unmatched(text, workspace=message.key.team_id)
-            )
+        gap = (
+            text
+            if not answered and diagnosis.decision == Decision.NONE and error_like
+            else None
+        )
         # A follow-up error after an answer that gets nothing new: the bot is stuck.
         # An edit is never a reason to hand over (it restates a message already seen).
         stuck = (
@@ -268,7 +313,14 @@ class Engine:
             and earlier is None
             and not message.edit
         )
-        return Turn(reply, wants_human=stuck)
+        return Turn(
+            reply,
+            wants_human=stuck,
+            records=tuple(records),
+            also=tuple(also),
+            gap=gap,
+            look_first=look_first,
+        )
 
     async def choose(self, key: ThreadKey, user_id: str, entry_id: str) -> Reply | None:
         """

@@ -20,7 +20,7 @@ from bot.conversation.replies import (
     diagnosis_reply,
     probe_offer_reply,
 )
-from bot.state.model import Command, Conversation, OfferRecord, ThreadKey
+from bot.state.model import Command, Conversation, OfferRecord, Record, ThreadKey
 from knowledge.matcher import Decision, Diagnosis, Matcher
 
 # Earlier messages of the same user that give a follow-up its context.
@@ -56,6 +56,11 @@ class Incoming:
     dedupe: tuple[str, ...] = ()
     # An edit of an earlier message: answered only when it says something new.
     edit: bool = False
+    # One delivery of the message (a queued entry's id): it is retried until done,
+    # so state must be read (never guessed) and a redelivery looks before posting.
+    token: str | None = None
+    # Slack sent it again (it saw no ack in time): an answer may be out already.
+    retried: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +80,8 @@ class HumanRequest:
 @dataclass(frozen=True, slots=True)
 class Turn:
     """
-    The engine's answer to a message, and whether the thread now needs a human.
+    The engine's answer to a message, whether the thread now needs a human, and what
+    to record once the answer is out (``Engine.record``).
     """
 
     reply: Reply | None
@@ -87,6 +93,13 @@ class Turn:
     duplicate: bool = False
     # The thread is with a human: the bot says nothing there, how-tos included.
     quiet: bool = False
+    records: tuple[Record, ...] = ()
+    also: tuple[Command, ...] = ()
+    # An error that matched nothing, for the learning loop's gaps.
+    gap: str | None = None
+    # The answer may have reached the thread already (a redelivery or a Slack retry):
+    # look there before posting it.
+    look_first: bool = False
 
 
 class Learning(Protocol):

@@ -44,6 +44,19 @@ class Status(enum.StrEnum):
         return self in {Status.OPEN, Status.CLAIMED}
 
 
+class Asked(enum.Enum):
+    """
+    What became of a request for a human.
+    """
+
+    # Recorded: a card and a thread notice will follow, whatever crashes meanwhile.
+    ACCEPTED = "accepted"
+    # The thread is with a human already (or was resolved).
+    ALREADY = "already"
+    # Nothing could be recorded (Redis unreachable): the asker must try again.
+    UNAVAILABLE = "unavailable"
+
+
 class Reason(enum.StrEnum):
     """
     What asked for the human.
@@ -96,6 +109,8 @@ class Escalation:
     permalink: str | None = None
     card_channel: str | None = None
     card_ts: str | None = None
+    # The notice posted in the thread (the asker has been told), once it is out.
+    notice_ts: str | None = None
     claimed_by: str | None = None
     claimed_at: float | None = None
     closed_by: str | None = None
@@ -138,6 +153,7 @@ class Escalation:
             "permalink": self.permalink,
             "card_channel": self.card_channel,
             "card_ts": self.card_ts,
+            "notice_ts": self.notice_ts,
             "claimed_by": self.claimed_by,
             "claimed_at": self.claimed_at,
             "closed_by": self.closed_by,
@@ -175,6 +191,7 @@ class Escalation:
                 permalink=fields.get("permalink"),
                 card_channel=fields.get("card_channel"),
                 card_ts=fields.get("card_ts"),
+                notice_ts=fields.get("notice_ts"),
                 claimed_by=fields.get("claimed_by"),
                 claimed_at=_float(fields.get("claimed_at")),
                 closed_by=fields.get("closed_by"),

@@ -13,7 +13,11 @@ Keys (under the configured prefix):
 
 Accepting, claiming and closing are each one Lua script, so they are atomic across
 replicas: the first Claim wins, an escalation is accepted once per thread, and a record
-never exists without its stream entry and timer. Redis errors become
+never exists without its stream entry, its timer and the thread's "with a human"
+record (the record is the outbox: the thread notice and the card are posted from it,
+each noted in it once posted). With replicas to wait for, each script is followed by
+WAIT, so what the bot acted on survives a failover. The consumer group is recreated
+whenever Redis reports it missing (NOGROUP: Redis lost its data). Redis errors become
 ``StateUnavailableError`` here and nowhere else.
 """
 
@@ -28,7 +32,9 @@ from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import StateUnavailableError
 from bot.escalation.model import Escalation, Status
-from bot.state.redis_store import delete_matching, glob_escape
+from bot.state import ThreadKey
+from bot.state.connect import Replication
+from bot.state.redis_store import conversation_key, delete_matching, glob_escape
 
 # The consumer group that posts cards; every replica is one consumer in it.
 GROUP: Final = "cards"
@@ -42,10 +48,16 @@ local status = redis.call('HGET', KEYS[1], 'status')
 if status and status ~= '{Status.HANDED_BACK}' then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 and not status then return 0 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*', 'key', ARGV[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*',
+                         'key', ARGV[1])
+redis.call('HSET', KEYS[1], 'entry', entry)
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('RPUSH', KEYS[5], ARGV[4])
+  redis.call('EXPIRE', KEYS[5], ARGV[5])
+end
 return 1
 """
 
@@ -85,18 +97,25 @@ class EscalationStore:
         *,
         prefix: str = "smtpbot:",
         retention_seconds: int = 30 * 24 * 3600,
+        replication: Replication | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._retention = retention_seconds
+        self._replication = replication or Replication(client)
         self.stream = f"{prefix}esc:stream"
         self.sla = f"{prefix}esc:sla"
         self.open = f"{prefix}esc:open"
-        self._group_ready = False
         self._accept = client.register_script(_ACCEPT)
         self._claim = client.register_script(_CLAIM)
         self._close = client.register_script(_CLOSE)
         self._release = client.register_script(_RELEASE)
+
+    def conversation_key(self, key: ThreadKey) -> str:
+        """
+        The Redis key of the escalated thread's conversation records.
+        """
+        return conversation_key(self._prefix, key)
 
     def record_key(self, key: str) -> str:
         """
@@ -110,21 +129,59 @@ class EscalationStore:
         """
         try:
             return await operation()
+        except StateUnavailableError:
+            raise  # already ours (replicas did not confirm a write)
         except (RedisError, OSError) as exc:
             raise StateUnavailableError(
                 f"escalation store unavailable: {type(exc).__name__}"
             ) from exc
 
-    async def accept(self, escalation: Escalation, *, due: float) -> bool:
+    async def _durable(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """
-        Store a new escalation, queue its card and start its SLA timer, atomically.
+        Run a write script and, with replicas configured, WAIT until they have it.
+        """
+
+        async def run() -> Any:
+            target = await self._replication.target()
+            async with self._client.pipeline(transaction=False) as pipe:
+                await script(keys=keys, args=args, client=pipe)
+                self._replication.wait(pipe, target)
+                return self._replication.confirm(await pipe.execute(), target)[0]
+
+        return await self._call(run)
+
+    async def accept(
+        self,
+        escalation: Escalation,
+        *,
+        due: float,
+        thread: tuple[str, str, int] | None = None,
+    ) -> bool:
+        """
+        Store a new escalation, queue its delivery, start its SLA timer and (with
+        ``thread``: the conversation's key, a record to append, its TTL) mark the
+        thread as with a human, atomically.
 
         Returns False when the thread was escalated already.
         """
+        conversation, record, ttl = thread or ("", "", 0)
         flat = [part for item in escalation.to_fields().items() for part in item]
-        args = [escalation.id, repr(due), repr(escalation.created_at), *flat]
-        keys = [self.record_key(escalation.id), self.stream, self.sla, self.open]
-        return bool(await self._call(lambda: self._accept(keys=keys, args=args)))
+        args = [
+            escalation.id,
+            repr(due),
+            repr(escalation.created_at),
+            record,
+            str(ttl),
+            *flat,
+        ]
+        keys = [
+            self.record_key(escalation.id),
+            self.stream,
+            self.sla,
+            self.open,
+            conversation or self.record_key(escalation.id),
+        ]
+        return bool(await self._durable(self._accept, keys, args))
 
     async def get(self, key: str) -> Escalation | None:
         """
@@ -148,13 +205,21 @@ class EscalationStore:
             lambda: self._client.hset(self.record_key(key), mapping=mapping)
         )
 
+    async def set_notice(self, key: str, *, ts: str) -> None:
+        """
+        Record the thread notice as posted (the asker has been told).
+        """
+        await self._call(
+            lambda: self._client.hset(self.record_key(key), "notice_ts", ts)
+        )
+
     async def claim(self, key: str, *, user_id: str, at: float) -> bool:
         """
         Claim an open escalation; only the first caller gets True.
         """
         keys = [self.record_key(key), self.sla]
         args = [user_id, repr(at), key]
-        return bool(await self._call(lambda: self._claim(keys=keys, args=args)))
+        return bool(await self._durable(self._claim, keys, args))
 
     async def close(self, key: str, status: Status, *, user_id: str, at: float) -> bool:
         """
@@ -162,7 +227,7 @@ class EscalationStore:
         """
         keys = [self.record_key(key), self.sla, self.open]
         args = [str(status), user_id, repr(at), key, str(self._retention)]
-        return bool(await self._call(lambda: self._close(keys=keys, args=args)))
+        return bool(await self._durable(self._close, keys, args))
 
     async def active(self) -> list[Escalation]:
         """
@@ -185,11 +250,9 @@ class EscalationStore:
 
     async def ensure_group(self) -> None:
         """
-        Create the stream and its consumer group once (from the start of the stream,
-        so that entries added before the group existed are delivered too).
+        Create the stream and its consumer group if missing (from the start of the
+        stream, so that entries added before the group existed are delivered too).
         """
-        if self._group_ready:
-            return
 
         async def run() -> None:
             try:
@@ -201,14 +264,25 @@ class EscalationStore:
                     raise
 
         await self._call(run)
-        self._group_ready = True
+
+    async def _grouped(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        """
+        Run a consumer-group command; when Redis says the group is gone (it lost its
+        data), create it again and retry once.
+        """
+        try:
+            return await self._call(operation)
+        except StateUnavailableError as exc:
+            if not missing_group(exc.__cause__):
+                raise
+        await self.ensure_group()
+        return await self._call(operation)
 
     async def read(self, consumer: str, *, count: int = 10) -> list[tuple[str, str]]:
         """
         New entries for this consumer (they stay pending until acked).
         """
-        await self.ensure_group()
-        answer = await self._call(
+        answer = await self._grouped(
             lambda: self._client.xreadgroup(
                 GROUP, consumer, {self.stream: ">"}, count=count
             )
@@ -225,8 +299,7 @@ class EscalationStore:
         """
         Entries pending on any consumer for at least ``min_idle_ms``, now ours.
         """
-        await self.ensure_group()
-        answer = await self._call(
+        answer = await self._grouped(
             lambda: self._client.xautoclaim(
                 self.stream, GROUP, consumer, min_idle_ms, "0-0", count=count
             )
@@ -238,6 +311,20 @@ class EscalationStore:
             if fields is not None
         ]
 
+    async def group_exists(self) -> bool:
+        """
+        True when the hand-off stream's consumer group exists (readiness).
+        """
+
+        async def run() -> bool:
+            try:
+                groups = await self._client.xinfo_groups(self.stream)
+            except ResponseError:
+                return False  # no stream
+            return any(str(g["name"]) == GROUP for g in groups)
+
+        return bool(await self._call(run))
+
     async def ack(self, entry_id: str) -> None:
         """
         Mark a stream entry done for the group.
@@ -248,8 +335,7 @@ class EscalationStore:
         """
         Entries delivered but not acked (for tests and metrics).
         """
-        await self.ensure_group()
-        info = await self._call(lambda: self._client.xpending(self.stream, GROUP))
+        info = await self._grouped(lambda: self._client.xpending(self.stream, GROUP))
         return int(info["pending"])
 
     async def lease(self, name: str, *, ttl_ms: int) -> str | None:
@@ -334,3 +420,12 @@ class EscalationStore:
         Drop an escalation's timer.
         """
         await self._call(lambda: self._client.zrem(self.sla, key))
+
+
+def missing_group(exc: BaseException | None) -> bool:
+    """
+    True when a Redis error says a stream or its consumer group does not exist.
+    """
+    return isinstance(exc, ResponseError) and (
+        "NOGROUP" in str(exc) or "no such key" in str(exc).lower()
+    )

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.conversation.checks import Prober
 from bot.conversation.engine import Engine
+from bot.errors import NotDoneError
 from bot.escalation.model import Status
 from bot.logs import REQUEST_ID, request_id_of
 from bot.metrics import Metrics
@@ -34,7 +35,7 @@ from bot.redact.payload import redact_payload
 from bot.slack import blocks, settings_view
 from bot.slack.escalation import cards
 from bot.slack.escalation.desk import Desk
-from bot.slack.handlers import EscalationHook, SlackHandlers
+from bot.slack.handlers import HandOff, SlackHandlers
 from bot.slack.lifecycle import Lifecycle, TokenGuard
 from bot.slack.messages import workspace_of
 from bot.slack.oauth.revocation import Revocations
@@ -151,7 +152,7 @@ def build_app(
     prober: Prober,
     client: AsyncWebClient | None = None,
     metrics: Metrics | None = None,
-    escalate: EscalationHook | None = None,
+    escalate: HandOff | None = None,
     desk: Desk | None = None,
     verified_upstream: bool = False,
     lifecycle: Lifecycle | None = None,
@@ -189,7 +190,7 @@ def build_app(
         learning=desk.learning if desk is not None else None,
     )
     if desk is not None and escalate is None:
-        escalate = desk.accept
+        escalate = desk
     if workspaces is None:
         workspaces = desk.workspaces if desk is not None else Workspaces(settings)
     work = SlackHandlers(engine, escalate=escalate, guard=guard, workspaces=workspaces)
@@ -298,8 +299,7 @@ def build_app(
     async def on_human(
         ack: Any, body: dict[str, Any], client: AsyncWebClient, context: Any
     ) -> None:
-        await ack()
-        await work.human(body, client, installation(context, body))
+        await work.human(body, client, ack, installation(context, body))
 
     @app.action({"action_id": blocks.CHOICE_PATTERN})
     async def on_choose(
@@ -321,6 +321,10 @@ def build_app(
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+        if isinstance(error, NotDoneError):
+            # A queued message the worker keeps and tries again; not a bug.
+            log.warning("queued_work_not_done kind=%s error=%s", _kind(body), error)
+            return
         log.error(
             "listener_failed kind=%s error=%r", _kind(body), error, exc_info=error
         )

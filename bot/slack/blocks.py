@@ -350,3 +350,27 @@ def reply_payload(reply: Reply, *, thread_ts: str) -> list[dict[str, Any]]:
         _reply_json(reply).replace(_THREAD_MARK, thread_ts)
     )
     return rendered
+
+
+# The metadata event type of the bot's answers: it names the message answered, so a
+# redelivered message can be found answered in its thread (conversations.replies with
+# include_all_metadata) instead of being answered twice.
+REPLY_EVENT: Final = "smtpbot_reply"
+
+
+def reply_metadata(message_ts: str) -> dict[str, Any]:
+    """
+    Slack message metadata for an answer to the message ``message_ts``.
+    """
+    return {"event_type": REPLY_EVENT, "event_payload": {"message_ts": message_ts}}
+
+
+def answers(message: dict[str, Any], message_ts: str) -> bool:
+    """
+    True when a posted message is the bot's answer to the message ``message_ts``.
+    """
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != REPLY_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("message_ts") == message_ts

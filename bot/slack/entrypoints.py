@@ -127,6 +127,7 @@ def work_command(
     priority: str,
     out: TextIO,
     parent: int | None = None,
+    replaces: int | None = None,
 ) -> int:
     """
     ``smtpbot work``: answer the messages HTTP fronts queue, until SIGTERM.
@@ -153,5 +154,7 @@ def work_command(
     log.info(
         "worker_ready priority=%s redis_timeout=%.1fs", got, settings.redis_timeout
     )
-    until_signalled(lambda stop: work(settings, stop=stop, parent=parent))
+    until_signalled(
+        lambda stop: work(settings, stop=stop, parent=parent, replaces=replaces)
+    )
     return 0

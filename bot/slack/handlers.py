@@ -4,27 +4,31 @@ and
 the engine's answer into Web API calls.
 
 Every Web API failure is logged and counted here, never raised into Bolt: a reply that
-cannot be posted must not take the listener down with a stack trace.
+cannot be posted must not take the listener down with a stack trace. The exception is
+a queued message (its payload carries the worker's delivery token): when Redis or Slack
+fails before its answer is out and recorded, ``NotDoneError`` tells the worker to keep
+the entry and try again, and the next attempt looks in the thread before posting.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.conversation.checks import parse_target
-from bot.conversation.engine import Engine, HumanRequest
-from bot.errors import InputError
+from bot.conversation.engine import Engine, Incoming, Turn
+from bot.errors import InputError, NotDoneError, StateUnavailableError
+from bot.escalation.model import Asked
 from bot.slack import blocks
 from bot.slack import files as uploads
 from bot.slack.lifecycle import TokenGuard
-from bot.slack.messages import MENTION, is_direct, readable_text, written
+from bot.slack.messages import MENTION, is_direct, queued, readable_text, written
 from bot.slack.messages import incoming_message as incoming_message
 from bot.slack.messages import team_of as team_of
 from bot.slack.messages import workspace_of as workspace_of
@@ -32,7 +36,7 @@ from bot.slack.smtpcheck import USAGE as USAGE
 from bot.slack.smtpcheck import Respond as Respond
 from bot.slack.smtpcheck import probe_in_thread, run_smtpcheck, smtpcheck_refusal
 from bot.slack.workspaces import Workspaces
-from bot.state import ThreadKey
+from bot.state import Conversation, ThreadKey
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,44 @@ UNREADABLE: Final = (
     "itself, or upload the log as a text snippet or a .txt file."
 )
 
-EscalationHook = Callable[[HumanRequest, AsyncWebClient], Awaitable[None]]
+# Answers to one message are looked for among this many thread replies after it.
+THREAD_LOOKUP_LIMIT: Final = 200
+# What the asker is told when a request for a human cannot be recorded.
+TRY_AGAIN: Final = (
+    "Sorry, I couldn't pass this to the support team just now. Please ask again in "
+    "a minute."
+)
+
+
+class HandOff(Protocol):
+    """
+    The escalation desk as the handlers see it (``bot.slack.escalation.desk.Desk``).
+    """
+
+    async def request(
+        self, conversation: Conversation, user_id: str, *, reason: str, text: str
+    ) -> Asked:
+        """
+        Record a request for a human durably (once per thread).
+        """
+        ...
+
+    async def pump(self, client: AsyncWebClient) -> int:
+        """
+        Deliver recorded hand-offs (thread notice and card) this replica can take.
+        """
+        ...
+
+
+def transient(exc: Exception) -> bool:
+    """
+    True when a failed Web API call may work if tried again later (no answer, a
+    server error, a rate limit); False when Slack refused it for good.
+    """
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", 200)
+        return status >= 500 or status == 429
+    return True
 
 
 class SlackHandlers:
@@ -88,7 +129,7 @@ class SlackHandlers:
         self,
         engine: Engine,
         *,
-        escalate: EscalationHook | None = None,
+        escalate: HandOff | None = None,
         guard: TokenGuard | None = None,
         workspaces: Workspaces | None = None,
     ) -> None:
@@ -103,11 +144,13 @@ class SlackHandlers:
         method: str,
         *,
         http_verb: str = "POST",
+        strict: bool = False,
         **kwargs: Any,
     ) -> Any:
         """
         One Web API call; failures are counted and logged, and give None. Nothing is
-        sent with a revoked token.
+        sent with a revoked token. With ``strict`` a failure that may pass raises
+        NotDoneError instead.
         """
         if self.guard.blocked(client.token):
             self.engine.metrics.slack_errors.labels(method).inc()
@@ -120,7 +163,54 @@ class SlackHandlers:
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
             self.engine.metrics.slack_errors.labels(method).inc()
             log.warning("slack_call_failed method=%s error=%s", method, exc)
+            if strict and transient(exc):
+                raise NotDoneError(f"{method} failed: {type(exc).__name__}") from exc
             return None
+
+    async def _answered(
+        self, client: AsyncWebClient, incoming: Incoming, *, strict: bool
+    ) -> bool:
+        """
+        True when the thread already holds the bot's answer to this message.
+        """
+        found = await self._call(
+            client,
+            "conversations.replies",
+            strict=strict,
+            channel=incoming.key.channel_id,
+            ts=incoming.key.thread_ts,
+            oldest=incoming.ts,
+            inclusive=True,
+            include_all_metadata=True,
+            limit=THREAD_LOOKUP_LIMIT,
+        )
+        messages = (found or {}).get("messages") or []
+        return any(blocks.answers(m, incoming.ts) for m in messages)
+
+    async def _answer(
+        self, client: AsyncWebClient, incoming: Incoming, turn: Turn, *, strict: bool
+    ) -> None:
+        """
+        Post a turn's reply in its thread, unless a redelivery finds it posted.
+        """
+        reply = turn.reply
+        if reply is None:
+            return
+        if turn.look_first and await self._answered(client, incoming, strict=strict):
+            log.info("reply_found_in_thread key=%s ts=%s", incoming.key, incoming.ts)
+            return
+        await self._call(
+            client,
+            "chat.postMessage",
+            strict=strict,
+            channel=incoming.key.channel_id,
+            thread_ts=incoming.key.thread_ts,
+            text=blocks.reply_text(reply),
+            blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
+            metadata=blocks.reply_metadata(incoming.ts),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
 
     async def message(
         self,
@@ -131,8 +221,23 @@ class SlackHandlers:
         mention: bool = False,
     ) -> None:
         """
-        A message, an edit, an upload or a mention: answer it in its thread.
+        A message, an edit, an upload or a mention: answer it in its thread. A queued
+        one whose work fails raises NotDoneError (its worker tries again).
         """
+        try:
+            await self._message(body, client, bot_user_id, mention=mention)
+        except StateUnavailableError as exc:
+            # Only a queued message gets here (see Engine): its worker tries again.
+            raise NotDoneError(f"state unavailable: {exc}") from exc
+
+    async def _message(
+        self,
+        body: Mapping[str, Any],
+        client: AsyncWebClient,
+        bot_user_id: str | None,
+        *,
+        mention: bool,
+    ) -> None:
         incoming = incoming_message(body, bot_user_id=bot_user_id, mention=mention)
         event = body.get("event") or {}
         message = written(event)
@@ -145,10 +250,16 @@ class SlackHandlers:
             workspace = await self.workspaces.get(incoming.key.team_id)
             if not workspace.answers_in(incoming.key.channel_id):
                 return
+        strict = incoming.token is not None
         if (named or direct) and _HUMAN_WORD.search(text):
             # Both the message and the app_mention event get here; asking is once.
             await self.ask_human(
-                incoming.key, incoming.user_id, client, reason="mention", text=text
+                incoming.key,
+                incoming.user_id,
+                client,
+                reason="mention",
+                text=text,
+                strict=strict,
             )
             return
         unreadable = False
@@ -166,22 +277,17 @@ class SlackHandlers:
                     incoming, text="\n".join(t for t in (incoming.text, content) if t)
                 )
         turn = await self.engine.handle_turn(incoming)
-        reply = turn.reply
         if turn.wants_human:
             await self.ask_human(
-                incoming.key, incoming.user_id, client, reason=turn.reason
-            )
-        if reply is not None:
-            await self._call(
+                incoming.key,
+                incoming.user_id,
                 client,
-                "chat.postMessage",
-                channel=incoming.key.channel_id,
-                thread_ts=incoming.key.thread_ts,
-                text=blocks.reply_text(reply),
-                blocks=blocks.reply_payload(reply, thread_ts=incoming.key.thread_ts),
-                unfurl_links=False,
-                unfurl_media=False,
+                reason=turn.reason,
+                strict=strict,
             )
+        await self._answer(client, incoming, turn, strict=strict)
+        await self.engine.record(incoming.key, turn, strict=strict)
+        if turn.reply is not None:
             return
         if turn.wants_human or turn.duplicate or turn.quiet or incoming.edit:
             return
@@ -242,7 +348,7 @@ class SlackHandlers:
             target = parse_target(value["s"])
         except InputError:
             return
-        if (await self.engine.load(key)).escalated or not await self.engine.claim_once(
+        if await self.engine.quiet(key) or not await self.engine.claim_once(
             f"probe:{key}:{target}", ttl=DOUBLE_CLICK_SECONDS
         ):
             return
@@ -281,14 +387,19 @@ class SlackHandlers:
         self,
         body: Mapping[str, Any],
         client: AsyncWebClient,
+        ack: Respond,
         workspace: str | None = None,
     ) -> None:
         """
-        "Talk to a human": record it once, tell the thread, hand over to escalation.
+        "Talk to a human": record it before acking (a crash before the record leaves
+        the click unacknowledged, and Slack shows the user it failed), then tell the
+        thread and post the card.
         """
         action = self._action(body, workspace)
-        if action is not None:
-            await self.ask_human(action[0], action[1], client, reason="button")
+        if action is None:
+            await ack()
+            return
+        await self.ask_human(action[0], action[1], client, reason="button", ack=ack)
 
     async def reaction(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         """
@@ -308,9 +419,13 @@ class SlackHandlers:
         key = ThreadKey(workspace_of(body), channel, ts)
         if not (await self.workspaces.get(key.team_id)).answers_in(channel):
             return
-        conversation = await self.engine.load(key)
+        strict = queued(body)
+        try:
+            conversation = await self.engine.load(key, strict=strict)
+        except StateUnavailableError as exc:
+            raise NotDoneError(f"state unavailable: {exc}") from exc
         if conversation.messages and conversation.messages[0].ts == ts:
-            await self.ask_human(key, user, client, reason="reaction")
+            await self.ask_human(key, user, client, reason="reaction", strict=strict)
 
     async def ask_human(
         self,
@@ -320,43 +435,96 @@ class SlackHandlers:
         *,
         reason: str,
         text: str = "",
+        strict: bool = False,
+        ack: Respond | None = None,
     ) -> None:
         """
-        Any trigger: record the request once, tell the thread, call the escalation hook.
-        Repeats are told ephemerally after a button press and ignored otherwise.
+        Any trigger: record the request once (then ``ack``, if given), and have the
+        desk tell the thread and post the card. Repeats are told ephemerally after a
+        button press and ignored otherwise. With ``strict`` (a queued message) a
+        request that cannot be recorded raises NotDoneError, to be tried again;
+        otherwise the asker is told to try again.
         """
-        request = await self.engine.ask_human(key, user, reason=reason, text=text)
-        if not request.first:
-            if reason != "button":
-                return
+        if self.escalate is None:
+            await self._ask_without_desk(key, user, client, reason=reason, text=text)
+            if ack is not None:
+                await ack()
+            return
+        conversation = await self.engine.load(key)
+        asked = await self.escalate.request(
+            conversation, user, reason=reason, text=text
+        )
+        if ack is not None:
+            await ack()
+        if asked is Asked.UNAVAILABLE:
+            if strict:
+                raise NotDoneError("escalation could not be recorded")
+            await self._tell(client, key, user, TRY_AGAIN, private=reason == "button")
+            return
+        if asked is Asked.ALREADY and reason == "button":
+            await self._tell(
+                client,
+                key,
+                user,
+                "A human has already been asked to look at this thread.",
+                private=True,
+            )
+        # Deliver it now (or, asked again, whatever a crash left undelivered).
+        await self.escalate.pump(client)
+
+    async def _tell(
+        self,
+        client: AsyncWebClient,
+        key: ThreadKey,
+        user: str,
+        text: str,
+        *,
+        private: bool,
+    ) -> None:
+        """
+        Say something in the thread, or only to ``user``.
+        """
+        if private:
             await self._call(
                 client,
                 "chat.postEphemeral",
                 channel=key.channel_id,
                 user=user,
                 thread_ts=key.thread_ts,
-                text=request.message,
+                text=text,
             )
+        else:
+            await self._call(
+                client,
+                "chat.postMessage",
+                channel=key.channel_id,
+                thread_ts=key.thread_ts,
+                text=text,
+            )
+
+    async def _ask_without_desk(
+        self,
+        key: ThreadKey,
+        user: str,
+        client: AsyncWebClient,
+        *,
+        reason: str,
+        text: str,
+    ) -> None:
+        """
+        No escalation desk (no cards): record the request and tell the thread.
+        """
+        request = await self.engine.ask_human(key, user, reason=reason, text=text)
+        if not request.first:
+            if reason == "button":
+                await self._tell(client, key, user, request.message, private=True)
             return
         notice = _AUTO_NOTICE.get(reason, f"<@{user}> asked for a human.")
         told = request.message
         if key.channel_id.startswith("D"):
             # Nobody from the support team can write in a person's DM with the bot.
             told = DIRECT_HANDOFF
-        text = f"{notice} {told}"
-        if self.workspaces.editable:
-            workspace = await self.workspaces.get(key.team_id)
-            if workspace.escalation_channel is None:
-                text = f"{text}\n{NO_ESCALATION_CHANNEL}"
-        await self._call(
-            client,
-            "chat.postMessage",
-            channel=key.channel_id,
-            thread_ts=key.thread_ts,
-            text=text,
-        )
-        if self.escalate is not None:
-            await self.escalate(request, client)
+        await self._tell(client, key, user, f"{notice} {told}", private=False)
 
     async def choose(
         self,
@@ -371,7 +539,7 @@ class SlackHandlers:
         if action is None or "e" not in action[2]:
             return
         key, user, value = action
-        if (await self.engine.load(key)).escalated:
+        if await self.engine.quiet(key):
             return
         reply = await self.engine.choose(key, user, value["e"])
         if reply is not None:

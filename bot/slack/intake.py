@@ -11,9 +11,14 @@ of it is acked and not queued again, see ``bot.slack.replay``) and keeps the str
 expiring. Workers (``bot.slack.worker``) read the stream with a consumer group and
 hand each event to the Bolt app.
 
+A message is acked only once Redis has it (and, with replicas to wait for, once a
+replica has it too: a failover then cannot lose it). When Redis cannot take it the
+front answers 503, and Slack delivers it again later (its retries come at once, after a
+minute and after five; a retry is re-signed, so it is not taken for a replay); a retry
+is queued marked as one, so that the worker looks in the thread before answering it.
+
 Everything else (slash commands, interactivity, url_verification, other event types,
-malformed payloads), and every message while Redis cannot take it, goes to Bolt in the
-front process exactly as before.
+malformed payloads) goes to Bolt in the front process.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bot.redact.payload import redact_payload
 from bot.slack.files import attached, slim_file
 from bot.slack.inbound import Inbound
 from bot.slack.messages import (
+    DELIVERY,
     incoming_message,
     is_direct,
     readable_text,
@@ -43,6 +49,7 @@ from bot.slack.messages import (
 )
 from bot.slack.replay import REPLAY_TTL, replay_key
 from bot.slack.workspaces import Workspaces
+from bot.state.connect import Replication
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,8 @@ STREAM_MAXLEN: Final = 50_000
 WORKER_GROUP: Final = "answerers"
 # What the front answers Slack for an event it has taken (Bolt answers the same).
 ACK: Final = 200
+# What it answers for one it could not queue: Slack retries it later.
+NOT_TAKEN: Final = 503
 # The stream expires this long after its last append: workers drop entries older than
 # an hour (bot.slack.worker.MAX_AGE_SECONDS), so an idle stream holds nothing of use,
 # and queued text never outlives its usefulness in Redis.
@@ -187,11 +196,13 @@ class StreamWriter:
         *,
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
+        replication: Replication | None = None,
     ) -> None:
         self._client = client
         self.stream = stream
         self._metrics = metrics
         self._maxlen = maxlen
+        self._replication = replication or Replication(client)
         self._pending: list[tuple[str, str, asyncio.Future[str | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -220,6 +231,7 @@ class StreamWriter:
     ) -> None:
         self._metrics.redis_round_trips.inc()
         try:
+            target = await self._replication.target()
             async with self._client.pipeline(transaction=False) as pipe:
                 for payload, replay, _ in batch:
                     pipe.execute_command(
@@ -233,9 +245,10 @@ class StreamWriter:
                         payload,
                         STREAM_TTL,
                     )
-                ids = await pipe.execute()
+                self._replication.wait(pipe, target)
+                ids = self._replication.confirm(await pipe.execute(), target)
         except (RedisError, OSError) as exc:
-            error = StateUnavailableError(f"intake stream: {type(exc).__name__}")
+            error = StateUnavailableError(f"intake stream: {type(exc).__name__} {exc}")
             for _, _, future in batch:
                 if not future.done():
                     future.set_exception(error)
@@ -264,6 +277,7 @@ class Intake:
         metrics: Metrics,
         maxlen: int = STREAM_MAXLEN,
         workspaces: Workspaces | None = None,
+        replication: Replication | None = None,
     ) -> None:
         self._settings = settings
         # Serving many workspaces, each has its own support channels.
@@ -271,8 +285,29 @@ class Intake:
         self._metrics = metrics
         self._client = client
         self.writer = StreamWriter(
-            client, stream_key(settings.redis_prefix), metrics=metrics, maxlen=maxlen
+            client,
+            stream_key(settings.redis_prefix),
+            metrics=metrics,
+            maxlen=maxlen,
+            replication=replication,
         )
+
+    async def ensure_group(self) -> bool:
+        """
+        Create the workers' consumer group (and the stream) if missing; True when it
+        was missing. Raises StateUnavailableError.
+        """
+        try:
+            await self._client.xgroup_create(
+                self.writer.stream, WORKER_GROUP, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return False
+            raise StateUnavailableError(f"intake stream: {exc}") from exc
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(f"intake stream: {type(exc).__name__}") from exc
+        return True
 
     async def backlog(self) -> tuple[int, int]:
         """
@@ -297,10 +332,11 @@ class Intake:
         self._metrics.intake_pending.set(pending)
         return lag, pending
 
-    async def offer(self, request: Inbound) -> web.Response | None:
+    async def offer(self, request: Inbound, *, retry: int = 0) -> web.Response | None:
         """
-        Ack an Events API message (queued, ignored, or a replay); None hands the
-        request to Bolt.
+        Ack an Events API message (queued, ignored, or a replay), or answer 503 when
+        Redis cannot take it (Slack delivers it again); None hands the request to
+        Bolt. ``retry`` is Slack's retry number: a retry is queued marked as one.
         """
         body = request.body
         if body.get("type") != "event_callback":
@@ -316,16 +352,20 @@ class Intake:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()
             return web.Response(status=ACK)
+        if retry:
+            slim[DELIVERY] = {"retry": retry}
         replay = replay_key(self._settings.redis_prefix, request.signature)
         try:
             entry = await self.writer.add(
                 json.dumps(slim, separators=(",", ":")), replay
             )
         except StateUnavailableError as exc:
-            # Bolt answers it in this process, without state, as it always has.
+            # Not acked: Slack delivers it again once Redis can take it.
             self._metrics.redis_errors.inc()
             log.warning("intake_unavailable error=%s", exc)
-            return None
+            return web.json_response(
+                {"error": "cannot queue the event now; retry"}, status=NOT_TAKEN
+            )
         if entry is None:
             self._metrics.requests_refused.labels("replay").inc()
         return web.Response(status=ACK)

@@ -34,6 +34,9 @@ MENTION: Final = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 # Attachment fields that carry words, in the order Slack shows them.
 _ATTACHMENT_TEXT: Final = ("pretext", "title", "text", "footer")
 _SPACE: Final = re.compile(r"\s+")
+# Where a queued payload carries its delivery: ``entry`` (the stream entry id, set by
+# the worker) and ``retry`` (Slack's X-Slack-Retry-Num, set by the front).
+DELIVERY: Final = "_delivery"
 
 
 def team_of(body: Mapping[str, Any]) -> str:
@@ -241,6 +244,9 @@ def incoming_message(
         names = (f"msg:{channel}:{ts}",)
     if isinstance(body.get("event_id"), str):
         names += (f"event:{body['event_id']}",)
+    delivery = body.get(DELIVERY)
+    entry = delivery.get("entry") if isinstance(delivery, Mapping) else None
+    retry = delivery.get("retry") if isinstance(delivery, Mapping) else None
     return Incoming(
         ThreadKey(workspace_of(body), channel, thread_ts),
         user,
@@ -248,4 +254,14 @@ def incoming_message(
         ts,
         names,
         edit=edit,
+        token=entry if isinstance(entry, str) else None,
+        retried=bool(retry),
     )
+
+
+def queued(body: Mapping[str, Any]) -> bool:
+    """
+    True when a payload came through the intake queue (its worker retries it).
+    """
+    delivery = body.get(DELIVERY)
+    return isinstance(delivery, Mapping) and isinstance(delivery.get("entry"), str)

@@ -31,10 +31,11 @@ from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
 from bot.slack.oauth import OAuth, make_oauth
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
+from bot.slack.readiness import Readiness, WorkerCheck
 from bot.slack.replay import ReplayGuard
 from bot.slack.server import build_web_app
 from bot.slack.supervisor import WorkerPool
-from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch
+from bot.slack.worker import BATCH, IntakeWorker, bolt_dispatch, consumer_name
 from bot.slack.workspaces import Workspaces
 from bot.state.redis_store import RedisStore
 
@@ -71,6 +72,7 @@ class Bot:
     oauth: OAuth | None = None
     # Each workspace's settings (the environment's when serving one).
     workspaces: Workspaces | None = None
+    desk: Desk | None = None
 
 
 @contextlib.asynccontextmanager
@@ -90,6 +92,8 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         timeout=settings.redis_timeout,
         max_connections=settings.redis_max_connections,
         metrics=metrics,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout=settings.redis_wait_timeout,
     )
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=WEB_CONNECTIONS)
@@ -138,7 +142,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         loop = asyncio.create_task(
             desk.run(client, stop, period=settings.escalation_tick_seconds)
         )
-        yield Bot(app, store, metrics, worker_app, oauth, workspaces)
+        yield Bot(app, store, metrics, worker_app, oauth, workspaces, desk)
         await drain()
         await lifecycle.wait()
     finally:
@@ -168,6 +172,7 @@ def make_desk(
             store.client,
             prefix=settings.redis_prefix,
             retention_seconds=settings.escalation_retention_days * 24 * 3600,
+            replication=store.replication,
         ),
         learning=Learning(store.client, prefix=settings.redis_prefix),
         store=store,
@@ -286,6 +291,12 @@ async def serve(
         handler = None
         done = asyncio.Event()
         background: list[asyncio.Task[None]] = []
+        consumer: IntakeWorker | None = None
+        pool: WorkerPool | None = None
+        if http and bot.worker_app is not None:
+            consumer = make_worker(settings, bot, batch=IN_PROCESS_BATCH)
+        elif http:
+            pool = WorkerPool(workers, env=os.environ)
         try:
             if http or port is not None:
                 intake = (
@@ -293,17 +304,26 @@ async def serve(
                         settings,
                         bot.store.client,
                         metrics=bot.metrics,
+                        replication=bot.store.replication,
                         workspaces=bot.workspaces,
                     )
                     if http
                     else None
                 )
+                readiness = Readiness(
+                    bot.store,
+                    intake=intake,
+                    escalations=bot.desk.escalations if bot.desk else None,
+                    workers=worker_check(consumer, pool),
+                )
+                await readiness.prepare()
                 web_app = build_web_app(
                     bot.app,
                     store=bot.store,
                     metrics=bot.metrics,
                     signing_secret=settings.slack_signing_secret or "",
                     intake=intake,
+                    ready=readiness.check,
                     replay=ReplayGuard(
                         bot.store.client, settings.redis_prefix, metrics=bot.metrics
                     ),
@@ -317,11 +337,9 @@ async def serve(
                     file=out,
                     flush=True,
                 )
-            if http and bot.worker_app is not None:
-                consumer = make_worker(settings, bot, batch=IN_PROCESS_BATCH)
+            if consumer is not None:
                 background.append(asyncio.create_task(consumer.run(done)))
-            elif http:
-                pool = WorkerPool(workers, env=os.environ)
+            elif pool is not None:
                 background.append(asyncio.create_task(pool.run(done)))
                 print(f"smtpbot started {workers} worker(s)", file=out, flush=True)
             if not http:
@@ -348,7 +366,28 @@ async def serve(
             await asyncio.gather(*background, return_exceptions=True)
 
 
-def make_worker(settings: Settings, bot: Bot, *, batch: int = BATCH) -> IntakeWorker:
+def worker_check(
+    consumer: IntakeWorker | None, pool: WorkerPool | None
+) -> WorkerCheck | None:
+    """
+    The readiness check of whatever answers this front's queued messages.
+    """
+    if consumer is not None:
+        worker = consumer
+        return lambda: None if worker.healthy else "the worker cannot read the queue"
+    if pool is not None:
+        workers = pool
+        return lambda: None if workers.alive else "no worker process is running"
+    return None
+
+
+def make_worker(
+    settings: Settings,
+    bot: Bot,
+    *,
+    batch: int = BATCH,
+    take_over: str | None = None,
+) -> IntakeWorker:
     """
     A consumer of the intake stream that hands entries to the bot's workers' app.
     """
@@ -360,22 +399,30 @@ def make_worker(settings: Settings, bot: Bot, *, batch: int = BATCH) -> IntakeWo
         dispatch=bolt_dispatch(bot.worker_app),
         metrics=bot.metrics,
         batch=batch,
+        reclaim_ms=int(settings.intake_reclaim_seconds * 1000),
+        take_over=take_over,
     )
 
 
 async def work(
-    settings: Settings, *, stop: asyncio.Event, parent: int | None = None
+    settings: Settings,
+    *,
+    stop: asyncio.Event,
+    parent: int | None = None,
+    replaces: int | None = None,
 ) -> None:
     """
     ``smtpbot work``: answer queued messages until ``stop`` is set, or until the
-    ``parent`` process (the front that started it) is gone.
+    ``parent`` process (the front that started it) is gone; first take over what the
+    dead worker ``replaces`` (a pid on this host) left unfinished.
     """
     watch = (
         asyncio.create_task(watch_parent(parent, stop)) if parent is not None else None
     )
     try:
         async with open_bot(settings, worker=True) as bot:
-            await make_worker(settings, bot).run(stop)
+            dead = consumer_name(replaces) if replaces is not None else None
+            await make_worker(settings, bot, take_over=dead).run(stop)
     finally:
         if watch is not None:
             watch.cancel()

@@ -3,7 +3,7 @@ The HTTP transport: one aiohttp application serving Slack's requests and the pro
 
 POST /slack/events   events (JSON), slash commands (form), interactivity (payload=)
 GET  /healthz        the process is up
-GET  /readyz         the state store (Redis) answers; 503 otherwise
+GET  /readyz         Redis answers as a master and queued work gets done; 503 otherwise
 GET  /metrics        Prometheus text
 GET  /slack/install, /slack/oauth_redirect   "Add to Slack" (serving many workspaces)
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import web
@@ -76,6 +76,15 @@ def _label(status: int) -> str:
     )
 
 
+def retry_number(headers: Mapping[str, str]) -> int:
+    """
+    Slack's X-Slack-Retry-Num (api.slack.com/apis/events-api#retries): 0 for a first
+    delivery.
+    """
+    raw = headers.get("X-Slack-Retry-Num", "")
+    return int(raw) if raw.isdigit() else (1 if raw else 0)
+
+
 def build_web_app(
     bolt: AsyncApp,
     *,
@@ -85,6 +94,7 @@ def build_web_app(
     intake: Intake | None = None,
     replay: ReplayGuard | None = None,
     oauth: AsyncOAuthFlow | None = None,
+    ready: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     """
     The aiohttp application for HTTP mode (also serves the health endpoints). With an
@@ -96,7 +106,10 @@ def build_web_app(
     Every request to /slack/events is verified before its body is parsed
     (``bot.slack.inbound``), redacted before Bolt sees it, and acted on once
     (``replay``; without one, replays are remembered in this process only).
+    ``ready`` is the readiness check (raises StateUnavailableError); by default the
+    store's PING.
     """
+    check = ready or store.ping
     replay = replay or ReplayGuard(None, "", metrics=metrics)
     refusals = RefusalLog()
 
@@ -118,7 +131,7 @@ def build_web_app(
         except Refusal as refusal:
             return refuse(refusal)
         if intake is not None:
-            taken = await intake.offer(inbound)
+            taken = await intake.offer(inbound, retry=retry_number(request.headers))
             if taken is not None:
                 return taken
         return await dispatch(request, inbound)
@@ -153,7 +166,7 @@ def build_web_app(
 
     async def readyz(request: web.Request) -> web.Response:
         try:
-            await store.ping()
+            await check()
         except StateUnavailableError as exc:
             metrics.redis_errors.inc()
             return web.json_response(

@@ -68,15 +68,21 @@ class WorkerPool:
         self._priority = priority
         self._command = command
         self.started = 0
+        # Workers running now (readiness: no worker, no answers).
+        self.alive = 0
 
-    async def _spawn(self) -> asyncio.subprocess.Process:
+    async def _spawn(self, replaces: int | None) -> asyncio.subprocess.Process:
         self.started += 1
+        # A replacement takes over what its dead predecessor left unfinished at once,
+        # rather than after the reclaim time.
+        extra = ("--replaces", str(replaces)) if replaces is not None else ()
         return await asyncio.create_subprocess_exec(
             *self._command,
             "--priority",
             self._priority,
             "--parent-pid",
             str(os.getpid()),
+            *extra,
             env=self._env,
             stdin=asyncio.subprocess.DEVNULL,
         )
@@ -87,9 +93,11 @@ class WorkerPool:
         """
         loop = asyncio.get_running_loop()
         delay = RESTART_DELAY
+        dead: int | None = None
         while not stop.is_set():
             began = loop.time()
-            proc = await self._spawn()
+            proc = await self._spawn(dead)
+            self.alive += 1
             log.info("worker_started pid=%s", proc.pid)
             exited = asyncio.ensure_future(proc.wait())
             stopping = asyncio.ensure_future(stop.wait())
@@ -97,8 +105,11 @@ class WorkerPool:
             if stop.is_set():
                 exited.cancel()
                 await self._terminate(proc)
+                self.alive -= 1
                 return
             stopping.cancel()
+            self.alive -= 1
+            dead = proc.pid
             _mark_dead(proc.pid)
             if loop.time() - began >= UNSTABLE_SECONDS:
                 delay = RESTART_DELAY  # it ran a while: a fresh failure

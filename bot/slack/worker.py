@@ -1,11 +1,17 @@
 """
 The other end of the intake stream: read queued messages with a consumer group, hand
-each to the Bolt app, acknowledge the batch.
+each to the Bolt app, acknowledge each entry once its work is done.
 
-Any number of workers, in any number of processes and replicas, share the group; a
-batch a worker took but never acknowledged (it was killed) is taken over by another
-after ``reclaim_ms`` (XAUTOCLAIM). Redelivery cannot answer twice: the engine's dedupe
-keys (event id, channel and ts) were claimed when the message was first handled.
+Delivery is at least once, answers effectively once. Any number of workers, in any
+number of processes and replicas, share the group. An entry is acknowledged only after
+its answer is out and recorded; one whose work failed (Redis or Slack down) stays
+pending and is tried again after a pause, up to MAX_ATTEMPTS. An entry a worker took
+and never acknowledged (it was killed) is taken over by another after ``reclaim_ms``
+(XAUTOCLAIM), or at once by the worker that replaces it (``take_over``). Each delivery
+carries its entry id: the engine claims the message's dedupe keys with it, so a
+redelivery of the same entry knows it may have answered already and looks in the
+thread first, while any other copy (a Slack retry) stays silent. When Redis reports the
+group missing (it lost its data) the group is created again.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from redis.exceptions import RedisError, ResponseError
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.errors import NotDoneError
+from bot.escalation.store import missing_group
 from bot.metrics import Metrics
 from bot.slack.intake import WORKER_GROUP
+from bot.slack.messages import DELIVERY
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +51,26 @@ RECLAIM_MS: Final = 60_000
 MAX_AGE_SECONDS: Final = 3600.0
 # Longest wait after a Redis failure before trying again.
 MAX_BACKOFF: Final = 5.0
+# Tries of one entry whose work keeps failing before it is given up (logged); with the
+# pauses between them this spans about a minute.
+MAX_ATTEMPTS: Final = 8
+# The pause before an entry whose work failed is tried again, doubling per try.
+RETRY_DELAY: Final = 0.5
 
+# Handle one queued payload; raises NotDoneError when it must be tried again.
 Dispatch = Callable[[str], Awaitable[None]]
 Entry = tuple[str, Mapping[Any, Any] | None]
 
 
-def consumer_name() -> str:
+def consumer_name(pid: int | None = None) -> str:
     """
-    This process's name in the group (host and pid: unique across replicas).
+    A worker process's name in the group (host and pid: unique across replicas).
     """
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{socket.gethostname()}:{pid if pid is not None else os.getpid()}"
+
+
+# Bolt's answer when a listener raised (NotDoneError among others).
+LISTENER_FAILED: Final = 500
 
 
 def bolt_dispatch(app: AsyncApp) -> Dispatch:
@@ -65,10 +84,30 @@ def bolt_dispatch(app: AsyncApp) -> Dispatch:
             body=raw, query="", headers={"content-type": "application/json"}
         )
         response = await app.async_dispatch(request)
+        if response.status == LISTENER_FAILED:
+            raise NotDoneError("a listener did not finish")
         if response.status >= 400:
             log.warning("queued_event_refused status=%s", response.status)
 
     return dispatch
+
+
+def with_delivery(raw: str, entry_id: str) -> str:
+    """
+    The payload with its delivery's entry id added (the engine's dedupe token).
+    """
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(body, dict):
+        return raw
+    delivery = body.get(DELIVERY)
+    body[DELIVERY] = {
+        **(delivery if isinstance(delivery, dict) else {}),
+        "entry": entry_id,
+    }
+    return json.dumps(body, separators=(",", ":"))
 
 
 def _millis(entry_id: str) -> int:
@@ -133,6 +172,7 @@ class IntakeWorker:
         clock: Callable[[], float] = time.monotonic,
         max_age: float = MAX_AGE_SECONDS,
         wall: Callable[[], float] = time.time,
+        take_over: str | None = None,
     ) -> None:
         self._client = client
         self._stream = stream
@@ -148,7 +188,14 @@ class IntakeWorker:
         self._next_reclaim = 0.0
         # Look at entries already delivered to this consumer before reading new ones.
         self._recheck_own = True
+        # A dead worker (its consumer name) whose pending entries this one takes over.
+        self._take_over = take_over
+        # Tries so far of entries whose work failed, and when to try them again.
+        self._attempts: dict[str, int] = {}
+        self._retry_at = 0.0
         self.handled = 0
+        # False while Redis or the group cannot be read (readiness).
+        self.healthy = True
 
     async def ensure_group(self) -> None:
         """
@@ -157,6 +204,27 @@ class IntakeWorker:
         self._metrics.redis_round_trips.inc()
         with contextlib.suppress(ResponseError):  # BUSYGROUP: it exists already
             await self._client.xgroup_create(self._stream, GROUP, id="0", mkstream=True)
+
+    async def take_over(self, dead: str) -> int:
+        """
+        Make a dead worker's unacknowledged entries this consumer's (XCLAIM with no
+        idle time: its process is known to be gone) and drop it from the group.
+        """
+        self._metrics.redis_round_trips.inc()
+        pending = await self._client.xpending_range(
+            self._stream, GROUP, min="-", max="+", count=10_000, consumername=dead
+        )
+        ids: list[str | int | bytes | memoryview[int]] = [
+            str(p["message_id"]) for p in pending
+        ]
+        if ids:
+            await self._client.xclaim(
+                self._stream, GROUP, self.consumer, 0, ids, justid=True
+            )
+            log.warning("intake_taken_over count=%d from=%s", len(ids), dead)
+        await self._client.xgroup_delconsumer(self._stream, GROUP, dead)
+        self._recheck_own = True
+        return len(ids)
 
     async def _read(self, *, own: bool = False) -> list[Entry]:
         """
@@ -195,7 +263,7 @@ class IntakeWorker:
         acknowledge it; the number of entries handled.
         """
         entries: list[Entry] = []
-        if self._recheck_own:
+        if self._recheck_own and self._clock() >= self._retry_at:
             entries = await self._read(own=True)
             self._recheck_own = bool(entries)
         if not entries and self._clock() >= self._next_reclaim:
@@ -224,24 +292,64 @@ class IntakeWorker:
         threads: dict[str, list[Entry]] = {}
         for entry in fresh:
             threads.setdefault(_thread_of(entry[1]), []).append(entry)
-        await asyncio.gather(*(self._in_order(group) for group in threads.values()))
-        await self._ack([i for i, _ in entries])
-        self.handled += len(fresh)
-        return len(fresh)
+        kept = await asyncio.gather(
+            *(self._in_order(group) for group in threads.values())
+        )
+        later = {entry_id for group in kept for entry_id in group}
+        done = [i for i, _ in entries if i not in later]
+        if done:
+            await self._ack(done)
+        if later:
+            # Tried again from this consumer's pending entries after a pause.
+            tries = max(self._attempts[i] for i in later)
+            self._retry_at = self._clock() + min(
+                RETRY_DELAY * 2 ** (tries - 1), MAX_BACKOFF
+            )
+            self._recheck_own = True
+        self.handled += len(fresh) - len(later)
+        return len(fresh) - len(later)
 
-    async def _in_order(self, entries: Sequence[Entry]) -> None:
-        for entry_id, fields in entries:
-            await self._one(entry_id, fields)
+    async def _in_order(self, entries: Sequence[Entry]) -> list[str]:
+        """
+        Handle one thread's entries in order; the ids left to try again (a failed
+        entry holds back the thread's later ones, which keeps them in order).
+        """
+        for n, (entry_id, fields) in enumerate(entries):
+            if not await self._one(entry_id, fields):
+                return [i for i, _ in entries[n:]]
+        return []
 
-    async def _one(self, entry_id: str, fields: Mapping[Any, Any] | None) -> None:
+    async def _one(self, entry_id: str, fields: Mapping[Any, Any] | None) -> bool:
+        """
+        Handle one entry; False when it must be tried again later.
+        """
         raw = _body(fields)
         if raw is None:
-            return  # trimmed away (MAXLEN) before anyone read it
+            return True  # trimmed away (MAXLEN) before anyone read it
         try:
-            await self._dispatch(_decode(raw))
+            await self._dispatch(with_delivery(_decode(raw), entry_id))
+        except NotDoneError as exc:
+            tries = self._attempts.get(entry_id, 0) + 1
+            if tries >= MAX_ATTEMPTS:
+                self._attempts.pop(entry_id, None)
+                self._metrics.intake_expired.inc()
+                log.error(
+                    "queued_event_given_up id=%s tries=%d error=%s",
+                    entry_id,
+                    tries,
+                    exc,
+                )
+                return True
+            self._attempts[entry_id] = tries
+            log.warning(
+                "queued_event_retry id=%s try=%d error=%s", entry_id, tries, exc
+            )
+            return False
         except Exception:
             # A payload that breaks the app must not come back forever.
             log.exception("queued_event_failed id=%s", entry_id)
+        self._attempts.pop(entry_id, None)
+        return True
 
     async def _ack(self, ids: Sequence[str]) -> None:
         self._metrics.redis_round_trips.inc()
@@ -267,13 +375,21 @@ class IntakeWorker:
                 if not ready:
                     await self.ensure_group()
                     ready = True
+                if self._take_over is not None:
+                    await self.take_over(self._take_over)
+                    self._take_over = None
                 await self.poll()
+                self.healthy = True
                 backoff = 0.1
             except (RedisError, OSError) as exc:
+                self.healthy = False
                 self._metrics.redis_errors.inc()
                 log.warning("intake_read_failed error=%s retry_in=%.1fs", exc, backoff)
+                if missing_group(exc):
+                    # Redis lost the group (and its data): create it again at once.
+                    log.warning("intake_group_missing; creating it again")
+                    ready = False
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    ready = False

@@ -9,8 +9,10 @@ Keys (all under the configured prefix, all with a TTL):
     rate:<name>                         counter, INCR + EXPIRE NX   the rate window
 
 A handled message costs two round trips: ``begin`` (claim + load in one pipeline) and
-``append`` (RPUSH + LTRIM + EXPIRE in one pipeline). Redis errors become
-``StateUnavailableError`` here and nowhere else; the pool reconnects by itself, so the
+``append`` (RPUSH + LTRIM + EXPIRE in one pipeline). With replicas to wait for
+(``Replication``), both pipelines end in WAIT, so a claim or an answer's record the bot
+acted on survives a failover. Redis errors become ``StateUnavailableError`` here and
+nowhere else; the pool reconnects by itself (to the new master, with Sentinel), so the
 store recovers as soon as Redis is back.
 """
 
@@ -20,13 +22,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final, TypeVar
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
+from bot.state.connect import Connection, Replication, connect
 from bot.state.model import (
     Command,
     Conversation,
@@ -35,12 +35,20 @@ from bot.state.model import (
     dump_record,
     load_record,
 )
+from bot.state.store import Claim
 
 T = TypeVar("T")
 
 # A thread with more records than this keeps the newest; long threads are rare and the
 # oldest turns matter least for matching.
 MAX_RECORDS: Final = 200
+
+
+def conversation_key(prefix: str, key: ThreadKey) -> str:
+    """
+    The Redis key of a thread's record list under ``prefix``.
+    """
+    return f"{prefix}conv:{key}"
 
 
 class RedisStore:
@@ -58,8 +66,12 @@ class RedisStore:
         dedupe_ttl: int = 24 * 3600,
         description: str = "redis",
         metrics: Metrics | None = None,
+        replication: Replication | None = None,
+        connection: Connection | None = None,
     ) -> None:
         self._client = client
+        self._connection = connection
+        self.replication = replication or Replication(client)
         self._metrics = metrics
         self._prefix = prefix
         self._conversation_ttl = conversation_ttl
@@ -79,29 +91,25 @@ class RedisStore:
         timeout: float = 1.0,
         max_connections: int = 32,
         metrics: Metrics | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 0.5,
     ) -> RedisStore:
         """
-        A store on a pooled client; connects lazily, so Redis may be down at start-up.
+        A store on a pooled client (one endpoint or a Sentinel group's master);
+        connects lazily, so Redis may be down at start-up.
         """
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout,
-            decode_responses=True,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            # One immediate retry on a broken pooled connection (Redis restarted); no
-            # backoff, because a slow Redis must not make Slack wait.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
-        )
+        connection = connect(url, timeout=timeout, max_connections=max_connections)
         return cls(
-            aioredis.Redis.from_pool(pool),
+            connection.client,
             prefix=prefix,
             conversation_ttl=conversation_ttl,
             dedupe_ttl=dedupe_ttl,
-            description=_safe_url(url),
+            description=connection.description,
             metrics=metrics,
+            replication=Replication(
+                connection.client, replicas=wait_replicas, timeout=wait_timeout
+            ),
+            connection=connection,
         )
 
     @property
@@ -115,7 +123,7 @@ class RedisStore:
         """
         The Redis key of a thread's record list.
         """
-        return f"{self._prefix}conv:{key}"
+        return conversation_key(self._prefix, key)
 
     async def _call(self, operation: Callable[[], Awaitable[T]]) -> T:
         """
@@ -126,31 +134,51 @@ class RedisStore:
             self._metrics.redis_round_trips.inc()
         try:
             return await operation()
+        except StateUnavailableError:
+            raise  # already ours (replicas did not confirm a write)
         except (RedisError, OSError) as exc:
             raise StateUnavailableError(
                 f"state store unavailable ({self.description}): {type(exc).__name__}"
             ) from exc
 
     async def begin(
-        self, key: ThreadKey, *, dedupe: Sequence[str] = ()
-    ) -> tuple[bool, Conversation]:
+        self,
+        key: ThreadKey,
+        *,
+        dedupe: Sequence[str] = (),
+        token: str | None = None,
+    ) -> tuple[Claim, Conversation]:
         """
-        Claim the dedupe names and load the thread in one pipeline.
+        Claim the dedupe names (SET NX GET: the holder comes back) and load the
+        thread in one pipeline.
         """
+        mark = token or "1"
 
         async def run() -> list[Any]:
+            target = await self.replication.target() if dedupe else 0
             async with self._client.pipeline(transaction=False) as pipe:
                 for name in dedupe:
                     pipe.set(
-                        f"{self._prefix}seen:{name}", "1", nx=True, ex=self._dedupe_ttl
+                        f"{self._prefix}seen:{name}",
+                        mark,
+                        nx=True,
+                        get=True,
+                        ex=self._dedupe_ttl,
                     )
                 pipe.lrange(self.conversation_key(key), 0, -1)
-                return await pipe.execute()
+                self.replication.wait(pipe, target)
+                return self.replication.confirm(await pipe.execute(), target)
 
         results = await self._call(run)
-        claimed = all(bool(r) for r in results[:-1])
+        holders = results[:-1]
+        if any(h is not None and (token is None or h != token) for h in holders):
+            claim = Claim.TAKEN
+        elif any(h is not None for h in holders):
+            claim = Claim.OURS
+        else:
+            claim = Claim.NEW
         records = (load_record(raw) for raw in results[-1])
-        return claimed, Conversation.fold(key, (r for r in records if r is not None))
+        return claim, Conversation.fold(key, (r for r in records if r is not None))
 
     async def load(self, key: ThreadKey) -> Conversation:
         """
@@ -170,6 +198,7 @@ class RedisStore:
         name = self.conversation_key(key)
 
         async def run() -> list[Any]:
+            target = await self.replication.target()
             async with self._client.pipeline(transaction=False) as pipe:
                 if records:
                     pipe.rpush(name, *(dump_record(r) for r in records))
@@ -177,7 +206,8 @@ class RedisStore:
                     pipe.expire(name, self._conversation_ttl)
                 for command in also:
                     pipe.execute_command(*command)
-                return await pipe.execute()
+                self.replication.wait(pipe, target)
+                return self.replication.confirm(await pipe.execute(), target)
 
         await self._call(run)
 
@@ -249,11 +279,30 @@ class RedisStore:
 
         await self._call(run)
 
+    async def check(self) -> None:
+        """
+        Readiness: the endpoint answers and is a master that can take writes (ROLE;
+        a replica, or a master Sentinel has just demoted, cannot).
+        """
+
+        async def run() -> Any:
+            return await self._client.execute_command("ROLE")  # type: ignore[no-untyped-call]
+
+        role = await self._call(run)
+        if not role or str(role[0]) != "master":
+            raise StateUnavailableError(
+                f"state store ({self.description}) is a {role[0] if role else '?'}, "
+                "not a master"
+            )
+
     async def close(self) -> None:
         """
         Close the client and its pool.
         """
-        await self._client.aclose()
+        if self._connection is not None:
+            await self._connection.close()
+        else:
+            await self._client.aclose()
 
 
 def glob_escape(text: str) -> str:
@@ -302,14 +351,3 @@ def embedded_store(
         dedupe_ttl=dedupe_ttl,
         description="embedded",
     )
-
-
-def _safe_url(url: str) -> str:
-    """
-    The URL without its password, for messages.
-    """
-    head, sep, tail = url.rpartition("@")
-    if not sep:
-        return url
-    scheme, _, _ = head.partition("://")
-    return f"{scheme}://***@{tail}"

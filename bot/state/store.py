@@ -5,10 +5,25 @@ store).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from typing import Protocol
 
 from bot.state.model import Command, Conversation, Record, ThreadKey
+
+
+class Claim(enum.Enum):
+    """
+    What claiming a message's dedupe names found.
+    """
+
+    # Nobody had claimed it: handle it.
+    NEW = "new"
+    # This very delivery (the same token) claimed it before and did not finish, so
+    # it may have posted already: look before posting again.
+    OURS = "ours"
+    # Another delivery has it (a Slack retry, another replica, the mention twin).
+    TAKEN = "taken"
 
 
 class StateStore(Protocol):
@@ -21,14 +36,18 @@ class StateStore(Protocol):
     """
 
     async def begin(
-        self, key: ThreadKey, *, dedupe: Sequence[str] = ()
-    ) -> tuple[bool, Conversation]:
+        self,
+        key: ThreadKey,
+        *,
+        dedupe: Sequence[str] = (),
+        token: str | None = None,
+    ) -> tuple[Claim, Conversation]:
         """
-        Claim the dedupe names and load the thread in one round trip.
+        Claim the dedupe names for ``token`` and load the thread in one round trip.
 
-        Returns (claimed, conversation); claimed is False when any name was claimed
-        before (a Slack retry, another replica, the same message seen as a mention).
-
+        ``token`` names one delivery of the message (a queued entry's id): the same
+        token claiming again gets ``Claim.OURS``. Without one, a name claimed before
+        is always ``Claim.TAKEN``.
         """
         ...
 

@@ -210,6 +210,7 @@ async def answered_thread(bot: DeskBot, ts: str, text: str = STARTTLS_PASTE) -> 
     before = len(bot.fake.of("chat.postMessage"))
     assert await bot.send(message_event(text, ts=ts)) == 200
     await bot.fake.wait_for("chat.postMessage", before + 1)
+    await bot.settle()  # the turn is recorded once its answer is out
 
 
 def thread_value(ts: str, entry: str | None = None) -> str:

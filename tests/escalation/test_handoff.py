@@ -276,45 +276,54 @@ async def test_background_loop_delivers_and_reminds(
     assert len(reminders(fake_slack)) == 1
 
 
-async def test_redis_down_at_hand_off_still_posts_the_card(
-    fake_slack: FakeSlack,
+async def test_redis_down_at_hand_off_posts_nothing_and_asks_to_try_again(
+    fake_slack: FakeSlack, matcher: Matcher
 ) -> None:
     """
-    With Redis unreachable the request is not lost: the card is posted directly.
+    With Redis unreachable nothing can be recorded, so no card is posted (its Claim
+    would find nothing) and the clicker is told privately to ask again in a minute.
     """
-    from bot.conversation.engine import HumanRequest
-    from bot.escalation.learning import Learning
-    from bot.escalation.store import EscalationStore
-    from bot.slack.app import make_web_client
-    from bot.slack.escalation.desk import Desk
-    from bot.state import Conversation
-    from bot.state.redis_store import RedisStore
-    from tests.escalation.conftest import desk_settings
     from tests.support.redis import free_port
 
     down = f"redis://127.0.0.1:{free_port()}/0"
-    settings = desk_settings(fake_slack, down, "down:")
-    store = RedisStore.from_url(down, prefix="down:", timeout=0.2)
-    desk = Desk(
-        settings,
-        escalations=EscalationStore(store.client, prefix="down:", retention_seconds=60),
-        learning=Learning(store.client, prefix="down:"),
-        store=store,
-    )
-    key = ThreadKey(TEAM, CHANNEL, "1700000077.000100")
-    request = HumanRequest(
-        first=True,
-        conversation=Conversation(key),
-        message="asked",
-        user_id="U0ALICE",
-        reason="button",
-        text="535 5.7.139 Authentication unsuccessful",
-    )
-    client = make_web_client(settings)
-    try:
-        await desk.accept(request, client)
-    finally:
-        await store.close()
-    (card,) = cards(fake_slack)
-    assert MENTION in str(card.args)
-    assert "U0ALICE" in str(card.args)
+    async with running_desk(fake_slack, down, "down:", matcher) as bot:
+        assert await bot.click(blocks.HUMAN, thread_value("1700000077.000100")) == 200
+        await bot.settle()
+    assert cards(fake_slack) == []
+    (told,) = fake_slack.of("chat.postEphemeral")
+    assert "ask again in a minute" in told.args["text"]
+    assert fake_slack.of("chat.postMessage") == []
+
+
+async def test_a_card_lookup_slack_refuses_for_good_still_posts_the_card(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    When looking for an already-posted card is refused for good (a missing scope),
+    the card is posted anyway rather than never.
+    """
+    ts = "1700000290.000100"
+    await answered_thread(desk_bot, ts)
+    desk_bot.fake.refuse_next("conversations.history", error="missing_scope")
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert len(cards(desk_bot.fake)) == 1
+
+
+async def test_a_card_lookup_that_fails_for_now_waits_and_posts_once_later(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    When Slack cannot be asked whether the card is out (server errors), nothing is
+    posted blind; the next delivery posts it once.
+    """
+    ts = "1700000291.000100"
+    await answered_thread(desk_bot, ts)
+    for _ in range(3):  # the first try and the Web client's two retries
+        desk_bot.fake.fail_next("conversations.history", status=500)
+    await desk_bot.click(blocks.HUMAN, thread_value(ts))
+    await desk_bot.settle()
+    assert cards(desk_bot.fake) == []
+    await asyncio.sleep(0.3)  # past ESCALATION_RECLAIM_SECONDS
+    assert await desk_bot.desk.pump(desk_bot.app.client) == 1
+    assert len(cards(desk_bot.fake)) == 1

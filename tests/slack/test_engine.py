@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.conversation.checks import ProbeTarget
 from bot.conversation.engine import Engine, Incoming
 from bot.conversation.replies import ReplyKind
+from bot.errors import StateUnavailableError
 from bot.slack.probing import make_prober
 from bot.state import ThreadKey
 from bot.state.redis_store import RedisStore
@@ -126,14 +127,41 @@ async def test_without_redis_retries_are_still_suppressed(
     down_store: RedisStore, matcher: Matcher
 ) -> None:
     """
-    With Redis down an event seen before by this process is not answered again.
+    With Redis down a new thread's first message is answered, and the same event
+    seen again by this process is not answered again.
     """
     engine = make_engine(down_store, matcher)
-    message = Incoming(KEY, "U1", STARTTLS_PASTE, "1.1", ("event:E9",))
+    message = Incoming(KEY, "U1", STARTTLS_PASTE, KEY.thread_ts, ("event:E9",))
     assert await engine.handle_message(message) is not None
     assert await engine.handle_message(message) is None
     assert engine.metrics.redis_errors._value.get() >= 2
     assert not await engine.ready()
+
+
+async def test_without_redis_a_reply_in_a_thread_is_not_answered(
+    down_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    With Redis down a follow-up in a thread gets no answer: the thread may be with a
+    human, and nothing can prove it is not.
+    """
+    engine = make_engine(down_store, matcher)
+    follow_up = Incoming(KEY, "U1", STARTTLS_PASTE, "1700000000.000200", ("event:E8",))
+    assert await engine.handle_message(follow_up) is None
+    assert await engine.quiet(KEY)
+
+
+async def test_a_queued_message_needs_its_state(
+    down_store: RedisStore, matcher: Matcher
+) -> None:
+    """
+    A queued message (one with a delivery token) is never answered without state:
+    the error reaches the worker, which keeps it and tries again.
+    """
+    engine = make_engine(down_store, matcher)
+    message = Incoming(KEY, "U1", STARTTLS_PASTE, KEY.thread_ts, token="1-1")
+    with pytest.raises(StateUnavailableError):
+        await engine.handle_turn(message)
 
 
 async def test_without_redis_human_requests_and_limits_still_hold(

@@ -33,7 +33,7 @@ from bot.slack.intake import (
 from bot.slack.server import build_web_app
 from bot.state.redis_store import RedisStore
 from tests.support.bot import Bot, drain_tasks
-from tests.support.kb import CHATTER, STARTTLS_PASTE
+from tests.support.kb import STARTTLS_PASTE
 from tests.support.redis import free_port, redis_server
 from tests.support.slack import (
     ADMIN,
@@ -434,11 +434,11 @@ async def test_offer_returns_none_for_anything_but_event_messages(
     assert await queued(bot) == []
 
 
-async def test_redis_down_hands_messages_to_bolt(bot: Bot) -> None:
+async def test_redis_down_answers_503_so_slack_retries(bot: Bot) -> None:
     """
-    When the intake's Redis cannot take an entry, offer() returns None (each time:
-    the writer recovers from the failure), the failure is counted, and through the
-    web app Bolt answers the paste in-process, in its thread.
+    When the intake's Redis cannot take a message it is not acked: 503 (each time,
+    quickly: the writer recovers from the failure), counted, and nothing is posted
+    without state; Slack delivers it again later.
     """
     dead = RedisStore.from_url(
         f"redis://127.0.0.1:{free_port()}/0",
@@ -448,22 +448,32 @@ async def test_redis_down_hands_messages_to_bolt(bot: Bot) -> None:
     try:
         intake = intake_for(bot, dead.client)
         for _ in range(2):
-            body, headers = event_request(message_event(CHATTER))
+            body, headers = event_request(message_event(STARTTLS_PASTE))
             started = time.monotonic()
-            assert await intake.offer(inbound(body, headers)) is None
+            response = await intake.offer(inbound(body, headers))
+            assert response is not None and response.status == 503
             assert time.monotonic() - started < 2
         assert bot.metrics.redis_errors._value.get() == 2
-        payload = message_event(STARTTLS_PASTE)
-        body, headers = event_request(payload)
         async with web_client(bot, intake) as http:
+            body, headers = event_request(message_event(STARTTLS_PASTE))
             response = await http.post("/slack/events", data=body, headers=headers)
-            assert response.status == 200
-            [call] = await bot.fake.wait_for("chat.postMessage")
-        assert call.args["channel"] == CHANNEL
-        assert call.args["thread_ts"] == payload["event"]["ts"]
-        assert await queued(bot) == []
+            assert response.status == 503
+        await bot.fake.settle()
+        assert bot.fake.of("chat.postMessage") == []
     finally:
         await dead.close()
+
+
+async def test_a_slack_retry_is_queued_marked_as_one(bot: Bot) -> None:
+    """
+    A delivery carrying X-Slack-Retry-Num is queued with its retry number, so the
+    worker looks in the thread before answering it.
+    """
+    body, headers = event_request(message_event(STARTTLS_PASTE))
+    response = await intake_for(bot).offer(inbound(body, headers), retry=2)
+    assert response is not None and response.status == 200
+    [(_, entry)] = await queued(bot)
+    assert entry["_delivery"] == {"retry": 2}
 
 
 # --- StreamWriter -------------------------------------------------------------------

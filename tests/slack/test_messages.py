@@ -228,6 +228,7 @@ async def test_follow_up_naming_a_server_offers_the_check(bot: Bot) -> None:
     )
     (first,) = await bot.fake.wait_for("chat.postMessage")
     assert blocks.PROBE not in buttons(first.args["blocks"])
+    await drain_tasks()  # the turn is recorded once its answer is out
     await send(
         bot,
         message_event(
@@ -310,6 +311,7 @@ async def test_secrets_in_a_paste_are_stored_redacted(bot: Bot) -> None:
     root = "1700000006.000100"
     await send(bot, message_event(paste, ts=root))
     await bot.fake.wait_for("chat.postMessage")
+    await drain_tasks()  # recorded once the answer is out
     conversation = await bot.store.load(ThreadKey(TEAM, CHANNEL, root))
     (message,) = conversation.messages
     assert secret_b64 not in message.text and "hunter22" not in message.text

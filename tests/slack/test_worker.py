@@ -277,9 +277,10 @@ async def test_entry_without_a_body_is_acknowledged_without_dispatch(
     worker = worker_for(bot, record)
     await worker.ensure_group()
     await bot.store.client.xadd(stream, {"other": "x"})
-    await bot.store.client.xadd(stream, {"body": "{}"})
+    entry = await bot.store.client.xadd(stream, {"body": "{}"})
     assert await worker.poll() == 2
-    assert seen == ["{}"]
+    # The payload reaches the app with its delivery (the entry id) added.
+    assert [json.loads(raw) for raw in seen] == [{"_delivery": {"entry": entry}}]
     assert await pending(bot, stream) == 0
 
 
@@ -387,6 +388,7 @@ async def test_run_waits_out_a_redis_outage(
             task = asyncio.create_task(worker.run(stop))
             await queue_paste(bot.settings, bot, ts="1700000100.000100")
             await fake_slack.wait_for("chat.postMessage", 1, timeout=3)
+            await wait_until(lambda: worker.handled == 1, 2)  # answered and recorded
 
             first.close()
             await wait_until(lambda: bot.metrics.redis_errors._value.get() >= 2, 3)
@@ -453,7 +455,7 @@ async def test_an_entry_queued_over_an_hour_ago_is_dropped_unanswered(
     worker = worker_for(bot, dispatch, wall=lambda: later)
     await worker.ensure_group()
     assert await worker.poll() == 1
-    assert dispatched == ['{"fresh": true}']
+    assert [json.loads(raw)["fresh"] for raw in dispatched] == [True]
     assert bot.metrics.intake_expired._value.get() == 1
     assert await pending(bot, stream) == 0
     assert await bot.store.client.xlen(stream) == 0

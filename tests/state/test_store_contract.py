@@ -18,6 +18,7 @@ from bot.state import (
     ThreadKey,
 )
 from bot.state.redis_store import MAX_RECORDS, RedisStore
+from bot.state.store import Claim
 from tests.support.redis import free_port
 
 KEY = ThreadKey("T1", "C1", "1700000000.000100")
@@ -31,7 +32,30 @@ async def test_begin_claims_a_dedupe_name_once(store: RedisStore) -> None:
     again, _ = await store.begin(KEY, dedupe=("event:Ev1", "msg:C1:1"))
     overlap, _ = await store.begin(KEY, dedupe=("event:Ev2", "msg:C1:1"))
     fresh, _ = await store.begin(KEY, dedupe=("event:Ev3", "msg:C1:2"))
-    assert (first, again, overlap, fresh) == (True, False, False, True)
+    assert (first, again, overlap, fresh) == (
+        Claim.NEW,
+        Claim.TAKEN,
+        Claim.TAKEN,
+        Claim.NEW,
+    )
+
+
+async def test_a_delivery_token_knows_its_own_claim(store: RedisStore) -> None:
+    """
+    The same delivery claiming again finds the claim its own (it may have answered
+    already); any other delivery of the message finds it taken.
+    """
+    names = ("event:Ev5", "msg:C1:5")
+    first, _ = await store.begin(KEY, dedupe=names, token="1-0")
+    redelivered, _ = await store.begin(KEY, dedupe=names, token="1-0")
+    retry, _ = await store.begin(KEY, dedupe=("event:Ev5", "msg:C1:5"), token="2-0")
+    twin, _ = await store.begin(KEY, dedupe=("event:Ev6", "msg:C1:5"), token="3-0")
+    assert (first, redelivered, retry, twin) == (
+        Claim.NEW,
+        Claim.OURS,
+        Claim.TAKEN,
+        Claim.TAKEN,
+    )
 
 
 async def test_concurrent_begins_claim_exactly_once(store: RedisStore) -> None:
@@ -41,7 +65,7 @@ async def test_concurrent_begins_claim_exactly_once(store: RedisStore) -> None:
     results = await asyncio.gather(
         *(store.begin(KEY, dedupe=("event:race",)) for _ in range(20))
     )
-    assert sum(claimed for claimed, _ in results) == 1
+    assert sum(claim is Claim.NEW for claim, _ in results) == 1
 
 
 async def test_records_fold_back_into_the_conversation(store: RedisStore) -> None:

@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # A database number of our own on a shared Redis; keys also carry a per-test prefix.
@@ -48,46 +49,197 @@ def reachable(host: str, port: int) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def redis_server(
-    workdir: Path, *, port: int | None = None
-) -> Iterator[tuple[str, int]]:
-    """
-    Start a throwaway redis-server; yields (url, port) and stops it afterwards.
-    """
+def _binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
             "redis-server is not installed (apt-get install redis-server)"
         )
-    port = port or free_port()
+    return binary
+
+
+def start_redis(
+    workdir: Path, port: int, *extra: str, sentinel: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """
+    A redis-server on 127.0.0.1:``port`` without persistence (or, with ``sentinel``,
+    a Sentinel on that config file), once it accepts connections.
+    """
+    if sentinel is not None:
+        args = [_binary(), str(sentinel), "--sentinel", "--port", str(port)]
+    else:
+        args = [
+            _binary(),
+            *("--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+            *extra,
+        ]
     process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir
     )
+    deadline = time.monotonic() + 10
+    while not reachable("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"redis-server did not start on port {port}")
+        time.sleep(0.02)
+    return process
+
+
+def stop_redis(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """
+    Stop a redis-server this module started (SIGKILL with ``kill``).
+    """
+    if process.poll() is None:
+        if kill:
+            process.kill()
+        else:
+            process.terminate()
+    process.wait(timeout=10)
+
+
+# Arguments that make a test redis-server keep every write across a restart.
+PERSISTENT = ("--appendonly", "yes", "--appendfsync", "always")
+
+
+@contextlib.contextmanager
+def redis_server(
+    workdir: Path, *, port: int | None = None, persist: bool = False
+) -> Iterator[tuple[str, int]]:
+    """
+    Start a throwaway redis-server (with ``persist``, an append-only file in
+    ``workdir`` that a restart on the same port reads back); yields (url, port) and
+    stops it afterwards.
+    """
+    port = port or free_port()
+    process = start_redis(workdir, port, *(PERSISTENT if persist else ()))
     try:
-        deadline = time.monotonic() + 10
-        while not reachable("127.0.0.1", port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {port}")
-            time.sleep(0.02)
         yield f"redis://127.0.0.1:{port}/0", port
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop_redis(process)
+
+
+# The master name the test Sentinel group watches.
+MASTER_NAME = "smtpbot"
+
+
+@dataclass
+class SentinelGroup:
+    """
+    A master, a replica and three sentinels on loopback, all throwaway.
+    """
+
+    workdir: Path
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """
+        The REDIS_URL that names the group.
+        """
+        hosts = ",".join(f"127.0.0.1:{self.ports[f's{n}']}" for n in range(3))
+        return f"redis+sentinel://{hosts}/{MASTER_NAME}/0"
+
+    def direct_url(self, node: str) -> str:
+        """
+        A plain URL for one data node ("a" or "b").
+        """
+        return f"redis://127.0.0.1:{self.ports[node]}/0"
+
+    def master(self) -> str:
+        """
+        The node ("a" or "b") the sentinels name as master now.
+        """
+        reply = subprocess.run(
+            [
+                shutil.which("redis-cli") or "redis-cli",
+                *("-p", str(self.ports["s0"])),
+                *("SENTINEL", "get-master-addr-by-name", MASTER_NAME),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.split()
+        port = int(reply[1]) if len(reply) == 2 else -1
+        return next((n for n in ("a", "b") if self.ports[n] == port), "?")
+
+    def kill(self, node: str) -> None:
+        """
+        SIGKILL one node (a data node or a sentinel).
+        """
+        stop_redis(self.processes.pop(node), kill=True)
+
+    def start(self, node: str) -> None:
+        """
+        Start a killed data node again, as a replica of the current master.
+        """
+        master = self.master()
+        self.processes[node] = start_redis(
+            self.workdir,
+            self.ports[node],
+            *("--replicaof", "127.0.0.1", str(self.ports[master])),
+        )
+
+
+@contextlib.contextmanager
+def sentinel_group(
+    workdir: Path, *, down_after_ms: int = 1000
+) -> Iterator[SentinelGroup]:
+    """
+    Master "a", replica "b" and sentinels s0-s2 (quorum 2) on free ports; every
+    process is stopped afterwards.
+    """
+    ports = {name: free_port() for name in ("a", "b", "s0", "s1", "s2")}
+    group = SentinelGroup(workdir, ports)
+    try:
+        group.processes["a"] = start_redis(workdir, ports["a"])
+        group.processes["b"] = start_redis(
+            workdir, ports["b"], "--replicaof", "127.0.0.1", str(ports["a"])
+        )
+        for n in range(3):
+            config = workdir / f"sentinel-{n}.conf"
+            config.write_text(
+                f"bind 127.0.0.1\n"
+                f"dir {workdir}\n"
+                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {ports['a']} 2\n"
+                f"sentinel down-after-milliseconds {MASTER_NAME} {down_after_ms}\n"
+                f"sentinel failover-timeout {MASTER_NAME} 10000\n"
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n",
+                encoding="utf-8",
+            )
+            group.processes[f"s{n}"] = start_redis(
+                workdir, ports[f"s{n}"], sentinel=config
+            )
+        wait_for_replica(ports["a"])
+        yield group
+    finally:
+        for process in group.processes.values():
+            stop_redis(process, kill=True)
+
+
+def wait_for_replica(port: int, *, timeout: float = 10) -> None:
+    """
+    Wait until the master on ``port`` has a replica in sync.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = subprocess.run(
+            [
+                shutil.which("redis-cli") or "redis-cli",
+                "-p",
+                str(port),
+                "INFO",
+                "replication",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        if "connected_slaves:1" in info and "state=online" in info:
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"no replica came online for the master on {port}")
 
 
 @contextlib.contextmanager

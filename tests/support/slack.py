@@ -39,6 +39,27 @@ USER = "U0ALICE"
 
 
 @dataclass
+class Hold:
+    """
+    A Web API call held open by the fake (see ``FakeSlack.hold``): ``arrived`` is set
+    when the call comes in; ``release()`` lets the fake answer it.
+    """
+
+    method: str
+    channel: str | None
+    commit: bool
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    call: Call | None = None
+
+    def release(self) -> None:
+        """
+        Let the held call finish (a held call that was not committed fails).
+        """
+        self.released.set()
+
+
+@dataclass
 class Call:
     """
     One request the fake received.
@@ -102,6 +123,9 @@ class FakeSlack:
         # Messages chat.postMessage accepted (with their ts), for conversations.history.
         self.posted: list[dict[str, Any]] = []
         self.socket_url: str | None = None
+        self.holds: list[Hold] = []
+        # When (time.monotonic()) each posted message was accepted, by its ts.
+        self.posted_at: dict[str, float] = {}
         # OAuth: the app's credentials, codes not yet exchanged, and each bot token's
         # identity (auth.test). With ``strict_tokens`` a token the fake did not issue
         # is refused (invalid_auth) instead of answering as the default test bot.
@@ -164,6 +188,27 @@ class FakeSlack:
         """
         self.refusals.append((method, channel, error))
 
+    def hold(
+        self, method: str, *, channel: str | None = None, commit: bool = False
+    ) -> Hold:
+        """
+        Hold the next call of ``method`` (to ``channel``, if given) open until the
+        test releases it, so a test can kill the caller mid-call. With ``commit`` the
+        call takes effect first (a post is in the channel; only the answer is held):
+        the caller dies after Slack did the work. Without it the call never takes
+        effect and fails once released.
+        """
+        held = Hold(method, channel, commit)
+        self.holds.append(held)
+        return held
+
+    def _held(self, method: str, args: dict[str, Any]) -> Hold | None:
+        for n, held in enumerate(self.holds):
+            if held.method == method and held.channel in (None, args.get("channel")):
+                del self.holds[n]
+                return held
+        return None
+
     def _refusal(self, method: str, args: dict[str, Any]) -> str | None:
         for n, (name, channel, error) in enumerate(self.refusals):
             if name == method and channel in (None, args.get("channel")):
@@ -188,6 +233,21 @@ class FakeSlack:
         call = Call(method, args, dict(request.headers))
         refusal = self._refusal(method, args) or self._token_problem(call)
         call.refused = refusal is not None
+        held = self._held(method, args)
+        if held is not None and refusal is None:
+            held.call = call
+            answer = (
+                self._answer(method, args, token=call.token) if held.commit else None
+            )
+            if answer is not None:
+                await self._record(call)
+            held.arrived.set()
+            await held.released.wait()
+            if answer is None:
+                call.refused = True
+                await self._record(call)
+                return web.json_response({"ok": False, "error": "fatal_error"})
+            return web.json_response(answer)
         await self._record(call)
         if refusal is not None:
             return web.json_response({"ok": False, "error": refusal})
@@ -410,6 +470,7 @@ class FakeSlack:
         ts = f"{int(time.time())}.{next(self._ts):06d}"
         if method == "chat.postMessage":
             self.posted.append({**args, "ts": ts})
+            self.posted_at[ts] = time.monotonic()
         answers: dict[str, dict[str, Any]] = {
             "auth.test": self.identities.get(token or "")
             or {
@@ -437,7 +498,10 @@ class FakeSlack:
                 if str(args.get("file")) in self.files
                 else {"ok": False, "error": "file_not_found"}
             ),
-            "conversations.replies": {"messages": [], "has_more": False},
+            "conversations.replies": {
+                "messages": self._thread(args),
+                "has_more": False,
+            },
             "conversations.history": {
                 "messages": [
                     {
@@ -454,6 +518,53 @@ class FakeSlack:
             "apps.connections.open": {"url": self.socket_url or ""},
         }
         return {"ok": True, **answers.get(method, {})}
+
+    def _thread(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """
+        The bot's posts in a thread (conversations.replies), oldest first, from
+        ``oldest`` on; metadata only with include_all_metadata, as Slack does.
+        """
+        oldest = float(args.get("oldest") or 0)
+        inclusive = str(args.get("inclusive")).lower() in {"true", "1"}
+        metadata = str(args.get("include_all_metadata")).lower() in {"true", "1"}
+        return [
+            {
+                "ts": m["ts"],
+                "thread_ts": m.get("thread_ts") or m["ts"],
+                "text": m.get("text"),
+                "bot_id": BOT_ID,
+                **({"metadata": m.get("metadata")} if metadata else {}),
+            }
+            for m in self.posted
+            if m.get("channel") == args.get("channel")
+            and args.get("ts") in (m.get("thread_ts"), m["ts"])
+            and (float(m["ts"]) > oldest or (inclusive and float(m["ts"]) == oldest))
+        ]
+
+    def in_thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """
+        Everything posted in a thread (not refused), oldest first.
+        """
+        return [
+            m
+            for m in self.posted
+            if m.get("channel") == channel and m.get("thread_ts") == thread_ts
+        ]
+
+    def answered_at(self, channel: str, message_ts: str) -> float | None:
+        """
+        When the bot's first answer to the message ``message_ts`` was posted (by the
+        answer metadata), or None.
+        """
+        for m in self.posted:
+            metadata = m.get("metadata") or {}
+            if (
+                m.get("channel") == channel
+                and metadata.get("event_type") == "smtpbot_reply"
+                and metadata.get("event_payload", {}).get("message_ts") == message_ts
+            ):
+                return self.posted_at.get(m["ts"])
+        return None
 
     def of(self, method: str) -> list[Call]:
         """

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.escalation.model import REASON_TEXT, Escalation, Status
+from bot.escalation.model import REASON_TEXT, Escalation, Reason, Status
 from bot.escalation.overview import duration
 from bot.slack.blocks import SECTION_LIMIT, cut, encode_value, escape, to_dicts
 
@@ -215,4 +215,60 @@ def reminder_text(escalation: Escalation, *, mention: str | None, now: float) ->
     return (
         f"{ping}:alarm_clock: Still unclaimed after "
         f"{duration(escalation.age(now))}: <@{escalation.asker}> is waiting.{link}"
+    )
+
+
+# The metadata event type of the notice that tells a thread a human was asked.
+NOTICE_EVENT: Final = "smtpbot_escalation_notice"
+# What the thread is told when the bot itself decided to hand over.
+_AUTO_NOTICE: Final = {
+    Reason.FEEDBACK: "That's twice my answer didn't help, so I've asked a human.",
+    Reason.UNMATCHED: "I have nothing more to suggest for this, so I've asked a human.",
+    Reason.REPEATED: "The same error is still there after my answer, so that fix "
+    "didn't help. I've asked a human.",
+}
+NOTICE_TAIL: Final = (
+    "I've let the support team know; someone will reply in this thread. I'll stay "
+    "quiet here from now on."
+)
+# A direct message's thread: nobody from the support team can write in it.
+DIRECT_TAIL: Final = (
+    "I've let the support team know; someone will contact you directly. I'll stay "
+    "quiet here from now on."
+)
+
+
+def notice_payload(escalation: Escalation) -> dict[str, Any]:
+    """
+    The thread notice (text and metadata naming the escalation, so that a replica
+    finishing a hand-off after a crash finds it instead of posting it twice).
+    """
+    head = _AUTO_NOTICE.get(
+        escalation.reason, f"<@{escalation.requested_by}> asked for a human."
+    )
+    tail = DIRECT_TAIL if escalation.key.channel_id.startswith("D") else NOTICE_TAIL
+    return {
+        "text": f"{head} {tail}",
+        "metadata": {
+            "event_type": NOTICE_EVENT,
+            "event_payload": {
+                "escalation": escalation.id,
+                "opened": escalation.created_at,
+            },
+        },
+    }
+
+
+def is_notice_of(message: dict[str, Any], escalation: Escalation) -> bool:
+    """
+    True when a posted message is this escalation's thread notice (by its metadata).
+    """
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != NOTICE_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return (
+        isinstance(payload, dict)
+        and payload.get("escalation") == escalation.id
+        and payload.get("opened") == escalation.created_at
     )

@@ -1,12 +1,15 @@
 """
-Delivering escalations for the desk: accept hand-offs, post each card exactly once, and
-send SLA reminders.
+Delivering escalations for the desk: record hand-offs, tell each thread and post each
+card exactly once, and send SLA reminders.
 
-Accepting and posting are decoupled through the Redis stream (see ``store``): ``accept``
-writes the record and the stream entry in one script, then ``pump`` delivers whatever
-entries this replica can get (new ones, and ones another replica left pending longer
-than ESCALATION_RECLAIM_SECONDS). A card is posted under a per-escalation lease and only
-while the record has no card ts, so retries, double clicks and replicas never post two.
+The record is an outbox. ``request`` writes it first (one script: the record, its
+stream entry, its timer, and the thread marked as with a human); nothing is posted
+before that. Then ``pump`` delivers whatever entries this replica can get (new ones,
+and ones left pending longer than ESCALATION_RECLAIM_SECONDS by a replica that died):
+under a per-escalation lease it posts the thread notice, then the card, noting each in
+the record once posted, and acks the entry only when both are out. Before posting
+either it looks in Slack for one already there (both carry metadata naming the
+escalation), so a replica that died between posting and noting is never doubled.
 """
 
 from __future__ import annotations
@@ -26,16 +29,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.conversation.engine import HumanRequest
 from bot.errors import StateUnavailableError
 from bot.escalation.learning import Learning
-from bot.escalation.model import Escalation, Reason, Status, new_escalation
+from bot.escalation.model import Asked, Escalation, Reason, Status, new_escalation
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
+from bot.slack.handlers import NO_ESCALATION_CHANNEL, transient
 from bot.slack.lifecycle import TokenGuard
 from bot.slack.workspaces import Workspaces, WorkspaceSettings
-from bot.state import StateStore
+from bot.state import Conversation, HumanRecord, StateStore
+from bot.state.model import dump_record
 
 log = logging.getLogger(__name__)
 # Looking for a card already posted: from a minute before the escalation (clock skew),
@@ -140,92 +144,77 @@ class Delivery:
             log.warning("escalation_store_failed op=%s error=%s", what, exc)
             return None
 
-    # Accepting and delivering ---------------------------------------------------------
+    # Recording and delivering -------------------------------------------------------
 
-    async def accept(self, request: HumanRequest, client: AsyncWebClient) -> None:
+    async def request(
+        self, conversation: Conversation, user_id: str, *, reason: str, text: str = ""
+    ) -> Asked:
         """
-        The ``escalate`` hook: record a first request durably, then deliver its card.
+        Record a request for a human durably, before anything is posted; the thread
+        notice and the card follow from the record (``pump``).
         """
-        if not request.first:
-            return
         escalation = new_escalation(
-            request.conversation,
-            requested_by=request.user_id or "unknown",
-            reason=Reason(request.reason),
+            conversation,
+            requested_by=user_id or "unknown",
+            reason=Reason(reason),
             now=self.clock(),
-            text=request.text,
+            text=text,
         )
         due = escalation.created_at + self.interval
-        accepted = await self._safely(
-            "accept", self.escalations.accept(escalation, due=due)
+        human = dump_record(HumanRecord(user_id, at=escalation.created_at))
+        thread = (
+            self.escalations.conversation_key(escalation.key),
+            human,
+            self.settings.conversation_ttl_seconds,
         )
-        if accepted is None:
-            # Redis is unreachable, so nothing can be queued durably: post the card now
-            # rather than lose the request (no replica can dedupe it; Slack's retries
-            # are already deduped in process).
-            await self._post_unqueued(escalation, client)
-            return
+        try:
+            accepted = await self.escalations.accept(escalation, due=due, thread=thread)
+        except StateUnavailableError as exc:
+            self.metrics.redis_errors.inc()
+            log.warning("escalation_not_recorded key=%s error=%s", escalation.id, exc)
+            return Asked.UNAVAILABLE
         if not accepted:
-            return
-        log.info("escalation_accepted key=%s reason=%s", escalation.id, request.reason)
-        self.metrics.escalations.labels(request.reason).inc()
+            return Asked.ALREADY
+        log.info("escalation_accepted key=%s reason=%s", escalation.id, reason)
+        self.metrics.escalations.labels(reason).inc()
         entry = escalation.summary.entry_id
         await self._safely("learn", self.learning.count("escalated", entry))
-        await self.pump(client)
+        return Asked.ACCEPTED
 
-    async def _posted_card(
-        self, client: AsyncWebClient, channel: str, escalation: Escalation
+    async def _find(
+        self,
+        client: AsyncWebClient,
+        method: str,
+        found: Callable[[dict[str, Any]], bool],
+        **kwargs: Any,
     ) -> str | None:
         """
-        The ts of this escalation's card if it is already in the channel, else None.
+        The ts of the first message a history lookup returns that ``found`` accepts.
+        Raises LookupError when Slack could not be asked now (do not post blind; try
+        again later); a lookup Slack refuses for good (a missing scope) finds nothing.
         """
-        history = await self._call(
-            client,
-            "conversations.history",
-            channel=channel,
-            oldest=f"{escalation.created_at - HISTORY_SLACK_S:.6f}",
-            limit=HISTORY_LIMIT,
-            include_all_metadata=True,
-        )
-        for message in (history or {}).get("messages") or []:
-            if cards.is_card_of(message, escalation) and message.get("ts"):
+        if self.guard.blocked(client.token):
+            raise LookupError(method)
+        try:
+            history = await client.api_call(
+                method,
+                json={"include_all_metadata": True, "limit": HISTORY_LIMIT, **kwargs},
+            )
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_failed method=%s error=%s", method, exc)
+            if transient(exc):
+                raise LookupError(method) from exc
+            return None
+        for message in history.get("messages") or []:
+            if found(message) and message.get("ts"):
                 return str(message["ts"])
         return None
 
-    async def _post_unqueued(
-        self, escalation: Escalation, client: AsyncWebClient
-    ) -> None:
-        """
-        Post a card straight away, for when the durable queue cannot be reached.
-        """
-        desk = await self._desk_of(escalation)
-        channel = desk.escalation_channel
-        if channel is None:
-            log.warning("escalation_channel_unset key=%s", escalation.id)
-            return
-        link = await self._call(
-            client,
-            "chat.getPermalink",
-            channel=escalation.key.channel_id,
-            message_ts=escalation.key.thread_ts,
-        )
-        permalink = str((link or {}).get("permalink") or "") or None
-        payload = cards.card_payload(
-            replace(escalation, permalink=permalink),
-            mention=desk.escalation_mention,
-        )
-        posted = await self._call(
-            client, "chat.postMessage", channel=channel, unfurl_links=False, **payload
-        )
-        log.warning(
-            "escalation_posted_without_store key=%s posted=%s",
-            escalation.id,
-            bool(posted and posted.get("ts")),
-        )
-
     async def pump(self, client: AsyncWebClient) -> int:
         """
-        Deliver the cards this replica can take: stale ones first, then new ones.
+        Deliver the hand-offs this replica can take: stale ones first, then new ones.
+        Returns the number of cards posted.
         """
         reclaimed = await self._safely(
             "reclaim",
@@ -239,69 +228,126 @@ class Delivery:
 
     async def _deliver(self, entry_id: str, key: str, client: AsyncWebClient) -> int:
         """
-        Post one card unless it exists; ack the entry once the card ts is recorded.
+        Tell the thread and post the card unless they are out; ack the entry once
+        both are noted in the record. Returns 1 when a card was posted.
         """
         name = f"post:{key}"
         token = await self._safely(
             "lease", self.escalations.lease(name, ttl_ms=max(self.reclaim_ms, 1000))
         )
         if token is None:
-            return 0  # another replica is posting it; the entry stays pending
+            return 0  # another replica is delivering it; the entry stays pending
         try:
             escalation = await self.escalations.get(key)
-            if escalation is None or escalation.card_ts is not None:
-                await self.escalations.ack(entry_id)
+            if escalation is None or not escalation.status.active:
+                await self.escalations.ack(entry_id)  # lost with Redis's data, or over
                 return 0
-            desk = await self._desk_of(escalation)
-            channel = desk.escalation_channel
             installed = await self._client_for(escalation, client)
             if installed is None:
                 await self.escalations.ack(entry_id)  # uninstalled: nobody to tell
                 return 0
             client = installed
-            if channel is None:
-                log.warning("escalation_channel_unset key=%s", key)
-                await self.escalations.ack(entry_id)
-                return 0
-            link = await self._call(
-                client,
-                "chat.getPermalink",
-                channel=escalation.key.channel_id,
-                message_ts=escalation.key.thread_ts,
-            )
-            permalink = str((link or {}).get("permalink") or "")
-            found = await self._posted_card(client, channel, escalation)
-            if found is not None:
-                # A replica posted it and died before recording it: adopt that card.
-                await self.escalations.set_card(
-                    key, channel=channel, ts=found, permalink=permalink
-                )
-                await self.escalations.ack(entry_id)
-                log.info("escalation_card_adopted key=%s ts=%s", key, found)
-                return 0
-            shown = replace(escalation, permalink=permalink or None)
-            payload = cards.card_payload(shown, mention=desk.escalation_mention)
-            posted = await self._call(
-                client,
-                "chat.postMessage",
-                channel=channel,
-                unfurl_links=False,
-                **payload,
-            )
-            if posted is None or not posted.get("ts"):
+            if escalation.notice_ts is None and not await self._tell_thread(
+                escalation, client
+            ):
                 return 0  # left pending: retried here or by another replica
-            await self.escalations.set_card(
-                key, channel=channel, ts=str(posted["ts"]), permalink=permalink
-            )
+            posted = await self._post_card(escalation, client)
+            if posted is None:
+                return 0
             await self.escalations.ack(entry_id)
-            log.info("escalation_card_posted key=%s ts=%s", key, posted["ts"])
-            return 1
+            return posted
+        except LookupError as exc:
+            log.warning("escalation_lookup_failed key=%s method=%s", key, exc)
+            return 0
         except StateUnavailableError as exc:
             self.metrics.redis_errors.inc()
             log.warning("escalation_deliver_failed key=%s error=%s", key, exc)
             return 0
         finally:
             await self._safely("release", self.escalations.release(name, token))
+
+    async def _tell_thread(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> bool:
+        """
+        Post the thread notice (or adopt the one already there); True once noted.
+        """
+        key = escalation.key
+        found = await self._find(
+            client,
+            "conversations.replies",
+            lambda m: cards.is_notice_of(m, escalation),
+            channel=key.channel_id,
+            ts=key.thread_ts,
+            oldest=f"{escalation.created_at - HISTORY_SLACK_S:.6f}",
+        )
+        if found is None:
+            notice = cards.notice_payload(escalation)
+            if self.workspaces.editable:
+                desk = await self._desk_of(escalation)
+                if desk.escalation_channel is None:
+                    notice["text"] = f"{notice['text']}\n{NO_ESCALATION_CHANNEL}"
+            posted = await self._call(
+                client,
+                "chat.postMessage",
+                channel=key.channel_id,
+                thread_ts=key.thread_ts,
+                **notice,
+            )
+            if posted is None or not posted.get("ts"):
+                return False
+            found = str(posted["ts"])
+        await self.escalations.set_notice(escalation.id, ts=found)
+        return True
+
+    async def _post_card(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> int | None:
+        """
+        Post the card (or adopt the one already there); 1 when posted, 0 when it was
+        there already or no channel is set, None when it must be tried again.
+        """
+        key = escalation.id
+        desk = await self._desk_of(escalation)
+        channel = desk.escalation_channel
+        if escalation.card_ts is not None:
+            return 0
+        if channel is None:
+            log.warning("escalation_channel_unset key=%s", key)
+            return 0
+        link = await self._call(
+            client,
+            "chat.getPermalink",
+            channel=escalation.key.channel_id,
+            message_ts=escalation.key.thread_ts,
+        )
+        permalink = str((link or {}).get("permalink") or "")
+        found = await self._find(
+            client,
+            "conversations.history",
+            lambda m: cards.is_card_of(m, escalation),
+            channel=channel,
+            oldest=f"{escalation.created_at - HISTORY_SLACK_S:.6f}",
+        )
+        if found is not None:
+            # A replica posted it and died before recording it: adopt that card.
+            await self.escalations.set_card(
+                key, channel=channel, ts=found, permalink=permalink
+            )
+            log.info("escalation_card_adopted key=%s ts=%s", key, found)
+            return 0
+        shown = replace(escalation, permalink=permalink or None)
+        payload = cards.card_payload(shown, mention=desk.escalation_mention)
+        posted = await self._call(
+            client, "chat.postMessage", channel=channel, unfurl_links=False, **payload
+        )
+        if posted is None or not posted.get("ts"):
+            return None
+        await self.escalations.set_card(
+            key, channel=channel, ts=str(posted["ts"]), permalink=permalink
+        )
+        log.info("escalation_card_posted key=%s ts=%s", key, posted["ts"])
+        return 1
 
     # SLA reminders -------------------------------------------------------------------
 

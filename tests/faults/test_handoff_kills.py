@@ -1,0 +1,267 @@
+"""
+Fault tests, black-box: the front (``run --http``) or a worker SIGKILLed at every step
+of a hand-off, while the fake Slack holds the call of that step open. Every escalated
+thread must end with exactly one card whose Claim works and exactly one notice telling
+the asker; asking again after a crash never adds a card.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.slack import blocks
+from bot.slack.escalation import cards as card_ids
+from tests.support.bot import delete_prefix
+from tests.support.front import (
+    Front,
+    bot_env,
+    front_process,
+    post_body,
+    post_event,
+    until,
+    wait_workers,
+)
+from tests.support.kb import STARTTLS_PASTE
+from tests.support.process import wait_healthy
+from tests.support.slack import (
+    BOT_USER,
+    CHANNEL,
+    TEAM,
+    FakeSlack,
+    action_request,
+    message_event,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc"),
+]
+ESC = "C0ESCALATE"
+HELPER = "U0BOB"
+# Each step of a hand-off that talks to Slack, in order: (method, channel, whether
+# the call takes effect before the caller dies).
+STEPS = [
+    ("conversations.replies", None, False),  # looking for a notice already posted
+    ("chat.postMessage", CHANNEL, False),  # the notice never posted
+    ("chat.postMessage", CHANNEL, True),  # the notice posted, not noted
+    ("chat.getPermalink", None, False),
+    ("conversations.history", None, False),  # looking for a card already posted
+    ("chat.postMessage", ESC, False),  # the card never posted
+    ("chat.postMessage", ESC, True),  # the card posted, not noted
+]
+
+
+def desk_env(fake: FakeSlack, redis_url: str, prefix: str) -> dict[str, str]:
+    """
+    A bot process with an escalation channel and quick takeover of stale hand-offs.
+    """
+    return {
+        **bot_env(fake, redis_url, prefix),
+        "ESCALATION_CHANNEL": ESC,
+        "ESCALATION_RECLAIM_SECONDS": "1",
+        "ESCALATION_TICK_SECONDS": "0.5",
+        "INTAKE_RECLAIM_SECONDS": "2",
+    }
+
+
+def cards_of(fake: FakeSlack) -> dict[str, list[dict[str, Any]]]:
+    """
+    The cards in the escalation channel, by the escalation their metadata names.
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    for message in fake.posted:
+        metadata = message.get("metadata") or {}
+        if message.get("channel") == ESC and not message.get("thread_ts"):
+            name = metadata.get("event_payload", {}).get("escalation", "?")
+            found.setdefault(name, []).append(message)
+    return found
+
+
+def notices_in(fake: FakeSlack, ts: str) -> list[dict[str, Any]]:
+    """
+    The hand-off notices posted in the thread ``ts``.
+    """
+    return [
+        m
+        for m in fake.in_thread(CHANNEL, ts)
+        if (m.get("metadata") or {}).get("event_type") == card_ids.NOTICE_EVENT
+    ]
+
+
+def answers_in(fake: FakeSlack, ts: str) -> list[dict[str, Any]]:
+    """
+    The bot's answers in the thread ``ts``.
+    """
+    return [
+        m
+        for m in fake.in_thread(CHANNEL, ts)
+        if (m.get("metadata") or {}).get("event_type") == blocks.REPLY_EVENT
+    ]
+
+
+async def answered(
+    session: aiohttp.ClientSession, front: Front, fake: FakeSlack, ts: str
+) -> None:
+    """
+    Paste an error as a new thread and wait until the bot has answered it.
+    """
+    assert await post_event(session, front.base, message_event(STARTTLS_PASTE, ts=ts))
+    await until(lambda: answers_in(fake, ts), timeout=20, what=f"answer in {ts}")
+
+
+async def click(
+    session: aiohttp.ClientSession,
+    front: Front,
+    action: str,
+    value: str,
+    *,
+    user: str = "U0ALICE",
+    channel: str = CHANNEL,
+) -> int:
+    """
+    A signed button click sent to the front; its status (0 if it died first).
+    """
+    body, headers = action_request(action, value, user=user, channel=channel)
+    return await post_body(session, front.base, body, headers)
+
+
+async def claim_every_card(
+    session: aiohttp.ClientSession, front: Front, fake: FakeSlack, stamps: list[str]
+) -> None:
+    """
+    Claim each thread's card: the card is edited to say who has it and the thread is
+    told (the card works).
+    """
+    for ts in stamps:
+        value = blocks.encode_value(k=f"{TEAM}:{CHANNEL}:{ts}")
+        status = await click(
+            session, front, card_ids.CLAIM, value, user=HELPER, channel=ESC
+        )
+        assert status == 200
+    await until(
+        lambda: all(
+            any(
+                "has taken this" in str(m.get("text"))
+                for m in fake.in_thread(CHANNEL, t)
+            )
+            for t in stamps
+        ),
+        timeout=20,
+        what="every thread told who took it",
+    )
+    edited = {c.args.get("ts") for c in fake.of("chat.update")}
+    for ts in stamps:
+        (card,) = cards_of(fake)[f"{TEAM}:{CHANNEL}:{ts}"]
+        assert card["ts"] in edited, f"the card of {ts} was not edited on Claim"
+
+
+async def test_front_killed_at_every_step_of_a_hand_off_ends_with_one_working_card(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    For each Slack call of a hand-off (looking for the notice, posting it, the
+    permalink, looking for the card, posting it; the posts both before and after they
+    take effect), the front is SIGKILLed while that call is held: a new front finishes
+    the hand-off, and every thread ends with one notice and one card whose Claim
+    works. Pressing the button again after a crash adds nothing.
+    """
+    env = desk_env(fake_slack, redis_url, prefix)
+    stamps = [f"17000020{n:02d}.000100" for n in range(len(STEPS))]
+    try:
+        async with aiohttp.ClientSession() as session:
+            for n, (method, channel, commit) in enumerate(STEPS):
+                with front_process(env, tmp_path, workers=0, name=f"front{n}") as front:
+                    await wait_healthy(front.base, front.process, timeout=30)
+                    await answered(session, front, fake_slack, stamps[n])
+                    held = fake_slack.hold(method, channel=channel, commit=commit)
+                    value = blocks.encode_value(t=stamps[n])
+                    # The click is acked once the request is recorded.
+                    assert await click(session, front, blocks.HUMAN, value) == 200
+                    await until(held.arrived.is_set, timeout=20, what=f"{method} held")
+                    front.process.kill()
+                    front.process.wait(10)
+                    held.release()
+            with front_process(env, tmp_path, workers=0, name="last") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+
+                def settled() -> bool:
+                    found = cards_of(fake_slack)
+                    return all(
+                        notices_in(fake_slack, ts)
+                        and found.get(f"{TEAM}:{CHANNEL}:{ts}")
+                        for ts in stamps
+                    )
+
+                await until(settled, timeout=30, what="every hand-off delivered")
+                # Asked again after the crash: told privately, no second card.
+                again = blocks.encode_value(t=stamps[0])
+                assert await click(session, front, blocks.HUMAN, again) == 200
+                await fake_slack.settle(1.5)
+                found = cards_of(fake_slack)
+                for ts in stamps:
+                    assert len(found[f"{TEAM}:{CHANNEL}:{ts}"]) == 1, (ts, found)
+                    assert len(notices_in(fake_slack, ts)) == 1, ts
+                    assert len(answers_in(fake_slack, ts)) == 1, ts
+                assert len(found) == len(stamps)
+                assert any(
+                    "already been asked" in str(c.args.get("text"))
+                    for c in fake_slack.of("chat.postEphemeral")
+                )
+                await claim_every_card(session, front, fake_slack, stamps)
+    finally:
+        await delete_prefix(redis_url, prefix)
+
+
+async def test_worker_killed_during_a_mention_hand_off_ends_with_one_card(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    "@bot human" is handled by a worker: SIGKILL it while the notice post is held
+    (after it took effect) and again while the card post is held (before it took
+    effect). The replacement workers finish the hand-off: one notice, one card.
+    """
+    env = desk_env(fake_slack, redis_url, prefix)
+    ts = "1700002100.000100"
+    try:
+        with front_process(env, tmp_path, workers=1) as front:
+            await wait_healthy(front.base, front.process, timeout=30)
+            (worker,) = await wait_workers(front, 1, timeout=20)
+            dead = {worker}
+            async with aiohttp.ClientSession() as session:
+                await answered(session, front, fake_slack, ts)
+                notice = fake_slack.hold(
+                    "chat.postMessage", channel=CHANNEL, commit=True
+                )
+                mention = message_event(
+                    f"<@{BOT_USER}> a human please",
+                    ts="1700002100.000200",
+                    thread_ts=ts,
+                )
+                assert await post_event(session, front.base, mention) == 200
+                await until(notice.arrived.is_set, timeout=20, what="notice held")
+                card = fake_slack.hold("chat.postMessage", channel=ESC)
+                os.kill(worker[0], signal.SIGKILL)
+                notice.release()
+                (worker,) = await wait_workers(front, 1, besides=dead, timeout=20)
+                dead.add(worker)
+                await until(card.arrived.is_set, timeout=20, what="card held")
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker[0], signal.SIGKILL)
+                card.release()
+                await until(
+                    lambda: cards_of(fake_slack), timeout=30, what="the card posted"
+                )
+                await fake_slack.settle(2.0)
+                assert len(cards_of(fake_slack)[f"{TEAM}:{CHANNEL}:{ts}"]) == 1
+                assert len(notices_in(fake_slack, ts)) == 1
+                assert len(answers_in(fake_slack, ts)) == 1
+                await claim_every_card(session, front, fake_slack, [ts])
+    finally:
+        await delete_prefix(redis_url, prefix)
