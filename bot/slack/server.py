@@ -25,10 +25,11 @@ from bot.errors import StateUnavailableError
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.redact.payload import redact_payload
 from bot.slack.app import REDACTED_MARK
-from bot.slack.inbound import Inbound, Refusal, read_request, shape_problem
+from bot.slack.inbound import Inbound, Refusal, read_request
 from bot.slack.intake import Intake
 from bot.slack.oauth.flow import oauth_routes
 from bot.slack.replay import ReplayGuard
+from bot.slack.shapes import shape_problem
 from bot.state import StateStore
 
 log = logging.getLogger(__name__)
