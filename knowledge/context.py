@@ -51,6 +51,8 @@ _STRONG_MAIL: Final = (
     "sparkpost",
     "sendinblue",
     "brevo",
+    "maximum sending rate exceeded",
+    "daily message quota exceeded",
     "sending email",
     "send email",
     "sending mail",

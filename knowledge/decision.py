@@ -34,7 +34,7 @@ class Thresholds:
     structure: float = 20.0
     # A confident entry gives way when the structure's decisive answer for another
     # category leads the entry's category by this much.
-    override: float = 20.0
+    override: float = 15.0
 
 
 def explain_codes(kb: KnowledgeBase, evidence: Evidence) -> tuple[CodeInfo, ...]:

@@ -186,7 +186,10 @@ _MODE_MISMATCH: Final = re.compile(
     r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
-    r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b",
+    r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
+    # Elixir/Erlang gen_smtp: tls: :always is STARTTLS, wrong on port 465.
+    r"\b465\b(?:[^\n]*\n){0,4}?[^\n]*\btls:\s*:always|"
+    r"\btls:\s*:always(?:[^\n]*\n){0,4}?[^\n]*\b465\b",
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
