@@ -121,3 +121,42 @@ def test_failure_after_starttls_accepted_is_a_handshake_failure(
         "SMTP Error: Could not connect to SMTP host."
     )
     assert shipped.diagnose(text).category == "tls-handshake-failed"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # SQL Server's driver (TDS) refusing the server's certificate.
+        "SqlException: A connection was successfully established with the server, but "
+        "then an error occurred during the login process. (provider: SSL Provider, "
+        "error: 0 - The certificate chain was issued by an authority that is not "
+        "trusted.) connecting to MSSQL",
+        "Login to MSSQL failed: The certificate chain was issued by an authority "
+        "that is not trusted.",
+        # MongoDB drivers' server selection and handshake.
+        "No suitable servers found (`serverSelectionTryOnce` set): [connection "
+        "refused calling hello on 'db1.example.org:27018']",
+        # A Ruby HTTP client (an e-mail API's gem) failing its TLS handshake.
+        "Errno::ECONNRESET: Connection reset by peer - SSL_connect\n"
+        "  /usr/lib/ruby/3.1.0/net/http.rb:1089:in `connect'\n"
+        "  /gems/postmark-1.25.0/lib/postmark/http_client.rb:32:in `post'",
+        # A database port named in the error.
+        "connect ECONNREFUSED 10.0.0.7:1433",
+    ],
+)
+def test_other_software_named_by_driver_port_or_product_is_not_mail(
+    shipped: Matcher, text: str
+) -> None:
+    """A database or HTTP client named only by its driver, port or word stays none."""
+    assert shipped.diagnose(text).category == "none"
+
+
+def test_nodemailer_error_fields_make_a_paste_about_mail(shipped: Matcher) -> None:
+    """Nodemailer's ESOCKET/CONN fields say mail, even in a container's log."""
+    text = (
+        "docker logs app | grep Error\n"
+        "Error: self signed certificate\n"
+        "    at TLSSocket.onConnectSecure (_tls_wrap.js:1515:34) {\n"
+        "  code: 'ESOCKET',\n  command: 'CONN'\n}"
+    )
+    assert shipped.diagnose(text).category == "tls-cert-untrusted"
