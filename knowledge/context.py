@@ -284,6 +284,8 @@ _OTHER_WORDS: Final = (
     "/api/",
     "registry",
 )
+# Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
+_LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
 # A mail port after a host or "port"; not a time of day ("10:25:33") or a version.
 _MAIL_PORT: Final = re.compile(
     r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b(?![:.]\d)"
@@ -310,7 +312,11 @@ def mail_context(text: str) -> tuple[bool, bool]:
     if len(text) > 2 * CONTEXT_SCAN:
         text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
     low = text.lower()
-    if any(word in low for word in _SMTP_MARKERS) or _MAIL_PORT.search(low):
+    if (
+        any(word in low for word in _SMTP_MARKERS)
+        or _MAIL_PORT.search(low)
+        or _LETTRE_ERROR.search(low)
+    ):
         return True, False
     # A named other protocol (an HTTPS client's pool, an API host, a database
     # driver, XMPP) outweighs a mail provider's name: Mailjet's HTTP API is not SMTP.

@@ -231,6 +231,9 @@ _LOGGING_INTENT: Final = re.compile(
     r"(?![\w=])"
 )
 LOGGING_WEIGHT: Final = 30.0
+# A signal of this weight decides by itself (docs/knowledge.md).
+DECISIVE_SIGNAL: Final = 30.0
+_CONNECT_FAILURES: Final = frozenset({"connection-refused", "connection-timeout"})
 # The signal family of connect-failure messages that give no reason
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
@@ -447,6 +450,16 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        # An operating system's errno says how the connection failed (refused or timed
+        # out); a client's "cannot connect" code or message around it does not. When
+        # the decisive errno points one way only, the other way's entries lose.
+        errnos = {
+            h.category
+            for h in hits
+            if h.family == "network" and h.weight >= DECISIVE_SIGNAL
+        } & _CONNECT_FAILURES
+        if len(errnos) == 1:
+            explained |= _CONNECT_FAILURES - errnos
         # A question about seeing the SMTP conversation, with no error of its own.
         if (
             mail

@@ -160,3 +160,48 @@ def test_nodemailer_error_fields_make_a_paste_about_mail(shipped: Matcher) -> No
         "  code: 'ESOCKET',\n  command: 'CONN'\n}"
     )
     assert shipped.diagnose(text).category == "tls-cert-untrusted"
+
+
+OUTLOOK_EXPRESS = (
+    "The connection to the server has failed. Account: 'mail.example.org', Server: "
+    "'smtp.example.org', Protocol: SMTP, Port: 25, Secure(SSL): No, Socket Error: "
+    "{socket}, Error Number: 0x800CCC0E"
+)
+
+
+@pytest.mark.parametrize(
+    ("socket", "category"),
+    [("10061", "connection-refused"), ("10060", "connection-timeout")],
+)
+def test_the_socket_error_decides_outlooks_cannot_connect(
+    shipped: Matcher, socket: str, category: str
+) -> None:
+    """0x800CCC0E says only "cannot connect"; the socket error beside it says how."""
+    text = OUTLOOK_EXPRESS.format(socket=socket)
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Codes written straight into Chinese text.
+        ("Outlook 发送邮件一直提示0X800CCC0E错误", "connection-timeout"),
+        ("用 smtp.163.com 发信，发到其它邮箱就出现554错误", "sender-blocklisted"),
+        ("邮箱配置好了，SMTP 登录依旧535", "auth-failed"),
+        # Rust lettre: the error's display and its Code struct.
+        (
+            "Error: permanent error (535): 5.7.8 Authentication credentials invalid",
+            "auth-failed",
+        ),
+        (
+            "lettre::transport::smtp::Error { kind: Permanent(Code { severity: "
+            "PermanentNegativeCompletion, category: MailSystem, detail: Zero }) }",
+            "recipient-unknown",
+        ),
+    ],
+)
+def test_codes_are_read_where_they_are_written(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Reply and hex codes touching CJK text, and lettre's code parts, are codes."""
+    assert shipped.diagnose(text).category == category
