@@ -372,10 +372,13 @@ async def wait_cost(workdir: Path, messages: int = 2000) -> dict[str, Any]:
             )
 
             async def one(
-                n: int, store: RedisStore = store, writer: StreamWriter = writer
+                n: int,
+                store: RedisStore = store,
+                writer: StreamWriter = writer,
+                prefix: str = f"bench{replicas}:",
             ) -> float:
                 began = time.monotonic()
-                await writer.add("{}")
+                await writer.add("{}", f"{prefix}replay:{n}")
                 key = ThreadKey("T", "C", f"{n}.1")
                 await store.begin(key, dedupe=(f"msg:{n}",), token=f"{n}-0")
                 await store.append(key, MessageRecord("U", f"{n}.1", "x"))

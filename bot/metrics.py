@@ -40,6 +40,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.unhandled = Counter(
+            "smtpbot_unhandled_requests",
+            "Signed Slack requests no listener takes (acked and dropped), by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.deduplicated = Counter(
             "smtpbot_events_deduplicated",
             "Events dropped as duplicates (retries, replicas, mention+message)",

@@ -34,6 +34,10 @@ MAX_HEADERS = 100
 CONNECT_CAP_S = 5.0
 # RFC 9110 §15: the status line of HTTP/1.x.
 _STATUS = re.compile(r"HTTP/1\.[01] ([1-5][0-9]{2})(?: (.*))?")
+# RFC 9110 §8.6: Content-Length = 1*DIGIT (ASCII digits, not what str.isdigit allows).
+_LENGTH = re.compile(r"[0-9]{1,12}")
+# RFC 9112 §7.1: chunk-size = 1*HEXDIG.
+_CHUNK_SIZE = re.compile(r"[0-9A-Fa-f]{1,12}")
 
 
 class HttpError(Exception):
@@ -239,7 +243,7 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
         return await _read_chunked(reader, too_big)
     length = headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
+        if not _LENGTH.fullmatch(length):
             raise HttpError(f"bad Content-Length {length[:40]!r}")
         if int(length) > MAX_POLICY_BYTES:
             raise too_big
@@ -265,10 +269,9 @@ async def _read_chunked(reader: asyncio.StreamReader, too_big: HttpError) -> byt
     body = b""
     while True:
         size_text = (await _line(reader)).split(";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            raise HttpError(f"bad chunk size {size_text[:20]!r}") from None
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            raise HttpError(f"bad chunk size {size_text[:20]!r}")
+        size = int(size_text, 16)
         if size == 0:
             break
         if len(body) + size > MAX_POLICY_BYTES:

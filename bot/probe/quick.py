@@ -22,7 +22,7 @@ from typing import TextIO
 
 from bot.errors import BotError
 from bot.probe.frozen import Frozen, replace
-from bot.probe.model import Mode, Phase
+from bot.probe.model import Mode, Phase, Problem
 from bot.probe.notes import (
     MAX_EXTENSION_CHARS,
     MAX_EXTENSIONS,
@@ -63,6 +63,29 @@ class _Surprise(Exception):
     def __init__(self, handover: Handover | None = None) -> None:
         super().__init__("handed to the engine")
         self.handover = handover
+
+
+class _Silent(Exception):
+    """
+    The server stopped answering in the middle of a reply (a socket timeout or the
+    deadline).
+    """
+
+
+class _Stall(Exception):
+    """
+    A step the server never answered: the report says so, as the engine's would,
+    instead of starting the probe again with no time left.
+    """
+
+    def __init__(self, phase: str, start: float, problem: Problem, detail: str) -> None:
+        super().__init__(detail)
+        self.phase, self.start, self.problem, self.detail = (
+            phase,
+            start,
+            problem,
+            detail,
+        )
 
 
 class _Plan(Frozen):
@@ -237,6 +260,8 @@ def _session(notes: Notes, plan: _Plan) -> None:
     connected_at = time.perf_counter()
     try:
         _converse(notes, sock, plan, connected_at)
+    except _Stall as stall:
+        notes.fail(stall.phase, stall.start, stall.problem, stall.detail)
     except _Surprise as surprise:
         if surprise.handover is None:
             sock.close()
@@ -266,8 +291,17 @@ def _converse(
         ) from None
     if not first:
         raise _Surprise()
+    if not _greeting_arrived(sock, time.perf_counter() + PATIENCE_S):
+        # A greeting that stops halfway, or bytes that are not SMTP: the engine reads
+        # them on this same connection, untouched, within the deadline.
+        raise _Surprise(
+            Handover(plan.port, plan.address, sock, connected_at, tuple(notes.phases))
+        )
     reader = _Lines(sock)
-    code, text = _reply(reader, notes.remaining())
+    try:
+        code, text = _reply(reader, notes.remaining())
+    except _Silent:
+        raise _Surprise() from None  # the whole greeting was there a moment ago
     if code != 220:
         raise _Surprise()
     notes.mode = Mode.STARTTLS
@@ -280,7 +314,16 @@ def _converse(
         raise _Surprise()
     start = time.perf_counter()
     sock.sendall(b"STARTTLS\r\n")
-    code, _text = _reply(reader, notes.budget())
+    budget = notes.budget()
+    try:
+        code, _text = _reply(reader, budget)
+    except _Silent:
+        raise _Stall(
+            "starttls",
+            start,
+            Problem.STARTTLS_NO_ANSWER,
+            "no answer instead of a STARTTLS reply",
+        ) from None
     # RFC 3207 §4.2 (and aiosmtplib): bytes after the 220 are not the server's TLS.
     if code != 220 or reader.buffer:
         raise _Surprise()
@@ -293,12 +336,33 @@ def _converse(
             tls.sendall(b"QUIT\r\n")
             _reply(tls_reader, min(QUIT_CAP_S, notes.remaining()))
             notes.done("quit", start)
-        except (OSError, ValueError, _Surprise):
+        except (OSError, ValueError, _Surprise, _Silent):
             notes.phases.append(
                 Phase("quit", False, elapsed_ms(start), "no goodbye (ignored)")
             )
     finally:
         tls.close()
+
+
+def _greeting_arrived(sock: socket.socket, until: float) -> bool:
+    """
+    True once a whole SMTP reply is waiting on the socket (looked at, not read);
+    False for bytes that cannot be one, a hang-up, or a reply unfinished by ``until``.
+    """
+    while True:
+        data = sock.recv(MAX_REPLY + 1, socket.MSG_PEEK)
+        lines = data.split(b"\n")
+        for line in lines[:-1]:
+            if len(line) < 3 or not line[:3].isdigit() or len(line) > MAX_LINE:
+                return False
+            if line[3:4] != b"-":
+                return True
+        left = until - time.perf_counter()
+        if not data or len(data) > MAX_REPLY or left <= 0:
+            return False
+        if lines[-1][:3] and not lines[-1][:3].isdigit():
+            return False
+        time.sleep(min(left, 0.005))
 
 
 def _handshake(
@@ -311,8 +375,9 @@ def _handshake(
     notes.handshake = clock
     token = CLOCK.set(clock)
     tls: ssl.SSLSocket | None = None
+    budget = notes.budget()
     try:
-        sock.settimeout(notes.budget())
+        sock.settimeout(budget)
         tls = plan.contexts.verify.wrap_socket(
             sock,
             server_hostname=plan.servername or plan.address,
@@ -322,6 +387,17 @@ def _handshake(
         notes.done("starttls", start, "220", end=clock.started)
         tls.do_handshake()
         clock.finished = time.perf_counter()
+    except TimeoutError:
+        if tls is not None:
+            tls.close()
+        if clock.started is None:
+            raise _Surprise() from None
+        raise _Stall(
+            "handshake",
+            clock.started,
+            Problem.HANDSHAKE_TIMEOUT,
+            f"TLS handshake did not complete within {budget:g} s",
+        ) from None
     except (OSError, ssl.SSLError):
         if tls is not None:
             tls.close()
@@ -345,7 +421,10 @@ def _ehlo(notes: Notes, reader: _Lines, local: str, name: str) -> tuple[str, ...
     start = time.perf_counter()
     reader.sock.settimeout(notes.budget())
     reader.sock.sendall(f"EHLO {local}\r\n".encode("ascii"))
-    code, text = _reply(reader, notes.budget())
+    try:
+        code, text = _reply(reader, notes.budget())
+    except _Silent:
+        raise _Stall(name, start, Problem.STALLED, "no EHLO reply in time") from None
     if code != 250:
         raise _Surprise()
     lines = [clip(line.strip(), MAX_EXTENSION_CHARS) for line in text.split("\n")]
@@ -370,9 +449,12 @@ class _Lines:
         while b"\n" not in self.buffer and len(self.buffer) < limit:
             left = deadline - time.perf_counter()
             if left <= 0:
-                raise _Surprise()
+                raise _Silent()
             self.sock.settimeout(left)
-            data = self.sock.recv(4096)
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                raise _Silent() from None
             if not data:
                 raise _Surprise()
             self.buffer += data

@@ -31,6 +31,8 @@ from bot.probe.tls import HandshakeClock, elapsed_ms
 NO_GREETING_CLOSED = (
     "connected, but the server closed the connection without a greeting"
 )
+# How often the greeting's bytes are looked at while aiosmtplib waits for a line end.
+GREETING_POLL_S = 0.02
 # OpenSSL's words for "the peer's bytes are not TLS at all" (e.g. an SMTP greeting).
 NOT_TLS_REASONS = frozenset(
     {
@@ -54,7 +56,9 @@ async def open_plain(
     notes.mode = Mode.STARTTLS
     budget = notes.remaining() if wait is None else min(wait, notes.remaining())
     try:
-        response = await asyncio.wait_for(smtp.connect(timeout=budget), budget)
+        response = await _greeting(notes, smtp, budget)
+    except _Foreign as exc:
+        return notes.fail("banner", start, Problem.NOT_SMTP, str(exc))
     except aiosmtplib.SMTPConnectResponseError as exc:
         notes.banner = clip(f"{exc.code} {exc.message}")
         return notes.fail(
@@ -62,15 +66,19 @@ async def open_plain(
         )
     except TimeoutError:
         waited = round(time.perf_counter() - start, 1)
-        return notes.fail(
-            "banner",
-            start,
-            Problem.NO_GREETING,
-            f"connected, but no greeting within {waited:g} s",
-        )
+        received = notes.received()
+        text = f"connected, but no greeting within {waited:g} s"
+        if received:
+            # The server began a reply (the first line of a multi-line greeting, or a
+            # line that never ends) and stopped.
+            text = (
+                f"connected, but the greeting did not end within {waited:g} s: "
+                f"it began {_shown(received)}"
+            )
+        return notes.fail("banner", start, Problem.NO_GREETING, text)
     except aiosmtplib.SMTPResponseException as exc:
         return notes.fail(
-            "banner", start, Problem.NOT_SMTP, f"greeting is not SMTP: {exc.message}"
+            "banner", start, Problem.NOT_SMTP, _not_smtp_text(exc.message, "HTTP")
         )
     except (aiosmtplib.SMTPException, OSError):
         return notes.fail(
@@ -82,6 +90,90 @@ async def open_plain(
     notes.banner = clip(f"{response.code} {response.message}")
     notes.done("banner", start, notes.banner)
     return await _ehlo(notes, smtp, "ehlo")
+
+
+class _Foreign(Exception):
+    """
+    The server's first bytes cannot begin an SMTP reply; the message says what they
+    are.
+    """
+
+
+async def _greeting(
+    notes: Notes, smtp: aiosmtplib.SMTP, budget: float
+) -> aiosmtplib.SMTPResponse:
+    """
+    Read the greeting, given up as soon as the bytes the server sent cannot be SMTP.
+
+    aiosmtplib reads up to a line end; a server speaking a binary protocol (an HTTP/2
+    server's preface has none) would otherwise hold the probe until its deadline.
+
+    Raises:
+        _Foreign: the bytes are not SMTP.
+    """
+    task = asyncio.ensure_future(asyncio.wait_for(smtp.connect(timeout=budget), budget))
+    try:
+        while True:
+            done, _pending = await asyncio.wait({task}, timeout=GREETING_POLL_S)
+            if done:
+                return task.result()
+            foreign = foreign_bytes(notes.received())
+            if foreign is not None:
+                raise _Foreign(foreign)
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def foreign_bytes(data: bytes) -> str | None:
+    """
+    What a server's first bytes are, when they cannot begin an SMTP reply; None
+    while they still could.
+
+    RFC 5321 §4.2: a reply starts with three digits and then a space, a hyphen or the
+    line's end. RFC 9113 §3.4: an HTTP/2 server's first frame is a SETTINGS frame
+    (type 4) on stream 0, sent without waiting for the client.
+    """
+    if not data:
+        return None
+    head = data[:3]
+    if all(0x30 <= b <= 0x39 for b in head) and data[3:4] in (
+        b"",
+        b" ",
+        b"-",
+        b"\r",
+        b"\n",
+    ):
+        return None
+    if data[0] == 0 and len(data) < 9:
+        return None  # perhaps an HTTP/2 frame header still arriving
+    if len(data) >= 9 and data[3] == 4 and data[5:9] == b"\0\0\0\0":
+        return "the port answers HTTP/2, not SMTP: it is a web server"
+    if b"HTTP/".startswith(data[:5]) and len(data) < 5:
+        return None
+    if data.startswith(b"HTTP/"):
+        return f"the port answers HTTP, not SMTP: it is a web server ({_shown(data)})"
+    return f"greeting is not SMTP: it begins {_shown(data)}"
+
+
+def _not_smtp_text(message: str, web: str) -> str:
+    """
+    aiosmtplib's "Malformed SMTP response line: ..." in words; an HTTP status line
+    names the web server (``web``: HTTP in plaintext, HTTPS inside TLS).
+    """
+    _, sep, line = message.partition("response line: ")
+    if sep and line.startswith("HTTP/"):
+        status = clip(line.strip(), 80)
+        return f"the port answers {web}, not SMTP: it is a web server ({status})"
+    return f"greeting is not SMTP: {message}"
+
+
+def _shown(data: bytes) -> str:
+    """
+    The first bytes a server sent, printable.
+    """
+    return repr(data.decode("latin-1"))
 
 
 async def starttls(
@@ -205,7 +297,7 @@ async def open_tls(
     except aiosmtplib.SMTPResponseException as exc:
         notes.mode = Mode.TLS
         return notes.fail(
-            "banner", start, Problem.NOT_SMTP, f"greeting is not SMTP: {exc.message}"
+            "banner", start, Problem.NOT_SMTP, _not_smtp_text(exc.message, "HTTPS")
         )
     except aiosmtplib.SMTPException as exc:
         cause = exc.__cause__

@@ -61,6 +61,20 @@ ENTRY_INCOMPLETE_CHAIN = "server-missing-intermediate-chain"
 ENTRY_WEB_SERVER = "smtp-port-answers-http"
 ENTRY_HANDSHAKE = "starttls-accepted-then-handshake-broken"
 ENTRY_NO_SHARED_CIPHER = "openssl-alert-handshake-failure"
+ENTRY_NAME_NOT_FOUND = "smtp-host-name-not-found"
+ENTRY_DNS_TEMPORARY = "dns-temporary-resolution-failure"
+ENTRY_SILENT = "smtp-server-stops-answering"
+ENTRY_CLOSED = "smtp-server-closes-connection"
+ENTRY_OTHER_PROTOCOL = "smtp-port-answers-other-protocol"
+ENTRY_421 = "smtp-421-service-not-available"
+ENTRY_454 = "server-454-tls-not-available"
+# Problems whose finding always has the same entry (the rest: by detail, or category).
+_ENTRIES: dict[Problem, str] = {
+    Problem.NO_GREETING: ENTRY_SILENT,
+    Problem.STALLED: ENTRY_SILENT,
+    Problem.CLOSED_BEFORE_GREETING: ENTRY_CLOSED,
+    Problem.CLOSED: ENTRY_CLOSED,
+}
 
 
 class Severity(StrEnum):
@@ -218,7 +232,15 @@ def _failure(result: ProbeResult) -> list[Finding]:
         )
         # RFC 5321 §4.2.1: 4yz is transient (421: closing, try later), 5yz permanent.
         if 400 <= code < 500:
-            return [_fail("rate-limited", f"{what}: {failure.detail}", "rate-limited")]
+            entry = ENTRY_421 if code == 421 else None
+            return [
+                _fail(
+                    "rate-limited",
+                    f"{what}: {failure.detail}",
+                    "rate-limited",
+                    entry=entry,
+                )
+            ]
         if failure.problem is Problem.GREETING_REJECTED or code == 554:
             return [
                 _fail(
@@ -231,16 +253,23 @@ def _failure(result: ProbeResult) -> list[Finding]:
         failure.problem, ("stalled", "connection-timeout")
     )
     message = failure.detail
-    entry = None
+    entry = _ENTRIES.get(failure.problem)
     if failure.problem in (Problem.STARTTLS_REJECTED, Problem.EHLO_FAILED):
         message = f"server answered {failure.detail}"
+        if failure.code == 454:
+            entry = ENTRY_454
     elif failure.problem in (Problem.HANDSHAKE_FAILED, Problem.HANDSHAKE_TIMEOUT):
         message = f"TLS handshake failed: {failure.detail}"
         entry = _handshake_entry(failure.detail)
     elif failure.problem in (Problem.STALLED, Problem.CLOSED):
         message = f"{failure.phase}: {failure.detail}"
-    elif failure.problem is Problem.NOT_SMTP and "HTTP" in failure.detail:
-        entry = ENTRY_WEB_SERVER
+    elif failure.problem is Problem.NOT_SMTP:
+        entry = ENTRY_WEB_SERVER if "HTTP" in failure.detail else ENTRY_OTHER_PROTOCOL
+    elif failure.problem is Problem.DNS_FAILURE:
+        temporary = "temporary" in message.lower() or message.startswith(
+            "no DNS answer"
+        )
+        entry = ENTRY_DNS_TEMPORARY if temporary else ENTRY_NAME_NOT_FOUND
     return [_fail(finding_id, message, category, entry=entry)]
 
 

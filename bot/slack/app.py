@@ -15,6 +15,7 @@ import aiohttp
 from prometheus_client import Counter
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -144,6 +145,20 @@ def _kind(body: dict[str, Any]) -> str:
     return str(body.get("type", "unknown"))
 
 
+def ack_unhandled(body: dict[str, Any], metrics: Metrics) -> BoltResponse:
+    """
+    The answer to a signed request no listener takes (an event the app is subscribed
+    to but ignores, a button, shortcut, modal or options request of someone else's
+    making): an empty 200, counted by kind and logged without its text. Bolt's own
+    answer, 404, makes Slack retry, and events that keep failing get the app's event
+    subscription disabled.
+    """
+    kind = _kind(body)
+    metrics.unhandled.labels(kind).inc()
+    log.debug("unhandled_request kind=%s", kind)
+    return BoltResponse(status=200, body="")
+
+
 def build_app(
     settings: Settings,
     *,
@@ -225,6 +240,8 @@ def build_app(
         # plain functions.
         authorize=authorize,  # type: ignore[arg-type]
         user_facing_authorize_error_message=NOT_INSTALLED,
+        # Requests no listener takes go to on_error, which acks them.
+        raise_error_for_unhandled_request=True,
     )
 
     @app.middleware
@@ -320,11 +337,15 @@ def build_app(
         await work.smtpcheck(command, ack, respond)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any], respond: Any) -> None:
+    async def on_error(
+        error: Exception, body: dict[str, Any], respond: Any
+    ) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            return ack_unhandled(body, metrics)
         if isinstance(error, NotDoneError):
             # A queued message the worker keeps and tries again; not a bug.
             log.warning("queued_work_not_done kind=%s error=%s", _kind(body), error)
-            return
+            return None
         log.error(
             "listener_failed kind=%s error=%r", _kind(body), error, exc_info=error
         )
@@ -335,6 +356,7 @@ def build_app(
                 response_type="ephemeral",
                 replace_original=False,
             )
+        return None
 
     return app
 

@@ -139,11 +139,6 @@ def build_web_app(
 
     async def dispatch(request: web.Request, inbound: Inbound) -> web.StreamResponse:
         body = inbound.body
-        handshake = body.get("type") in _HANDSHAKES or "ssl_check" in body
-        if not handshake and not await replay.first(inbound.signature):
-            metrics.requests_refused.labels("replay").inc()
-            refusals.note(200, "replay")
-            return web.Response(status=200)
         headers: dict[str, str | Sequence[str]] = {
             k: v
             for k, v in request.headers.items()
@@ -152,13 +147,23 @@ def build_web_app(
         # Verified here already: Bolt gets the parsed, redacted body (its "socket
         # mode" requests take a parsed body and skip a second verification).
         cleaned: dict[str, Any] = redact_payload(body)
-        bolt_request = AsyncBoltRequest(
-            body=cleaned,
-            query=request.query_string,
-            headers=headers,
-            context={REDACTED_MARK: True},
-            mode="socket_mode",
-        )
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=cleaned,
+                query=request.query_string,
+                headers=headers,
+                context={REDACTED_MARK: True},
+                mode="socket_mode",
+            )
+        except (TypeError, KeyError, AttributeError, ValueError) as exc:
+            # Bolt reads ids from many places in a payload (user, channel, team of
+            # an event of any type); one of the wrong type is malformed, not a bug.
+            return refuse(Refusal(400, f"malformed payload: {type(exc).__name__}"))
+        handshake = body.get("type") in _HANDSHAKES or "ssl_check" in body
+        if not handshake and not await replay.first(inbound.signature):
+            metrics.requests_refused.labels("replay").inc()
+            refusals.note(200, "replay")
+            return web.Response(status=200)
         response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

@@ -25,7 +25,7 @@ USAGE: Final = (
     "Example: `/smtpcheck smtp.example.com:587`"
 )
 
-# A Web API call that logs and counts its failures and gives None (``SlackHandlers``).
+# A Web API call that logs and counts its failures and gives None (``WebCalls``).
 Call = Callable[..., Awaitable[Any]]
 Respond = Callable[..., Awaitable[Any]]
 

@@ -231,7 +231,9 @@ async def _http(
         return
     body = route["body"].encode()
     headers = {"Connection": "close", **route["headers"]}
-    if route.get("chunked"):
+    if route.get("raw"):
+        pass
+    elif route.get("chunked"):
         headers["Transfer-Encoding"] = "chunked"
         half = len(body) // 2
         body = (

@@ -627,3 +627,22 @@ def test_trust_comes_from_ssl_cert_dir(lab: Lab, tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     assert run.json["mta_sts"]["result"] == "pass"
     assert {m["probe"]["certificate"]["trusted"] for m in run.json["mx"]} == {True}
+
+
+@pytest.mark.parametrize(
+    ("domain", "cause"),
+    [
+        ("badlength.test", "Content-Length"),  # "²": a digit to Python, not to HTTP
+        ("badchunk.test", "chunk size"),  # "-1"
+    ],
+)
+def test_broken_http_from_the_policy_host_is_a_reason(
+    lab: Lab, domain: str, cause: str
+) -> None:
+    """A policy host's malformed HTTP answer fails MTA-STS in words, no traceback."""
+    run = lab.mx(domain, subprocess=True)  # a whole process, as a user runs it
+    assert "Traceback" not in run.stderr
+    assert run.code == 1, run.stderr
+    sts = run.json["mta_sts"]
+    assert sts["result"] == "fail"
+    assert cause in joined(sts["reasons"])

@@ -46,6 +46,8 @@ class Route:
     headers: dict[str, str] = field(default_factory=dict)
     chunked: bool = False
     stall: bool = False
+    # Send ``body`` and ``headers`` exactly as given (no Content-Length, no chunking).
+    raw: bool = False
 
 
 @dataclass
@@ -344,6 +346,36 @@ def build_world(root: Path) -> World:
         "127.0.2.17",
         "mta-sts.stall.test",
         {POLICY_PATH: Route(stall=True)},
+    )
+    # Policy hosts whose answers are broken in ways a careless parser trips over: a
+    # Content-Length that is a digit to Unicode but not to HTTP (RFC 9110 §8.6:
+    # 1*DIGIT, ASCII only), and a negative chunk size (RFC 9112 §7.1: 1*HEXDIG).
+    for domain in ("badlength", "badchunk"):
+        world.add(f"{domain}.test", "MX", "10 mx1.mail.test.")
+        sts(f"{domain}.test")
+    https(
+        "sts-badlength",
+        "127.0.2.18",
+        "mta-sts.badlength.test",
+        {
+            POLICY_PATH: Route(
+                body=ENFORCE,
+                headers={"Content-Type": "text/plain", "Content-Length": "\u00b2"},
+                raw=True,
+            )
+        },
+    )
+    https(
+        "sts-badchunk",
+        "127.0.2.19",
+        "mta-sts.badchunk.test",
+        {
+            POLICY_PATH: Route(
+                body="-1\r\nversion: STSv1\r\n0\r\n\r\n",
+                headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"},
+                raw=True,
+            )
+        },
     )
     # An MX that does not answer at all, next to a good one.
     world.add("deadmx.test", "MX", "10 mx1.mail.test.", "20 dead.mail.test.")

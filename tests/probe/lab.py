@@ -37,8 +37,10 @@ from tests.probe.servers import HOSTNAME, ServerThread, trustme_context
 
 # Where the missing intermediate of the incomplete-chain case says it is published.
 INTERMEDIATE_URL = "http://ca.example.test/intermediate.der"
-# Loopback addresses for the port-465 case (one is picked at random per lab), so that
-# binding 465 clashes neither with 127.0.0.1 nor with another test run on the machine.
+# Loopback addresses for the port-465 case. It needs port 465 itself (its finding is
+# about what that port speaks), so rather than a fixed address it listens at one picked
+# at random per lab (another if that one is taken): binding 465 clashes neither with
+# 127.0.0.1 nor with another test run on the machine.
 PORT_465_NET = "127.46.0.0/16"
 
 

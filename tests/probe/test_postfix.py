@@ -21,7 +21,7 @@ import trustme
 
 from bot.probe import Mode, ProbeResult, TlsContexts, assess, build_contexts, probe
 from tests.probe.conftest import LOCAL
-from tests.probe.servers import free_port
+from tests.probe.servers import free_ports
 
 pytestmark = pytest.mark.postfix
 
@@ -150,7 +150,7 @@ def postfix() -> Iterator[Postfix]:
     root.chmod(0o711)
     config, log = root / "conf", root / "maillog"
     try:
-        ports = {name: free_port() for name in SERVICES}
+        ports = dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
         ca = trustme.CA()
         cafile = root / "ca.pem"
         ca.cert_pem.write_to_path(str(cafile))

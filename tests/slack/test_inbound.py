@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.metrics import Metrics
@@ -476,11 +476,18 @@ _PAYLOAD = st.one_of(
 
 
 @settings(
-    max_examples=60,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(payload=_PAYLOAD, form=st.booleans())
+@example(
+    payload={"type": "event_callback", "event": {"type": "", "user": 0}}, form=False
+)
+@example(
+    payload={"type": "event_callback", "event": {"type": "x", "channel": ["C"]}},
+    form=False,
+)
 async def test_signed_payloads_of_any_shape_never_get_a_5xx_or_a_traceback(
     http: HttpClient,
     caplog: pytest.LogCaptureFixture,

@@ -50,6 +50,10 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc"),
 ]
+# How long orphaned workers may take to stop. Workers run at SCHED_IDLE, so on a busy
+# machine they get only CPU time nobody else wants: killed during start-up, one has
+# been seen to need 10 s just to import and notice (under 2 s on an idle machine).
+ORPHAN_STOP_SECONDS = 120
 
 
 async def test_front_with_one_worker_answers_sums_metrics_and_stops_its_worker(
@@ -149,7 +153,7 @@ async def test_workers_of_a_killed_front_stop_by_themselves(
 ) -> None:
     """
     A front SIGKILLed (no chance to stop its workers) leaves no worker running: each
-    notices it was orphaned and exits within a few seconds.
+    notices it was orphaned and exits by itself.
     """
     env = bot_env(fake_slack, redis_url, prefix)
     try:
@@ -158,10 +162,14 @@ async def test_workers_of_a_killed_front_stop_by_themselves(
             workers = await wait_workers(front, 2)
             front.process.kill()
             await asyncio.to_thread(front.process.wait, 10)
-            deadline = time.monotonic() + 10
-            while any(running(w) for w in workers) and time.monotonic() < deadline:
+            killed = time.monotonic()
+            while any(running(w) for w in workers):
+                waited = time.monotonic() - killed
+                assert waited < ORPHAN_STOP_SECONDS, (
+                    f"workers still running {waited:.0f} s after the front died:\n"
+                    f"{front.tail()}"
+                )
                 await asyncio.sleep(0.1)
-            assert not any(running(w) for w in workers), front.tail()
     finally:
         await delete_prefix(redis_url, prefix)
 

@@ -17,8 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 # A database number of our own on a shared Redis; keys also carry a per-test prefix.
 TEST_DB = 11
+# Free ports a private redis-server is tried on before giving up (one may be taken
+# between picking it and the server binding it).
+START_ATTEMPTS = 5
 
 
 def new_prefix() -> str:
@@ -77,13 +82,37 @@ def start_redis(
     process = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir
     )
-    deadline = time.monotonic() + 10
-    while not reachable("127.0.0.1", port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"redis-server did not start on port {port}")
-        time.sleep(0.02)
+    # Only a server that says it is this process will do: a test that stops or empties
+    # "its" Redis must never reach another test run's that holds the port.
+    if not _serves(process, port, deadline=time.monotonic() + 10):
+        process.kill()
+        process.wait(timeout=10)
+        raise PortTakenError(f"redis-server did not start on port {port}")
     return process
+
+
+class PortTakenError(RuntimeError):
+    """
+    A redis-server this module started did not come up on its port.
+    """
+
+
+def _serves(process: subprocess.Popen[bytes], port: int, *, deadline: float) -> bool:
+    """
+    Wait until ``process`` answers on ``port``; False once it has exited (its port
+    was taken) or the deadline passed.
+    """
+    while process.poll() is None and time.monotonic() < deadline:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.5)
+        try:
+            if client.info("server").get("process_id") == process.pid:
+                return True
+        except (redis.RedisError, OSError):
+            pass
+        finally:
+            client.close()
+        time.sleep(0.02)
+    return False
 
 
 def stop_redis(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
@@ -109,10 +138,19 @@ def redis_server(
     """
     Start a throwaway redis-server (with ``persist``, an append-only file in
     ``workdir`` that a restart on the same port reads back); yields (url, port) and
-    stops it afterwards.
+    stops it afterwards. Without ``port`` a free one is picked, and another if
+    something took it before the server could bind it (another test run).
     """
-    port = port or free_port()
-    process = start_redis(workdir, port, *(PERSISTENT if persist else ()))
+    extra = PERSISTENT if persist else ()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            chosen = port or free_port()
+            process = start_redis(workdir, chosen, *extra)
+            break
+        except PortTakenError:
+            if port is not None or attempt == START_ATTEMPTS:
+                raise
+    port = chosen
     try:
         yield f"redis://127.0.0.1:{port}/0", port
     finally:
