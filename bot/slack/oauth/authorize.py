@@ -13,7 +13,6 @@ here, shortly before they expire, by one replica at a time
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt.authorization import AuthorizeResult
@@ -22,8 +21,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.slack.oauth.installations import RedisInstallationStore
 from bot.slack.oauth.refresh import Refresher
-
-log = logging.getLogger(__name__)
 
 
 class InstalledBotAuthorize(AsyncAuthorize):
@@ -57,9 +54,6 @@ class InstalledBotAuthorize(AsyncAuthorize):
             is_enterprise_install=context.is_enterprise_install,
         )
         if bot is None:
-            log.info(
-                "not_installed enterprise=%s team=%s", enterprise_id or "-", team_id
-            )
             return None
         fresh = await self.refresher.fresh(bot)
         if fresh is None:
