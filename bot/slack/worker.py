@@ -146,6 +146,10 @@ def _thread_of(fields: Mapping[Any, Any] | None) -> str:
         event = None
     if not isinstance(event, dict):
         return f"?{id(fields)}"
+    item = event.get("item")
+    if isinstance(item, dict):
+        # A reaction belongs to the thread of the message it is on (queued after it).
+        return f"{item.get('channel')}:{item.get('ts')}"
     return f"{event.get('channel')}:{event.get('thread_ts') or event.get('ts')}"
 
 

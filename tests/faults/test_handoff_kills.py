@@ -8,6 +8,7 @@ the asker; asking again after a crash never adds a card.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.support.front import (
     Front,
     bot_env,
     front_process,
+    kill_leftovers,
     post_body,
     post_event,
     until,
@@ -264,4 +266,68 @@ async def test_worker_killed_during_a_mention_hand_off_ends_with_one_card(
                 assert len(answers_in(fake_slack, ts)) == 1
                 await claim_every_card(session, front, fake_slack, [ts])
     finally:
+        await delete_prefix(redis_url, prefix)
+
+
+def sos_reaction(ts: str) -> dict[str, Any]:
+    """
+    The escalation reaction on the thread's first message (reaction_added as Slack
+    sends it: api.slack.com/events/reaction_added).
+    """
+    payload = message_event("", ts=ts)
+    payload["event"] = {
+        "type": "reaction_added",
+        "user": "U0ALICE",
+        "reaction": "sos",
+        "item": {"type": "message", "channel": CHANNEL, "ts": ts},
+        "item_user": "U0ALICE",
+        "event_ts": f"{float(ts) + 5:.6f}",
+    }
+    return payload
+
+
+async def test_front_killed_right_after_acking_a_reaction_still_hands_off(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    The escalation reaction is acked only once it is queued: with the worker paused,
+    the front is SIGKILLed the moment Slack has its 200 (nothing of the hand-off has
+    run). A new front's worker finishes it: one card saying the person reacted, one
+    notice in the thread; the same reaction delivered again by Slack adds nothing.
+    """
+    env = desk_env(fake_slack, redis_url, prefix)
+    ts = "1700002200.000100"
+    leftovers: set[tuple[int, int]] = set()
+    try:
+        async with aiohttp.ClientSession() as session:
+            with front_process(env, tmp_path, workers=1, name="first") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+                (worker,) = await wait_workers(front, 1, timeout=20)
+                leftovers.add(worker)
+                await answered(session, front, fake_slack, ts)
+                os.kill(worker[0], signal.SIGSTOP)
+                status = await post_event(session, front.base, sos_reaction(ts))
+                front.process.kill()
+                front.process.wait(10)
+                os.kill(worker[0], signal.SIGKILL)
+                assert status == 200
+            await fake_slack.settle(0.5)
+            assert cards_of(fake_slack) == {}
+            assert notices_in(fake_slack, ts) == []
+            with front_process(env, tmp_path, workers=1, name="second") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+                leftovers |= await wait_workers(front, 1, timeout=20)
+                await until(
+                    lambda: cards_of(fake_slack) and notices_in(fake_slack, ts),
+                    timeout=30,
+                    what="the hand-off delivered",
+                )
+                assert await post_event(session, front.base, sos_reaction(ts), 1)
+                await fake_slack.settle(2.0)
+                (card,) = cards_of(fake_slack)[f"{TEAM}:{CHANNEL}:{ts}"]
+                assert "reacted to the original message" in json.dumps(card)
+                assert len(notices_in(fake_slack, ts)) == 1
+                await claim_every_card(session, front, fake_slack, [ts])
+    finally:
+        kill_leftovers(leftovers)
         await delete_prefix(redis_url, prefix)
