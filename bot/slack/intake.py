@@ -127,6 +127,27 @@ def stream_key(prefix: str) -> str:
     return f"{prefix}intake"
 
 
+def progress_key(stream: str) -> str:
+    """
+    When (Redis server time, seconds) a worker last finished a queued message.
+    """
+    return f"{stream}:finished"
+
+
+# Workers note each batch they finish (``IntakeWorker``), in Redis's own time so that
+# the readiness check compares it with the stream's entry ids and no host's clock.
+NOTE_PROGRESS: Final = """
+redis.call('SET', KEYS[1], redis.call('TIME')[1], 'EX', ARGV[1])
+return 1
+"""
+# The oldest queued entry, when a worker last finished one, and Redis's time now.
+_STUCK: Final = """
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local first = oldest[1] and oldest[1][1] or false
+return {first, redis.call('GET', KEYS[2]) or false, redis.call('TIME')[1]}
+"""
+
+
 class AnswersIn(Protocol):
     """
     Where the bot answers: Settings (one workspace) or a workspace's settings.
@@ -375,6 +396,35 @@ class Intake:
         self._metrics.intake_pending.set(pending)
         return lag, pending
 
+    async def stuck(self, bound: float) -> str | None:
+        """
+        Why the backlog is stuck, or None: the oldest queued message has waited over
+        ``bound`` seconds and no worker finished a queued message in that time (a
+        backlog that drains slowly is not stuck). Raises StateUnavailableError.
+        """
+        keys = [self.writer.stream, progress_key(self.writer.stream)]
+        try:
+            first, finished, now = await self._client.eval(_STUCK, 2, *keys)
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(f"intake stream: {type(exc).__name__}") from exc
+        if not first:
+            return None
+        head = _decode(first).split("-", 1)[0]
+        waited = int(now) - int(head) / 1000 if head.isdigit() else 0.0
+        idle = int(now) - int(finished) if finished else None
+        if waited <= bound or (idle is not None and idle <= bound):
+            return None
+        since = (
+            f"none was finished for {idle:.0f} s"
+            if idle is not None
+            else "no worker has finished one"
+        )
+        return (
+            f"the queue of messages is stuck: the oldest has waited {waited:.0f} s "
+            f"and {since} (workers hung or failing; limit INTAKE_STUCK_SECONDS="
+            f"{bound:g})"
+        )
+
     async def offer(self, request: Inbound, *, retry: int = 0) -> web.Response | None:
         """
         Ack an Events API message (queued, ignored, or a replay), or answer 503 when
@@ -422,3 +472,7 @@ class Intake:
         if entry is None:
             self._metrics.requests_refused.labels("replay").inc()
         return web.Response(status=ACK)
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

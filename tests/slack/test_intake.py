@@ -610,3 +610,30 @@ async def test_metrics_page_shows_the_queue_backlog(http: HttpClient, bot: Bot) 
     text = await page.text()
     assert "smtpbot_intake_lag 2.0" in text
     assert "smtpbot_intake_pending 0.0" in text
+
+
+async def test_stuck_backlog_is_one_that_waits_without_progress(bot: Bot) -> None:
+    """
+    The queue is stuck only when its oldest message has waited past the bound and no
+    message was finished within it: an old backlog that workers are draining is not
+    stuck, an empty or young one never is, and the cause names the wait and setting.
+    """
+    intake = intake_for(bot)
+    client = bot.store.client
+    stream = stream_key(bot.settings.redis_prefix)
+    finished = f"{stream}:finished"
+    assert await intake.stuck(120) is None
+    now = int((await client.time())[0])
+    await client.xadd(stream, {"body": "{}"}, id=f"{(now - 300) * 1000}-0")
+    assert "has waited 3" in (await intake.stuck(120) or "")
+    assert "no worker has finished one" in (await intake.stuck(120) or "")
+    await client.set(finished, now - 10)
+    assert await intake.stuck(120) is None  # draining: finished 10 s ago
+    await client.set(finished, now - 200)
+    problem = await intake.stuck(120)
+    assert problem is not None and "INTAKE_STUCK_SECONDS=120" in problem
+    assert "none was finished for 20" in problem
+    assert await intake.stuck(600) is None  # under the bound
+    await client.delete(stream, finished)
+    await client.xadd(stream, {"body": "{}"})
+    assert await intake.stuck(1) is None  # young
