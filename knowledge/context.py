@@ -90,6 +90,9 @@ _SMTP_MARKERS: Final = (
     "msmtp",
     "ssmtp",
     "swaks",
+    # Nodemailer's error fields: its socket error code and the SMTP step it was at.
+    "'esocket'",
+    "command: 'conn'",
 )
 # Mail providers whose APIs are reached over HTTPS.
 _MAIL_SERVICES: Final = (
@@ -138,6 +141,24 @@ _DECISIVE_OTHER: Final = (
     "kubectl",
     "httprequestexception",
     "okhttp",
+    # Database drivers and servers named by product or by their own protocol's words
+    # (SQL Server's TDS, MongoDB's server selection and ismaster/hello handshake).
+    "mssql",
+    "sql server",
+    "sqlserver",
+    "serverselection",
+    "no suitable servers found",
+    "calling ismaster",
+    "calling hello on",
+    # HTTP client libraries in a stack trace (Ruby Net::HTTP, PHP Guzzle, Ruby
+    # Faraday, Python aiohttp/httpx, a gem's http_client).
+    "net/http",
+    "net::http",
+    "http_client",
+    "guzzle",
+    "faraday",
+    "aiohttp",
+    "httpx",
 )
 _DECISIVE_OTHER_RE: Final = re.compile(
     r"\b(?:sdk|epp)\b|\bapi\.[a-z0-9-]+\.[a-z]{2,}|https?://[^\s'\"]*/api/"
@@ -152,7 +173,6 @@ _WEAK_MAIL: Final = (
     "exchange",
     "stream_socket_enable_crypto",
     "esocket",
-    "command: 'conn'",
     "eenvelope",
     "emessage",
     "correo",
@@ -264,12 +284,15 @@ _OTHER_WORDS: Final = (
     "/api/",
     "registry",
 )
+# Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
+_LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
 # A mail port after a host or "port"; not a time of day ("10:25:33") or a version.
 _MAIL_PORT: Final = re.compile(
     r"(?:[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b(?![:.]\d)"
 )
 _OTHER_RE: Final = re.compile(
-    r"[:\s](?:443|5432|3306|6379|27017|5672|1883|9200|9092|6443|8080|8443|3000|5000)\b|"
+    r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
+    r"3000|5000)\b|"
     r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
     # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
     r"\bapi\.[a-z0-9-]+\.[a-z]{2,}|"
@@ -289,7 +312,11 @@ def mail_context(text: str) -> tuple[bool, bool]:
     if len(text) > 2 * CONTEXT_SCAN:
         text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
     low = text.lower()
-    if any(word in low for word in _SMTP_MARKERS) or _MAIL_PORT.search(low):
+    if (
+        any(word in low for word in _SMTP_MARKERS)
+        or _MAIL_PORT.search(low)
+        or _LETTRE_ERROR.search(low)
+    ):
         return True, False
     # A named other protocol (an HTTPS client's pool, an API host, a database
     # driver, XMPP) outweighs a mail provider's name: Mailjet's HTTP API is not SMTP.

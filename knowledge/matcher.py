@@ -113,12 +113,18 @@ PATTERN_SCORE: Final = 74.0
 CODE_ONLY_SCORE: Final = 52.0
 # An exception name listed by entries of more categories than this is a wrapper.
 GENERIC_EXCEPTION: Final = 2
+# ... and one listed by entries of this many categories is not even a word of the paste
+# worth matching (MessagingException, SmtpException, MailSendException).
+WRAPPER_EXCEPTION: Final = 5
 # How much the structure's vote for an entry's category adds to the entry's score.
 STRUCTURE_SHARE: Final = 0.25
 STRUCTURE_CAP: Final = 12.0
 # The least vote with which the structure answers on its own when no entry is
 # confident.
 STRUCTURE_ANSWER: Final = 20.0
+# What an entry loses when the structure explains its category's evidence as the
+# consequence of another failure (knowledge.structure, ``Structure.explained``).
+EXPLAINED_PENALTY: Final = 30.0
 
 
 class Matcher:
@@ -169,6 +175,23 @@ class Matcher:
                 categories_of[name].add(entry.category)
         self._generic_exceptions = frozenset(
             n for n, c in categories_of.items() if len(c) > GENERIC_EXCEPTION
+        )
+        # The same wrappers as words of a pasted line ("javax mail messaging
+        # exception"): a line that is only a wrapper around an unexplained message
+        # must not match an entry by the wrapper's name.
+        names = sorted(
+            {
+                normalise(n)
+                for n, c in categories_of.items()
+                if len(c) >= WRAPPER_EXCEPTION
+            },
+            key=len,
+            reverse=True,
+        )
+        self._wrapper_words = (
+            re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+            if names
+            else None
         )
         self._exceptions = [
             (i, n)
@@ -251,6 +274,8 @@ class Matcher:
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
                 raw -= ANSWERED_PENALTY
+            if entry.category in structure.explained:
+                raw -= EXPLAINED_PENALTY
             if other and (not context or entry.category in TRANSPORT):
                 # Plainly another program's error: shown at most as a low alternative.
                 raw = min(raw - OTHER_SOFTWARE_PENALTY, OTHER_SOFTWARE_CEILING)
@@ -299,6 +324,8 @@ class Matcher:
         seen: set[str] = set()
         for line in lines:
             normal = normalise(line)
+            if self._wrapper_words is not None:
+                normal = " ".join(self._wrapper_words.sub(" ", normal).split())
             if not normal or normal in seen:
                 continue
             seen.add(normal)

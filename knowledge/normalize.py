@@ -36,7 +36,44 @@ PAIR_RE: Final = re.compile(
 REPLY_RE: Final = re.compile(
     r"(?:^|[\s(\['\"`:=,>])([2-5][0-5]\d)(?=[ \-,)'\"]|$)", re.MULTILINE
 )
-HEX_RE: Final = re.compile(r"\b0[xX][0-9a-fA-F]{8}\b")
+# Not inside a longer identifier; Chinese or Japanese text may touch it
+# ("提示0X800CCC0E错误").
+HEX_RE: Final = re.compile(r"(?<![0-9A-Za-z])0[xX][0-9a-fA-F]{8}(?![0-9A-Za-z])")
+# A reply code written straight into Chinese or Japanese prose ("出现554错误",
+# "依旧535").
+CJK_REPLY_RE: Final = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef])([45][0-5]\d)"
+    r"(?=[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]|[ \t]*$)",
+    re.MULTILINE,
+)
+# Rust lettre prints a reply code as its parts: Code { severity:
+# PermanentNegativeCompletion, category: Unspecified3, detail: Four } is 534.
+LETTRE_CODE_RE: Final = re.compile(
+    r"severity:\s*(PositiveCompletion|PositiveIntermediate|TransientNegativeCompletion|"
+    r"PermanentNegativeCompletion),\s*category:\s*(Syntax|Information|Connections|"
+    r"Unspecified3|Unspecified4|MailSystem),\s*detail:\s*(Zero|One|Two|Three|Four|Five|"
+    r"Six|Seven|Eight|Nine)\b"
+)
+_LETTRE_SEVERITY: Final = {
+    "PositiveCompletion": "2",
+    "PositiveIntermediate": "3",
+    "TransientNegativeCompletion": "4",
+    "PermanentNegativeCompletion": "5",
+}
+_LETTRE_CATEGORY: Final = {
+    "Syntax": "0",
+    "Information": "1",
+    "Connections": "2",
+    "Unspecified3": "3",
+    "Unspecified4": "4",
+    "MailSystem": "5",
+}
+_LETTRE_DETAIL: Final = {
+    word: str(digit)
+    for digit, word in enumerate(
+        ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine")
+    )
+}
 # A 4xx/5xx reply as a server's answer, not any number that looks like one ("Session
 # 422 of user", '"responseTime":439'): at a line start, after a colon, bracket or
 # quote, or after words such as "code", "responded", "said"; followed by the reply's
@@ -161,7 +198,8 @@ _WRAPPERS: Final = re.compile(
     r"sending of the message failed|an error occurred while sending mail|"
     r"could not convert socket to tls|unable to connect to the remote server|"
     r"mail connect exception couldn t connect to host port|"
-    r"couldn t connect to host port|could not connect to smtp host port(?! response)|"
+    r"couldn t connect to host port|"
+    r"could not connect to smtp host(?: host)? port(?! response)|"
     r"die verbindung mit dem remoteserver kann nicht hergestellt werden|"
     r"impossible de se connecter au serveur distant|"
     r"no es posible conectar con el servidor remoto|"
@@ -208,6 +246,17 @@ def find_evidence(text: str) -> Evidence:
     served = frozenset(int(c) for c in SERVER_REPLY_RE.findall(text)) | {
         r for r, _ in pairs if r >= 400
     }
+    if "severity" in text:
+        lettre = {
+            int(_LETTRE_SEVERITY[a] + _LETTRE_CATEGORY[b] + _LETTRE_DETAIL[c])
+            for a, b, c in LETTRE_CODE_RE.findall(text)
+        }
+        replies |= lettre
+        served |= {r for r in lettre if r >= 400}
+    if any(ch > "\u3000" for ch in text):
+        written = {int(c) for c in CJK_REPLY_RE.findall(text)}
+        replies |= written
+        served |= written
     return Evidence(
         reply_codes=frozenset(replies),
         enhanced_codes=enhanced,

@@ -193,8 +193,31 @@ _MODE_MISMATCH: Final = re.compile(
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+# A plaintext client on an implicit-TLS port (465, and 994 where some providers offer
+# SMTPS) connects, then waits for a greeting the server never sends, because the server
+# waits for the client's TLS hello: a read timeout, an EOF, JavaMail's "response: -1" or
+# its debug line "port 465, isSSL false". The TCP connection was made, so the port is
+# not blocked and the timeout is no connection timeout.
+_IMPLICIT_PORT: Final = re.compile(
+    r"(?:[:=\s,\[\"'(]|\bport\W{1,3})(?:465|994)\b(?![.:]\d)", re.IGNORECASE
+)
+_NO_GREETING: Final = re.compile(
+    r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
+    r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
+    # .NET SmtpClient has no implicit TLS: on 465 it times out waiting.
+    r"operation has timed out",
+    re.IGNORECASE,
+)
+NO_GREETING_WEIGHT: Final = 34.0
+# What still says the TCP connection itself timed out (not a read after connecting).
+_CONNECT_TIMEOUT: Final = re.compile(
+    r"connect(?:ion)? timed out|etimedout|10060|errno 110|no route|unreachable",
+    re.IGNORECASE,
+)
 _AFTER_READY: Final = re.compile(
-    r"enable_?crypto|handshake|ssl routines|reset by peer|certificate|ssl: |tls: ",
+    r"enable_?crypto|handshake|ssl routines|reset by peer|certificate|ssl: |tls: |"
+    # PHPMailer before 6 reports a failed handshake after STARTTLS this way.
+    r"could not connect to smtp host",
     re.IGNORECASE,
 )
 # Asking for or about the client's own transcript: debug output, a logger, a verbose
@@ -208,6 +231,13 @@ _LOGGING_INTENT: Final = re.compile(
     r"(?![\w=])"
 )
 LOGGING_WEIGHT: Final = 30.0
+# A signal of this weight decides by itself (docs/knowledge.md).
+DECISIVE_SIGNAL: Final = 30.0
+_CONNECT_FAILURES: Final = frozenset({"connection-refused", "connection-timeout"})
+# The signal family of connect-failure messages that give no reason
+# (knowledge/signals/wrappers.yaml).
+WRAPPER: Final = "wrapper"
+_WRAPPER_CATEGORIES: Final = frozenset({"connection-timeout"})
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -258,6 +288,10 @@ class Structure:
     paired: bool = False
     step: str | None = None
     transcript: str | None = None
+    # Categories whose evidence a rule explains as a consequence of another failure
+    # (a read timeout on an implicit-TLS port is no connection timeout): entries of
+    # these categories lose ``EXPLAINED_PENALTY``.
+    explained: frozenset[str] = frozenset()
     _index: dict[str, float] = field(default_factory=dict, compare=False)
 
     def vote(self, category: str) -> float:
@@ -378,12 +412,54 @@ class Recogniser:
             )
         if mode := _MODE_MISMATCH.search(text):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
+        explained: set[str] = set()
+        if (silent := _NO_GREETING.search(text)) and _IMPLICIT_PORT.search(text):
+            # Connected to an implicit-TLS port and heard nothing: the two ends wait
+            # for each other. A timeout here is a read timeout, the consequence.
+            hits = [
+                h
+                for h in hits
+                if h.category != "connection-timeout" or _CONNECT_TIMEOUT.search(h.text)
+            ]
+            hits.append(
+                Hit(
+                    f"465 then {silent.group(0)}",
+                    "tls-port-mismatch",
+                    NO_GREETING_WEIGHT,
+                    "rule",
+                )
+            )
+            if not _CONNECT_TIMEOUT.search(text):
+                explained.add("connection-timeout")
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
             hits.append(
                 Hit(loop.group(0), "connection-refused", LOOPBACK_WEIGHT, "rule")
             )
+        if any(h.family == WRAPPER for h in hits) and (
+            evidence.enhanced_codes
+            or evidence.server_replies
+            or any(
+                h.family != WRAPPER
+                and h.category in _BEFORE_REPLY
+                and h.category not in _WRAPPER_CATEGORIES
+                for h in hits
+            )
+        ):
+            # "Could not connect" without a reason is a blocked port only when
+            # nothing else in the paste says why (an errno, a TLS error, a reply).
+            hits = [h for h in hits if h.family != WRAPPER]
+        # An operating system's errno says how the connection failed (refused or timed
+        # out); a client's "cannot connect" code or message around it does not. When
+        # the decisive errno points one way only, the other way's entries lose.
+        errnos = {
+            h.category
+            for h in hits
+            if h.family == "network" and h.weight >= DECISIVE_SIGNAL
+        } & _CONNECT_FAILURES
+        if len(errnos) == 1:
+            explained |= _CONNECT_FAILURES - errnos
         # A question about seeing the SMTP conversation, with no error of its own.
         if (
             mail
@@ -446,6 +522,7 @@ class Recogniser:
             paired=bool(evidence.pairs),
             step=step,
             transcript=verdict,
+            explained=frozenset(explained),
             _index=dict(ranked),
         )
 

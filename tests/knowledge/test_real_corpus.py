@@ -1,11 +1,11 @@
 """
-Format checks for the labelled corpus of real pastes (`tests/corpus/real-dev.jsonl`).
+Format checks for the labelled corpora of real pastes (`tests/corpus/real-*.jsonl`).
 
 Each line is one paste somebody posted publicly when mail sending failed (or a near-miss
 that is not about mail), labelled with one category of the fixed taxonomy in
-`shared/corpus/TAXONOMY.md`. The checks keep the file usable as an evaluation set: it
-parses, every label is known, and no public source is counted twice, here or in the
-shared `dev.jsonl` the corpus extends.
+`shared/corpus/TAXONOMY.md`. The checks keep the files usable as evaluation sets: they
+parse, every label is known, and no public source is counted twice, within a file,
+across the files, or in the shared `dev.jsonl` they extend.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DEV = REPO / "tests" / "corpus" / "real-dev.jsonl"
+# A sealed set, measured blind once, then folded into the dev material.
+REAL_SEALED1 = REPO / "tests" / "corpus" / "real-sealed1.jsonl"
+REAL_FILES = (REAL_DEV, REAL_SEALED1)
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -77,10 +80,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return records
 
 
-@pytest.fixture(scope="module")
-def real_dev() -> list[dict[str, Any]]:
-    """The real-paste corpus, parsed."""
-    return read_jsonl(REAL_DEV)
+@pytest.fixture(scope="module", params=REAL_FILES, ids=lambda path: path.name)
+def real_dev(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    """One real-paste corpus, parsed."""
+    path = request.param
+    assert isinstance(path, Path)
+    return read_jsonl(path)
 
 
 def test_every_line_is_a_record_with_the_known_fields(
@@ -131,6 +136,19 @@ def test_no_source_counts_twice(real_dev: list[dict[str, Any]]) -> None:
     shared = {record["source"] for record in read_jsonl(SHARED_CORPUS / "dev.jsonl")}
     overlap = sorted(set(counts) & shared)
     assert not overlap, f"sources already in shared dev.jsonl: {overlap}"
+
+
+def test_no_source_counts_twice_across_the_real_files() -> None:
+    """A public source is used by one real-paste file only."""
+    owner: dict[str, str] = {}
+    shared: list[str] = []
+    for path in REAL_FILES:
+        for record in read_jsonl(path):
+            source = record["source"]
+            if source in owner and owner[source] != path.name:
+                shared.append(f"{source} ({owner[source]}, {path.name})")
+            owner.setdefault(source, path.name)
+    assert not shared, f"sources in two files: {shared}"
 
 
 def test_credentials_are_redacted(real_dev: list[dict[str, Any]]) -> None:

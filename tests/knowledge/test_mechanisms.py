@@ -1,0 +1,207 @@
+"""
+How the matcher reads pastes whose cause is implied rather than written: a client's
+connect-failure message without a reason, a silence on an implicit-TLS port, a failure
+right after the server accepted STARTTLS, other software named only by its driver,
+port or product word.
+
+Texts follow what the named software prints (its sources, message catalogues and
+documentation), with invented hosts and addresses.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.loader import collect_knowledge
+from knowledge.matcher import Matcher
+
+KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    """The matcher over the shipped knowledge base."""
+    assert not ERRORS
+    return Matcher(KB)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # JavaMail debug output: plain SMTP to the implicit-TLS port, then no greeting.
+        'DEBUG SMTP: trying to connect to host "mail.example.org", port 465, '
+        "isSSL false\njava.net.SocketTimeoutException: Read timed out",
+        # JavaMail without debug output: the greeting read timed out on 465.
+        "javax.mail.MessagingException: Exception reading response;\n"
+        "  nested exception is:\n\tjava.net.SocketTimeoutException: Read timed out\n"
+        "Sending the email to the following server failed : mail.example.org:465",
+        # Go clients (Alertmanager, Grafana) print EOF when the server never greets.
+        "smtp_smarthost: 'mail.example.org:465'\nlevel=error msg=\"Notify failed\" "
+        "err=EOF",
+        # Ruby Net::SMTP waiting in recv_response on port 465.
+        "Net::ReadTimeout: Net::ReadTimeout\n"
+        ":port => 465, :enable_starttls_auto => true",
+    ],
+)
+def test_silence_on_an_implicit_tls_port_is_a_mode_mismatch(
+    shipped: Matcher, text: str
+) -> None:
+    """A read timeout or EOF on port 465 means both ends waited: a TLS-mode mismatch."""
+    assert shipped.diagnose(text).category == "tls-port-mismatch"
+
+
+def test_a_connect_timeout_on_465_stays_a_connection_timeout(shipped: Matcher) -> None:
+    """Only a silence after connecting points to the TLS mode, not a connect timeout."""
+    text = (
+        "com.sun.mail.util.MailConnectException: Couldn't connect to host, port: "
+        "mail.example.org, 465; timeout -1;\n  nested exception is:\n"
+        "\tjava.net.ConnectException: Connection timed out: connect"
+    )
+    assert shipped.diagnose(text).category == "connection-timeout"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SMTP Error: Could not connect to SMTP host.",
+        "javax.mail.MessagingException: Could not connect to SMTP host: "
+        "mail.example.org, port: 587",
+        "SMTP ERROR: Failed to connect to server:  (0)",
+        "Swift_TransportException: Connection could not be established with host "
+        "mail.example.org [ #0]",
+        # PHPMailer's connect_host message in its German and Chinese language files.
+        "SMTP-Fehler: Konnte keine Verbindung zum SMTP-Host herstellen.",
+        "SMTP 错误：无法连接到 SMTP 主机。",
+    ],
+)
+def test_connect_failure_without_a_reason_is_a_blocked_port(
+    shipped: Matcher, text: str
+) -> None:
+    """A client's "could not connect" with no reason is answered as a timeout."""
+    diagnosis = shipped.diagnose(text)
+    assert diagnosis.category == "connection-timeout"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "SMTP ERROR: Failed to connect to server: Connection refused (111)\n"
+            "SMTP Error: Could not connect to SMTP host.",
+            "connection-refused",
+        ),
+        (
+            "SMTP ERROR: Failed to connect to server: php_network_getaddresses: "
+            "getaddrinfo failed: Name or service not known (0)",
+            "dns-failure",
+        ),
+        (
+            "SMTP Error: Could not connect to SMTP host.\n"
+            "SERVER -> CLIENT: 554 5.7.1 Service unavailable; Client host blocked "
+            "using zen.spamhaus.org",
+            "sender-blocklisted",
+        ),
+    ],
+)
+def test_a_reason_beside_the_wrapper_decides(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """An errno, a DNS failure or a server's reply explains the connect failure."""
+    assert shipped.diagnose(text).category == category
+
+
+def test_failure_after_starttls_accepted_is_a_handshake_failure(
+    shipped: Matcher,
+) -> None:
+    """After "220 ready" to STARTTLS, "could not connect" means the handshake."""
+    text = (
+        "CLIENT -> SERVER: STARTTLS\n"
+        "SERVER -> CLIENT: 220 2.0.0 Ready to start TLS\n"
+        "SMTP Error: Could not connect to SMTP host."
+    )
+    assert shipped.diagnose(text).category == "tls-handshake-failed"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # SQL Server's driver (TDS) refusing the server's certificate.
+        "SqlException: A connection was successfully established with the server, but "
+        "then an error occurred during the login process. (provider: SSL Provider, "
+        "error: 0 - The certificate chain was issued by an authority that is not "
+        "trusted.) connecting to MSSQL",
+        "Login to MSSQL failed: The certificate chain was issued by an authority "
+        "that is not trusted.",
+        # MongoDB drivers' server selection and handshake.
+        "No suitable servers found (`serverSelectionTryOnce` set): [connection "
+        "refused calling hello on 'db1.example.org:27018']",
+        # A Ruby HTTP client (an e-mail API's gem) failing its TLS handshake.
+        "Errno::ECONNRESET: Connection reset by peer - SSL_connect\n"
+        "  /usr/lib/ruby/3.1.0/net/http.rb:1089:in `connect'\n"
+        "  /gems/postmark-1.25.0/lib/postmark/http_client.rb:32:in `post'",
+        # A database port named in the error.
+        "connect ECONNREFUSED 10.0.0.7:1433",
+    ],
+)
+def test_other_software_named_by_driver_port_or_product_is_not_mail(
+    shipped: Matcher, text: str
+) -> None:
+    """A database or HTTP client named only by its driver, port or word stays none."""
+    assert shipped.diagnose(text).category == "none"
+
+
+def test_nodemailer_error_fields_make_a_paste_about_mail(shipped: Matcher) -> None:
+    """Nodemailer's ESOCKET/CONN fields say mail, even in a container's log."""
+    text = (
+        "docker logs app | grep Error\n"
+        "Error: self signed certificate\n"
+        "    at TLSSocket.onConnectSecure (_tls_wrap.js:1515:34) {\n"
+        "  code: 'ESOCKET',\n  command: 'CONN'\n}"
+    )
+    assert shipped.diagnose(text).category == "tls-cert-untrusted"
+
+
+OUTLOOK_EXPRESS = (
+    "The connection to the server has failed. Account: 'mail.example.org', Server: "
+    "'smtp.example.org', Protocol: SMTP, Port: 25, Secure(SSL): No, Socket Error: "
+    "{socket}, Error Number: 0x800CCC0E"
+)
+
+
+@pytest.mark.parametrize(
+    ("socket", "category"),
+    [("10061", "connection-refused"), ("10060", "connection-timeout")],
+)
+def test_the_socket_error_decides_outlooks_cannot_connect(
+    shipped: Matcher, socket: str, category: str
+) -> None:
+    """0x800CCC0E says only "cannot connect"; the socket error beside it says how."""
+    text = OUTLOOK_EXPRESS.format(socket=socket)
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Codes written straight into Chinese text.
+        ("Outlook 发送邮件一直提示0X800CCC0E错误", "connection-timeout"),
+        ("用 smtp.163.com 发信，发到其它邮箱就出现554错误", "sender-blocklisted"),
+        ("邮箱配置好了，SMTP 登录依旧535", "auth-failed"),
+        # Rust lettre: the error's display and its Code struct.
+        (
+            "Error: permanent error (535): 5.7.8 Authentication credentials invalid",
+            "auth-failed",
+        ),
+        (
+            "lettre::transport::smtp::Error { kind: Permanent(Code { severity: "
+            "PermanentNegativeCompletion, category: MailSystem, detail: Zero }) }",
+            "recipient-unknown",
+        ),
+    ],
+)
+def test_codes_are_read_where_they_are_written(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Reply and hex codes touching CJK text, and lettre's code parts, are codes."""
+    assert shipped.diagnose(text).category == category
