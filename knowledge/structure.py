@@ -234,6 +234,27 @@ LOGGING_WEIGHT: Final = 30.0
 # A signal of this weight decides by itself (docs/knowledge.md).
 DECISIVE_SIGNAL: Final = 30.0
 _CONNECT_FAILURES: Final = frozenset({"connection-refused", "connection-timeout"})
+# "Quota" is a mailbox's storage or a sender's allowance; the words around it tell:
+# a sending allowance is counted per day, per hour, in messages or recipients, or
+# named as sending, submission, relay or queue; a mailbox's is storage, disk, space.
+_QUOTA: Final = re.compile(
+    r"quota|配额|限额|квот|kontingent|cuota|\bcota\b|контингент", re.IGNORECASE
+)
+_SENDING_WORDS: Final = re.compile(
+    r"\bdaily\b|per (?:day|hour|minute)|\bhourly|\bsending\b|\bsubmission|\bqueue\b|"
+    r"\brelay\b|\boutbound|\brecipients\b|\bmessages per|\brate\b|"
+    r"每天|每日|当日|当天|每小时|发送|发信|收件人数|в день|в сутки|отправ|"
+    r"täglich|pro tag|versand|sende|par jour|d'envoi|por día|de envío|diári|de envio|"
+    r"dzienn|wysył",
+    re.IGNORECASE,
+)
+_STORAGE_WORDS: Final = re.compile(
+    r"mailbox|inbox|storage|\bdisk\b|\bspace\b|\bfull\b|\d\s*[mg]i?b\b|"
+    r"邮箱已满|已满|容量|空间|ящик|postfach|speicher|boîte|buzón|caixa|skrzynk",
+    re.IGNORECASE,
+)
+QUOTA_WINDOW: Final = 80
+QUOTA_WEIGHT: Final = 34.0
 # The signal family of connect-failure messages that give no reason
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
@@ -450,6 +471,12 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        if quota := _quota_reading(text):
+            # A sending allowance, not a full mailbox: the quota words' mailbox
+            # reading gives way.
+            hits = [h for h in hits if h.category != "mailbox-full"]
+            hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
+            explained.add("mailbox-full")
         # An operating system's errno says how the connection failed (refused or timed
         # out); a client's "cannot connect" code or message around it does not. When
         # the decisive errno points one way only, the other way's entries lose.
@@ -576,6 +603,23 @@ class Recogniser:
             if category == single:
                 bonus = max(bonus, CODE_CATEGORY)
             priors[category] = max(priors[category], bonus * scale)
+
+
+def _quota_reading(text: str) -> str | None:
+    """
+    The words that make a quota in ``text`` a sending allowance, or None.
+
+    None when no quota is named, or when storage words are at least as close to it.
+    """
+    sending = storage = 0
+    found = ""
+    for match in _QUOTA.finditer(text):
+        near = text[max(0, match.start() - QUOTA_WINDOW) : match.end() + QUOTA_WINDOW]
+        if words := _SENDING_WORDS.findall(near):
+            sending += len(words)
+            found = found or f"{words[0]} {match.group(0)}"
+        storage += len(_STORAGE_WORDS.findall(near))
+    return found if sending > storage else None
 
 
 def _recovered(text: str) -> str:

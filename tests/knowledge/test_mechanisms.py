@@ -205,3 +205,33 @@ def test_codes_are_read_where_they_are_written(
 ) -> None:
     """Reply and hex codes touching CJK text, and lettre's code parts, are codes."""
     assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "452-4.2.2 The email account that you tried to reach is over quota.",
+            "mailbox-full",
+        ),
+        ("Quota exceeded (mailbox for user is full)", "mailbox-full"),
+        ("550 5.4.5 Daily user sending quota exceeded.", "rate-limited"),
+        ("450 4.7.3 Organization queue quota exceeded.", "rate-limited"),
+        ("SMTP 发信失败：over quota，今天的发送限额已经用完", "rate-limited"),
+        ("发信失败 over quota，对方邮箱已满", "mailbox-full"),
+    ],
+)
+def test_quota_words_are_read_with_their_neighbours(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """A quota counted per day or in sending is a rate limit; storage is a full box."""
+    assert shipped.diagnose(text).category == category
+
+
+def test_a_permanent_reply_is_no_temporary_ones_entry(shipped: Matcher) -> None:
+    """ "550 ... try again later" does not match an entry for a 421 reply."""
+    text = (
+        "S: 550-Requested action not taken: mailbox unavailable\n"
+        "S: 550 Mailbox unavailable or access denied. Try again later"
+    )
+    assert shipped.diagnose(text).category != "rate-limited"
