@@ -170,6 +170,11 @@ _DNS_CALL: Final = re.compile(
     re.IGNORECASE,
 )
 DNS_CALL_WEIGHT: Final = 34.0
+# A host lookup that failed or did not complete (Exim's "host lookup did not complete",
+# GNOME/Evolution's "Host lookup 'x' failed") is a name that did not resolve.
+_HOST_LOOKUP: Final = re.compile(
+    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
+)
 # A connection to this machine itself that failed: nothing listens there (loopback
 # connections are refused at once, they do not time out).
 _LOOPBACK_FAILURE: Final = re.compile(
@@ -426,6 +431,8 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if lookup := _HOST_LOOKUP.search(text):
+            hits.append(Hit(lookup.group(0), "dns-failure", DNS_CALL_WEIGHT, "rule"))
         if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
             # The server said "go ahead" and the TLS layer then failed.
             hits.append(

@@ -235,3 +235,85 @@ def test_a_permanent_reply_is_no_temporary_ones_entry(shipped: Matcher) -> None:
         "S: 550 Mailbox unavailable or access denied. Try again later"
     )
     assert shipped.diagnose(text).category != "rate-limited"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # libcurl's strerror texts, as programs sending mail through libcurl show them.
+        (
+            "Cannot send mail to smtp://mail.example.org: An authentication function "
+            "returned an error",
+            "auth-failed",
+        ),
+        (
+            "curl: (64) Requested SSL level failed  (smtp://mail.example.org:25)",
+            ("starttls-unavailable"),
+        ),
+        ("Failed to send e-mail via SMTP: Timeout was reached", "connection-timeout"),
+        # Indy's EIdOSSLConnectError (Delphi mail clients).
+        (
+            "Sending the report by e-mail failed: Error connecting with SSL.",
+            ("tls-handshake-failed"),
+        ),
+        # Java's PKIX validator on an expired certificate.
+        (
+            "javax.mail.MessagingException: Could not connect to SMTP host: "
+            "mail.example.org, port: 465;\n  nested exception is:\n"
+            "\tjavax.net.ssl.SSLHandshakeException: PKIX path validation failed: "
+            "java.security.cert.CertPathValidatorException: validity check failed",
+            "tls-cert-expired",
+        ),
+        # Exim's router and a desktop client on a name that does not resolve.
+        (
+            "== user@example.org R=dnslookup defer (-1): host lookup did not complete",
+            "dns-failure",
+        ),
+        (
+            'Evolution: sending failed, "Host lookup mail.example.org failed"',
+            ("dns-failure"),
+        ),
+    ],
+)
+def test_products_own_words_name_the_cause(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """libcurl, Indy, Java PKIX, Exim and Evolution messages are read by their words."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "When I send a test mail from the app it shows a time out error",
+            ("connection-timeout"),
+        ),
+        (
+            "IMAP login works, but the SMTP authentication fails when I send",
+            ("auth-failed"),
+        ),
+        (
+            "Sending email with the example code gives a handshake error",
+            ("tls-handshake-failed"),
+        ),
+        ("邮件发送失败，提示连接超时", "connection-timeout"),
+    ],
+)
+def test_plain_descriptions_of_a_mail_failure_are_answered(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """A mail paste that only describes the failure is answered from its words."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The build had a time out error on the CI runner again",
+        "The SSO authentication fails for the admin page",
+    ],
+)
+def test_the_same_words_without_mail_stay_none(shipped: Matcher, text: str) -> None:
+    """Without anything about mail, those descriptions are not answered."""
+    assert shipped.diagnose(text).category == "none"
