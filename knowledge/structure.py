@@ -260,6 +260,17 @@ _STORAGE_WORDS: Final = re.compile(
 )
 QUOTA_WINDOW: Final = 80
 QUOTA_WEIGHT: Final = 34.0
+# System.Net.Mail.SmtpException's text for a 530-class reply, followed by the reply
+# itself ("The server response was: 5.7.0 Authentication Required"), in the languages
+# .NET ships.
+_DOTNET_WRAPPER: Final = re.compile(
+    r"[^.\n]{0,120}?(?:requires a secure connection|erfordert eine sichere Verbindung|"
+    r"requiert une connexion sécurisée|requiere una conexión segura|"
+    r"requer uma conexão segura)[^.\n]{0,120}\.\s*(?=[^.\n]{0,40}(?:"
+    r"server response was|Serverantwort|réponse du serveur|respuesta del servidor|"
+    r"resposta do servidor))",
+    re.IGNORECASE,
+)
 # The signal family of connect-failure messages that give no reason
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
@@ -422,7 +433,9 @@ class Recogniser:
 
         ``mail``: the paste is about mail, so a bare reply code counts as one.
         """
-        hits = self.scan(text)
+        # .NET's wrapper around any 530-class reply names two causes; the server's
+        # reply after it is the one that says which.
+        hits = self.scan(_DOTNET_WRAPPER.sub(" ", text))
         if call := _DNS_CALL.search(text):
             # The errno after a DNS call describes the lookup, not a connection.
             hits = [
@@ -484,6 +497,13 @@ class Recogniser:
             hits = [h for h in hits if h.category != "mailbox-full"]
             hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
             explained.add("mailbox-full")
+        if 535 in evidence.server_replies and any(
+            h.category == "auth-required" for h in hits
+        ):
+            # The login was tried and refused (535): the "not authenticated" reply
+            # to the next command is its consequence.
+            hits = [h for h in hits if h.category != "auth-required"]
+            explained.add("auth-required")
         # An operating system's errno says how the connection failed (refused or timed
         # out); a client's "cannot connect" code or message around it does not. When
         # the decisive errno points one way only, the other way's entries lose.

@@ -317,3 +317,40 @@ def test_plain_descriptions_of_a_mail_failure_are_answered(
 def test_the_same_words_without_mail_stay_none(shipped: Matcher, text: str) -> None:
     """Without anything about mail, those descriptions are not answered."""
     assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
+        "gomail: could not send email 1: smtp: server doesn't support AUTH",
+    ],
+)
+def test_auth_hidden_until_starttls_is_answered_with_starttls(
+    shipped: Matcher, text: str
+) -> None:
+    """A server that offers AUTH only after STARTTLS needs STARTTLS first."""
+    assert shipped.diagnose(text).category == "starttls-required"
+
+
+def test_a_refused_login_explains_the_not_authenticated_reply(
+    shipped: Matcher,
+) -> None:
+    """.NET's wrapper and 5.7.57 follow a refused login (535): the 535 decides."""
+    text = (
+        "System.Net.Mail.SmtpException: The SMTP server requires a secure connection "
+        "or the client was not authenticated. The server response was: 5.7.57 Client "
+        "not authenticated to send mail. Error: 535 5.7.139 Authentication "
+        "unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+    )
+    assert shipped.diagnose(text).category == "auth-policy-blocked"
+
+
+def test_dotnet_wrapper_leaves_the_server_reply_to_decide(shipped: Matcher) -> None:
+    """Without a refused login, the reply after .NET's wrapper is read as written."""
+    text = (
+        "System.Net.Mail.SmtpException: The SMTP server requires a secure connection "
+        "or the client was not authenticated. The server response was: 5.7.0 Must "
+        "issue a STARTTLS command first"
+    )
+    assert shipped.diagnose(text).category == "starttls-required"
