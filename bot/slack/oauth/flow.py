@@ -36,7 +36,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import OAUTH_REDIRECT_PATH, Settings
 from bot.errors import StateUnavailableError
-from bot.slack.oauth.installations import RedisInstallationStore, workspace_key
+from bot.slack.oauth.installations import RedisInstallationStore
+from bot.slack.oauth.records import workspace_key
 from bot.slack.oauth.states import RedisOAuthStateStore
 
 log = logging.getLogger(__name__)
