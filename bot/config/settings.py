@@ -76,6 +76,9 @@ class Settings:
     # A queued message a worker took and has not finished this long after is taken
     # over by another (its worker died): long enough for a slow answer to finish.
     intake_reclaim_seconds: float = 60.0
+    # /readyz fails while the oldest queued message has waited this long and no queued
+    # message was finished for as long (the workers are stuck).
+    intake_stuck_seconds: float = 120.0
     probe_allow_cidrs: tuple[IPNetwork, ...] = ()
     probe_ports: frozenset[int] = DEFAULT_PROBE_PORTS
     # Whole-probe budget; Slack users wait for it, so keep it short.
@@ -210,6 +213,9 @@ class Settings:
             ),
             intake_reclaim_seconds=parse_float(
                 env, "INTAKE_RECLAIM_SECONDS", 60.0, low=0.1, high=86_400.0
+            ),
+            intake_stuck_seconds=parse_float(
+                env, "INTAKE_STUCK_SECONDS", 120.0, low=1.0, high=86_400.0
             ),
             probe_allow_cidrs=parse_cidrs(env, "PROBE_ALLOW_CIDRS"),
             probe_ports=parse_ports(env, "PROBE_PORTS"),

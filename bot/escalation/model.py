@@ -24,6 +24,10 @@ from bot.state import Conversation, ThreadKey
 ERROR_LIMIT: Final = 1500
 # Probe and feedback lines kept in the summary (the newest).
 SUMMARY_LINES: Final = 5
+# Hash fields marking a life-cycle message to the thread as posted (its ts) and as
+# begun: ``told:claimed``, ``tried:handed_back``.
+TOLD: Final = "told:"
+TRIED: Final = "tried:"
 
 
 class Status(enum.StrEnum):
@@ -115,6 +119,13 @@ class Escalation:
     claimed_at: float | None = None
     closed_by: str | None = None
     closed_at: float | None = None
+    # The status the card was last drawn with (a Claim or close still to show on it
+    # when it differs from ``status``).
+    card_shows: str | None = None
+    # The thread messages about its life cycle that are out ("claimed",
+    # "handed_back"), and those whose post was begun (looked for before posting again).
+    told: frozenset[str] = frozenset()
+    tried: frozenset[str] = frozenset()
 
     @property
     def id(self) -> str:
@@ -158,6 +169,9 @@ class Escalation:
             "claimed_at": self.claimed_at,
             "closed_by": self.closed_by,
             "closed_at": self.closed_at,
+            "card_shows": self.card_shows,
+            **{f"{TOLD}{step}": "" for step in self.told},
+            **{f"{TRIED}{step}": "1" for step in self.tried},
         }
         return {
             k: repr(v) if isinstance(v, float) else v
@@ -196,6 +210,9 @@ class Escalation:
                 claimed_at=_float(fields.get("claimed_at")),
                 closed_by=fields.get("closed_by"),
                 closed_at=_float(fields.get("closed_at")),
+                card_shows=fields.get("card_shows"),
+                told=_steps(fields, TOLD),
+                tried=_steps(fields, TRIED),
             )
         except (KeyError, ValueError, TypeError, AttributeError):
             return None
@@ -203,6 +220,10 @@ class Escalation:
 
 def _float(raw: str | None) -> float | None:
     return float(raw) if raw else None
+
+
+def _steps(fields: dict[str, str], prefix: str) -> frozenset[str]:
+    return frozenset(k[len(prefix) :] for k in fields if k.startswith(prefix))
 
 
 def summarise(conversation: Conversation, *, fallback_text: str = "") -> Summary:

@@ -61,15 +61,21 @@ end
 return 1
 """
 
-_CLAIM: Final = """
+# Claim and close queue a stream entry too: the card edit and the thread's message
+# are applied from the record by whichever replica takes the entry (an outbox, like
+# the hand-off itself).
+_CLAIM: Final = f"""
 if redis.call('HGET', KEYS[1], 'status') ~= 'open' then return 0 end
 redis.call('HSET', KEYS[1], 'status', 'claimed', 'claimed_by', ARGV[1],
            'claimed_at', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*', 'key', ARGV[3])
 return 1
 """
 
-_CLOSE: Final = """
+# Handing back also returns the thread to the bot in the same step: the hand-back is
+# appended to the conversation and the once-per-escalation claim released.
+_CLOSE: Final = f"""
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'open' and status ~= 'claimed' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'closed_by', ARGV[2],
@@ -77,6 +83,23 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'closed_by', ARGV[2],
 redis.call('ZREM', KEYS[2], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', '{STREAM_MAXLEN}', '*', 'key', ARGV[4])
+if ARGV[6] ~= '' then
+  redis.call('RPUSH', KEYS[5], ARGV[6])
+  redis.call('LTRIM', KEYS[5], -tonumber(ARGV[8]), -1)
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+  redis.call('DEL', KEYS[6])
+end
+return 1
+"""
+
+# Note something done for an escalation, only on the escalation it was done for (a
+# record replaced or expired meanwhile is left alone). With ARGV[4] = '1' the field is
+# set only if absent. Returns 1 when set, 0 when it was there, -1 for another record.
+_NOTE: Final = """
+if redis.call('HGET', KEYS[1], 'created_at') ~= ARGV[1] then return -1 end
+if ARGV[4] == '1' then return redis.call('HSETNX', KEYS[1], ARGV[2], ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
 
@@ -110,6 +133,7 @@ class EscalationStore:
         self._claim = client.register_script(_CLAIM)
         self._close = client.register_script(_CLOSE)
         self._release = client.register_script(_RELEASE)
+        self._note = client.register_script(_NOTE)
 
     def conversation_key(self, key: ThreadKey) -> str:
         """
@@ -191,16 +215,25 @@ class EscalationStore:
         return Escalation.from_fields(fields) if fields else None
 
     async def set_card(
-        self, key: str, *, channel: str, ts: str, permalink: str
+        self,
+        key: str,
+        *,
+        channel: str,
+        ts: str,
+        permalink: str,
+        shows: str | None = None,
     ) -> None:
         """
-        Record the posted card, so that no replica ever posts it again.
+        Record the posted card (and the status it was drawn with), so that no replica
+        ever posts it again.
         """
         mapping: dict[Any, Any] = {
             "card_channel": channel,
             "card_ts": ts,
             "permalink": permalink,
         }
+        if shows is not None:
+            mapping["card_shows"] = shows
         await self._call(
             lambda: self._client.hset(self.record_key(key), mapping=mapping)
         )
@@ -213,20 +246,61 @@ class EscalationStore:
             lambda: self._client.hset(self.record_key(key), "notice_ts", ts)
         )
 
+    async def note(
+        self, escalation: Escalation, field: str, value: str, *, once: bool = False
+    ) -> bool:
+        """
+        Record ``field`` on this escalation's record (not on one that replaced it);
+        with ``once`` only if it is not set yet. True when it was set now.
+        """
+        keys = [self.record_key(escalation.id)]
+        args = [repr(escalation.created_at), field, value, "1" if once else "0"]
+        return int(await self._call(lambda: self._note(keys=keys, args=args))) == 1
+
     async def claim(self, key: str, *, user_id: str, at: float) -> bool:
         """
-        Claim an open escalation; only the first caller gets True.
+        Claim an open escalation; only the first caller gets True. The card edit and
+        the thread's message are queued with it (``esc:stream``).
         """
-        keys = [self.record_key(key), self.sla]
+        keys = [self.record_key(key), self.sla, self.stream]
         args = [user_id, repr(at), key]
         return bool(await self._durable(self._claim, keys, args))
 
-    async def close(self, key: str, status: Status, *, user_id: str, at: float) -> bool:
+    async def close(
+        self,
+        key: str,
+        status: Status,
+        *,
+        user_id: str,
+        at: float,
+        handback: tuple[str, str, int, str, int] | None = None,
+    ) -> bool:
         """
         Resolve or hand back an active escalation; it then expires after retention.
+        The card edit and the thread's message are queued with it. ``handback``
+        (the conversation's key, a record to append, its TTL, the once-claim key to
+        release, how many records a conversation keeps) returns the thread to the bot
+        in the same step.
         """
-        keys = [self.record_key(key), self.sla, self.open]
-        args = [str(status), user_id, repr(at), key, str(self._retention)]
+        conversation, record, ttl, once, kept = handback or ("", "", 0, "", 0)
+        keys = [
+            self.record_key(key),
+            self.sla,
+            self.open,
+            self.stream,
+            conversation or self.record_key(key),
+            once or self.record_key(key),
+        ]
+        args = [
+            str(status),
+            user_id,
+            repr(at),
+            key,
+            str(self._retention),
+            record,
+            str(ttl),
+            str(kept),
+        ]
         return bool(await self._durable(self._close, keys, args))
 
     async def active(self) -> list[Escalation]:

@@ -17,8 +17,12 @@ front answers 503, and Slack delivers it again later (its retries come at once, 
 minute and after five; a retry is re-signed, so it is not taken for a replay); a retry
 is queued marked as one, so that the worker looks in the thread before answering it.
 
-Everything else (slash commands, interactivity, url_verification, other event types,
-malformed payloads) goes to Bolt in the front process.
+The escalation reaction (``ESCALATION_REACTION`` on a message) is queued the same way:
+a request for a human is in Redis before Slack gets its 200, so a front that dies
+right after the ack loses nothing.
+
+Everything else (slash commands, interactivity, url_verification, other event types
+and reactions, malformed payloads) goes to Bolt in the front process.
 """
 
 from __future__ import annotations
@@ -55,6 +59,13 @@ log = logging.getLogger(__name__)
 
 # Event types the workers answer; every other type goes to Bolt in the front.
 QUEUED_EVENTS: Final = frozenset({"message", "app_mention"})
+# The reaction event: the escalation reaction is queued like a message (a request for
+# a human must survive the front dying right after Slack got its 200); any other
+# reaction goes to Bolt in the front, which ignores it.
+REACTION_EVENT: Final = "reaction_added"
+# The fields kept of a queued reaction (api.slack.com/events/reaction_added).
+REACTION_FIELDS: Final = ("type", "user", "reaction", "item_user", "event_ts")
+REACTION_ITEM_FIELDS: Final = ("type", "channel", "ts")
 # The parts of a payload the bot reads. The rest is dropped before anything is stored:
 # ``blocks`` and ``attachments`` are folded into the (redacted) text, and of
 # ``authorizations`` only the installation the event reached is kept.
@@ -116,6 +127,27 @@ def stream_key(prefix: str) -> str:
     return f"{prefix}intake"
 
 
+def progress_key(stream: str) -> str:
+    """
+    When (Redis server time, seconds) a worker last finished a queued message.
+    """
+    return f"{stream}:finished"
+
+
+# Workers note each batch they finish (``IntakeWorker``), in Redis's own time so that
+# the readiness check compares it with the stream's entry ids and no host's clock.
+NOTE_PROGRESS: Final = """
+redis.call('SET', KEYS[1], redis.call('TIME')[1], 'EX', ARGV[1])
+return 1
+"""
+# The oldest queued entry, when a worker last finished one, and Redis's time now.
+_STUCK: Final = """
+local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local first = oldest[1] and oldest[1][1] or false
+return {first, redis.call('GET', KEYS[2]) or false, redis.call('TIME')[1]}
+"""
+
+
 class AnswersIn(Protocol):
     """
     Where the bot answers: Settings (one workspace) or a workspace's settings.
@@ -171,15 +203,47 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         slim["previous_message"] = {
             "text": readable_text(previous) if isinstance(previous, Mapping) else ""
         }
+    # Every other text the slim payload carries (file names, previews) is redacted
+    # too: nothing is queued that was not.
+    redacted: dict[str, Any] = redact_payload({**_slim_body(body), "event": slim})
+    return redacted
+
+
+def _slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """
+    The envelope fields the bot reads, and of ``authorizations`` the installation the
+    event reached.
+    """
     queued = {k: body[k] for k in BODY_FIELDS if k in body}
     auths = body.get("authorizations")
     if isinstance(auths, list) and auths and isinstance(auths[0], Mapping):
         queued["authorizations"] = [
             {k: auths[0][k] for k in AUTHORIZATION_FIELDS if k in auths[0]}
         ]
-    # Every other text the slim payload carries (file names, previews) is redacted
-    # too: nothing is queued that was not.
-    redacted: dict[str, Any] = redact_payload({**queued, "event": slim})
+    return queued
+
+
+def slim_reaction(
+    body: Mapping[str, Any], settings: AnswersIn, *, reaction: str
+) -> dict[str, Any] | None:
+    """
+    The payload to queue for the escalation ``reaction`` on a message in a channel the
+    bot answers in, or None for any other reaction (Bolt in the front ignores it).
+    """
+    event = body.get("event")
+    if not isinstance(event, Mapping) or event.get("reaction") != reaction:
+        return None
+    item = event.get("item")
+    if not isinstance(item, Mapping) or item.get("type") != "message":
+        return None
+    channel, ts = item.get("channel"), item.get("ts")
+    if not (isinstance(channel, str) and isinstance(ts, str)):
+        return None
+    if not isinstance(event.get("user"), str) or not settings.answers_in(channel):
+        return None
+    slim = {k: event[k] for k in REACTION_FIELDS if k in event}
+    slim["item"] = {k: item[k] for k in REACTION_ITEM_FIELDS if k in item}
+    redacted: dict[str, Any] = redact_payload({**_slim_body(body), "event": slim})
     return redacted
 
 
@@ -332,6 +396,35 @@ class Intake:
         self._metrics.intake_pending.set(pending)
         return lag, pending
 
+    async def stuck(self, bound: float) -> str | None:
+        """
+        Why the backlog is stuck, or None: the oldest queued message has waited over
+        ``bound`` seconds and no worker finished a queued message in that time (a
+        backlog that drains slowly is not stuck). Raises StateUnavailableError.
+        """
+        keys = [self.writer.stream, progress_key(self.writer.stream)]
+        try:
+            first, finished, now = await self._client.eval(_STUCK, 2, *keys)
+        except (RedisError, OSError) as exc:
+            raise StateUnavailableError(f"intake stream: {type(exc).__name__}") from exc
+        if not first:
+            return None
+        head = _decode(first).split("-", 1)[0]
+        waited = int(now) - int(head) / 1000 if head.isdigit() else 0.0
+        idle = int(now) - int(finished) if finished else None
+        if waited <= bound or (idle is not None and idle <= bound):
+            return None
+        since = (
+            f"none was finished for {idle:.0f} s"
+            if idle is not None
+            else "no worker has finished one"
+        )
+        return (
+            f"the queue of messages is stuck: the oldest has waited {waited:.0f} s "
+            f"and {since} (workers hung or failing; limit INTAKE_STUCK_SECONDS="
+            f"{bound:g})"
+        )
+
     async def offer(self, request: Inbound, *, retry: int = 0) -> web.Response | None:
         """
         Ack an Events API message (queued, ignored, or a replay), or answer 503 when
@@ -342,12 +435,22 @@ class Intake:
         if body.get("type") != "event_callback":
             return None
         event = body.get("event")
-        if not isinstance(event, dict) or event.get("type") not in QUEUED_EVENTS:
+        if not isinstance(event, dict):
+            return None
+        kind = event.get("type")
+        if kind not in QUEUED_EVENTS and kind != REACTION_EVENT:
             return None
         where: AnswersIn = self._settings
         if self._workspaces is not None:
             where = await self._workspaces.get(workspace_of(body))
-        slim = slim_event(body, where)
+        if kind == REACTION_EVENT:
+            slim = slim_reaction(
+                body, where, reaction=self._settings.escalation_reaction
+            )
+            if slim is None:
+                return None  # not a request for a human: Bolt acks it
+        else:
+            slim = slim_event(body, where)
         if slim is None:
             # Counted here; a queued event is counted by the worker's Bolt app.
             self._metrics.events.labels(f"event:{event['type']}").inc()
@@ -369,3 +472,7 @@ class Intake:
         if entry is None:
             self._metrics.requests_refused.labels("replay").inc()
         return web.Response(status=ACK)
+
+
+def _decode(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -8,6 +8,9 @@ Redis answers a PING.
   queued would be read: the check creates them again and reports not ready this once.
 - Something answers queued messages: the in-process worker can read the stream, or at
   least one ``smtpbot work`` child is running.
+- The queue moves: the oldest queued message has not waited longer than
+  INTAKE_STUCK_SECONDS while no worker finished any (workers that run but are hung,
+  or fail every try). A backlog that drains slowly is not stuck.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ from bot.state.redis_store import RedisStore
 WorkerCheck = Callable[[], str | None]
 
 
+class NotReadyError(StateUnavailableError):
+    """
+    Redis answers, but work taken in is not getting done (not a Redis error).
+    """
+
+
 class Readiness:
     """
     The checks behind /readyz for one process.
@@ -35,11 +44,13 @@ class Readiness:
         intake: Intake | None = None,
         escalations: EscalationStore | None = None,
         workers: WorkerCheck | None = None,
+        stuck_after: float | None = None,
     ) -> None:
         self._store = store
         self._intake = intake
         self._escalations = escalations
         self._workers = workers
+        self._stuck_after = stuck_after
 
     async def prepare(self) -> None:
         """
@@ -73,4 +84,8 @@ class Readiness:
         if self._workers is not None:
             problem = self._workers()
             if problem is not None:
-                raise StateUnavailableError(problem)
+                raise NotReadyError(problem)
+        if self._intake is not None and self._stuck_after is not None:
+            problem = await self._intake.stuck(self._stuck_after)
+            if problem is not None:
+                raise NotReadyError(problem)

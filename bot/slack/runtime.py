@@ -315,6 +315,7 @@ async def serve(
                     intake=intake,
                     escalations=bot.desk.escalations if bot.desk else None,
                     workers=worker_check(consumer, pool),
+                    stuck_after=settings.intake_stuck_seconds if http else None,
                 )
                 await readiness.prepare()
                 web_app = build_web_app(

@@ -28,6 +28,7 @@ from bot.slack.app import REDACTED_MARK
 from bot.slack.inbound import Inbound, Refusal, read_request
 from bot.slack.intake import Intake
 from bot.slack.oauth.flow import oauth_routes
+from bot.slack.readiness import NotReadyError
 from bot.slack.replay import ReplayGuard
 from bot.slack.shapes import shape_problem
 from bot.state import StateStore
@@ -174,7 +175,8 @@ def build_web_app(
         try:
             await check()
         except StateUnavailableError as exc:
-            metrics.redis_errors.inc()
+            if not isinstance(exc, NotReadyError):
+                metrics.redis_errors.inc()
             return web.json_response(
                 {"status": "unavailable", "error": str(exc)}, status=503
             )

@@ -34,7 +34,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.errors import NotDoneError
 from bot.escalation.store import missing_group
 from bot.metrics import Metrics
-from bot.slack.intake import WORKER_GROUP
+from bot.slack.intake import NOTE_PROGRESS, STREAM_TTL, WORKER_GROUP, progress_key
 from bot.slack.messages import DELIVERY
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,10 @@ def _thread_of(fields: Mapping[Any, Any] | None) -> str:
         event = None
     if not isinstance(event, dict):
         return f"?{id(fields)}"
+    item = event.get("item")
+    if isinstance(item, dict):
+        # A reaction belongs to the thread of the message it is on (queued after it).
+        return f"{item.get('channel')}:{item.get('ts')}"
     return f"{event.get('channel')}:{event.get('thread_ts') or event.get('ts')}"
 
 
@@ -359,6 +363,9 @@ class IntakeWorker:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xack(self._stream, GROUP, *ids)
                 pipe.xdel(self._stream, *ids)
+                # Progress for the readiness check (a backlog that drains is not
+                # stuck).
+                pipe.eval(NOTE_PROGRESS, 1, progress_key(self._stream), STREAM_TTL)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             # Another worker reclaims them later; the dedupe keys keep them silent.

@@ -51,6 +51,13 @@ def conversation_key(prefix: str, key: ThreadKey) -> str:
     return f"{prefix}conv:{key}"
 
 
+def once_key(prefix: str, name: str) -> str:
+    """
+    The Redis key of a once-claim (``RedisStore.claim``) under ``prefix``.
+    """
+    return f"{prefix}once:{name}"
+
+
 class RedisStore:
     """
     Conversations, dedupe and rate limits in Redis (or a fakeredis client for the
@@ -218,7 +225,7 @@ class RedisStore:
 
         async def run() -> Any:
             return await self._client.set(
-                f"{self._prefix}once:{name}", "1", nx=True, ex=ttl
+                once_key(self._prefix, name), "1", nx=True, ex=ttl
             )
 
         return bool(await self._call(run))
@@ -229,7 +236,7 @@ class RedisStore:
         """
 
         async def run() -> Any:
-            return await self._client.delete(f"{self._prefix}once:{name}")
+            return await self._client.delete(once_key(self._prefix, name))
 
         await self._call(run)
 

@@ -291,6 +291,36 @@ async def test_concurrent_claims_one_wins_the_other_is_told(desk_bot: DeskBot) -
     assert len(taken) == 1
 
 
+async def test_claim_and_resolve_clicked_together_are_both_applied_at_once(
+    desk_bot: DeskBot,
+) -> None:
+    """
+    Claim and Resolve clicked at the same moment: whichever delivery runs second
+    waits for the first rather than leaving its edit to a takeover a minute later.
+    The card ends resolved, the thread is told once who took it, nothing is pending.
+    """
+    ts = "1700000109.000500"
+    await escalated(desk_bot, ts)
+    await asyncio.gather(
+        desk_bot.click(
+            card_ids.CLAIM, card_value(ts), user=HELPER, channel=ESC_CHANNEL
+        ),
+        desk_bot.click(
+            card_ids.RESOLVE, card_value(ts), user=OTHER_HELPER, channel=ESC_CHANNEL
+        ),
+    )
+    await desk_bot.settle()
+    record = await desk_bot.desk.escalations.get(key(ts))
+    assert record is not None and record.status == Status.RESOLVED
+    assert record.card_shows == Status.RESOLVED
+    last = desk_bot.fake.of("chat.update")[-1]
+    assert f"*Resolved* by <@{OTHER_HELPER}>" in shown(last)
+    if record.claimed_by:
+        taken = [t for t in thread_posts(desk_bot.fake, ts) if "taken" in t]
+        assert len(taken) == 1
+    assert await desk_bot.desk.escalations.pending() == 0
+
+
 async def test_resolve_records_who_and_keeps_the_thread_quiet(
     desk_bot: DeskBot,
 ) -> None:

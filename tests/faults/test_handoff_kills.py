@@ -8,6 +8,7 @@ the asker; asking again after a crash never adds a card.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.support.front import (
     Front,
     bot_env,
     front_process,
+    kill_leftovers,
     post_body,
     post_event,
     until,
@@ -263,5 +265,182 @@ async def test_worker_killed_during_a_mention_hand_off_ends_with_one_card(
                 assert len(notices_in(fake_slack, ts)) == 1
                 assert len(answers_in(fake_slack, ts)) == 1
                 await claim_every_card(session, front, fake_slack, [ts])
+    finally:
+        await delete_prefix(redis_url, prefix)
+
+
+def sos_reaction(ts: str) -> dict[str, Any]:
+    """
+    The escalation reaction on the thread's first message (reaction_added as Slack
+    sends it: api.slack.com/events/reaction_added).
+    """
+    payload = message_event("", ts=ts)
+    payload["event"] = {
+        "type": "reaction_added",
+        "user": "U0ALICE",
+        "reaction": "sos",
+        "item": {"type": "message", "channel": CHANNEL, "ts": ts},
+        "item_user": "U0ALICE",
+        "event_ts": f"{float(ts) + 5:.6f}",
+    }
+    return payload
+
+
+async def test_front_killed_right_after_acking_a_reaction_still_hands_off(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    The escalation reaction is acked only once it is queued: with the worker paused,
+    the front is SIGKILLed the moment Slack has its 200 (nothing of the hand-off has
+    run). A new front's worker finishes it: one card saying the person reacted, one
+    notice in the thread; the same reaction delivered again by Slack adds nothing.
+    """
+    env = desk_env(fake_slack, redis_url, prefix)
+    ts = "1700002200.000100"
+    leftovers: set[tuple[int, int]] = set()
+    try:
+        async with aiohttp.ClientSession() as session:
+            with front_process(env, tmp_path, workers=1, name="first") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+                (worker,) = await wait_workers(front, 1, timeout=20)
+                leftovers.add(worker)
+                await answered(session, front, fake_slack, ts)
+                os.kill(worker[0], signal.SIGSTOP)
+                status = await post_event(session, front.base, sos_reaction(ts))
+                front.process.kill()
+                front.process.wait(10)
+                os.kill(worker[0], signal.SIGKILL)
+                assert status == 200
+            await fake_slack.settle(0.5)
+            assert cards_of(fake_slack) == {}
+            assert notices_in(fake_slack, ts) == []
+            with front_process(env, tmp_path, workers=1, name="second") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+                leftovers |= await wait_workers(front, 1, timeout=20)
+                await until(
+                    lambda: cards_of(fake_slack) and notices_in(fake_slack, ts),
+                    timeout=30,
+                    what="the hand-off delivered",
+                )
+                assert await post_event(session, front.base, sos_reaction(ts), 1)
+                await fake_slack.settle(2.0)
+                (card,) = cards_of(fake_slack)[f"{TEAM}:{CHANNEL}:{ts}"]
+                assert "reacted to the original message" in json.dumps(card)
+                assert len(notices_in(fake_slack, ts)) == 1
+                await claim_every_card(session, front, fake_slack, [ts])
+    finally:
+        kill_leftovers(leftovers)
+        await delete_prefix(redis_url, prefix)
+
+
+# Each step of a Claim, Hand back or Resolve that talks to Slack: (the button, the
+# held method, its channel, whether the call takes effect before the caller dies).
+LIFECYCLE = [
+    (card_ids.CLAIM, "chat.update", ESC, False),  # the card never edited
+    (card_ids.CLAIM, "chat.postMessage", CHANNEL, True),  # thread told, not noted
+    (card_ids.HANDBACK, "chat.update", ESC, False),
+    (card_ids.HANDBACK, "chat.postMessage", CHANNEL, True),
+    (card_ids.RESOLVE, "chat.update", ESC, True),  # edited, not noted
+]
+# What the card says once each button's click is drawn on it, and what the thread is
+# told (None: nothing).
+SHOWN = {
+    card_ids.CLAIM: ("*Claimed* by", "has taken this"),
+    card_ids.HANDBACK: ("*Handed back to the bot*", "handed this thread back"),
+    card_ids.RESOLVE: ("*Resolved*", None),
+}
+
+
+def card_edits(fake: FakeSlack, card_ts: str) -> list[str]:
+    """
+    The blocks of each chat.update of the card ``card_ts``, as JSON text, in order.
+    """
+    return [
+        json.dumps(call.args.get("blocks"))
+        for call in fake.of("chat.update")
+        if call.args.get("ts") == card_ts and not call.refused
+    ]
+
+
+async def test_process_killed_during_claim_resolve_or_hand_back_ends_applied(
+    fake_slack: FakeSlack, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """
+    Claim, Hand back and Resolve are recorded before Slack is touched: the front is
+    SIGKILLed while the fake holds the card edit (before or after it takes effect) or
+    the thread message (after it is posted). A new front finishes each: the card
+    shows who claimed, resolved or handed back; the thread is told exactly once; a
+    thread handed back is answered by the bot again.
+    """
+    env = desk_env(fake_slack, redis_url, prefix)
+    stamps = [f"17000023{n:02d}.000100" for n in range(len(LIFECYCLE))]
+    try:
+        async with aiohttp.ClientSession() as session:
+            for n, (action, method, channel, commit) in enumerate(LIFECYCLE):
+                ts = stamps[n]
+                name = f"{TEAM}:{CHANNEL}:{ts}"
+                with front_process(env, tmp_path, workers=0, name=f"front{n}") as front:
+                    await wait_healthy(front.base, front.process, timeout=30)
+                    await answered(session, front, fake_slack, ts)
+                    human = blocks.encode_value(t=ts)
+                    assert await click(session, front, blocks.HUMAN, human) == 200
+                    await until(
+                        lambda name=name, ts=ts: (
+                            name in cards_of(fake_slack) and notices_in(fake_slack, ts)
+                        ),
+                        timeout=20,
+                        what=f"the hand-off of {ts}",
+                    )
+                    held = fake_slack.hold(method, channel=channel, commit=commit)
+                    value = blocks.encode_value(k=name)
+                    status = await click(
+                        session, front, action, value, user=HELPER, channel=ESC
+                    )
+                    assert status == 200
+                    await until(held.arrived.is_set, timeout=20, what=f"{method} held")
+                    front.process.kill()
+                    front.process.wait(10)
+                    held.release()
+            with front_process(env, tmp_path, workers=0, name="last") as front:
+                await wait_healthy(front.base, front.process, timeout=30)
+
+                def applied() -> bool:
+                    found = cards_of(fake_slack)
+                    for (action, *_), ts in zip(LIFECYCLE, stamps, strict=True):
+                        (card,) = found[f"{TEAM}:{CHANNEL}:{ts}"]
+                        drawn, told = SHOWN[action]
+                        edits = card_edits(fake_slack, card["ts"])
+                        if not edits or drawn not in edits[-1]:
+                            return False
+                        texts = [
+                            str(m.get("text"))
+                            for m in fake_slack.in_thread(CHANNEL, ts)
+                        ]
+                        if told is not None and not any(told in t for t in texts):
+                            return False
+                    return True
+
+                await until(applied, timeout=30, what="every click applied")
+                await fake_slack.settle(2.0)
+                for (action, *_), ts in zip(LIFECYCLE, stamps, strict=True):
+                    drawn, told = SHOWN[action]
+                    texts = [
+                        str(m.get("text")) for m in fake_slack.in_thread(CHANNEL, ts)
+                    ]
+                    if told is not None:
+                        assert sum(told in t for t in texts) == 1, (ts, texts)
+                    assert len(cards_of(fake_slack)[f"{TEAM}:{CHANNEL}:{ts}"]) == 1
+                    assert len(notices_in(fake_slack, ts)) == 1
+                # Handed back: the bot answers in the thread again.
+                back = stamps[2]
+                again = message_event(
+                    STARTTLS_PASTE, ts=f"{float(back) + 50:.6f}", thread_ts=back
+                )
+                assert await post_event(session, front.base, again) == 200
+                await until(
+                    lambda: len(answers_in(fake_slack, back)) == 2,
+                    timeout=20,
+                    what="an answer after the hand back",
+                )
     finally:
         await delete_prefix(redis_url, prefix)

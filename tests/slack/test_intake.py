@@ -409,6 +409,72 @@ async def test_other_requests_go_to_bolt(
     assert await queued(bot) == []
 
 
+def escalation_reaction(
+    name: str = "sos", *, channel: str = CHANNEL, item_type: str = "message"
+) -> tuple[str, dict[str, str]]:
+    """
+    A signed reaction_added on a thread's first message, as Slack sends it
+    (api.slack.com/events/reaction_added), with an authorizations block.
+    """
+    payload = message_event("")
+    payload["authorizations"] = [
+        {"team_id": "T0TEST", "user_id": BOT_USER, "is_bot": True, "extra": "x"}
+    ]
+    payload["event"] = {
+        "type": "reaction_added",
+        "user": ADMIN,
+        "reaction": name,
+        "item": {"type": item_type, "channel": channel, "ts": "1700000000.000100"},
+        "item_user": "U0ALICE",
+        "event_ts": "1700000099.000200",
+        "unknown_field": "dropped",
+    }
+    return event_request(payload)
+
+
+async def test_escalation_reaction_is_queued_before_the_ack(bot: Bot) -> None:
+    """
+    The escalation reaction is in the intake stream when offer() answers 200 (a front
+    dying right after the ack loses no request for a human), slimmed to the fields
+    the bot reads, and Bolt in the front does not handle it.
+    """
+    body, headers = escalation_reaction()
+    response = await intake_for(bot).offer(inbound(body, headers))
+    assert response is not None and response.status == 200
+    ((_, entry),) = await queued(bot)
+    assert entry["event"] == {
+        "type": "reaction_added",
+        "user": ADMIN,
+        "reaction": "sos",
+        "item": {"type": "message", "channel": CHANNEL, "ts": "1700000000.000100"},
+        "item_user": "U0ALICE",
+        "event_ts": "1700000099.000200",
+    }
+    assert entry["authorizations"] == [{"team_id": "T0TEST"}]
+    assert events_counted(bot.metrics, "event:reaction_added") == 0
+
+
+@pytest.mark.parametrize(
+    "name,channel,item_type",
+    [
+        ("thumbsup", CHANNEL, "message"),
+        ("sos", OTHER_CHANNEL, "message"),
+        ("sos", CHANNEL, "file"),
+    ],
+    ids=["other-reaction", "other-channel", "not-a-message"],
+)
+async def test_other_reactions_are_not_queued(
+    bot: Bot, name: str, channel: str, item_type: str
+) -> None:
+    """
+    Other reactions, and the escalation reaction outside the support channels or on
+    something else than a message, go to Bolt in the front (which ignores them).
+    """
+    body, headers = escalation_reaction(name, channel=channel, item_type=item_type)
+    assert await intake_for(bot).offer(inbound(body, headers)) is None
+    assert await queued(bot) == []
+
+
 @pytest.mark.parametrize(
     "raw",
     [
@@ -544,3 +610,30 @@ async def test_metrics_page_shows_the_queue_backlog(http: HttpClient, bot: Bot) 
     text = await page.text()
     assert "smtpbot_intake_lag 2.0" in text
     assert "smtpbot_intake_pending 0.0" in text
+
+
+async def test_stuck_backlog_is_one_that_waits_without_progress(bot: Bot) -> None:
+    """
+    The queue is stuck only when its oldest message has waited past the bound and no
+    message was finished within it: an old backlog that workers are draining is not
+    stuck, an empty or young one never is, and the cause names the wait and setting.
+    """
+    intake = intake_for(bot)
+    client = bot.store.client
+    stream = stream_key(bot.settings.redis_prefix)
+    finished = f"{stream}:finished"
+    assert await intake.stuck(120) is None
+    now = int((await client.time())[0])
+    await client.xadd(stream, {"body": "{}"}, id=f"{(now - 300) * 1000}-0")
+    assert "has waited 3" in (await intake.stuck(120) or "")
+    assert "no worker has finished one" in (await intake.stuck(120) or "")
+    await client.set(finished, now - 10)
+    assert await intake.stuck(120) is None  # draining: finished 10 s ago
+    await client.set(finished, now - 200)
+    problem = await intake.stuck(120)
+    assert problem is not None and "INTAKE_STUCK_SECONDS=120" in problem
+    assert "none was finished for 20" in problem
+    assert await intake.stuck(600) is None  # under the bound
+    await client.delete(stream, finished)
+    await client.xadd(stream, {"body": "{}"})
+    assert await intake.stuck(1) is None  # young

@@ -430,6 +430,10 @@ async def test_answered_entries_leave_the_stream(
     assert await worker.poll() == 3
     assert await bot.store.client.xlen(stream) == 0
     assert len(bot.fake.of("chat.postMessage")) == 3
+    # Progress for /readyz, in Redis's time: a backlog being drained is not stuck.
+    finished = await bot.store.client.get(f"{stream}:finished")
+    now = (await bot.store.client.time())[0]
+    assert finished is not None and 0 <= now - int(finished) <= 5
 
 
 async def test_an_entry_queued_over_an_hour_ago_is_dropped_unanswered(

@@ -272,3 +272,65 @@ def is_notice_of(message: dict[str, Any], escalation: Escalation) -> bool:
         and payload.get("escalation") == escalation.id
         and payload.get("opened") == escalation.created_at
     )
+
+
+# The metadata event type of the thread messages that follow a Claim or a hand back.
+UPDATE_EVENT: Final = "smtpbot_escalation_update"
+
+
+def update_steps(escalation: Escalation) -> tuple[str, ...]:
+    """
+    The thread messages this escalation's life so far calls for, in order: who took
+    it, and that it was handed back to the bot (resolving says nothing there).
+    """
+    steps: list[str] = []
+    if escalation.claimed_by:
+        steps.append(str(Status.CLAIMED))
+    if escalation.status == Status.HANDED_BACK:
+        steps.append(str(Status.HANDED_BACK))
+    return tuple(steps)
+
+
+def update_payload(escalation: Escalation, step: str) -> dict[str, Any]:
+    """
+    The thread message of one life-cycle step, with metadata naming the escalation
+    and the step (a replica finishing it after a crash finds it instead of posting it
+    twice).
+    """
+    if step == Status.CLAIMED:
+        text = (
+            f"<@{escalation.claimed_by}> from the support team has taken this and "
+            "will reply here."
+        )
+    else:
+        text = (
+            f"<@{escalation.closed_by}> handed this thread back to me. Paste an error "
+            "here and I'll answer again."
+        )
+    return {
+        "text": text,
+        "metadata": {
+            "event_type": UPDATE_EVENT,
+            "event_payload": {
+                "escalation": escalation.id,
+                "opened": escalation.created_at,
+                "step": step,
+            },
+        },
+    }
+
+
+def is_update_of(message: dict[str, Any], escalation: Escalation, step: str) -> bool:
+    """
+    True when a posted message is this escalation's thread message for ``step``.
+    """
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != UPDATE_EVENT:
+        return False
+    payload = metadata.get("event_payload")
+    return (
+        isinstance(payload, dict)
+        and payload.get("escalation") == escalation.id
+        and payload.get("opened") == escalation.created_at
+        and payload.get("step") == step
+    )

@@ -10,6 +10,12 @@ under a per-escalation lease it posts the thread notice, then the card, noting e
 the record once posted, and acks the entry only when both are out. Before posting
 either it looks in Slack for one already there (both carry metadata naming the
 escalation), so a replica that died between posting and noting is never doubled.
+
+Claim, Resolve and Hand back are recorded the same way (their scripts queue an entry
+with the status change), and delivering an entry also draws the record's status on
+the card (``chat.update``, harmless to repeat) and tells the thread who took it or
+that it is back with the bot: each noted once done, the thread message looked for
+before it is posted again when an earlier try may have posted it.
 """
 
 from __future__ import annotations
@@ -31,7 +37,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.errors import StateUnavailableError
 from bot.escalation.learning import Learning
-from bot.escalation.model import Asked, Escalation, Reason, Status, new_escalation
+from bot.escalation.model import (
+    TOLD,
+    TRIED,
+    Asked,
+    Escalation,
+    Reason,
+    Status,
+    new_escalation,
+)
 from bot.escalation.store import EscalationStore
 from bot.metrics import Metrics
 from bot.slack.escalation import cards
@@ -49,6 +63,13 @@ HISTORY_LIMIT: Final = 200
 
 # One replica sends the due reminders per tick; the lease outlives a slow tick.
 SLA_LEASE_MS: Final = 30_000
+# How long a replica waits for another to finish a step of the same escalation
+# (a Claim clicked while the card is being posted), and how often it looks.
+LEASE_WAIT_S: Final = 3.0
+LEASE_POLL_S: Final = 0.05
+# Passes over a record per delivery: a Claim or close recorded while one pass ran is
+# applied by the next, not left to a takeover.
+SYNC_PASSES: Final = 4
 
 # The Web API client of a workspace key (its installed bot token), or None when the
 # workspace has no installation; raises StateUnavailableError when Redis cannot say.
@@ -226,34 +247,57 @@ class Delivery:
             posted += await self._deliver(entry_id, key, client)
         return posted
 
+    async def _lease_soon(self, name: str) -> str | None:
+        """
+        Take a per-escalation lease, waiting a little for a replica that holds it
+        (it is finishing a step of the same escalation); None when it stays taken.
+        """
+        deadline = time.monotonic() + LEASE_WAIT_S
+        while True:
+            token: str | None = await self._safely(
+                "lease",
+                self.escalations.lease(name, ttl_ms=max(self.reclaim_ms, 1000)),
+            )
+            if token is not None or time.monotonic() >= deadline:
+                return token  # taken for good: the entry stays pending
+            await asyncio.sleep(LEASE_POLL_S)
+
     async def _deliver(self, entry_id: str, key: str, client: AsyncWebClient) -> int:
         """
-        Tell the thread and post the card unless they are out; ack the entry once
-        both are noted in the record. Returns 1 when a card was posted.
+        Bring Slack in line with the record: tell the thread and post the card while
+        the escalation is active, then show a Claim or close on the card and tell the
+        thread of it. Each step is noted in the record once done, so it is never
+        repeated; the entry is acked once all are. Returns 1 when a card was posted.
         """
         name = f"post:{key}"
-        token = await self._safely(
-            "lease", self.escalations.lease(name, ttl_ms=max(self.reclaim_ms, 1000))
-        )
+        token = await self._lease_soon(name)
         if token is None:
             return 0  # another replica is delivering it; the entry stays pending
         try:
-            escalation = await self.escalations.get(key)
-            if escalation is None or not escalation.status.active:
-                await self.escalations.ack(entry_id)  # lost with Redis's data, or over
-                return 0
-            installed = await self._client_for(escalation, client)
-            if installed is None:
-                await self.escalations.ack(entry_id)  # uninstalled: nobody to tell
-                return 0
-            client = installed
-            if escalation.notice_ts is None and not await self._tell_thread(
-                escalation, client
-            ):
-                return 0  # left pending: retried here or by another replica
-            posted = await self._post_card(escalation, client)
-            if posted is None:
-                return 0
+            posted = 0
+            shown: Status | None = None
+            for _ in range(SYNC_PASSES):
+                escalation = await self.escalations.get(key)
+                if escalation is None or escalation.status == shown:
+                    break  # lost with Redis's data, or nothing changed meanwhile
+                installed = await self._client_for(escalation, client)
+                if installed is None:
+                    break  # uninstalled: nobody to tell
+                if escalation.status.active:
+                    if escalation.notice_ts is None and not await self._tell_thread(
+                        escalation, installed
+                    ):
+                        return posted  # left pending: retried here or by another
+                    card = await self._post_card(escalation, installed)
+                    if card is None:
+                        return posted
+                    posted += card
+                    escalation = await self.escalations.get(key)
+                    if escalation is None:
+                        break
+                if not await self._show_status(escalation, installed):
+                    return posted
+                shown = escalation.status
             await self.escalations.ack(entry_id)
             return posted
         except LookupError as exc:
@@ -344,10 +388,85 @@ class Delivery:
         if posted is None or not posted.get("ts"):
             return None
         await self.escalations.set_card(
-            key, channel=channel, ts=str(posted["ts"]), permalink=permalink
+            key,
+            channel=channel,
+            ts=str(posted["ts"]),
+            permalink=permalink,
+            shows=str(escalation.status),
         )
         log.info("escalation_card_posted key=%s ts=%s", key, posted["ts"])
         return 1
+
+    async def _settle(self, client: AsyncWebClient, method: str, **kwargs: Any) -> Any:
+        """
+        One Web API call of a life-cycle step: its answer; {} when Slack refused it
+        for good (the card was deleted, the bot left the channel: the step is given
+        up, not tried forever); None when it may work later.
+        """
+        if self.guard.blocked(client.token):
+            log.warning("slack_call_skipped method=%s reason=token_revoked", method)
+            return {}
+        try:
+            return await client.api_call(method, json=kwargs)
+        except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
+            self.metrics.slack_errors.labels(method).inc()
+            log.warning("slack_call_failed method=%s error=%s", method, exc)
+            return None if transient(exc) else {}
+
+    async def _show_status(
+        self, escalation: Escalation, client: AsyncWebClient
+    ) -> bool:
+        """
+        Draw a Claim, Resolve or Hand back on the card (chat.update: drawing it twice
+        is harmless) and tell the thread of it (once: looked for in the thread first
+        when an earlier try may have posted it). False when it must be tried again.
+        """
+        e = escalation
+        drawn = e.status == Status.OPEN or e.card_shows == e.status
+        if not drawn and e.card_ts and e.card_channel:
+            desk = await self._desk_of(e)
+            updated = await self._settle(
+                client,
+                "chat.update",
+                channel=e.card_channel,
+                ts=e.card_ts,
+                **cards.card_payload(e, mention=desk.escalation_mention),
+            )
+            if updated is None:
+                return False
+            await self.escalations.note(e, "card_shows", str(e.status))
+        for step in cards.update_steps(e):
+            if step in e.told:
+                continue
+            first = await self.escalations.note(e, f"{TRIED}{step}", "1", once=True)
+            found = None
+            if not first:
+
+                def posted(message: dict[str, Any], step: str = step) -> bool:
+                    return cards.is_update_of(message, e, step)
+
+                # An earlier try may have posted it and died before noting it.
+                found = await self._find(
+                    client,
+                    "conversations.replies",
+                    posted,
+                    channel=e.key.channel_id,
+                    ts=e.key.thread_ts,
+                    oldest=f"{e.created_at - HISTORY_SLACK_S:.6f}",
+                )
+            if found is None:
+                told = await self._settle(
+                    client,
+                    "chat.postMessage",
+                    channel=e.key.channel_id,
+                    thread_ts=e.key.thread_ts,
+                    **cards.update_payload(e, step),
+                )
+                if told is None:
+                    return False
+                found = str(told.get("ts") or "")
+            await self.escalations.note(e, f"{TOLD}{step}", found)
+        return True
 
     # SLA reminders -------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ from bot.slack.settings_view import (
     settings_modal,
 )
 from bot.state import HandbackRecord
+from bot.state.model import dump_record
+from bot.state.redis_store import MAX_RECORDS, once_key
 
 log = logging.getLogger(__name__)
 
@@ -68,35 +70,10 @@ class Desk(Delivery):
                 client, "chat.postEphemeral", channel=channel, user=user, text=text
             )
 
-    async def _update_card(
-        self, escalation: Escalation, client: AsyncWebClient
-    ) -> None:
-        if escalation.card_channel and escalation.card_ts:
-            await self._call(
-                client,
-                "chat.update",
-                channel=escalation.card_channel,
-                ts=escalation.card_ts,
-                **cards.card_payload(
-                    escalation,
-                    mention=(await self._desk_of(escalation)).escalation_mention,
-                ),
-            )
-
-    async def _thread(
-        self, escalation: Escalation, client: AsyncWebClient, text: str
-    ) -> None:
-        await self._call(
-            client,
-            "chat.postMessage",
-            channel=escalation.key.channel_id,
-            thread_ts=escalation.key.thread_ts,
-            text=text,
-        )
-
     async def claim(self, body: Mapping[str, Any], client: AsyncWebClient) -> None:
         """
-        Claim: the first click wins; later clickers are told who has it.
+        Claim: the first click wins; later clickers are told who has it. The claim is
+        recorded with its card edit and thread message queued, then delivered.
         """
         action = self._action(body)
         if action is None:
@@ -115,26 +92,36 @@ class Desk(Delivery):
         self.metrics.escalation_claim_seconds.observe(
             max(0.0, self.clock() - escalation.created_at)
         )
-        await self._update_card(escalation, client)
-        await self._thread(
-            escalation,
-            client,
-            f"<@{user}> from the support team has taken this and will reply here.",
-        )
+        await self.pump(client)
 
     async def close(
         self, body: Mapping[str, Any], client: AsyncWebClient, *, status: Status
     ) -> None:
         """
-        Resolve (the thread stays quiet) or Hand back (the bot answers there again).
+        Resolve (the thread stays quiet) or Hand back (the bot answers there again,
+        from the moment it is recorded). The card edit and the thread message are
+        queued with the record, then delivered.
         """
         action = self._action(body)
         if action is None:
             return
         key, user, channel = action
         now = self.clock()
+        handback = None
+        thread = parse_key(key)
+        if status == Status.HANDED_BACK and thread is not None:
+            handback = (
+                self.escalations.conversation_key(thread),
+                dump_record(HandbackRecord(user, at=now)),
+                self.settings.conversation_ttl_seconds,
+                once_key(self.settings.redis_prefix, human_claim(thread)),
+                MAX_RECORDS,
+            )
         done = await self._safely(
-            "close", self.escalations.close(key, status, user_id=user, at=now)
+            "close",
+            self.escalations.close(
+                key, status, user_id=user, at=now, handback=handback
+            ),
         )
         escalation = await self._safely("get", self.escalations.get(key))
         if escalation is None:
@@ -143,22 +130,7 @@ class Desk(Delivery):
         if not done:
             await self._tell(client, channel, user, taken_text(escalation))
             return
-        await self._update_card(escalation, client)
-        if status == Status.HANDED_BACK:
-            await self._safely(
-                "handback",
-                self.store.append(escalation.key, HandbackRecord(user, at=now)),
-            )
-            # Back with the bot: asking for a human again opens a new escalation.
-            await self._safely(
-                "handback", self.store.release(human_claim(escalation.key))
-            )
-            await self._thread(
-                escalation,
-                client,
-                f"<@{user}> handed this thread back to me. Paste an error here and "
-                "I'll answer again.",
-            )
+        await self.pump(client)
 
     # App Home ------------------------------------------------------------------------
 
