@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import secrets
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -155,12 +156,15 @@ async def test_bad_callbacks_are_refused_and_store_nothing(
     redis_url: str,
     prefix: str,
     case: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """
     A state nobody issued, no state, a state from another browser or without its
     cookie, a cancelled consent, or a code Slack does not know: a 4xx page and
-    nothing stored (and no oauth.v2.access call unless the state was good).
+    nothing stored (and no oauth.v2.access call unless the state was good); no log
+    line, at any level, carries the code or the state.
     """
+    caplog.set_level(logging.DEBUG)
     one, two = replicas
     started = await begin(one.http)
     approved = fake_slack.grant(team_id="T0ALPHA")
@@ -188,6 +192,10 @@ async def test_bad_callbacks_are_refused_and_store_nothing(
     calls = fake_slack.of("oauth.v2.access")
     assert calls == [] if case != "bad-code" else len(calls) == 1
     assert await stored(redis_url, prefix, "install") == []
+    used = {v for v in (approved.code, code, started.state, state) if v}
+    lines = [r.getMessage() for r in caplog.records]
+    assert [line for line in lines if any(v in line for v in used)] == []
+    assert any("oauth_refused" in line for line in lines)
 
 
 async def test_a_replayed_state_is_refused(

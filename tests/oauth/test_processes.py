@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -139,25 +140,58 @@ async def test_processes_serve_installed_workspaces_and_keep_secrets(
         ):
             at_a = aiohttp.ClientSession(base_url=a)
             at_b = aiohttp.ClientSession(base_url=b)
+            seen = Seen()
             try:
                 await wait_healthy(a, proc_a)
                 await wait_healthy(b, proc_b)
-                teams = await serve_and_check(at_a, at_b, fake_slack, redis_url, prefix)
+                await serve_and_check(at_a, at_b, fake_slack, redis_url, prefix, seen)
             finally:
                 await at_a.close()
                 await at_b.close()
             assert proc_w.poll() is None
         text = "\n".join(log.read_text(errors="replace") for log in logs)
-        assert "app_installed" in text and "bot_token_revoked" in text
-        for secret in [
-            *(t.token for t in teams.values()),
-            fake_slack.client_secret,
-            SECRET,
-            key,
-        ]:
-            assert secret not in text, f"a secret ({secret[:6]}…) is in a log"
+        for event in (
+            "app_installed",
+            "bot_token_revoked",
+            "oauth_refused reason=invalid_code",
+            "oauth_refused reason=access_denied",
+            "token_refreshed",
+            "token_refresh_failed workspace=T0DELTA error=invalid_refresh_token",
+        ):
+            assert event in text, event
+        secrets_ = seen.secrets(fake_slack) + [fake_slack.client_secret, SECRET, key]
+        leaks = [line for line in text.splitlines() if any(s in line for s in secrets_)]
+        assert leaks == [], "log lines carry a token, code or state:\n" + "\n".join(
+            line[:160] for line in leaks
+        )
     finally:
         await delete_prefix(redis_url, prefix)
+
+
+@dataclass
+class Seen:
+    """
+    The installs made and the OAuth codes and states used: none may be in a log.
+    """
+
+    installs: list[Install] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    states: list[str] = field(default_factory=list)
+
+    def add(self, *installs: Install) -> None:
+        """
+        Remember installs (their tokens, refresh tokens and codes).
+        """
+        self.installs += installs
+        self.codes += [i.code for i in installs]
+
+    def secrets(self, fake: FakeSlack) -> list[str]:
+        """
+        Every token, refresh token, code and state that went through the bots.
+        """
+        tokens = [i.token for i in self.installs] + list(fake.refreshed)
+        refresh = [i.refresh_token for i in self.installs if i.refresh_token]
+        return [*tokens, *refresh, *fake.refreshable, *self.codes, *self.states]
 
 
 async def serve_and_check(
@@ -166,19 +200,25 @@ async def serve_and_check(
     fake: FakeSlack,
     redis_url: str,
     prefix: str,
-) -> dict[str, Install]:
+    seen: Seen,
+) -> None:
     """
     Install two teams and an org across the fronts, then run each check.
     """
+    states = seen.states
     teams = {
-        "alpha": await install(at_a, at_b, fake, team_id="T0ALPHA"),
-        "beta": await install(at_b, at_a, fake, team_id="T0BETA"),
-        "org": await install(at_a, at_b, fake, enterprise_id="E0ORG", org_wide=True),
+        "alpha": await install(at_a, at_b, fake, states=states, team_id="T0ALPHA"),
+        "beta": await install(at_b, at_a, fake, states=states, team_id="T0BETA"),
+        "org": await install(
+            at_a, at_b, fake, states=states, enterprise_id="E0ORG", org_wide=True
+        ),
     }
-    await refused_states(at_a, at_b, fake, redis_url, prefix)
+    seen.add(*teams.values())
+    await refused_states(at_a, at_b, fake, redis_url, prefix, seen)
+    await failed_exchanges(at_a, at_b, fake, teams["alpha"], seen)
     await each_answered_with_its_token(at_a, at_b, fake, teams)
+    await rotated(at_a, at_b, fake, seen)
     await revoked_and_uninstalled(at_a, at_b, fake, teams, redis_url, prefix)
-    return teams
 
 
 async def refused_states(
@@ -187,6 +227,7 @@ async def refused_states(
     fake: FakeSlack,
     redis_url: str,
     prefix: str,
+    seen: Seen,
 ) -> None:
     """
     Forged, replayed, expired and missing states: 4xx, no exchange, nothing stored.
@@ -195,16 +236,21 @@ async def refused_states(
     exchanges = len(fake.of("oauth.v2.access"))
     forged = secrets.token_urlsafe(32)
     code = fake.grant(team_id="T0MALLORY").code
+    seen.codes.append(code)
+    seen.states.append(forged)
     cookie = f"slack-app-oauth-state={forged}"
     assert (await finish(at_a, code=code, state=forged, cookie=cookie)).status == 401
     assert (await finish(at_b, code=code, state=None, cookie=None)).status == 400
     started = await begin(at_a)
+    seen.states.append(started.state)
     await asyncio.sleep(STATE_SECONDS + 0.5)
     late = await finish(at_b, code=code, state=started.state, cookie=started.cookie)
     assert late.status == 401
     assert len(fake.of("oauth.v2.access")) == exchanges
     started = await begin(at_b)
+    seen.states.append(started.state)
     replayed = fake.grant(team_id="T0REPLAY")
+    seen.add(replayed)
     first = await finish(
         at_a, code=replayed.code, state=started.state, cookie=started.cookie
     )
@@ -216,6 +262,65 @@ async def refused_states(
     assert len(fake.of("oauth.v2.access")) == exchanges + 1
     now = await bot_keys(redis_url, f"{prefix}install:*")
     assert [k for k in now if k not in stored and "T0REPLAY" not in k] == []
+
+
+async def failed_exchanges(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    used: Install,
+    seen: Seen,
+) -> None:
+    """
+    A good state with a code Slack refuses (one already exchanged), and a consent
+    the installer cancelled: 4xx, nothing stored, and neither the code nor the state
+    logged.
+    """
+    started = await begin(at_b)
+    seen.states.append(started.state)
+    refused = await finish(
+        at_a, code=used.code, state=started.state, cookie=started.cookie
+    )
+    assert refused.status == 401
+    assert fake.of("oauth.v2.access")[-1].args.get("code") == used.code
+    started = await begin(at_a)
+    seen.states.append(started.state)
+    cancelled = await finish(
+        at_b,
+        code=None,
+        state=started.state,
+        cookie=started.cookie,
+        error="access_denied",
+    )
+    assert cancelled.status == 400
+
+
+async def rotated(
+    at_a: aiohttp.ClientSession,
+    at_b: aiohttp.ClientSession,
+    fake: FakeSlack,
+    seen: Seen,
+) -> None:
+    """
+    Two workspaces with rotating tokens a minute from expiry: one is refreshed and
+    answered with the new token; Slack refuses the other's refresh, and it is answered
+    with its token, which has not expired yet.
+    """
+    gamma = await install(
+        at_a, at_b, fake, states=seen.states, team_id="T0GAMMA", expires_in=60
+    )
+    delta = await install(
+        at_b, at_a, fake, states=seen.states, team_id="T0DELTA", expires_in=60
+    )
+    seen.add(gamma, delta)
+    before = len(fake.calls)
+    await post_event(at_a, event_for(gamma, STARTTLS_PASTE, ts="1700200000.000100"))
+    (post,) = (await answered(fake, before, 1)).values()
+    assert post == fake.refreshed[-1] != gamma.token
+    before = len(fake.calls)
+    fake.refuse_next("oauth.v2.access", error="invalid_refresh_token")
+    await post_event(at_b, event_for(delta, STARTTLS_PASTE, ts="1700200001.000100"))
+    assert await answered(fake, before, 1) == {"1700200001.000100": delta.token}
 
 
 async def each_answered_with_its_token(

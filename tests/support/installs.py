@@ -325,12 +325,20 @@ async def finish(
 
 
 async def install(
-    start_on: HttpClient, finish_on: HttpClient, fake: FakeSlack, **grant: Any
+    start_on: HttpClient,
+    finish_on: HttpClient,
+    fake: FakeSlack,
+    *,
+    states: list[str] | None = None,
+    **grant: Any,
 ) -> Install:
     """
-    The whole flow: begun on one replica, approved on Slack, finished on another.
+    The whole flow: begun on one replica, approved on Slack, finished on another
+    (the state it used appended to ``states``).
     """
     started = await begin(start_on)
+    if states is not None:
+        states.append(started.state)
     approved = fake.grant(**grant)
     response = await finish(
         finish_on, code=approved.code, state=started.state, cookie=started.cookie

@@ -17,7 +17,7 @@ from bot.metrics import Metrics
 from bot.slack.oauth.authorize import InstalledBotAuthorize
 from bot.slack.oauth.cipher import TokenCipher
 from bot.slack.oauth.clients import InstalledClients
-from bot.slack.oauth.flow import make_oauth_flow
+from bot.slack.oauth.flow import make_oauth_flow, quiet_client
 from bot.slack.oauth.installations import RedisInstallationStore
 from bot.slack.oauth.refresh import Refresher, RefreshLocks
 from bot.slack.oauth.states import RedisOAuthStateStore
@@ -66,7 +66,7 @@ def make_oauth(
         locks=RefreshLocks(redis, prefix=settings.redis_prefix, metrics=metrics),
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
-        client=client,
+        client=quiet_client(client),
         metrics=metrics,
     )
     return OAuth(

@@ -12,14 +12,19 @@ GET /slack/oauth_redirect   Slack sends the installer back here with ``code`` an
                             stored.
 
 Pages never carry a token or the client secret, are never cached, and send no Referer
-(the redirect URL carries the one-time code).
+(the redirect URL carries the one-time code). Nor does the log, at any level: Bolt's
+flow logs each callback's query string (the code and the state) and a failed
+exchange's code, so it logs through ``FlowLog``, which keeps what happened and drops
+the rest; the exchange itself goes through a client whose request and response lines
+(slack_sdk's DEBUG output) are not written.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Final
+import re
+from collections.abc import MutableMapping, Sequence
+from typing import Any, Final
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -52,11 +57,67 @@ PAGE_HEADERS: Final = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "frame-ancestors 'none'",
 }
+# A failure reason fit for the log: Bolt's own, or Slack's ``error`` parameter as the
+# installer's browser brought it back (anything else is not logged as given).
+_REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,40}")
+# Slack's error code in the text of a failed Web API call.
+_SLACK_ERROR: Final = re.compile(r"'error': '([a-z0-9_]{1,60})'")
 UNAVAILABLE_PAGE: Final = (
     "<html><body><h2>Installation is unavailable right now</h2>"
     "<p>Please try again in a minute from <a href='/slack/install'>here</a>.</p>"
     "</body></html>"
 )
+
+
+class FlowLog(logging.LoggerAdapter[logging.Logger]):
+    """
+    The log of Bolt's OAuth flow, without the requests' codes and states: a failed
+    exchange becomes ``oauth_exchange_failed error=<Slack's error>``; any other line
+    keeps its words up to the first parenthesis or colon (Bolt puts the request after
+    them).
+    """
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        """
+        The message with nothing of the request in it.
+        """
+        text = str(msg)
+        if text.startswith("Failed to fetch oauth.v2.access"):
+            error = _SLACK_ERROR.search(text)
+            return (
+                f"oauth_exchange_failed error={error.group(1) if error else 'unknown'}",
+                kwargs,
+            )
+        return re.split(r"[(:]", text, maxsplit=1)[0].strip(), kwargs
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        """
+        Log the scrubbed message (Bolt formats its messages itself; its arguments and
+        exception details are dropped with the rest).
+        """
+        if self.isEnabledFor(level):
+            text, _ = self.process(msg, {})
+            self.logger.log(level, text)
+
+
+def quiet_client(client: AsyncWebClient) -> AsyncWebClient:
+    """
+    ``client`` for OAuth exchanges and refreshes: its logger is never at DEBUG, so
+    slack_sdk does not write the request (the code, the refresh token) or the answer
+    (the tokens).
+    """
+    quiet = logging.getLogger(f"{__name__}.exchange")
+    # slack_sdk tests this logger's own level, not the effective one.
+    quiet.setLevel(max(logging.INFO, log.getEffectiveLevel()))
+    return AsyncWebClient(
+        base_url=client.base_url,
+        timeout=client.timeout,
+        session=client.session,
+        logger=quiet,
+        retry_handlers=list(client.retry_handlers),
+    )
 
 
 async def _succeeded(args: AsyncSuccessArgs) -> BoltResponse:
@@ -80,9 +141,8 @@ async def _failed(args: AsyncFailureArgs) -> BoltResponse:
     # A cancelled consent (error=access_denied) is still a request the bot refuses.
     if args.suggested_status_code < 400:
         args.suggested_status_code = 400
-    log.warning(
-        "oauth_refused reason=%s status=%s", args.reason, args.suggested_status_code
-    )
+    reason = args.reason if _REASON.fullmatch(args.reason or "") else "other"
+    log.warning("oauth_refused reason=%s status=%s", reason, args.suggested_status_code)
     return await args.default.failure(args)
 
 
@@ -110,9 +170,14 @@ def make_oauth_flow(
         installation_store_bot_only=True,
         state_store=states,
         state_expiration_seconds=settings.slack_state_expiration_seconds,
-        logger=log,
+        # Bolt types these as Logger; an adapter logs the same way.
+        logger=FlowLog(log),  # type: ignore[arg-type]
     )
-    return AsyncOAuthFlow(client=client, settings=oauth_settings, logger=log)
+    return AsyncOAuthFlow(
+        client=quiet_client(client),
+        settings=oauth_settings,
+        logger=FlowLog(log),  # type: ignore[arg-type]
+    )
 
 
 def _bolt_request(request: web.Request) -> AsyncBoltRequest:
