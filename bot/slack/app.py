@@ -273,6 +273,9 @@ def build_app(
         if context.bot_user_id:
             lifecycle.bot_users.add(context.bot_user_id)
         metrics.events.labels(_kind(body)).inc()
+        if revocations is not None:
+            # An org-wide install: which of the org's workspaces this channel is in.
+            await revocations.note(body, context)
         await next_()
 
     @app.event("tokens_revoked")
@@ -288,6 +291,11 @@ def build_app(
         if revocations is not None:
             await revocations.app_uninstalled(body, context)
         await lifecycle.app_uninstalled(body, context.client.token)
+
+    @app.event("team_access_revoked")
+    async def on_team_access_revoked(body: dict[str, Any], context: Any) -> None:
+        if revocations is not None:
+            await lifecycle.erase(*await revocations.team_access_revoked(body, context))
 
     @app.event("message")
     async def on_message(

@@ -216,19 +216,34 @@ class Lifecycle:
         """
         workspace = workspace_of(body)
         await self.guard.revoke(token)
-        removed = await self.forget(workspace)
+        removed = await self.erase(workspace)
         log.warning("app_uninstalled workspace=%s removed=%s", workspace, removed)
-        task = asyncio.create_task(self._again(workspace))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
-    async def _again(self, workspace: str) -> None:
+    async def erase(self, *workspaces: str) -> int:
+        """
+        Delete these workspaces' data now, and again a few seconds later (what work in
+        flight wrote meanwhile); how many items went now. A key may also be
+        ``<workspace>:<channel>``: the threads of one channel.
+        """
+        removed = 0
+        for workspace in workspaces:
+            removed += await self.forget(workspace)
+        if workspaces:
+            task = asyncio.create_task(self._again(workspaces))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return removed
+
+    async def _again(self, workspaces: Sequence[str]) -> None:
         await asyncio.sleep(self.second_pass)
-        removed = await self.forget(workspace)
-        if removed:
-            log.info(
-                "workspace_forgotten_late workspace=%s removed=%s", workspace, removed
-            )
+        for workspace in workspaces:
+            removed = await self.forget(workspace)
+            if removed:
+                log.info(
+                    "workspace_forgotten_late workspace=%s removed=%s",
+                    workspace,
+                    removed,
+                )
 
     async def forget(self, workspace: str) -> int:
         """

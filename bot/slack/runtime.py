@@ -29,6 +29,7 @@ from bot.slack.escalation.desk import Desk
 from bot.slack.intake import Intake, stream_key
 from bot.slack.lifecycle import Forgets, Lifecycle, TokenGuard, forget_queued
 from bot.slack.oauth import OAuth, make_oauth
+from bot.slack.oauth.orgteams import OrgTeams
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.probing import make_prober
 from bot.slack.readiness import Readiness, WorkerCheck
@@ -118,8 +119,19 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
         desk = make_desk(
             settings, store, metrics, oauth=oauth, workspaces=workspaces, guard=guard
         )
+        teams = (
+            OrgTeams(store.client, prefix=settings.redis_prefix, metrics=metrics)
+            if oauth is not None
+            else None
+        )
         lifecycle = make_lifecycle(
-            settings, store, desk, metrics, guard=guard, workspaces=workspaces
+            settings,
+            store,
+            desk,
+            metrics,
+            guard=guard,
+            workspaces=workspaces,
+            teams=teams,
         )
         parts: dict[str, Any] = {
             "matcher": default_matcher(),
@@ -131,7 +143,7 @@ async def open_bot(settings: Settings, *, worker: bool = False) -> AsyncIterator
             "lifecycle": lifecycle,
             "authorize": oauth.authorize if oauth is not None else None,
             "workspaces": workspaces,
-            "revocations": Revocations(oauth.installations)
+            "revocations": Revocations(oauth.installations, teams)
             if oauth is not None
             else None,
         }
@@ -191,16 +203,20 @@ def make_lifecycle(
     *,
     guard: TokenGuard | None = None,
     workspaces: Workspaces | None = None,
+    teams: OrgTeams | None = None,
 ) -> Lifecycle:
     """
     Revocations shared through Redis, and an uninstall that deletes the workspace's
-    conversations, escalations, unmatched errors and queued messages.
+    conversations, escalations, unmatched errors and queued messages (and, for an
+    org, which of its workspaces each channel is in).
     """
     stores: list[Forgets] = [store]
     if desk is not None:
         stores += [desk.escalations, desk.learning]
     if workspaces is not None and workspaces.editable:
         stores.append(workspaces)
+    if teams is not None:
+        stores.append(teams)
     return Lifecycle(
         guard
         or TokenGuard(store.client, prefix=settings.redis_prefix, metrics=metrics),

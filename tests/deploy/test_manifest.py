@@ -40,7 +40,11 @@ EVENT_SUBSCRIPTIONS: dict[str, set[str]] = {
     "app_home_opened": {"app_home_opened"},
     "tokens_revoked": {"tokens_revoked"},
     "app_uninstalled": {"app_uninstalled"},
+    "team_access_revoked": {"team_access_revoked"},
 }
+# Events Slack sends only to organization-ready apps (org_deploy_enabled): the
+# manifests of apps that cannot be installed org-wide leave them out.
+ORG_EVENTS: set[str] = {"team_access_revoked"}
 # Subscription -> the bot scope it requires (None: no scope).
 SUBSCRIPTION_SCOPES: dict[str, str | None] = {
     "message.channels": "channels:history",
@@ -53,6 +57,7 @@ SUBSCRIPTION_SCOPES: dict[str, str | None] = {
     "app_home_opened": None,
     "tokens_revoked": None,
     "app_uninstalled": None,
+    "team_access_revoked": None,
 }
 # Web API method -> the bot scope it requires (None: the bot token alone suffices).
 METHOD_SCOPES: dict[str, str | None] = {
@@ -152,8 +157,12 @@ def test_every_handled_event_is_subscribed(path: Any, code: Handled) -> None:
     """
     Each event type the code listens to has its subscriptions, and nothing more.
     """
-    declared = set(load(path)["settings"]["event_subscriptions"]["bot_events"])
-    required = required_subscriptions(code.events)
+    manifest = load(path)
+    declared = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    org_ready = manifest["settings"].get("org_deploy_enabled") is True
+    required = required_subscriptions(
+        code.events if org_ready else code.events - ORG_EVENTS
+    )
     assert required <= declared, f"missing subscriptions: {required - declared}"
     pending = required_subscriptions(set(PENDING_EVENTS))
     extra = declared - required - pending
@@ -248,14 +257,18 @@ def test_socket_manifest_is_the_http_one_without_urls() -> None:
 
 def test_oauth_manifest_is_the_http_one_with_a_redirect_url_and_org_installs() -> None:
     """
-    The "Add to Slack" variant adds the OAuth redirect URL (the route the bot serves)
-    and org-wide installs, and differs in nothing else.
+    The "Add to Slack" variant adds the OAuth redirect URL (the route the bot serves),
+    org-wide installs and the events only org-ready apps get, and differs in nothing
+    else.
     """
     http, oauth = load(HTTP_MANIFEST), load(OAUTH_MANIFEST)
     (redirect,) = oauth["oauth_config"].pop("redirect_urls")
     assert redirect == "https://bot.example.com" + OAUTH_REDIRECT_PATH
     assert oauth["settings"].pop("org_deploy_enabled") is True
     http["settings"].pop("org_deploy_enabled")
+    events = oauth["settings"]["event_subscriptions"]["bot_events"]
+    assert set(events) >= ORG_EVENTS
+    events[:] = [e for e in events if e not in ORG_EVENTS]
     assert oauth == http
 
 
