@@ -62,6 +62,7 @@ EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
+REPLY_CONFLICT: Final = 20.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
 LOGGING: Final = "client-logging"
@@ -378,6 +379,15 @@ class Matcher:
                 bonus -= ENHANCED_CONFLICT
         if evidence.reply_codes & set(entry.reply_codes):
             bonus += REPLY_BONUS
+        elif (
+            entry.reply_codes
+            and evidence.server_replies
+            and not {r // 100 for r in evidence.server_replies}
+            & {c // 100 for c in entry.reply_codes}
+        ):
+            # The server answered 5xx (permanent) where the entry's reply is 4xx
+            # (temporary), or the reverse: "550 ... try again later" is no 421.
+            bonus -= REPLY_CONFLICT
         return bonus
 
     def _decide(

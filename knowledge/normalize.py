@@ -209,6 +209,9 @@ _WRAPPERS: Final = re.compile(
     r"(?:mailbox unavailable|transaction failed|syntax error command unrecognized) "
     r"the server response was|"
     r"connection opened|"
+    # PHPMailer's DATA refusal around the server's own words.
+    r"smtp error data not accepted|smtp server error(?: data end command failed)?"
+    r"(?: detail)?|"
     r"connection closed|server > client|client > server)\b"
 )
 # Letters of every script are kept (German, French, Portuguese ... signatures match as

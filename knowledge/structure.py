@@ -170,6 +170,11 @@ _DNS_CALL: Final = re.compile(
     re.IGNORECASE,
 )
 DNS_CALL_WEIGHT: Final = 34.0
+# A host lookup that failed or did not complete (Exim's "host lookup did not complete",
+# GNOME/Evolution's "Host lookup 'x' failed") is a name that did not resolve.
+_HOST_LOOKUP: Final = re.compile(
+    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
+)
 # A connection to this machine itself that failed: nothing listens there (loopback
 # connections are refused at once, they do not time out).
 _LOOPBACK_FAILURE: Final = re.compile(
@@ -234,6 +239,38 @@ LOGGING_WEIGHT: Final = 30.0
 # A signal of this weight decides by itself (docs/knowledge.md).
 DECISIVE_SIGNAL: Final = 30.0
 _CONNECT_FAILURES: Final = frozenset({"connection-refused", "connection-timeout"})
+# "Quota" is a mailbox's storage or a sender's allowance; the words around it tell:
+# a sending allowance is counted per day, per hour, in messages or recipients, or
+# named as sending, submission, relay or queue; a mailbox's is storage, disk, space.
+_QUOTA: Final = re.compile(
+    r"quota|配额|限额|квот|kontingent|cuota|\bcota\b|контингент", re.IGNORECASE
+)
+_SENDING_WORDS: Final = re.compile(
+    r"\bdaily\b|per (?:day|hour|minute)|\bhourly|\bsending\b|\bsubmission|\bqueue\b|"
+    r"\brelay\b|\boutbound|\brecipients\b|\bmessages per|\brate\b|"
+    r"每天|每日|当日|当天|每小时|发送|发信|收件人数|в день|в сутки|отправ|"
+    r"täglich|pro tag|versand|sende|par jour|d'envoi|por día|de envío|diári|de envio|"
+    r"dzienn|wysył",
+    re.IGNORECASE,
+)
+_STORAGE_WORDS: Final = re.compile(
+    r"mailbox|inbox|storage|\bdisk\b|\bspace\b|\bfull\b|\d\s*[mg]i?b\b|"
+    r"邮箱已满|已满|容量|空间|ящик|postfach|speicher|boîte|buzón|caixa|skrzynk",
+    re.IGNORECASE,
+)
+QUOTA_WINDOW: Final = 80
+QUOTA_WEIGHT: Final = 34.0
+# System.Net.Mail.SmtpException's text for a 530-class reply, followed by the reply
+# itself ("The server response was: 5.7.0 Authentication Required"), in the languages
+# .NET ships.
+_DOTNET_WRAPPER: Final = re.compile(
+    r"[^.\n]{0,120}?(?:requires a secure connection|erfordert eine sichere Verbindung|"
+    r"requiert une connexion sécurisée|requiere una conexión segura|"
+    r"requer uma conexão segura)[^.\n]{0,120}\.\s*(?=[^.\n]{0,40}(?:"
+    r"server response was|Serverantwort|réponse du serveur|respuesta del servidor|"
+    r"resposta do servidor))",
+    re.IGNORECASE,
+)
 # The signal family of connect-failure messages that give no reason
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
@@ -396,7 +433,9 @@ class Recogniser:
 
         ``mail``: the paste is about mail, so a bare reply code counts as one.
         """
-        hits = self.scan(text)
+        # .NET's wrapper around any 530-class reply names two causes; the server's
+        # reply after it is the one that says which.
+        hits = self.scan(_DOTNET_WRAPPER.sub(" ", text))
         if call := _DNS_CALL.search(text):
             # The errno after a DNS call describes the lookup, not a connection.
             hits = [
@@ -405,6 +444,8 @@ class Recogniser:
             hits.append(
                 Hit(call.group(0).strip(), "dns-failure", DNS_CALL_WEIGHT, "rule")
             )
+        if lookup := _HOST_LOOKUP.search(text):
+            hits.append(Hit(lookup.group(0), "dns-failure", DNS_CALL_WEIGHT, "rule"))
         if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
             # The server said "go ahead" and the TLS layer then failed.
             hits.append(
@@ -450,6 +491,19 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        if quota := _quota_reading(text):
+            # A sending allowance, not a full mailbox: the quota words' mailbox
+            # reading gives way.
+            hits = [h for h in hits if h.category != "mailbox-full"]
+            hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
+            explained.add("mailbox-full")
+        if 535 in evidence.server_replies and any(
+            h.category == "auth-required" for h in hits
+        ):
+            # The login was tried and refused (535): the "not authenticated" reply
+            # to the next command is its consequence.
+            hits = [h for h in hits if h.category != "auth-required"]
+            explained.add("auth-required")
         # An operating system's errno says how the connection failed (refused or timed
         # out); a client's "cannot connect" code or message around it does not. When
         # the decisive errno points one way only, the other way's entries lose.
@@ -576,6 +630,23 @@ class Recogniser:
             if category == single:
                 bonus = max(bonus, CODE_CATEGORY)
             priors[category] = max(priors[category], bonus * scale)
+
+
+def _quota_reading(text: str) -> str | None:
+    """
+    The words that make a quota in ``text`` a sending allowance, or None.
+
+    None when no quota is named, or when storage words are at least as close to it.
+    """
+    sending = storage = 0
+    found = ""
+    for match in _QUOTA.finditer(text):
+        near = text[max(0, match.start() - QUOTA_WINDOW) : match.end() + QUOTA_WINDOW]
+        if words := _SENDING_WORDS.findall(near):
+            sending += len(words)
+            found = found or f"{words[0]} {match.group(0)}"
+        storage += len(_STORAGE_WORDS.findall(near))
+    return found if sending > storage else None
 
 
 def _recovered(text: str) -> str:

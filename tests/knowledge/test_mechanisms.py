@@ -205,3 +205,152 @@ def test_codes_are_read_where_they_are_written(
 ) -> None:
     """Reply and hex codes touching CJK text, and lettre's code parts, are codes."""
     assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "452-4.2.2 The email account that you tried to reach is over quota.",
+            "mailbox-full",
+        ),
+        ("Quota exceeded (mailbox for user is full)", "mailbox-full"),
+        ("550 5.4.5 Daily user sending quota exceeded.", "rate-limited"),
+        ("450 4.7.3 Organization queue quota exceeded.", "rate-limited"),
+        ("SMTP 发信失败：over quota，今天的发送限额已经用完", "rate-limited"),
+        ("发信失败 over quota，对方邮箱已满", "mailbox-full"),
+    ],
+)
+def test_quota_words_are_read_with_their_neighbours(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """A quota counted per day or in sending is a rate limit; storage is a full box."""
+    assert shipped.diagnose(text).category == category
+
+
+def test_a_permanent_reply_is_no_temporary_ones_entry(shipped: Matcher) -> None:
+    """ "550 ... try again later" does not match an entry for a 421 reply."""
+    text = (
+        "S: 550-Requested action not taken: mailbox unavailable\n"
+        "S: 550 Mailbox unavailable or access denied. Try again later"
+    )
+    assert shipped.diagnose(text).category != "rate-limited"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # libcurl's strerror texts, as programs sending mail through libcurl show them.
+        (
+            "Cannot send mail to smtp://mail.example.org: An authentication function "
+            "returned an error",
+            "auth-failed",
+        ),
+        (
+            "curl: (64) Requested SSL level failed  (smtp://mail.example.org:25)",
+            ("starttls-unavailable"),
+        ),
+        ("Failed to send e-mail via SMTP: Timeout was reached", "connection-timeout"),
+        # Indy's EIdOSSLConnectError (Delphi mail clients).
+        (
+            "Sending the report by e-mail failed: Error connecting with SSL.",
+            ("tls-handshake-failed"),
+        ),
+        # Java's PKIX validator on an expired certificate.
+        (
+            "javax.mail.MessagingException: Could not connect to SMTP host: "
+            "mail.example.org, port: 465;\n  nested exception is:\n"
+            "\tjavax.net.ssl.SSLHandshakeException: PKIX path validation failed: "
+            "java.security.cert.CertPathValidatorException: validity check failed",
+            "tls-cert-expired",
+        ),
+        # Exim's router and a desktop client on a name that does not resolve.
+        (
+            "== user@example.org R=dnslookup defer (-1): host lookup did not complete",
+            "dns-failure",
+        ),
+        (
+            'Evolution: sending failed, "Host lookup mail.example.org failed"',
+            ("dns-failure"),
+        ),
+    ],
+)
+def test_products_own_words_name_the_cause(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """libcurl, Indy, Java PKIX, Exim and Evolution messages are read by their words."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "When I send a test mail from the app it shows a time out error",
+            ("connection-timeout"),
+        ),
+        (
+            "IMAP login works, but the SMTP authentication fails when I send",
+            ("auth-failed"),
+        ),
+        (
+            "Sending email with the example code gives a handshake error",
+            ("tls-handshake-failed"),
+        ),
+        ("邮件发送失败，提示连接超时", "connection-timeout"),
+    ],
+)
+def test_plain_descriptions_of_a_mail_failure_are_answered(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """A mail paste that only describes the failure is answered from its words."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The build had a time out error on the CI runner again",
+        "The SSO authentication fails for the admin page",
+    ],
+)
+def test_the_same_words_without_mail_stay_none(shipped: Matcher, text: str) -> None:
+    """Without anything about mail, those descriptions are not answered."""
+    assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "smtplib.SMTPNotSupportedError: SMTP AUTH extension not supported by server.",
+        "gomail: could not send email 1: smtp: server doesn't support AUTH",
+    ],
+)
+def test_auth_hidden_until_starttls_is_answered_with_starttls(
+    shipped: Matcher, text: str
+) -> None:
+    """A server that offers AUTH only after STARTTLS needs STARTTLS first."""
+    assert shipped.diagnose(text).category == "starttls-required"
+
+
+def test_a_refused_login_explains_the_not_authenticated_reply(
+    shipped: Matcher,
+) -> None:
+    """.NET's wrapper and 5.7.57 follow a refused login (535): the 535 decides."""
+    text = (
+        "System.Net.Mail.SmtpException: The SMTP server requires a secure connection "
+        "or the client was not authenticated. The server response was: 5.7.57 Client "
+        "not authenticated to send mail. Error: 535 5.7.139 Authentication "
+        "unsuccessful, SmtpClientAuthentication is disabled for the Tenant."
+    )
+    assert shipped.diagnose(text).category == "auth-policy-blocked"
+
+
+def test_dotnet_wrapper_leaves_the_server_reply_to_decide(shipped: Matcher) -> None:
+    """Without a refused login, the reply after .NET's wrapper is read as written."""
+    text = (
+        "System.Net.Mail.SmtpException: The SMTP server requires a secure connection "
+        "or the client was not authenticated. The server response was: 5.7.0 Must "
+        "issue a STARTTLS command first"
+    )
+    assert shipped.diagnose(text).category == "starttls-required"
