@@ -134,6 +134,22 @@ class Metrics:
             "app_rate_limited notices: Slack dropped a workspace's events for a minute",
             registry=self.registry,
         )
+        self.token_refreshes = Counter(
+            "smtpbot_token_refreshes",
+            "Rotating bot tokens about to expire, by outcome: refreshed here, joined "
+            "(another replica's refresh used), waited (the current token used while "
+            "another replica refreshes), pending (expired and still refreshing "
+            "elsewhere), failed",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.not_installed = Counter(
+            "smtpbot_not_installed_requests",
+            "Signed requests from a workspace with no installation, acked with no "
+            "Web API call, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
         self.redis_round_trips = Counter(
             "smtpbot_redis_round_trips",
             "Round trips to the state store (a pipeline counts once)",

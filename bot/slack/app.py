@@ -39,6 +39,13 @@ from bot.slack.escalation.desk import Desk
 from bot.slack.handlers import HandOff, SlackHandlers
 from bot.slack.lifecycle import Lifecycle, TokenGuard
 from bot.slack.messages import workspace_of
+from bot.slack.oauth.gate import (
+    NOT_INSTALLED,
+    Remembered,
+    installed,
+    needs_installation,
+    not_installed,
+)
 from bot.slack.oauth.revocation import Revocations
 from bot.slack.workspaces import Workspaces
 from bot.state import StateStore
@@ -57,12 +64,6 @@ REVOKED = (
 WEB_RETRIES = 2
 # Context key of a request whose payload the HTTP front has redacted already.
 REDACTED_MARK = "smtpbot_redacted"
-# What someone in a workspace without an installation is told (slash commands and
-# buttons only; events are acked silently).
-NOT_INSTALLED = (
-    "smtpbot is not installed in this workspace any more. Ask an admin to add it "
-    "again with its Add to Slack link."
-)
 
 
 class _Counting:
@@ -209,6 +210,8 @@ def build_app(
     if workspaces is None:
         workspaces = desk.workspaces if desk is not None else Workspaces(settings)
     work = SlackHandlers(engine, escalate=escalate, guard=guard, workspaces=workspaces)
+    if authorize is not None:
+        authorize = Remembered(authorize)
 
     async def gate(
         body: dict[str, Any], context: Any, next_: Callable[[], Awaitable[None]]
@@ -226,6 +229,13 @@ def build_app(
             metrics.events.labels("revoked").inc()
             # A slash command's response is shown to its user (no Web API call).
             return BoltResponse(status=200, body=REVOKED if "command" in body else "")
+        if (
+            authorize is not None
+            and needs_installation(body)
+            and not await installed(authorize, context)
+        ):
+            # Before Bolt's authorization, which logs an ERROR for each one.
+            return not_installed(body, context, _kind(body), metrics)
         await next_()
         return None
 

@@ -7,12 +7,15 @@ without an installation is acked and never called.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
 
 from bot.config import Settings
+from bot.slack import blocks
+from bot.slack.oauth.gate import NOT_INSTALLED
 from tests.support.bot import delete_prefix
 from tests.support.installs import (
     Front,
@@ -24,7 +27,16 @@ from tests.support.installs import (
     running_front,
 )
 from tests.support.kb import STARTTLS_PASTE
-from tests.support.slack import CHANNEL, FakeSlack, Install, message_event
+from tests.support.slack import (
+    CHANNEL,
+    TEAM,
+    USER,
+    FakeSlack,
+    Install,
+    action_request,
+    command_request,
+    message_event,
+)
 
 Replicas = tuple[Front, Front]
 # "Within a couple of seconds" no Redis record holds a revoked token (the bound
@@ -113,6 +125,68 @@ async def test_a_workspace_without_an_installation_is_acked_and_never_called(
     assert await post_event(two.http, other_org) == 200
     await fake_slack.settle(1.0)
     assert fake_slack.calls[before:] == []
+
+
+async def test_a_stranger_is_acked_quietly_counted_and_never_called(
+    replicas: Replicas,
+    installed: dict[str, Install],
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """
+    A message, an App Home visit, a button and a slash command from a workspace with
+    no installation: each acked (the command told why), none calls Slack (not even its
+    response_url), no line above DEBUG is logged for them and none carries their
+    payload, and each is counted by kind.
+    """
+    one, two = replicas
+    caplog.set_level(logging.DEBUG)
+    before = len(fake_slack.calls)
+    stranger = message_event(STARTTLS_PASTE, channel=CHANNEL)
+    stranger["team_id"] = TEAM
+    stranger["authorizations"] = [
+        {"team_id": TEAM, "user_id": "U0BOTX", "is_bot": True}
+    ]
+    home = dict(
+        stranger, event={"type": "app_home_opened", "user": USER, "tab": "home"}
+    )
+    assert await post_event(one.http, stranger) == 200
+    assert await post_event(two.http, home) == 200
+    hook = f"{fake_slack.url}/response/stranger"
+    body, headers = action_request(blocks.PROBE, "{}", response_url=hook)
+    async with one.http.post("/slack/events", data=body, headers=headers) as response:
+        assert (response.status, await response.text()) == (200, "")
+    body, headers = command_request("mail.example.com", response_url=hook)
+    async with two.http.post("/slack/events", data=body, headers=headers) as response:
+        assert response.status == 200
+        assert await response.text() == NOT_INSTALLED
+    kinds = ["event:message", "event:app_home_opened", "block_actions", "command"]
+    deadline = asyncio.get_running_loop().time() + 10
+    while sorted(await counted(one, two)) != sorted(kinds):
+        assert asyncio.get_running_loop().time() < deadline, await counted(one, two)
+        await asyncio.sleep(0.05)
+    await fake_slack.settle(0.5)
+    assert fake_slack.calls[before:] == []
+    loud = [r for r in caplog.records if r.levelno > logging.DEBUG]
+    assert [r.getMessage() for r in loud if "install" in r.getMessage()] == []
+    assert [r for r in loud if r.name.startswith("slack_bolt")] == []
+    for record in caplog.records:
+        text = record.getMessage()
+        assert "Must issue a STARTTLS" not in text and hook not in text, text
+
+
+async def counted(*fronts: Front) -> list[str]:
+    """
+    The kinds of not-installed requests the replicas counted (one entry per request).
+    """
+    kinds: list[str] = []
+    for front in fronts:
+        page = await (await front.http.get("/metrics")).text()
+        for line in page.splitlines():
+            if line.startswith("smtpbot_not_installed_requests_total{"):
+                kind = line.split('kind="', 1)[1].split('"', 1)[0]
+                kinds += [kind] * int(float(line.rsplit(" ", 1)[1]))
+    return kinds
 
 
 async def values_hold(redis_url: str, prefix: str, secret: str) -> list[str]:

@@ -236,9 +236,7 @@ class FakeSlack:
         held = self._held(method, args)
         if held is not None and refusal is None:
             held.call = call
-            answer = (
-                self._answer(method, args, token=call.token) if held.commit else None
-            )
+            answer = self._respond(call) if held.commit else None
             if answer is not None:
                 await self._record(call)
             held.arrived.set()
@@ -251,15 +249,22 @@ class FakeSlack:
         await self._record(call)
         if refusal is not None:
             return web.json_response({"ok": False, "error": refusal})
-        if method == "oauth.v2.access":
-            return web.json_response(self._exchange(call))
         pending = self.failures.get(method)
         if pending:
             status, headers = pending.pop(0)
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
-        return web.json_response(self._answer(method, args, token=call.token))
+        return web.json_response(self._respond(call))
+
+    def _respond(self, call: Call) -> dict[str, Any]:
+        """
+        The answer to an accepted call: an OAuth exchange or refresh, or a Web API
+        method's.
+        """
+        if call.method == "oauth.v2.access":
+            return self._exchange(call)
+        return self._answer(call.method, call.args, token=call.token)
 
     def add_file(
         self,
@@ -436,15 +441,18 @@ class FakeSlack:
 
     def _refresh(self, refresh_token: str) -> dict[str, Any]:
         """
-        oauth.v2.access with grant_type=refresh_token: a new 12-hour bot token
-        (api.slack.com/authentication/rotation).
+        oauth.v2.access with grant_type=refresh_token: a new 12-hour bot token and a
+        new refresh token; the refresh token used is revoked, so it works once
+        (docs.slack.dev/authentication/using-token-rotation).
         """
-        install = self.refreshable.get(refresh_token)
+        install = self.refreshable.pop(refresh_token, None)
         if install is None:
             return {"ok": False, "error": "invalid_refresh_token"}
         token = f"xoxb-{install.workspace}-{secrets.token_hex(12)}"
         self.identities[token] = dict(self.identities.get(install.token, {}))
         self.refreshed.append(token)
+        refresh_token = f"xoxe-1-{secrets.token_hex(16)}"
+        self.refreshable[refresh_token] = install
         return {
             "ok": True,
             "app_id": "A0APP",

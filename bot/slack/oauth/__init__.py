@@ -14,11 +14,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.metrics import Metrics
-from bot.slack.oauth.authorize import InstalledBotAuthorize, Refresher
+from bot.slack.oauth.authorize import InstalledBotAuthorize
 from bot.slack.oauth.cipher import TokenCipher
 from bot.slack.oauth.clients import InstalledClients
 from bot.slack.oauth.flow import make_oauth_flow
 from bot.slack.oauth.installations import RedisInstallationStore
+from bot.slack.oauth.refresh import Refresher, RefreshLocks
 from bot.slack.oauth.states import RedisOAuthStateStore
 
 
@@ -62,9 +63,11 @@ def make_oauth(
     )
     refresher = Refresher(
         installations,
+        locks=RefreshLocks(redis, prefix=settings.redis_prefix, metrics=metrics),
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret,
         client=client,
+        metrics=metrics,
     )
     return OAuth(
         installations=installations,

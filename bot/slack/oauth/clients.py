@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.oauth.authorize import Refresher
 from bot.slack.oauth.installations import RedisInstallationStore
+from bot.slack.oauth.refresh import Refresher
 
 
 class InstalledClients:
