@@ -11,17 +11,18 @@ any of them; then the probes, the TLSA lookups and the policy fetch run side by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
-from bot.errors import InputError, ProbeRefusedError
+from bot.errors import BotError, InputError, ProbeRefusedError
 from bot.mxcheck.danejudge import judge_dane
 from bot.mxcheck.fetch import Fetched, fetch_policy, https_context
 from bot.mxcheck.judge import judge_domain
-from bot.mxcheck.lookup import Answer, Status, SystemResolver
-from bot.mxcheck.model import DomainReport, MxCheck, MxHost
+from bot.mxcheck.lookup import Answer, Status, SystemResolver, lookup_tlsa
+from bot.mxcheck.model import DomainReport, Level, MxCheck, MxHost, Reason
 from bot.mxcheck.mtasts import PolicyError, StsRecord, select_record
 from bot.mxcheck.stsjudge import judge_mta_sts
 from bot.mxcheck.tlsrpt import judge_tlsrpt
@@ -44,6 +45,38 @@ DNS_CAP_S = 5.0
 Progress = Callable[[str], Awaitable[None]]
 
 
+class CheckBrokenError(BotError):
+    """
+    The check could not finish: something failed that no rule anticipated (a bug,
+    an answer no parser expected, the host out of file descriptors). ``step`` names
+    where; the report is then one line (or one JSON object), never a traceback.
+    """
+
+    exit_code = 1
+
+    def __init__(self, domain: str, step: str, cause: BaseException) -> None:
+        self.domain = domain
+        self.step = step
+        self.cause = f"{type(cause).__name__}: {cause}".rstrip(": ")
+        super().__init__(
+            f"the check of {domain} could not finish: {step} failed ({self.cause})"
+        )
+
+
+@contextlib.contextmanager
+def _step(domain: str, step: str) -> Iterator[None]:
+    """
+    Turn an unexpected failure inside ``step`` into CheckBrokenError (the bot's own
+    errors, which say what to do, pass through).
+    """
+    try:
+        yield
+    except BotError:
+        raise
+    except Exception as exc:
+        raise CheckBrokenError(domain, step, exc) from exc
+
+
 async def check_domain(
     domain: str,
     *,
@@ -61,6 +94,7 @@ async def check_domain(
     Raises:
         InputError: not a domain, no such domain, a null MX, or DNS does not answer.
         ProbeRefusedError: an MX host or the policy host is not allowed by the policy.
+        CheckBrokenError: something failed that nothing anticipated (named).
     """
     started = time.perf_counter()
     checked_at = datetime.now(UTC)
@@ -70,20 +104,22 @@ async def check_domain(
     if not 0 < timeout <= 300:
         raise InputError("--timeout must be between 0 and 300 seconds")
     policy.check_port(port)
-    resolver = SystemResolver(timeout=min(timeout, DNS_CAP_S))
-    mx_answer, sts_answer, rpt_answer = await asyncio.gather(
-        resolver.query(domain, "MX"),
-        resolver.query(f"_mta-sts.{domain}", "TXT"),
-        resolver.query(f"_smtp._tls.{domain}", "TXT"),
-    )
-    hosts = mx_hosts(domain, mx_answer)
-    probed = hosts[:MAX_MX]
+    with _step(domain, "looking up the MX, MTA-STS and TLS-RPT records"):
+        resolver = SystemResolver(timeout=min(timeout, DNS_CAP_S))
+        mx_answer, sts_answer, rpt_answer = await asyncio.gather(
+            resolver.query(domain, "MX"),
+            resolver.query(f"_mta-sts.{domain}", "TXT"),
+            resolver.query(f"_smtp._tls.{domain}", "TXT"),
+        )
+        hosts, mx_problems = mx_hosts(domain, mx_answer)
+        probed = hosts[:MAX_MX]
+        record, record_error = _sts_record(sts_answer, domain)
     if progress is not None:
         await progress("MX hosts: " + ", ".join(h.host for h in hosts))
-    record, record_error = _sts_record(sts_answer, domain)
     policy_host = f"mta-sts.{domain}" if record is not None else None
     names = [h.host for h in probed] + ([policy_host] if policy_host else [])
-    addresses = await _preflight(names, policy, timeout=min(timeout, DNS_CAP_S))
+    with _step(domain, "resolving the MX hosts and the policy host"):
+        addresses = await _preflight(names, policy, timeout=min(timeout, DNS_CAP_S))
 
     async def probe_one(mx: MxHost) -> MxCheck:
         try:
@@ -117,22 +153,26 @@ async def check_domain(
             policy_host, found, context=https or https_context(), timeout=timeout
         )
 
-    probes, tlsa, fetched = await asyncio.gather(
-        asyncio.gather(*(probe_one(h) for h in probed)),
-        asyncio.gather(
-            *(resolver.query(f"_{MX_PORT}._tcp.{h.host}", "TLSA") for h in probed)
-        ),
-        fetch(),
-    )
+    with _step(domain, "probing the MX hosts, the TLSA lookups and the policy fetch"):
+        probes, tlsa, fetched = await asyncio.gather(
+            asyncio.gather(*(probe_one(h) for h in probed)),
+            asyncio.gather(*(lookup_tlsa(resolver, h.host, MX_PORT) for h in probed)),
+            fetch(),
+        )
     checks = list(probes) + [MxCheck(h) for h in hosts[MAX_MX:]]
-    mta_sts = judge_mta_sts(domain, sts_answer, record, record_error, fetched, checks)
-    dane = judge_dane(domain, mx_answer, list(probes), list(tlsa), checked_at)
-    tls_rpt = judge_tlsrpt(
-        domain,
-        rpt_answer.texts,
-        error=rpt_answer.error if rpt_answer.status is Status.ERROR else None,
-    )
-    verdict, reasons = judge_domain(checks, mta_sts, dane, tls_rpt)
+    with _step(domain, "judging the results"):
+        mta_sts = judge_mta_sts(
+            domain, sts_answer, record, record_error, fetched, checks
+        )
+        dane = judge_dane(domain, mx_answer, list(probes), list(tlsa), checked_at)
+        tls_rpt = judge_tlsrpt(
+            domain,
+            rpt_answer.texts,
+            error=rpt_answer.error if rpt_answer.status is Status.ERROR else None,
+        )
+        verdict, reasons = judge_domain(checks, mta_sts, dane, tls_rpt)
+        if mx_problems:
+            verdict, reasons = "fail", (*mx_problems, *reasons)
     return DomainReport(
         domain=domain,
         verdict=verdict,
@@ -146,9 +186,10 @@ async def check_domain(
     )
 
 
-def mx_hosts(domain: str, answer: Answer) -> list[MxHost]:
+def mx_hosts(domain: str, answer: Answer) -> tuple[list[MxHost], tuple[Reason, ...]]:
     """
-    The MX hosts in preference order; the domain itself when it has none.
+    The MX hosts in preference order (the domain itself when it has none), and what
+    is wrong with the MX records themselves (a null MX beside others).
 
     Raises:
         InputError: the domain does not exist, has a null MX, or DNS failed.
@@ -169,21 +210,41 @@ def mx_hosts(domain: str, answer: Answer) -> list[MxHost]:
     return order_mx(records, domain)
 
 
-def order_mx(records: list[tuple[int, str]], domain: str) -> list[MxHost]:
+def order_mx(
+    records: list[tuple[int, str]], domain: str
+) -> tuple[list[MxHost], tuple[Reason, ...]]:
     """
     Sort MX records by preference, then name; drop duplicates.
 
-    RFC 5321 §5.1: with no MX records the domain itself is the implicit MX.
+    RFC 5321 §5.1: with no MX records the domain itself is the implicit MX. RFC 7505:
+    a null MX (exchange ".") alone says the domain accepts no mail; next to other MX
+    records it is a misconfiguration (§3: "A domain that advertises a null MX MUST
+    NOT advertise any other MX RR"). The RFC says nothing of what senders do then,
+    and they differ, so the other hosts are checked and the domain fails, naming the
+    records.
 
     Raises:
-        InputError: the domain has a null MX (RFC 7505), so it accepts no mail.
+        InputError: the domain has only a null MX (RFC 7505): it accepts no mail.
     """
     cleaned = sorted({(pref, host.rstrip(".").lower()) for pref, host in records})
     if not cleaned:
-        return [MxHost(0, domain, implicit=True)]
-    if any(host == "" for _pref, host in cleaned):
+        return [MxHost(0, domain, implicit=True)], ()
+    null = [(pref, host) for pref, host in cleaned if host == ""]
+    real = [(pref, host) for pref, host in cleaned if host != ""]
+    if not real:
         raise InputError(f"{domain} publishes a null MX (RFC 7505): it accepts no mail")
-    return [MxHost(pref, host) for pref, host in cleaned]
+    if not null:
+        return [MxHost(pref, host) for pref, host in real], ()
+    shown = ", ".join(f"{pref} {host or '.'}" for pref, host in cleaned)
+    problem = Reason(
+        Level.FAIL,
+        f"{domain} publishes a null MX next to other MX records ({shown}); RFC 7505 "
+        "§3 says a domain with a null MX MUST NOT publish any other, so senders may "
+        "bounce its mail as undeliverable or try the other hosts",
+        "Remove the null MX (0 .) if the domain receives mail, or every other MX "
+        "record if it does not.",
+    )
+    return [MxHost(pref, host) for pref, host in real], (problem,)
 
 
 def _sts_record(answer: Answer, domain: str) -> tuple[StsRecord | None, str | None]:

@@ -131,13 +131,21 @@ def _tlv(der: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def authenticate(
-    records: Sequence[Tlsa], chain: Sequence[bytes], name: str, now: datetime
+    records: Sequence[Tlsa],
+    chain: Sequence[bytes],
+    name: str,
+    now: datetime,
+    *,
+    expanded: str | None = None,
 ) -> Match:
     """
     Match the presented chain (leaf first) against the usable records.
 
-    DANE-EE records are tried first: they need only the leaf.
+    DANE-EE records are tried first: they need only the leaf. A DANE-TA match needs
+    the leaf to carry ``name`` (the MX host) or, when the host is an alias, its
+    CNAME-expanded name ``expanded`` (RFC 7672 §3.2.2).
     """
+    names = (name, expanded) if expanded else (name,)
     usable = sorted(
         (r for r in records if r.unusable() is None), key=lambda r: -r.usage
     )
@@ -152,7 +160,7 @@ def authenticate(
         anchored = [i for i, der in enumerate(chain) if _matches(der, record)]
         if not anchored:
             continue
-        problem = _check_path(chain, anchored[0], name, now)
+        problem = _check_path(chain, anchored[0], names, now)
         if problem is None:
             return Match(record)
         problems.append(f"{record}: {problem}")
@@ -174,7 +182,7 @@ def _matches(der: bytes, record: Tlsa) -> bool:
 
 
 def _check_path(
-    chain: Sequence[bytes], anchor: int, name: str, now: datetime
+    chain: Sequence[bytes], anchor: int, names: Sequence[str], now: datetime
 ) -> str | None:
     """
     Check the chain from the leaf up to the trust anchor, and the leaf's name.
@@ -224,9 +232,11 @@ def _check_path(
         a.value for a in leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     ]
     # RFC 7672 §3.2.3: DNS-ID names, or the CN when there are none (RFC 6125 rules).
-    if not certs.hostname_matches(name, sans, str(common[0]) if common else None):
-        shown = ", ".join(sans) or (str(common[0]) if common else "no names")
-        return f"the certificate is not valid for {name} (it names {shown})"
+    cn = str(common[0]) if common else None
+    if not any(certs.hostname_matches(name, sans, cn) for name in names):
+        shown = ", ".join(sans) or (cn or "no names")
+        wanted = " or ".join(names)
+        return f"the certificate is not valid for {wanted} (it names {shown})"
     return None
 
 

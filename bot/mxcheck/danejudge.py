@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.mxcheck import dane as tlsa
 from bot.mxcheck.judge import failing_message, reachable
-from bot.mxcheck.lookup import Answer, Status
+from bot.mxcheck.lookup import Answer, Status, TlsaLookup
 from bot.mxcheck.model import Dane, DaneHost, Level, MxCheck, Reason, Result
 
 # The knowledge-base entry that explains DANE failures.
@@ -25,7 +25,7 @@ def judge_dane(
     domain: str,
     mx_answer: Answer,
     checks: list[MxCheck],
-    answers: list[Answer],
+    lookups: list[TlsaLookup],
     now: datetime,
 ) -> Dane:
     """
@@ -33,8 +33,8 @@ def judge_dane(
     """
     dnssec = mx_answer.authenticated
     hosts = [
-        _dane_host(check, answer, dnssec, now)
-        for check, answer in zip(checks, answers, strict=True)
+        _dane_host(check, lookup, dnssec, now)
+        for check, lookup in zip(checks, lookups, strict=True)
     ]
     reasons = [r for h in hosts for r in h.reasons]
     if not any(h.records for h in hosts) and not any(
@@ -63,10 +63,13 @@ def judge_dane(
     return Dane(result, dnssec, tuple(hosts), tuple(reasons))
 
 
-def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> DaneHost:
+def _dane_host(
+    check: MxCheck, lookup: TlsaLookup, dnssec: bool, now: datetime
+) -> DaneHost:
     """
     One MX host: TLSA lookup, whether DANE is in effect, and the match.
     """
+    answer = lookup.tlsa
     host, name = check.mx.host, answer.name
     records = [tlsa.Tlsa.from_rdata(r) for r in answer.records]
     reasons: list[Reason] = []
@@ -83,6 +86,38 @@ def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> D
             tuple(reasons),
         )
 
+    if not lookup.addresses_validated:
+        # RFC 7672 §2.2.2: a sender that cannot validate the host's address records
+        # does not use DANE for it (Postfix does not even look up its TLSA records).
+        if records and answer.authenticated:
+            reasons.append(
+                Reason(
+                    Level.INFO,
+                    f"{name} has DNSSEC-validated TLSA records, but the address "
+                    f"records of {host} are not DNSSEC-validated (no AD bit, e.g. a "
+                    "CNAME into an unsigned zone), so DANE senders such as Postfix "
+                    "do not use them (RFC 7672 §2.2.2)",
+                )
+            )
+        elif records:
+            reasons.append(
+                Reason(
+                    Level.INFO,
+                    f"{name} has TLSA records, but the resolver's answer is not "
+                    "DNSSEC-validated (no AD bit), so DANE senders ignore them",
+                )
+            )
+        return made(Result.NONE, False)
+    if lookup.expanded is not None:
+        reasons.append(
+            Reason(
+                Level.INFO,
+                f"{host} is an alias of {lookup.expanded} (a validated CNAME): TLSA "
+                f"records are looked up at _25._tcp.{lookup.expanded} first, then at "
+                f"_25._tcp.{host}, and the certificate may carry either name "
+                "(RFC 7672 §2.2.2, §3.2.2)",
+            )
+        )
     if answer.status is Status.ERROR:
         if not dnssec:
             # Senders look up TLSA records under unsigned MX records only by choice.
@@ -106,14 +141,15 @@ def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> D
         return made(Result.NONE, False)
     if not dnssec:
         # RFC 7672 §2.2.1: senders MAY use a signed MX host's TLSA records even when
-        # the domain's MX records are unsigned (a signed hosting provider);
-        # Postfix and Exim do not.
+        # the domain's MX records are unsigned (a signed hosting provider); Postfix
+        # 3.6 and later do at security level dane (smtp_tls_dane_insecure_mx_policy).
         reasons.append(
             Reason(
                 Level.INFO,
                 f"{name} is DNSSEC-validated but the domain's MX records are not: "
-                "senders that use DANE through unsigned MX records (RFC 7672 §2.2.1) "
-                "apply it, Postfix and Exim do not",
+                "senders that use DANE through unsigned MX records (RFC 7672 §2.2.1; "
+                "Postfix 3.6 and later by default) apply it, senders that insist on "
+                "signed MX records do not",
             )
         )
     reasons.extend(
@@ -139,7 +175,7 @@ def _dane_host(check: MxCheck, answer: Answer, dnssec: bool, now: datetime) -> D
         )
         reasons.append(Reason(Level.INFO, text))
         return made(Result.PASS, True)
-    match = tlsa.authenticate(usable, result.chain, host, now)
+    match = tlsa.authenticate(usable, result.chain, host, now, expanded=lookup.expanded)
     if match.record is None:
         text = (
             f"the certificate of {host} matches none of the {len(usable)} usable TLSA "

@@ -43,6 +43,8 @@ class Answer:
     records: tuple[Any, ...] = ()
     authenticated: bool = False
     error: str | None = None
+    # The name the records belong to when ``name`` is an alias (CNAME-expanded).
+    canonical: str | None = None
 
     @property
     def texts(self) -> list[str]:
@@ -114,7 +116,12 @@ class SystemResolver:
                 name,
                 rdtype,
                 Status.ERROR,
-                error=f"no DNS answer within {self._timeout:g} s",
+                # dnspython drops replies it cannot parse (they may be spoofed) and
+                # keeps waiting, so a malformed answer ends here too.
+                error=(
+                    f"no usable DNS answer within {self._timeout:g} s (none came, "
+                    "or what came could not be parsed)"
+                ),
             )
         except dns.exception.DNSException as exc:
             return Answer(
@@ -123,7 +130,55 @@ class SystemResolver:
         authenticated = bool(answer.response.flags & dns.flags.AD)
         records = tuple(answer.rrset) if answer.rrset is not None else ()
         status = Status.OK if records else Status.NODATA
-        return Answer(name, rdtype, status, records, authenticated)
+        canonical = answer.canonical_name.to_text(omit_final_dot=True).lower()
+        return Answer(
+            name,
+            rdtype,
+            status,
+            records,
+            authenticated,
+            canonical=canonical if canonical != name.rstrip(".").lower() else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TlsaLookup:
+    """
+    The TLSA records of one MX host as a DANE sender finds them (RFC 7672 §2.2.2):
+    its address records first (DANE applies only when they are DNSSEC-validated),
+    then the TLSA records at the CNAME-expanded name if the host is an alias,
+    else (or when that name has none) at the host's own name.
+    """
+
+    host: str
+    tlsa: Answer
+    # The A/AAAA answers carried AD (through the whole CNAME chain, if any).
+    addresses_validated: bool
+    # The securely CNAME-expanded name, when the host is an alias.
+    expanded: str | None = None
+
+
+async def lookup_tlsa(resolver: SystemResolver, host: str, port: int) -> TlsaLookup:
+    """
+    Look up a host's address records and its TLSA records the way Postfix does.
+    """
+    import asyncio
+
+    answers = await asyncio.gather(
+        resolver.query(host, "A"), resolver.query(host, "AAAA")
+    )
+    found = [a for a in answers if a.status is Status.OK]
+    validated = bool(found) and all(a.authenticated for a in found)
+    canonical = next((a.canonical for a in found if a.canonical), None)
+    expanded = canonical if validated else None
+    if expanded is not None:
+        # RFC 7672 §2.2.2 (RFC 7671 §7): the expanded name first; the alias's own
+        # name when no validated TLSA records are found there.
+        first = await resolver.query(f"_{port}._tcp.{expanded}", "TLSA")
+        if first.status is Status.ERROR or (first.records and first.authenticated):
+            return TlsaLookup(host, first, validated, expanded)
+    answer = await resolver.query(f"_{port}._tcp.{host}", "TLSA")
+    return TlsaLookup(host, answer, validated, expanded)
 
 
 def _ad(exc: Any) -> bool:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# RFC 8461 §3.1: the record's version tag; TXT records not starting with it are ignored.
+# RFC 8461 §3.1: the record's version tag.
 RECORD_VERSION = "v=STSv1"
+# RFC 8461 §3.1: "records that do not begin with 'v=STSv1;' are discarded" (so
+# ``v=STSv10; id=1`` or ``v=STSv1 ; id=1`` is not an MTA-STS record to a sender).
+RECORD_START = "v=STSv1;"
 # RFC 8461 §3.3: the policy's well-known path on https://mta-sts.<domain>/.
 POLICY_PATH = "/.well-known/mta-sts.txt"
 # RFC 8461 §3.2: max_age is at most 31557600 seconds (about a year).
@@ -69,13 +72,13 @@ def select_record(texts: list[str], domain: str) -> StsRecord | None:
     """
     Pick the domain's MTA-STS record from its ``_mta-sts`` TXT records.
 
-    RFC 8461 §3.1: records that do not start with ``v=STSv1`` are discarded; exactly
-    one must remain, and it must parse. Returns None when none starts with it.
+    RFC 8461 §3.1: records that do not begin with ``v=STSv1;`` are discarded; exactly
+    one must remain, and it must parse. Returns None when none begins with it.
 
     Raises:
         PolicyError: several records, or one that does not parse.
     """
-    candidates = [t for t in texts if t.startswith(RECORD_VERSION)]
+    candidates = [t for t in texts if t.startswith(RECORD_START)]
     if not candidates:
         return None
     name = f"_mta-sts.{domain}"
@@ -88,14 +91,35 @@ def select_record(texts: list[str], domain: str) -> StsRecord | None:
     return parse_record(candidates[0], name)
 
 
+def lookalikes(texts: list[str]) -> list[str]:
+    """
+    TXT records that look meant for MTA-STS but that senders discard (RFC 8461 §3.1):
+    another version (``v=STSv10``, ``v=STSv2``), other letter case, white space before
+    the first ``;``, or nothing after the version.
+    """
+    return [
+        t
+        for t in texts
+        if not t.startswith(RECORD_START) and t.strip().lower().startswith("v=sts")
+    ]
+
+
 def parse_record(text: str, name: str) -> StsRecord:
     """
-    Parse ``v=STSv1; id=...`` (RFC 8461 §3.1).
+    Parse ``v=STSv1; id=...`` (RFC 8461 §3.1): the ABNF's ``sts-text-record``, case
+    sensitive, US-ASCII, an optional trailing ``;`` (with white space around it) and
+    nothing else after the last field.
 
     Raises:
         PolicyError: the record does not follow the RFC's grammar.
     """
-    body = re.sub(r"[ \t]*;?[ \t]*$", "", text)
+    if not text.isascii():
+        raise PolicyError(f"{name} TXT {text!r} is not US-ASCII (RFC 8461 §3.1)")
+    body = re.sub(r"[ \t]*;[ \t]*$", "", text)
+    if body != body.rstrip(" \t"):
+        raise PolicyError(
+            f"{name} TXT {text!r} ends with white space that does not follow a ';'"
+        )
     fields = _DELIM.split(body)
     if fields[0] != RECORD_VERSION:
         raise PolicyError(f"{name} TXT {text!r} must start with {RECORD_VERSION!r}")

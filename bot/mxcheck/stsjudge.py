@@ -9,7 +9,14 @@ from bot.mxcheck.fetch import Fetched
 from bot.mxcheck.judge import failing_message, reachable
 from bot.mxcheck.lookup import Answer, Status
 from bot.mxcheck.model import Level, MtaSts, MxCheck, Reason, Result, StsHost
-from bot.mxcheck.mtasts import PolicyError, StsRecord, parse_policy, pattern_for
+from bot.mxcheck.mtasts import (
+    RECORD_START,
+    PolicyError,
+    StsRecord,
+    lookalikes,
+    parse_policy,
+    pattern_for,
+)
 from bot.probe import certs
 
 # Knowledge-base entries that explain MTA-STS failures.
@@ -19,6 +26,11 @@ STS_ADVICE_MX = (
     "List every MX host in the policy's mx: lines and give each a certificate from a "
     "public CA for its own name; change the policy id in the TXT record after editing "
     "the policy (RFC 8461 §3.2, §4)."
+)
+STS_ADVICE_RECORD = (
+    "To use MTA-STS, publish one TXT record at _mta-sts.<domain> that begins exactly "
+    "with v=STSv1; followed by id=<1 to 32 letters and digits>, e.g. "
+    '"v=STSv1; id=20240501" (RFC 8461 §3.1).'
 )
 STS_ADVICE_POLICY = (
     "Serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt with a "
@@ -55,7 +67,18 @@ def judge_mta_sts(
             f"{name} has no MTA-STS record, so senders do not insist on TLS for "
             f"mail to {domain}"
         )
-        return MtaSts(Result.NONE, reasons=(Reason(Level.INFO, text),))
+        reasons = [Reason(Level.INFO, text)]
+        reasons.extend(
+            Reason(
+                Level.INFO,
+                f"{name} TXT {found!r} is not an MTA-STS record: senders discard TXT "
+                f"records that do not begin with {RECORD_START!r} (RFC 8461 §3.1)",
+                STS_ADVICE_RECORD,
+                KB_STS_POLICY,
+            )
+            for found in lookalikes(answer.texts)
+        )
+        return MtaSts(Result.NONE, reasons=tuple(reasons))
     assert fetched is not None, "a policy is fetched whenever there is a record"
     problem = _fetch_problem(fetched)
     policy = None

@@ -111,14 +111,18 @@ def _uri_problem(uri: str) -> str | None:
     """
     if not uri:
         return "is empty"
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname
+    except ValueError as exc:  # "https://[::1/x": an unclosed IPv6 literal
+        return f"is not a valid URI ({exc})"
     scheme = parts.scheme.lower()
     if scheme == "mailto":
         if not _MAILBOX.fullmatch(parts.path):
             return "is not a mailto: address"
         return None
     if scheme == "https":
-        if not parts.hostname:
+        if not host:
             return "has no host"
         return None
     return "must be a mailto: or https: URI"

@@ -121,7 +121,7 @@ async def _check_domain(
     """
     ``--mx``: check the domain as senders see it; one object (or report) for it.
     """
-    from bot.mxcheck.check import check_domain
+    from bot.mxcheck.check import CheckBrokenError, check_domain
     from bot.mxcheck.fetch import https_context
     from bot.mxcheck.render import Links, print_domain, report_json
 
@@ -135,15 +135,27 @@ async def _check_domain(
         https = https_context(cafile=request.cafile)
     except (OSError, ssl.SSLError) as exc:
         raise InputError(f"--cafile {request.cafile}: cannot load ({exc})") from exc
-    report = await check_domain(
-        target.host,
-        policy=policy,
-        contexts=contexts,
-        timeout=request.timeout,
-        port=port,
-        mode=mode,
-        https=https,
-    )
+    try:
+        report = await check_domain(
+            target.host,
+            policy=policy,
+            contexts=contexts,
+            timeout=request.timeout,
+            port=port,
+            mode=mode,
+            https=https,
+        )
+    except CheckBrokenError as exc:
+        if request.json:
+            # Still one object for programs: no verdict can be given, so it fails.
+            broken = {
+                "domain": exc.domain,
+                "verdict": "fail",
+                "error": str(exc),
+                "step": exc.step,
+            }
+            out.write(json.dumps(broken, ensure_ascii=False) + "\n")
+        raise
     links = Links(report)
     if request.json:
         out.write(json.dumps(report_json(report, links), ensure_ascii=False) + "\n")

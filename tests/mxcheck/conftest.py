@@ -56,16 +56,22 @@ class Lab:
         self.process = process
 
     def check(
-        self, *args: str, env: dict[str, str] | None = None, subprocess: bool = False
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        subprocess: bool = False,
+        nofile: int | None = None,
     ) -> Run:
         """
         Run ``smtpbot check ARGS`` in the namespace (PROBE_ALLOW_CIDRS=127.0.0.0/8
-        unless ``env`` says otherwise).
+        unless ``env`` says otherwise); with ``nofile``, as a child process allowed
+        that many open files.
         """
         request = {
             "args": list(args),
             "env": {"PROBE_ALLOW_CIDRS": LAB_CIDRS, **(env or {})},
-            "subprocess": subprocess,
+            "subprocess": subprocess or nofile is not None,
+            "nofile": nofile,
         }
         stdin, stdout = self._pipes()
         stdin.write(json.dumps(request) + "\n")

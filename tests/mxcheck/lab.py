@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import resource
 import socket
 import ssl
 import struct
@@ -39,7 +40,10 @@ from typing import Any, cast
 import click
 import dns.flags
 import dns.message
+import dns.name
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 from aiosmtpd.smtp import SMTP as AiosmtpdSMTP
@@ -156,22 +160,60 @@ class Dns(asyncio.DatagramProtocol):
         rdtype = dns.rdatatype.to_text(question.rdtype)
         with self.tally.lock:
             self.tally.questions.append(f"{name} {rdtype}")
+        # Like a recursive resolver, follow CNAMEs (at most 8) and answer with the
+        # whole chain; the answer is validated (AD) only if every name in it is in a
+        # signed zone.
+        chain = [name]
         names = self.records.get(name.rstrip("."))
+        while (
+            names is not None
+            and rdtype not in names
+            and rdtype != "CNAME"
+            and "CNAME" in names
+            and len(chain) < 8
+        ):
+            target = names["CNAME"][0]
+            reply.answer.append(
+                dns.rrset.from_text(chain[-1], 300, "IN", "CNAME", target)
+            )
+            chain.append(target.lower())
+            names = self.records.get(target.lower().rstrip("."))
         if names is None:
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif "SERVFAIL" in names:
             # What a validating resolver answers for a zone whose signatures fail.
             reply.set_rcode(dns.rcode.SERVFAIL)
         elif rdtype in names:
-            reply.answer.append(
-                dns.rrset.from_text(name, 300, "IN", rdtype, *names[rdtype])
-            )
+            reply.answer.append(_rrset(chain[-1], rdtype, names[rdtype]))
         wants = bool(query.flags & dns.flags.AD) or bool(query.ednsflags & dns.flags.DO)
-        host = name.rstrip(".")
-        if wants and any(host == z or host.endswith("." + z) for z in self.signed):
+        hosts = [n.rstrip(".") for n in chain]
+        if wants and all(
+            any(h == z or h.endswith("." + z) for z in self.signed) for h in hosts
+        ):
             reply.flags |= dns.flags.AD
+        wire = reply.to_wire()
+        if names is not None and "MALFORMED" in names:
+            # A broken server or middlebox: the answer cut off inside its records.
+            wire = wire[: max(12, len(wire) - 7)]
         assert self.transport is not None
-        self.transport.sendto(reply.to_wire(), addr)
+        self.transport.sendto(wire, addr)
+
+
+def _rrset(name: str, rdtype: str, values: list[str]) -> dns.rrset.RRset:
+    """
+    An RRset from presentation values; ``\\# <hex>`` is raw rdata sent as is, even
+    where it does not parse as the type (garbage a real zone can hold).
+    """
+    if not any(v.startswith("\\#") for v in values):
+        return dns.rrset.from_text(name, 300, "IN", rdtype, *values)
+    rrset = dns.rrset.RRset(
+        dns.name.from_text(name), dns.rdataclass.IN, dns.rdatatype.from_text(rdtype)
+    )
+    rrset.ttl = 300
+    for value in values:
+        data = bytes.fromhex(value.removeprefix("\\#").strip())
+        rrset.add(dns.rdata.GenericRdata(dns.rdataclass.IN, rrset.rdtype, data))
+    return rrset
 
 
 class _Sink:
@@ -224,6 +266,17 @@ async def _http(
         "body": "not here\n",
         "headers": {},
     }
+    if route.get("cut_head") is not None:
+        # Answer, then hang up in the middle of the header lines.
+        head = (
+            f"HTTP/1.1 {route['status']} {route['reason']}\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in route["headers"].items())
+        ).encode("latin-1")
+        writer.write(head[: route["cut_head"]])
+        with contextlib.suppress(OSError):
+            await writer.drain()
+        writer.close()
+        return
     if route.get("stall"):
         # Accept the request, never answer (until the client gives up).
         await reader.read()
@@ -312,11 +365,19 @@ async def serve(spec: dict[str, Any], tally: Tally) -> list[asyncio.AbstractServ
     return started
 
 
-def run_check(args: list[str], env: dict[str, str], *, child: bool) -> dict[str, Any]:
+def run_check(
+    args: list[str], env: dict[str, str], *, child: bool, nofile: int | None = None
+) -> dict[str, Any]:
     """
-    Run ``smtpbot check ARGS`` with ``env`` added to the environment.
+    Run ``smtpbot check ARGS`` with ``env`` added to the environment; as a child
+    process, with at most ``nofile`` open files if given (a starved host).
     """
     if child:
+
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         done = subprocess.run(
             [sys.executable, "-m", "bot", "check", *args],
             env={**os.environ, **env},
@@ -324,6 +385,7 @@ def run_check(args: list[str], env: dict[str, str], *, child: bool) -> dict[str,
             text=True,
             timeout=60,
             check=False,
+            preexec_fn=limit,
         )
         return {"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr}
     from bot.cli import app
@@ -429,6 +491,7 @@ def main() -> None:
                 request["args"],
                 request.get("env", {}),
                 child=request.get("subprocess", False),
+                nofile=request.get("nofile"),
             )
         result |= tally.snapshot()
         reply.write(json.dumps(result) + "\n")

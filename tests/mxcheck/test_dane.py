@@ -106,6 +106,25 @@ def test_dane_ta_anchor_in_the_sent_chain() -> None:
     assert authenticate([by_key], chain, "mx.example", NOW).record == by_key
 
 
+def test_dane_ta_accepts_the_cname_expanded_name() -> None:
+    """
+    RFC 7672 §3.2.2: for an MX host that is an alias, a DANE-TA leaf may carry the
+    CNAME-expanded name instead of the alias; any other name still fails.
+    """
+    inter = trustme.CA().create_child_ca()
+    chain = chain_of(inter.issue_cert("mx.example"))
+    record = Tlsa(2, 0, 1, hashlib.sha256(der(inter.cert_pem.bytes())).digest())
+    alone = authenticate([record], chain, "alias.example", NOW)
+    assert alone.record is None
+    assert "not valid for alias.example" in alone.problems[0]
+    expanded = authenticate(
+        [record], chain, "alias.example", NOW, expanded="mx.example"
+    )
+    assert expanded.record == record
+    other = authenticate([record], chain, "alias.example", NOW, expanded="x.example")
+    assert "not valid for alias.example or x.example" in other.problems[0]
+
+
 def test_dane_ta_checks_name_and_dates() -> None:
     """DANE-TA needs the MX name on the leaf, and the leaf within its dates."""
     inter = trustme.CA().create_child_ca()

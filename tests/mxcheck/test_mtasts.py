@@ -9,6 +9,7 @@ import pytest
 
 from bot.mxcheck.mtasts import (
     PolicyError,
+    lookalikes,
     parse_policy,
     parse_record,
     pattern_for,
@@ -57,6 +58,60 @@ def test_select_record_discards_other_txt() -> None:
     assert select_record(["v=spf1 -all", "hello"], "example.com") is None
     chosen = select_record(["v=spf1 -all", "v=STSv1; id=1"], "example.com")
     assert chosen is not None and chosen.id == "1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "v=STSv10; id=1",
+        "v=STSv2; id=1",
+        "v=STSv1 ; id=1",
+        "v=STSv1",
+        "V=STSv1; id=1",
+        " v=STSv1; id=1",
+        "v=stsv1; id=1",
+    ],
+)
+def test_records_not_beginning_with_the_exact_version_are_discarded(
+    text: str,
+) -> None:
+    """
+    RFC 8461 §3.1: records that do not begin with "v=STSv1;" are discarded, so the
+    domain has no MTA-STS (not a broken one), and the look-alike is named.
+    """
+    assert select_record([text], "example.com") is None
+    assert lookalikes(["v=spf1 -all", text]) == [text]
+    chosen = select_record([text, "v=STSv1; id=7"], "example.com")
+    assert chosen is not None and chosen.id == "7"
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("v=STSv1; id=1 ", "ends with white space"),
+        ("v=STSv1; id=1\t", "ends with white space"),
+        ("v=STSv1; id=1; x=caf\u00e9", "not US-ASCII"),
+        ("v=STSv1; ID=1", "no id= field"),
+        ("v=STSv1; id=1; =x", "is not a name=value field"),
+        ("v=STSv1; id=1; _x=y", "is not a name=value field"),
+        ("v=STSv1; id=1; x=", "bad value"),
+        ("v=STSv1; id=1; x=a=b", "bad value"),
+    ],
+)
+def test_record_grammar_is_the_abnf(text: str, part: str) -> None:
+    """
+    The §3.1 ABNF, strictly: the trailing delimiter must hold a ';', ids are
+    case-sensitive ("ID=" is an extension, leaving no id), extension names start
+    with a letter or digit, values are 1 or more printable characters but '=' and ';'.
+    """
+    with pytest.raises(PolicyError, match=part):
+        parse_record(text, "_mta-sts.example.com")
+
+
+def test_record_delimiters_may_carry_white_space() -> None:
+    """sts-field-delim is *WSP ";" *WSP, also at the end."""
+    record = parse_record("v=STSv1 ;\tid=A1b2 ; ext.x-1=v ;  ", "_mta-sts.example.com")
+    assert record.id == "A1b2"
 
 
 def test_select_record_refuses_two() -> None:

@@ -48,6 +48,8 @@ class Route:
     stall: bool = False
     # Send ``body`` and ``headers`` exactly as given (no Content-Length, no chunking).
     raw: bool = False
+    # Hang up after this many bytes of the status line and headers.
+    cut_head: int | None = None
 
 
 @dataclass
@@ -402,6 +404,12 @@ def build_world(root: Path) -> World:
         "TXT",
         txt("v=TLSRPTv1; rua=ftp://reports.rptbad.test/x"),
     )
+    world.add("rptipv6.test", "MX", "10 mx1.mail.test.")
+    world.add(
+        "_smtp._tls.rptipv6.test",
+        "TXT",
+        txt("v=TLSRPTv1; rua=mailto:tls@rptipv6.test,https://[2001:db8::1/tlsrpt"),
+    )
     world.add("rptnorua.test", "MX", "10 mx1.mail.test.")
     world.add(
         "_smtp._tls.rptnorua.test", "TXT", txt("v=TLSRPTv1; ruf=mailto:x@rptnorua.test")
@@ -444,6 +452,62 @@ def build_world(root: Path) -> World:
     # Unsigned domains hosted on signed MX hosts with TLSA records.
     world.add("hosted.test", "MX", "10 mx-ee.dane.test.")
     world.add("hosted-bad.test", "MX", "10 mx-ee-bad.dane.test.")
+    # A TXT record that looks like MTA-STS but is another version: senders discard it
+    # (RFC 8461 §3.1), so its policy host must stay untouched.
+    world.add("stsv10.test", "MX", "10 mx1.mail.test.")
+    sts("stsv10.test", "v=STSv10; id=1")
+    https("sts-stsv10", "127.0.2.20", "mta-sts.stsv10.test", policy(ENFORCE))
+    # Servers that misbehave in ways nothing anticipates: a policy host that hangs up
+    # inside its header lines, DNS answers cut off inside their records, TLSA records
+    # whose data does not parse (two bytes) or holds nothing to match (three).
+    world.add("midheaders.test", "MX", "10 mx1.mail.test.")
+    sts("midheaders.test")
+    https(
+        "sts-midheaders",
+        "127.0.2.21",
+        "mta-sts.midheaders.test",
+        {
+            POLICY_PATH: Route(
+                headers={"Content-Type": "text/plain", "Content-Length": "90"},
+                cut_head=31,
+            )
+        },
+    )
+    world.add("dnsbroken.test", "MX", "10 mx1.mail.test.")
+    world.add("_mta-sts.dnsbroken.test", "TXT", txt("v=STSv1; id=1"))
+    world.add("_mta-sts.dnsbroken.test", "MALFORMED")
+    world.add("_smtp._tls.dnsbroken.test", "MALFORMED")
+    world.add("mxmalformed.test", "MX", "10 mx1.mail.test.")
+    world.add("mxmalformed.test", "MALFORMED")
+    for domain, mx, data in (
+        ("tlsagarbage", "mx-garbage", "\\# 0301"),
+        ("tlsaempty", "mx-empty", "\\# 030101"),
+        ("tlsacut", "mx-cut", None),
+    ):
+        world.add(f"{domain}.dane.test", "MX", f"10 {mx}.dane.test.")
+        world.add(f"{mx}.dane.test", "A", "127.0.1.6")
+        if data is None:
+            world.add(f"_25._tcp.{mx}.dane.test", "TLSA", f"3 1 1 {ee_spki}")
+            world.add(f"_25._tcp.{mx}.dane.test", "MALFORMED")
+        else:
+            world.add(f"_25._tcp.{mx}.dane.test", "TLSA", data)
+    # DANE through CNAMEs (RFC 7672 §2.2.2): TLSA records at the expanded name, at the
+    # alias when the expanded name has none, and none at all when the chain leaves
+    # the signed zone (the address records are then not validated).
+    world.add("ee-cname.dane.test", "MX", "10 alias-ee.dane.test.")
+    world.add("alias-ee.dane.test", "CNAME", "mx-ee.dane.test.")
+    world.add("_25._tcp.alias-ee.dane.test", "TLSA", f"3 1 1 {'22' * 32}")
+    world.add("ee-fallback.dane.test", "MX", "10 alias-fb.dane.test.")
+    world.add("alias-fb.dane.test", "CNAME", "mx-ee-plain.dane.test.")
+    world.add("mx-ee-plain.dane.test", "A", "127.0.1.6")
+    world.add("_25._tcp.alias-fb.dane.test", "TLSA", f"3 1 1 {ee_spki}")
+    world.add("ta-cname.dane.test", "MX", "10 alias-ta.dane.test.")
+    world.add("alias-ta.dane.test", "CNAME", "mx-ta.dane.test.")
+    world.add("insecure-cname.dane.test", "MX", "10 alias-ins.dane.test.")
+    world.add("alias-ins.dane.test", "CNAME", "mx-ee.unsigned.test.")
+    world.add("_25._tcp.alias-ins.dane.test", "TLSA", f"3 1 1 {'00' * 32}")
+    # A null MX next to an ordinary one (RFC 7505 §3: MUST NOT).
+    world.add("nullmixed.test", "MX", "0 .", "10 mx1.mail.test.")
     # No MX, null MX; NXDOMAIN is every name not listed.
     world.add("nomx.test", "TXT", txt("v=spf1 -all"))
     world.add("nullmx.test", "MX", "0 .")
