@@ -275,6 +275,20 @@ _DOTNET_WRAPPER: Final = re.compile(
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
 _WRAPPER_CATEGORIES: Final = frozenset({"connection-timeout"})
+# The client ran out of its own resources (file descriptors, socket buffers): EMFILE,
+# ENFILE, ENOBUFS (POSIX errno.h; Linux errno 24, 23, 105), WinSock WSAENOBUFS 10055.
+# No connection was refused or timed out and no server limited anything: the failure
+# is local, whatever connect or lookup call it surfaced in ("connect EMFILE",
+# "getaddrinfo ENOBUFS").
+_LOCAL_RESOURCE: Final = re.compile(
+    r"\b(?:EMFILE|ENFILE|ENOBUFS|WSAENOBUFS)\b|too many open files|"
+    r"no buffer space available|\[Errno (?:23|24|105)\]|\berror 10055\b|"
+    r"file table overflow",
+    re.IGNORECASE,
+)
+_LOCAL_EXPLAINS: Final = frozenset(
+    {"connection-refused", "connection-timeout", "dns-failure", "rate-limited"}
+)
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -472,6 +486,18 @@ class Recogniser:
             )
             if not _CONNECT_TIMEOUT.search(text):
                 explained.add("connection-timeout")
+        if _LOCAL_RESOURCE.search(text) and not (
+            evidence.server_replies or evidence.enhanced_codes
+        ):
+            # Out of descriptors or buffers on this machine: the errno names the
+            # call it failed in, not a refusal, a timeout or a server's limit.
+            hits = [
+                h
+                for h in hits
+                if h.family not in {"network", "wrapper", "rule"}
+                or h.category not in _LOCAL_EXPLAINS
+            ]
+            explained |= _LOCAL_EXPLAINS
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
