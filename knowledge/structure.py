@@ -523,6 +523,17 @@ class Recogniser:
             hits = [h for h in hits if h.category != "mailbox-full"]
             hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
             explained.add("mailbox-full")
+        if any(
+            h.weight >= DECISIVE_SIGNAL and h.category in _BEFORE_REPLY for h in hits
+        ):
+            # The connection or TLS failed first: a client's "could not
+            # authenticate" after it (PHPMailer words every early failure so) is its
+            # consequence, unless the server itself refused the login.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
         if 535 in evidence.server_replies and any(
             h.category == "auth-required" for h in hits
         ):
