@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
+from knowledge.clients import families, runtimes
 from knowledge.context import (
     ANSWERED_PENALTY,
     GENERIC,
@@ -123,6 +124,9 @@ STRUCTURE_CAP: Final = 12.0
 # The least vote with which the structure answers on its own when no entry is
 # confident.
 STRUCTURE_ANSWER: Final = 20.0
+# An entry of the answered category for the paste's own runtime is taken instead of
+# another runtime's when it scores at least this (knowledge.clients).
+CLIENT_FIT: Final = 40.0
 # What an entry loses when the structure explains its category's evidence as the
 # consequence of another failure (knowledge.structure, ``Structure.explained``).
 EXPLAINED_PENALTY: Final = 30.0
@@ -207,6 +211,9 @@ class Matcher:
         ]
         self._recogniser = Recogniser(kb)
         self._cues = CUE_WORDS | self._recogniser.cue_words
+        # Each category's answer for any client, and the runtimes each entry is for.
+        self._generic = {e.category: e for e in reversed(kb.entries) if e.generic}
+        self._families = {e.id: families(e) for e in kb.entries}
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(kb.entries):
             for code in (*entry.enhanced_codes, *entry.hex_codes):
@@ -301,8 +308,9 @@ class Matcher:
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
-        return self._decide(
-            [c for _, c in ranked],
+        candidates = [c for _, c in ranked]
+        diagnosis = self._decide(
+            candidates,
             evidence,
             server,
             mail=context,
@@ -314,6 +322,40 @@ class Matcher:
                 else structure
             ),
         )
+        return self._for_client(
+            diagnosis, candidates, text[:LOCAL_CONTEXT] + "\n" + joined
+        )
+
+    def _for_client(
+        self, diagnosis: Diagnosis, ranked: list[Candidate], text: str
+    ) -> Diagnosis:
+        """
+        The diagnosis with an entry for the runtime the paste shows.
+
+        When the chosen entry is written for other runtimes than the paste's (or the
+        paste shows none), an entry of the same category for the paste's runtime is
+        taken, else the category's generic entry. The category and score stay.
+        """
+        generic = self._generic.get(diagnosis.category)
+        if generic is None or diagnosis.decision is not Decision.CONFIDENT:
+            return diagnosis
+        entry = diagnosis.entry
+        if entry is not None and not self._families[entry.id]:
+            return diagnosis
+        seen = runtimes(text)
+        if entry is not None and self._families[entry.id] & seen:
+            return diagnosis
+        fitting = next(
+            (
+                c.entry
+                for c in ranked
+                if c.entry.category == diagnosis.category
+                and self._families[c.entry.id] & seen
+                and c.score >= CLIENT_FIT
+            ),
+            None,
+        )
+        return replace(diagnosis, entry=fitting or generic)
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """
