@@ -288,6 +288,28 @@ _OTHER_WORDS: Final = (
     "typeerror",
     "/api/",
     "registry",
+    # .NET's HttpWebRequest/WebClient (SmtpClient never says "trust relationship"),
+    # cargo, OpenVPN, Oracle's TNS, Cloudflare's edge errors, browsers' net errors,
+    # JavaScript package managers.
+    "could not establish trust relationship",
+    "httpwebrequest",
+    "webclient",
+    "spurious network error",
+    "cargo",
+    "tls key negotiation failed",
+    "tns:",
+    "cloudflare",
+    "site can't be reached",
+    "site can’t be reached",
+    "err_connection_",
+    "err_name_not_resolved",
+    "err_ssl_",
+    "err_cert_",
+    "dns_probe_",
+    "npm install",
+    "yarn install",
+    "pnpm",
+    "herunterladen",
     # HTTP's own reason phrases (RFC 9110): a web server's answer, not an SMTP reply.
     "too many requests",
     "request entity too large",
@@ -308,6 +330,8 @@ _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
     r"3000|5000)\b|"
     r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
+    # Oracle's ORA-nnnnn errors.
+    r"\bora-\d{5}\b|"
     # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
     r"\bapi\.[a-z0-9-]+\.[a-z]{2,}|"
     r"\bhttp/\d|"

@@ -289,6 +289,16 @@ _LOCAL_RESOURCE: Final = re.compile(
 _LOCAL_EXPLAINS: Final = frozenset(
     {"connection-refused", "connection-timeout", "dns-failure", "rate-limited"}
 )
+# The generic verification failure and the specific reasons that explain it.
+_VERIFY_FAILED: Final = frozenset(
+    {
+        "certificate verify failed",
+        "certificate_verify_failed",
+        "the certificate is not trusted",
+    }
+)
+_CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
+STRONG_SIGNAL: Final = 20.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -486,6 +496,10 @@ class Recogniser:
             )
             if not _CONNECT_TIMEOUT.search(text):
                 explained.add("connection-timeout")
+        if any(h.category in _CERT_REASONS and h.weight >= STRONG_SIGNAL for h in hits):
+            # "certificate verify failed: certificate has expired": the verification
+            # failed for the reason named after it, not for an untrusted chain.
+            hits = [h for h in hits if h.text.casefold() not in _VERIFY_FAILED]
         if _LOCAL_RESOURCE.search(text) and not (
             evidence.server_replies or evidence.enhanced_codes
         ):
