@@ -63,6 +63,8 @@ EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
+# ... and more when the paste's code names one category that is not the entry's.
+CODE_CATEGORY_CONFLICT: Final = 10.0
 REPLY_CONFLICT: Final = 20.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
@@ -127,6 +129,9 @@ STRUCTURE_ANSWER: Final = 20.0
 # An entry of the answered category for the paste's own runtime is taken instead of
 # another runtime's when it scores at least this (knowledge.clients).
 CLIENT_FIT: Final = 40.0
+# The runtime is read from the error lines and the paste's head (a traceback's first
+# line, the command that was run).
+RUNTIME_HEAD: Final = 1_500
 # What an entry loses when the structure explains its category's evidence as the
 # consequence of another failure (knowledge.structure, ``Structure.explained``).
 EXPLAINED_PENALTY: Final = 30.0
@@ -272,12 +277,29 @@ class Matcher:
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
         structure = self._recogniser.recognise(joined, evidence, mail=context)
+        # A specific enhanced code whose table names one category speaks against
+        # entries of other categories that list other codes (5.7.139 is a policy
+        # block, whatever an entry for 5.7.3 says about the same words).
+        coded = {
+            info.category
+            for code in evidence.enhanced_codes
+            if not code.endswith(".0.0")
+            and (info := self.kb.enhanced(code)) is not None
+            and info.category
+        }
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
             raw = fuzzy + self._evidence_score(
                 entry, evidence, joined, self._generic_exceptions
             )
+            if (
+                len(coded) == 1
+                and entry.category not in coded
+                and entry.enhanced_codes
+                and not evidence.enhanced_codes & set(entry.enhanced_codes)
+            ):
+                raw -= CODE_CATEGORY_CONFLICT
             raw += PRIOR.get(entry.category, 0.0)
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
@@ -323,7 +345,7 @@ class Matcher:
             ),
         )
         return self._for_client(
-            diagnosis, candidates, text[:LOCAL_CONTEXT] + "\n" + joined
+            diagnosis, candidates, text[:RUNTIME_HEAD] + "\n" + joined
         )
 
     def _for_client(
