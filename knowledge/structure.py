@@ -191,6 +191,8 @@ _MODE_MISMATCH: Final = re.compile(
     r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    # A configuration's host given as ssl://, its port on a later line.
+    r"\b(?:ssl|smtps)://[\w.-]+['\"]?(?:[^\n]*\n){0,4}?[^\n]*\bport\W{1,6}(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
     # Elixir/Erlang gen_smtp: tls: :always is STARTTLS, wrong on port 465.
     r"\b465\b(?:[^\n]*\n){0,4}?[^\n]*\btls:\s*:always|"
@@ -289,6 +291,13 @@ _LOCAL_RESOURCE: Final = re.compile(
 _LOCAL_EXPLAINS: Final = frozenset(
     {"connection-refused", "connection-timeout", "dns-failure", "rate-limited"}
 )
+# A mail port named as blocked or unreachable, in Chinese ("25端口被封", "25号端口不通",
+# "禁用了25端口"): the provider or a firewall drops the connection.
+_PORT_BLOCKED_ZH: Final = re.compile(
+    r"(?:25|465|587)\s*号?\s*端口[^\n，。,;；]{0,8}?(?:被封|被屏蔽|屏蔽|封禁|封了|被禁|禁用|"
+    r"不通|不可用|无法连接|连不上)|(?:封|屏蔽|禁用|禁止|关闭|封禁)了?\s*(?:25|465|587)\s*号?\s*端口"
+)
+PORT_BLOCKED_WEIGHT: Final = 30.0
 # The generic verification failure and the specific reasons that explain it.
 _VERIFY_FAILED: Final = frozenset(
     {
@@ -512,6 +521,10 @@ class Recogniser:
                 or h.category not in _LOCAL_EXPLAINS
             ]
             explained |= _LOCAL_EXPLAINS
+        if blocked := _PORT_BLOCKED_ZH.search(text):
+            hits.append(
+                Hit(blocked.group(0), "connection-timeout", PORT_BLOCKED_WEIGHT, "rule")
+            )
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
@@ -548,6 +561,19 @@ class Recogniser:
                 for h in hits
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
+        if any(
+            h.category == "auth-policy-blocked" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ):
+            # The provider names why it refused the login (an app password or OAuth
+            # is required, basic authentication is off): the 535 and its "failed"
+            # words are that policy's consequence, not a wrong password.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
+            explained.add("auth-failed")
         if 535 in evidence.server_replies and any(
             h.category == "auth-required" for h in hits
         ):
