@@ -78,6 +78,8 @@ WIDE: Final = 8
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
+# A pasted configuration (port and TLS mode) is looked for in the paste's head.
+SETTINGS_SCAN: Final = 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,9 @@ class Matcher:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
-        structure = self._recogniser.recognise(joined, evidence, mail=context)
+        structure = self._recogniser.recognise(
+            joined, evidence, mail=context, settings=text[:SETTINGS_SCAN]
+        )
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
