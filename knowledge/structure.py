@@ -330,13 +330,6 @@ _LOCAL_RESOURCE: Final = re.compile(
 _LOCAL_EXPLAINS: Final = frozenset(
     {"connection-refused", "connection-timeout", "dns-failure", "rate-limited"}
 )
-# A mail port named as blocked or unreachable, in Chinese ("25端口被封", "25号端口不通",
-# "禁用了25端口"): the provider or a firewall drops the connection.
-_PORT_BLOCKED_ZH: Final = re.compile(
-    r"(?:25|465|587)\s*号?\s*端口[^\n，。,;；]{0,8}?(?:被封|被屏蔽|屏蔽|封禁|封了|被禁|禁用|"
-    r"不通|不可用|无法连接|连不上)|(?:封|屏蔽|禁用|禁止|关闭|封禁)了?\s*(?:25|465|587)\s*号?\s*端口"
-)
-PORT_BLOCKED_WEIGHT: Final = 30.0
 # The generic verification failure and the specific reasons that explain it.
 _VERIFY_FAILED: Final = frozenset(
     {
@@ -578,10 +571,6 @@ class Recogniser:
                 or h.category not in _LOCAL_EXPLAINS
             ]
             explained |= _LOCAL_EXPLAINS
-        if blocked := _PORT_BLOCKED_ZH.search(text):
-            hits.append(
-                Hit(blocked.group(0), "connection-timeout", PORT_BLOCKED_WEIGHT, "rule")
-            )
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
