@@ -320,6 +320,28 @@ def process(args: list[str], env: dict[str, str], log: Path) -> Any:
                 proc.wait()
 
 
+def cpu_seconds(pid: int) -> float:
+    """
+    User and system CPU time a process has used so far (0 once it is gone).
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """
+    A process's child processes (the bot's workers).
+    """
+    found: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in path.read_text().split()]
+    return found
+
+
 async def wait_healthy(base: str) -> None:
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
@@ -490,7 +512,7 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
             ],
             env,
             logs / "smtpbot.log",
-        ):
+        ) as bot:
             base = f"http://127.0.0.1:{port}"
             url = f"{base}/slack/events"
             await wait_healthy(base)
@@ -499,12 +521,15 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
             before = await scrape(base)
             fake.replies.clear()
             calls_before = dict(fake.calls)
+            workers_pids = children(bot.pid)
+            cpu_before = [cpu_seconds(p) for p in (bot.pid, *workers_pids)]
             ours["support"] = await load(
                 url, pastes, senders=senders, seconds=seconds, offset=600_000
             )
             started = ours["support"]["started"]
             await settle(fake, expected=ours["support"]["requests"])
             replies = list(fake.replies)
+            cpu_after = [cpu_seconds(p) for p in (bot.pid, *workers_pids)]
             after = await scrape(base)
             support_calls = {
                 method: count - calls_before.get(method, 0)
@@ -534,6 +559,10 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
             "smtpbot_redis_round_trips_total", 0
         )
         span = replies[-1] - started if replies else float("inf")
+
+        def per_message(seconds: float) -> float | None:
+            return round(seconds * 1000 / handled, 3) if handled else None
+
         sizes = await memory(redis, prefix)
         for phase in (*bare.values(), ours["support"], ours["mixed"]):
             phase.pop("started")
@@ -551,6 +580,13 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                     "messages_per_s": round(len(replies) / span, 1),
                 },
                 "answers": answers,
+                # CPU time (user + system) per support message during the support
+                # phase and its backlog: other load on the machine moves it far
+                # less than the rates.
+                "cpu_ms_per_message": {
+                    "front": per_message(cpu_after[0] - cpu_before[0]),
+                    "workers": per_message(sum(cpu_after[1:]) - sum(cpu_before[1:])),
+                },
                 "web_api_calls_per_message": {
                     method: round(count / handled, 3) if handled else None
                     for method, count in sorted(support_calls.items())
