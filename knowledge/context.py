@@ -61,6 +61,16 @@ _STRONG_MAIL: Final = (
     "发送邮件",
     "邮件发送",
     "发邮件",
+    # "Mailbox" / "e-mail account" in Chinese, "mail" in Japanese, "send mail" in
+    # Vietnamese: mail words as the people who paste errors write them.
+    "邮箱",
+    "郵箱",
+    "メール",
+    "gửi mail",
+    "gửi email",
+    "thư điện tử",
+    # A delivery status notification's field (RFC 3464).
+    "diagnostic-code",
 )
 # Words that name the SMTP protocol or an SMTP program itself: mail for certain.
 _SMTP_MARKERS: Final = (
@@ -159,6 +169,11 @@ _DECISIVE_OTHER: Final = (
     "faraday",
     "aiohttp",
     "httpx",
+    # Python's urllib and the brokers' clients (Celery's kombu, RabbitMQ's pika).
+    "urlopen error",
+    "urllib.error",
+    "kombu.",
+    "pika.exceptions",
 )
 _DECISIVE_OTHER_RE: Final = re.compile(
     r"\b(?:sdk|epp)\b|\bapi\.[a-z0-9-]+\.[a-z]{2,}|https?://[^\s'\"]*/api/"
@@ -178,6 +193,25 @@ _WEAK_MAIL: Final = (
     "correo",
     "posta",
     "mx ",
+)
+# Other protocols that share SMTP's three-digit replies, named by their own replies:
+# FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client
+# errors 400-420 and 422-431 (RFC 9110, RFC 6585: 429 Too Many Requests) SMTP never
+# sends, written as a status or error code; and monitoring tools' web requests.
+_OTHER_PROTOCOL_WORDS: Final = (
+    "login incorrect",
+    "failed to open file",
+    "could not create file",
+    "entering passive mode",
+    "passive mode",
+    "too many connections from your internet address",
+    "too many connected users",
+    "cannot get url",
+)
+_OTHER_PROTOCOL_RE: Final = re.compile(
+    r"too many connections \(\d+\) from this ip|"
+    r"\b(?:https?|status(?: code)?|error code|response code|status_code)\W{0,3}"
+    r"(?:40[0-9]|41\d|42[02-9]|431)\b"
 )
 _OTHER_WORDS: Final = (
     "unable to locate package",
@@ -283,6 +317,37 @@ _OTHER_WORDS: Final = (
     "typeerror",
     "/api/",
     "registry",
+    # .NET's HttpWebRequest/WebClient (SmtpClient never says "trust relationship"),
+    # cargo, OpenVPN, Oracle's TNS, Cloudflare's edge errors, browsers' net errors,
+    # JavaScript package managers.
+    "could not establish trust relationship",
+    "httpwebrequest",
+    "webclient",
+    "spurious network error",
+    "cargo",
+    "tls key negotiation failed",
+    "tns:",
+    "cloudflare",
+    "site can't be reached",
+    "site can’t be reached",
+    "err_connection_",
+    "err_name_not_resolved",
+    "err_ssl_",
+    "err_cert_",
+    "dns_probe_",
+    "npm install",
+    "yarn install",
+    "pnpm",
+    "herunterladen",
+    # HTTP's own reason phrases (RFC 9110): a web server's answer, not an SMTP reply.
+    "too many requests",
+    "request entity too large",
+    "payload too large",
+    "gateway timeout",
+    # wget's messages ("cannot verify x's certificate, issued by ...").
+    "wget",
+    "'s certificate, issued by",
+    "unable to resolve host address",
 )
 # Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
 _LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
@@ -294,9 +359,17 @@ _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
     r"3000|5000)\b|"
     r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
+    # Oracle's ORA-nnnnn errors.
+    r"\bora-\d{5}\b|"
     # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
     r"\bapi\.[a-z0-9-]+\.[a-z]{2,}|"
     r"\bhttp/\d|"
+    # curl's exit codes of a web transfer (resolve, connect, TLS, certificate, HTTP);
+    # those a mail transfer also gives (login denied, SSL level) are not listed.
+    r"curl: \((?:6|7|22|28|35|47|51|52|58|60|77|92)\)|"
+    # A web request's target named as what the client was fetching.
+    r"\b(?:connecting to|connect to|request to|requesting|fetching|url:?|uri:?)\s*"
+    r"['\"<]?https?://|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # How much of a huge paste is read for context: its head and its tail.
@@ -327,7 +400,12 @@ def mail_context(text: str) -> tuple[bool, bool]:
         return any(word in low for word in _MAIL_SERVICES), True
     if any(word in low for word in _STRONG_MAIL):
         return True, False
-    if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
+    if (
+        any(word in low for word in _OTHER_WORDS)
+        or _OTHER_RE.search(low)
+        or any(word in low for word in _OTHER_PROTOCOL_WORDS)
+        or _OTHER_PROTOCOL_RE.search(low)
+    ):
         return False, True
     return any(word in low for word in _WEAK_MAIL), False
 
