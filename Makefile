@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test check lint typecheck pytest bench eval install lock clean
+.PHONY: run test check lint typecheck pytest peers bench eval install lock clean
 
 # The installer, bootstrapped hash-pinned from the uv release uv.lock itself locks.
 $(BIN)/uv:
@@ -30,6 +30,7 @@ install: $(VENV)/.synced
 
 lock: $(BIN)/uv
 	$(BIN)/uv lock --upgrade
+	npm install --prefix $(PEERS) --package-lock-only --no-audit --no-fund --loglevel=error
 	@echo "Relocked to the newest versions pyproject.toml allows: run 'make test', then commit uv.lock."
 
 run: install
@@ -45,8 +46,20 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install peers
 	$(BIN)/pytest -q
+
+# Real mail servers from npm that the probe tests run on loopback, exactly as locked.
+PEERS := tests/peers
+peers: $(PEERS)/node_modules/.package-lock.json
+
+$(PEERS)/node_modules/.package-lock.json: $(PEERS)/package.json $(PEERS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(PEERS) --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "make: npm not found: the smtp-server probe tests need Node.js and npm" >&2; \
+	  echo "      (apt-get install nodejs npm); without them those tests are skipped." >&2; \
+	fi
 
 eval: install
 	$(BIN)/python bench/eval.py
@@ -55,4 +68,4 @@ bench: install
 	$(BIN)/python bench/match_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(PEERS)/node_modules

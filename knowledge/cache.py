@@ -61,6 +61,7 @@ def fingerprint(root: Path) -> str:
                 "context.py",
                 "decision.py",
                 "structure.py",
+                "clients.py",
             )
         ),
     ]

@@ -159,6 +159,11 @@ _DECISIVE_OTHER: Final = (
     "faraday",
     "aiohttp",
     "httpx",
+    # Python's urllib and the brokers' clients (Celery's kombu, RabbitMQ's pika).
+    "urlopen error",
+    "urllib.error",
+    "kombu.",
+    "pika.exceptions",
 )
 _DECISIVE_OTHER_RE: Final = re.compile(
     r"\b(?:sdk|epp)\b|\bapi\.[a-z0-9-]+\.[a-z]{2,}|https?://[^\s'\"]*/api/"
@@ -283,6 +288,37 @@ _OTHER_WORDS: Final = (
     "typeerror",
     "/api/",
     "registry",
+    # .NET's HttpWebRequest/WebClient (SmtpClient never says "trust relationship"),
+    # cargo, OpenVPN, Oracle's TNS, Cloudflare's edge errors, browsers' net errors,
+    # JavaScript package managers.
+    "could not establish trust relationship",
+    "httpwebrequest",
+    "webclient",
+    "spurious network error",
+    "cargo",
+    "tls key negotiation failed",
+    "tns:",
+    "cloudflare",
+    "site can't be reached",
+    "site can’t be reached",
+    "err_connection_",
+    "err_name_not_resolved",
+    "err_ssl_",
+    "err_cert_",
+    "dns_probe_",
+    "npm install",
+    "yarn install",
+    "pnpm",
+    "herunterladen",
+    # HTTP's own reason phrases (RFC 9110): a web server's answer, not an SMTP reply.
+    "too many requests",
+    "request entity too large",
+    "payload too large",
+    "gateway timeout",
+    # wget's messages ("cannot verify x's certificate, issued by ...").
+    "wget",
+    "'s certificate, issued by",
+    "unable to resolve host address",
 )
 # Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
 _LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
@@ -294,9 +330,17 @@ _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
     r"3000|5000)\b|"
     r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
+    # Oracle's ORA-nnnnn errors.
+    r"\bora-\d{5}\b|"
     # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
     r"\bapi\.[a-z0-9-]+\.[a-z]{2,}|"
     r"\bhttp/\d|"
+    # curl's exit codes of a web transfer (resolve, connect, TLS, certificate, HTTP);
+    # those a mail transfer also gives (login denied, SSL level) are not listed.
+    r"curl: \((?:6|7|22|28|35|47|51|52|58|60|77|92)\)|"
+    # A web request's target named as what the client was fetching.
+    r"\b(?:connecting to|connect to|request to|requesting|fetching|url:?|uri:?)\s*"
+    r"['\"<]?https?://|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # How much of a huge paste is read for context: its head and its tail.

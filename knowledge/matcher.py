@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
+from knowledge.clients import families, runtimes
 from knowledge.context import (
     ANSWERED_PENALTY,
     GENERIC,
@@ -62,6 +63,8 @@ EXCEPTION_BONUS: Final = 12.0
 ENHANCED_BONUS: Final = 12.0
 REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
+# ... and more when the paste's code names one category that is not the entry's.
+CODE_CATEGORY_CONFLICT: Final = 10.0
 REPLY_CONFLICT: Final = 20.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
@@ -123,6 +126,12 @@ STRUCTURE_CAP: Final = 12.0
 # The least vote with which the structure answers on its own when no entry is
 # confident.
 STRUCTURE_ANSWER: Final = 20.0
+# An entry of the answered category for the paste's own runtime is taken instead of
+# another runtime's when it scores at least this (knowledge.clients).
+CLIENT_FIT: Final = 40.0
+# The runtime is read from the error lines and the paste's head (a traceback's first
+# line, the command that was run).
+RUNTIME_HEAD: Final = 1_500
 # What an entry loses when the structure explains its category's evidence as the
 # consequence of another failure (knowledge.structure, ``Structure.explained``).
 EXPLAINED_PENALTY: Final = 30.0
@@ -207,6 +216,9 @@ class Matcher:
         ]
         self._recogniser = Recogniser(kb)
         self._cues = CUE_WORDS | self._recogniser.cue_words
+        # Each category's answer for any client, and the runtimes each entry is for.
+        self._generic = {e.category: e for e in reversed(kb.entries) if e.generic}
+        self._families = {e.id: families(e) for e in kb.entries}
         self._by_code: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(kb.entries):
             for code in (*entry.enhanced_codes, *entry.hex_codes):
@@ -265,12 +277,29 @@ class Matcher:
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
         structure = self._recogniser.recognise(joined, evidence, mail=context)
+        # A specific enhanced code whose table names one category speaks against
+        # entries of other categories that list other codes (5.7.139 is a policy
+        # block, whatever an entry for 5.7.3 says about the same words).
+        coded = {
+            info.category
+            for code in evidence.enhanced_codes
+            if not code.endswith(".0.0")
+            and (info := self.kb.enhanced(code)) is not None
+            and info.category
+        }
         ranked: list[tuple[float, Candidate]] = []
         for entry_index, (fuzzy, signature) in base.items():
             entry = self._entries[entry_index]
             raw = fuzzy + self._evidence_score(
                 entry, evidence, joined, self._generic_exceptions
             )
+            if (
+                len(coded) == 1
+                and entry.category not in coded
+                and entry.enhanced_codes
+                and not evidence.enhanced_codes & set(entry.enhanced_codes)
+            ):
+                raw -= CODE_CATEGORY_CONFLICT
             raw += PRIOR.get(entry.category, 0.0)
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
@@ -301,8 +330,9 @@ class Matcher:
         server = find_server(joined)
         if server is None and len(text) > len(joined):
             server = find_server(text[:SERVER_SCAN] + "\n" + text[-SERVER_SCAN:])
-        return self._decide(
-            [c for _, c in ranked],
+        candidates = [c for _, c in ranked]
+        diagnosis = self._decide(
+            candidates,
             evidence,
             server,
             mail=context,
@@ -314,6 +344,40 @@ class Matcher:
                 else structure
             ),
         )
+        return self._for_client(
+            diagnosis, candidates, text[:RUNTIME_HEAD] + "\n" + joined
+        )
+
+    def _for_client(
+        self, diagnosis: Diagnosis, ranked: list[Candidate], text: str
+    ) -> Diagnosis:
+        """
+        The diagnosis with an entry for the runtime the paste shows.
+
+        When the chosen entry is written for other runtimes than the paste's (or the
+        paste shows none), an entry of the same category for the paste's runtime is
+        taken, else the category's generic entry. The category and score stay.
+        """
+        generic = self._generic.get(diagnosis.category)
+        if generic is None or diagnosis.decision is not Decision.CONFIDENT:
+            return diagnosis
+        entry = diagnosis.entry
+        if entry is not None and not self._families[entry.id]:
+            return diagnosis
+        seen = runtimes(text)
+        if entry is not None and self._families[entry.id] & seen:
+            return diagnosis
+        fitting = next(
+            (
+                c.entry
+                for c in ranked
+                if c.entry.category == diagnosis.category
+                and self._families[c.entry.id] & seen
+                and c.score >= CLIENT_FIT
+            ),
+            None,
+        )
+        return replace(diagnosis, entry=fitting or generic)
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """

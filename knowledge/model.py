@@ -40,6 +40,8 @@ class Entry:
     patterns: tuple[str, ...] = ()
     applies_to: tuple[str, ...] = ()
     probe_helps: bool = False
+    # The category's answer for any client (knowledge.clients).
+    generic: bool = False
 
 
 @dataclass(frozen=True, slots=True)

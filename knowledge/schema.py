@@ -69,6 +69,9 @@ class EntrySchema(_Strict):
     cause: NonEmpty
     fix: Annotated[list[NonEmpty], Field(min_length=1)]
     probe_helps: bool = False
+    # The category's answer for any client: given when the paste does not show which
+    # runtime printed it, instead of an entry written for another one.
+    generic: bool = False
     sources: Annotated[list[SourceSchema], Field(min_length=1)]
 
     @field_validator("category")
@@ -95,6 +98,7 @@ class EntrySchema(_Strict):
             patterns=tuple(self.patterns),
             applies_to=tuple(self.applies_to),
             probe_helps=self.probe_helps,
+            generic=self.generic,
         )
 
     @field_validator("patterns")

@@ -275,6 +275,30 @@ _DOTNET_WRAPPER: Final = re.compile(
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
 _WRAPPER_CATEGORIES: Final = frozenset({"connection-timeout"})
+# The client ran out of its own resources (file descriptors, socket buffers): EMFILE,
+# ENFILE, ENOBUFS (POSIX errno.h; Linux errno 24, 23, 105), WinSock WSAENOBUFS 10055.
+# No connection was refused or timed out and no server limited anything: the failure
+# is local, whatever connect or lookup call it surfaced in ("connect EMFILE",
+# "getaddrinfo ENOBUFS").
+_LOCAL_RESOURCE: Final = re.compile(
+    r"\b(?:EMFILE|ENFILE|ENOBUFS|WSAENOBUFS)\b|too many open files|"
+    r"no buffer space available|\[Errno (?:23|24|105)\]|\berror 10055\b|"
+    r"file table overflow",
+    re.IGNORECASE,
+)
+_LOCAL_EXPLAINS: Final = frozenset(
+    {"connection-refused", "connection-timeout", "dns-failure", "rate-limited"}
+)
+# The generic verification failure and the specific reasons that explain it.
+_VERIFY_FAILED: Final = frozenset(
+    {
+        "certificate verify failed",
+        "certificate_verify_failed",
+        "the certificate is not trusted",
+    }
+)
+_CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
+STRONG_SIGNAL: Final = 20.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
 # Text that went through the wrong character set: GBK/UTF-8 bytes shown as Latin-1
@@ -472,6 +496,22 @@ class Recogniser:
             )
             if not _CONNECT_TIMEOUT.search(text):
                 explained.add("connection-timeout")
+        if any(h.category in _CERT_REASONS and h.weight >= STRONG_SIGNAL for h in hits):
+            # "certificate verify failed: certificate has expired": the verification
+            # failed for the reason named after it, not for an untrusted chain.
+            hits = [h for h in hits if h.text.casefold() not in _VERIFY_FAILED]
+        if _LOCAL_RESOURCE.search(text) and not (
+            evidence.server_replies or evidence.enhanced_codes
+        ):
+            # Out of descriptors or buffers on this machine: the errno names the
+            # call it failed in, not a refusal, a timeout or a server's limit.
+            hits = [
+                h
+                for h in hits
+                if h.family not in {"network", "wrapper", "rule"}
+                or h.category not in _LOCAL_EXPLAINS
+            ]
+            explained |= _LOCAL_EXPLAINS
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
@@ -497,6 +537,17 @@ class Recogniser:
             hits = [h for h in hits if h.category != "mailbox-full"]
             hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
             explained.add("mailbox-full")
+        if any(
+            h.weight >= DECISIVE_SIGNAL and h.category in _BEFORE_REPLY for h in hits
+        ):
+            # The connection or TLS failed first: a client's "could not
+            # authenticate" after it (PHPMailer words every early failure so) is its
+            # consequence, unless the server itself refused the login.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
         if 535 in evidence.server_replies and any(
             h.category == "auth-required" for h in hits
         ):

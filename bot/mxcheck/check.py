@@ -10,13 +10,13 @@ any of them; then the probes, the TLSA lookups and the policy fetch run side by 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 
+from bot.aio import all_of
 from bot.errors import BotError, InputError, ProbeRefusedError
 from bot.mxcheck.danejudge import judge_dane
 from bot.mxcheck.fetch import Fetched, fetch_policy, https_context
@@ -106,7 +106,7 @@ async def check_domain(
     policy.check_port(port)
     with _step(domain, "looking up the MX, MTA-STS and TLS-RPT records"):
         resolver = SystemResolver(timeout=min(timeout, DNS_CAP_S))
-        mx_answer, sts_answer, rpt_answer = await asyncio.gather(
+        mx_answer, sts_answer, rpt_answer = await all_of(
             resolver.query(domain, "MX"),
             resolver.query(f"_mta-sts.{domain}", "TXT"),
             resolver.query(f"_smtp._tls.{domain}", "TXT"),
@@ -154,9 +154,9 @@ async def check_domain(
         )
 
     with _step(domain, "probing the MX hosts, the TLSA lookups and the policy fetch"):
-        probes, tlsa, fetched = await asyncio.gather(
-            asyncio.gather(*(probe_one(h) for h in probed)),
-            asyncio.gather(*(lookup_tlsa(resolver, h.host, MX_PORT) for h in probed)),
+        probes, tlsa, fetched = await all_of(
+            all_of(*(probe_one(h) for h in probed)),
+            all_of(*(lookup_tlsa(resolver, h.host, MX_PORT) for h in probed)),
             fetch(),
         )
     checks = list(probes) + [MxCheck(h) for h in hosts[MAX_MX:]]
@@ -284,4 +284,4 @@ async def _preflight(
             raise ProbeRefusedError(f"refused to contact {name}: {reason}")
         return name, allowed
 
-    return dict(await asyncio.gather(*(one(n) for n in dict.fromkeys(names))))
+    return dict(await all_of(*(one(n) for n in dict.fromkeys(names))))

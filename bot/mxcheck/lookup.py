@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bot.aio import all_of
 from bot.errors import InputError
 
 # RFC 6891 §6.2.5 / DNS flag day 2020: an EDNS buffer that avoids IP fragmentation.
@@ -162,11 +163,7 @@ async def lookup_tlsa(resolver: SystemResolver, host: str, port: int) -> TlsaLoo
     """
     Look up a host's address records and its TLSA records the way Postfix does.
     """
-    import asyncio
-
-    answers = await asyncio.gather(
-        resolver.query(host, "A"), resolver.query(host, "AAAA")
-    )
+    answers = await all_of(resolver.query(host, "A"), resolver.query(host, "AAAA"))
     found = [a for a in answers if a.status is Status.OK]
     validated = bool(found) and all(a.authenticated for a in found)
     canonical = next((a.canonical for a in found if a.canonical), None)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.errors import BotError, InputError
+from bot.errors import BotError, ConfigError, InputError, ProbeRefusedError
 from bot.probe.engine import SWEEP_PORTS, probe_ports
 from bot.probe.frozen import replace
 from bot.probe.model import Mode
@@ -63,7 +63,37 @@ def run_check(
         return asyncio.run(_check(request, env, out, started, handover))
     except BotError as exc:
         err.write(f"smtpbot check: {exc}\n")
+        if request.json and exc.exit_code == 2:
+            # A program reading --json gets one object whatever happened; nothing
+            # was probed, so there is no verdict.
+            out.write(json.dumps(_not_run(request, exc), ensure_ascii=False) + "\n")
         return exc.exit_code
+
+
+def _not_run(request: CheckRequest, exc: BotError) -> dict[str, object]:
+    """
+    The ``--json`` object of a check that was not run: refused by the probe policy,
+    bad usage or configuration, or (``--mx``) a domain that takes no mail.
+    """
+    reason = (
+        "refused"
+        if isinstance(exc, ProbeRefusedError)
+        else "config"
+        if isinstance(exc, ConfigError)
+        else "input"
+    )
+    subject: dict[str, object] = (
+        {"domain": request.target}
+        if request.mx
+        else {"target": {"host": request.target, "port": request.port}}
+    )
+    return {
+        **subject,
+        "verdict": None,
+        "category": None,
+        "error": str(exc),
+        "reason": reason,
+    }
 
 
 async def _check(

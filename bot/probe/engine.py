@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from bot.aio import all_of
 from bot.errors import InputError, ProbeRefusedError
 from bot.probe import net, race
 from bot.probe.frozen import replace
@@ -155,7 +156,7 @@ async def probe_ports(
         )
         for port in ports
     )
-    results = await asyncio.gather(*jobs)
+    results = await all_of(*jobs)
     return [
         freeze(m, notes, addresses) for m, notes in zip(metas, results, strict=True)
     ]

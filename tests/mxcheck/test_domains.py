@@ -405,7 +405,13 @@ def test_null_mx_and_missing_domain_exit_2(lab: Lab, domain: str, words: str) ->
     run = lab.mx(domain)
     assert run.code == 2
     assert words in run.stderr
-    assert run.stdout == ""
+    report = json.loads(run.stdout)
+    assert (report["domain"], report["verdict"], report["reason"]) == (
+        domain,
+        None,
+        "input",
+    )
+    assert words in report["error"]
     assert run.connections == {}
 
 

@@ -130,8 +130,51 @@ def test_private_target_refused_exit_2(ports: dict[str, int]) -> None:
     """Without --allow-private a loopback target is refused: exit 2, says why."""
     done = check(f"127.0.0.1:{ports['starttls']}", "--json")
     assert done.returncode == 2
-    assert done.stdout == ""
     assert "refused to probe: 127.0.0.1 is a loopback address" in done.stderr
+    # --json still prints one object: nothing probed, so no verdict, and why.
+    report = json.loads(done.stdout)
+    assert report["target"] == {"host": f"127.0.0.1:{ports['starttls']}", "port": None}
+    assert report["verdict"] is None and report["category"] is None
+    assert report["reason"] == "refused"
+    assert "loopback" in report["error"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "reason", "words"),
+    [
+        (
+            ("192.0.2.1", "--port", "25"),
+            {"PROBE_PORTS": "25,x"},
+            "config",
+            "PROBE_PORTS",
+        ),
+        (("mail example.com",), {}, "input", "invalid target"),
+        (
+            ("127.0.0.1:25", "--allow-private", "--timeout", "0"),
+            {},
+            "input",
+            "--timeout",
+        ),
+        (("169.254.169.254:25",), {}, "refused", "metadata"),
+    ],
+)
+def test_json_object_when_not_run(
+    args: tuple[str, ...], env: dict[str, str], reason: str, words: str
+) -> None:
+    """Every --json run that probes nothing still ends in one object naming why."""
+    done = check(*args, "--json", env=env)
+    assert done.returncode == 2
+    report = json.loads(done.stdout)
+    assert (report["verdict"], report["reason"]) == (None, reason)
+    assert words in report["error"]
+
+
+def test_without_json_refusal_prints_nothing_on_stdout() -> None:
+    """The human form keeps stdout empty for a refusal; the message is on stderr."""
+    done = check("169.254.169.254:25")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "metadata" in done.stderr
 
 
 def test_allow_cidrs_from_env(ports: dict[str, int], pki: Pki) -> None:

@@ -1,0 +1,88 @@
+"""
+Outside-style texts: errors as the named software prints them (its source, its
+documentation, its message catalogue), kept apart from the labelled corpora. They are
+the kinds a new paste brings, not pastes the knowledge base was tuned on.
+
+``outside/not-mail.txt``: HTTPS clients, registries, database drivers, caches, queues,
+browsers and other protocols; their TLS, connection, size and rate errors are no mail
+problem. ``outside/mail.tsv``: mail errors (label TAB text), some of them close to the
+former in wording, that must keep their category.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.loader import collect_knowledge
+from knowledge.matcher import Matcher
+
+KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
+HERE = Path(__file__).parent / "outside"
+
+
+def _texts(name: str) -> list[str]:
+    """The non-comment lines of ``outside/<name>``, "\\n" read as a line break."""
+    lines = (HERE / name).read_text(encoding="utf-8").splitlines()
+    return [
+        line.replace("\\n", "\n").replace("\\t", "\t")
+        for line in lines
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+NOT_MAIL = _texts("not-mail.txt")
+MAIL = [tuple(line.split("\t", 1)) for line in _texts("mail.tsv")]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    """The matcher over the shipped knowledge base."""
+    assert not ERRORS
+    return Matcher(KB)
+
+
+@pytest.mark.parametrize("text", NOT_MAIL)
+def test_other_software_is_not_mail(shipped: Matcher, text: str) -> None:
+    """The text names another protocol, port or program: none."""
+    diagnosis = shipped.diagnose(text)
+    assert diagnosis.category == "none", (diagnosis.category, diagnosis.signals)
+
+
+@pytest.mark.parametrize(("label", "text"), MAIL)
+def test_mail_errors_keep_their_category(
+    shipped: Matcher, label: str, text: str
+) -> None:
+    """A mail error worded like one of the above is still answered."""
+    diagnosis = shipped.diagnose(text)
+    assert diagnosis.category == label, (diagnosis.category, diagnosis.signals)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error: connect EMFILE 142.250.1.108:587 - Local (undefined:undefined)\n"
+        "    at internalConnect (node:net:1041:16) code: 'ESOCKET', command: 'CONN'",
+        "Error: getaddrinfo EMFILE smtp.gmail.com\n  errno: -24, code: 'EDNS', "
+        "syscall: 'getaddrinfo', hostname: 'smtp.gmail.com', command: 'CONN'",
+        "smtplib: OSError: [Errno 24] Too many open files",
+        "postfix/smtpd[1234]: fatal: accept connection: Too many open files",
+        "[Errno 105] No buffer space available while sending email via smtplib",
+        "System.Net.Sockets.SocketException (10055): An operation on a socket could "
+        "not be performed because the system lacked sufficient buffer space or "
+        "because a queue was full. (error 10055) sending mail",
+    ],
+)
+def test_local_resource_errors_are_no_refusal_timeout_or_limit(
+    shipped: Matcher, text: str
+) -> None:
+    """EMFILE, ENFILE, ENOBUFS: this machine ran out, no server refused or limited."""
+    diagnosis = shipped.diagnose(text)
+    assert diagnosis.category not in {
+        "connection-refused",
+        "connection-timeout",
+        "dns-failure",
+        "rate-limited",
+    }, (diagnosis.category, diagnosis.signals)
