@@ -55,9 +55,9 @@ def b64(text: str) -> str:
 
 
 # The pasted secrets come from a seeded generator: the same strings on every run, so
-# that a failure names them and replays. The rule that decides a lone key is checked
-# over thousands of seeds in test_redact.py.
-SEED = 13
+# that a failure names them and replays (HOSTILE_SEED draws others). The rule that
+# decides a lone key is checked over thousands of seeds in test_redact_keys.py.
+SEED = int(os.environ.get("HOSTILE_SEED", "13"))
 # Tokens that once escaped as lone lines (the entropy bar they fell under, a Google
 # key ending in "-"): kept in the pastes for good.
 ESCAPED_KEY = "N1YNgSUMJJ8PAR2hIRdeNBq8SYhWBREe8DDRkJqM"
