@@ -41,6 +41,13 @@ _STRONG_MAIL: Final = (
     "mailer",
     "e-mail",
     "邮件",
+    "邮箱",
+    "郵件",
+    "メール",
+    "почта",
+    "почты",
+    "почту",
+    "почтов",
     "courriel",
     "sendemail",
     "sendrawemail",
@@ -61,6 +68,16 @@ _STRONG_MAIL: Final = (
     "发送邮件",
     "邮件发送",
     "发邮件",
+    # "Mailbox" / "e-mail account" in Chinese, "mail" in Japanese, "send mail" in
+    # Vietnamese: mail words as the people who paste errors write them.
+    "邮箱",
+    "郵箱",
+    "メール",
+    "gửi mail",
+    "gửi email",
+    "thư điện tử",
+    # A delivery status notification's field (RFC 3464).
+    "diagnostic-code",
 )
 # Words that name the SMTP protocol or an SMTP program itself: mail for certain.
 _SMTP_MARKERS: Final = (
@@ -183,6 +200,25 @@ _WEAK_MAIL: Final = (
     "correo",
     "posta",
     "mx ",
+)
+# Other protocols that share SMTP's three-digit replies, named by their own replies:
+# FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client
+# errors 400-420 and 422-431 (RFC 9110, RFC 6585: 429 Too Many Requests) SMTP never
+# sends, written as a status or error code; and monitoring tools' web requests.
+_OTHER_PROTOCOL_WORDS: Final = (
+    "login incorrect",
+    "failed to open file",
+    "could not create file",
+    "entering passive mode",
+    "passive mode",
+    "too many connections from your internet address",
+    "too many connected users",
+    "cannot get url",
+)
+_OTHER_PROTOCOL_RE: Final = re.compile(
+    r"too many connections \(\d+\) from this ip|"
+    r"\b(?:https?|status(?: code)?|error code|response code|status_code)\W{0,3}"
+    r"(?:40[0-9]|41\d|42[02-9]|431)\b"
 )
 _OTHER_WORDS: Final = (
     "unable to locate package",
@@ -310,6 +346,39 @@ _OTHER_WORDS: Final = (
     "yarn install",
     "pnpm",
     "herunterladen",
+    # Databases named in several languages, browsers' certificate pages, monitoring
+    # agents, DNS forwarders, MQTT brokers, mobile HTTP clients, reverse proxies,
+    # Kubernetes, AI APIs' rate limits, webhooks' URL fetches.
+    "database connection",
+    "database server",
+    "to the database",
+    "to database",
+    "database error",
+    "datenbank",
+    "base de datos",
+    "banco de dados",
+    "base de données",
+    "bazą danych",
+    "bazy danych",
+    "база данных",
+    "базе данных",
+    "数据库",
+    "データベース",
+    "firefox",
+    "sec_error_",
+    "non-properly terminated",
+    "zabbix agent",
+    "get value from agent",
+    "dnsmasq",
+    "mosquitto",
+    "dioerror",
+    "to upstream",
+    "k8s",
+    "unable to connect to the server: dial tcp",
+    "openai",
+    "rate limit reached for",
+    "error code: 429",
+    "cannot get url",
     # HTTP's own reason phrases (RFC 9110): a web server's answer, not an SMTP reply.
     "too many requests",
     "request entity too large",
@@ -371,7 +440,12 @@ def mail_context(text: str) -> tuple[bool, bool]:
         return any(word in low for word in _MAIL_SERVICES), True
     if any(word in low for word in _STRONG_MAIL):
         return True, False
-    if any(word in low for word in _OTHER_WORDS) or _OTHER_RE.search(low):
+    if (
+        any(word in low for word in _OTHER_WORDS)
+        or _OTHER_RE.search(low)
+        or any(word in low for word in _OTHER_PROTOCOL_WORDS)
+        or _OTHER_PROTOCOL_RE.search(low)
+    ):
         return False, True
     return any(word in low for word in _WEAK_MAIL), False
 

@@ -81,6 +81,8 @@ WIDE: Final = 8
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
+# A pasted configuration (port and TLS mode) is looked for in the paste's head.
+SETTINGS_SCAN: Final = 4_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +278,9 @@ class Matcher:
                         base[entry_index] = (CODE_ONLY_SCORE, code)
         answered = server_answered(joined)
         mail = context or bool(evidence.enhanced_codes)
-        structure = self._recogniser.recognise(joined, evidence, mail=context)
+        structure = self._recogniser.recognise(
+            joined, evidence, mail=context, settings=text[:SETTINGS_SCAN]
+        )
         # A specific enhanced code whose table names one category speaks against
         # entries of other categories that list other codes (5.7.139 is a policy
         # block, whatever an entry for 5.7.3 says about the same words).

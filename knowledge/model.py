@@ -114,4 +114,46 @@ class KnowledgeBase:
                     low, high = row[len(head) :].split("-")
                     if int(low) <= int(detail) <= int(high):
                         return info
+        # RFC 3463 §2: a detail the reader does not know is read as its subject's
+        # "other or undefined" (X.Y.0): 5.2.5 is still about the mailbox.
+        if detail != "0" and subject.isdigit():
+            return self.enhanced_codes.get(f"X.{subject}.0")
+        return None
+
+    def reply(self, code: int) -> CodeInfo | None:
+        """
+        Explain a reply code for the category priors, unlisted codes included.
+
+        A listed code is its own row. RFC 5321 §4.2.1 has the client act on the first
+        digits of a code it does not know: an unlisted code (vendors use 436, 471, 526)
+        takes the categories of the listed codes of its family (the same second digit,
+        same class first: 43z, then 53z). None when no listed code shares it, and for
+        numbers that are no SMTP reply.
+        """
+        key = str(code)
+        if key in self.reply_codes:
+            return self.reply_codes[key]
+        tens = (code // 10) % 10
+        # x0z (syntax) and x1z (information) say nothing about a cause, and 40z-42z
+        # beside 421 are HTTP's client errors (403, 404, 429), which SMTP never sends.
+        if not 400 <= code <= 599 or tens < 2 or code < 430:
+            return None
+        for klass in (code // 100, 9 - code // 100):
+            family = [
+                info
+                for row, info in sorted(self.reply_codes.items())
+                if row.startswith(f"{klass}{tens}") and info.categories
+            ]
+            if family:
+                categories: list[str] = []
+                for info in family:
+                    categories.extend(c for c in info.categories if c not in categories)
+                return CodeInfo(
+                    key,
+                    f"Unlisted reply code of the {klass}{tens}z family",
+                    family[0].meaning,
+                    "RFC 5321 §4.2.1",
+                    None,
+                    tuple(categories),
+                )
         return None

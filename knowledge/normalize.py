@@ -80,8 +80,21 @@ _LETTRE_DETAIL: Final = {
 # text, an enhanced code, a quote or the end of the line.
 SERVER_REPLY_RE: Final = re.compile(
     r"(?:^[ \t>*#-]*|[:;(\['\"=]\s*|\b(?:code|error|responded|response|reply|said|"
-    r"smtp|status|server|returned|answered|rejected|failed)\W{0,3})"
+    r"smtp|status|server|returned|answered|rejected|failed|got)\W{0,3})"
     r"([45][0-5]\d)(?=[ -][A-Za-z#<\[(\"']|[ -]\d\.\d|[ \t]*$|[\"')]|, b?['\"])",
+    re.IGNORECASE | re.MULTILINE,
+)
+# A reply code a client library or a person introduces as one: after "code", "error",
+# "reply", "got", "received", "failed with" ("expected 250, got 552", "received error
+# code. [550]", "SMTP code: 436", "error_code :550,"), or opening a line with the
+# reply's words ("440 mail from account ..."). Such a code counts even when no table
+# lists it (``KnowledgeBase.reply``); a number in brackets or quotes alone
+# ("task[546]", '"id":"440"') does not.
+WORDED_REPLY_RE: Final = re.compile(
+    r"(?:^[ \t>*#-]*(?=\d{3} [A-Za-z])|(?:\b|_)(?:code|error|reply|response|said|"
+    r"smtp|server|returned|got|received|(?:replied|responded|answered|failed)"
+    r"(?: with)?)\W{0,3})"
+    r"([45][0-5]\d)(?=[ -][A-Za-z#<(\"']|[ \t]*$|[\])\"']|[.,;](?: |$))",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -238,6 +251,9 @@ class Evidence:
     hex_codes: frozenset[str]
     # 4xx/5xx codes written where a server's reply stands (``SERVER_REPLY_RE``).
     server_replies: frozenset[int] = frozenset()
+    # 4xx/5xx codes introduced as codes (``WORDED_REPLY_RE``), or written with their
+    # enhanced code: codes for certain, even when no table lists them.
+    worded: frozenset[int] = frozenset()
 
 
 def find_evidence(text: str) -> Evidence:
@@ -246,9 +262,11 @@ def find_evidence(text: str) -> Evidence:
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
     hexes = frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
-    served = frozenset(int(c) for c in SERVER_REPLY_RE.findall(text)) | {
+    worded = frozenset(int(c) for c in WORDED_REPLY_RE.findall(text)) | {
         r for r, _ in pairs if r >= 400
     }
+    served = frozenset(int(c) for c in SERVER_REPLY_RE.findall(text)) | worded
+    replies |= worded
     if "severity" in text:
         lettre = {
             int(_LETTRE_SEVERITY[a] + _LETTRE_CATEGORY[b] + _LETTRE_DETAIL[c])
@@ -266,6 +284,7 @@ def find_evidence(text: str) -> Evidence:
         pairs=pairs,
         hex_codes=hexes,
         server_replies=served,
+        worded=worded,
     )
 
 
@@ -409,11 +428,19 @@ _OTHER_LINE: Final = re.compile(
 )
 
 
+# nginx as a mail proxy (its mail module listens on the mail ports).
+_MAIL_PROXY: Final = re.compile(
+    r"\bserver: [\w.\[\]:-]*:(?:25|465|587|2525|993|995|143|110)\b"
+)
+
+
 def other_protocol_line(line: str) -> bool:
     """True for a line of an HTTP server's or client's log."""
     return (
-        "HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line
-    ) and _OTHER_LINE.search(line) is not None
+        ("HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line)
+        and _OTHER_LINE.search(line) is not None
+        and _MAIL_PROXY.search(line) is None
+    )
 
 
 # A log line at an informational level ("INFO", "level=info", pino's "level":30):

@@ -175,6 +175,31 @@ DNS_CALL_WEIGHT: Final = 34.0
 _HOST_LOOKUP: Final = re.compile(
     r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
 )
+# Outbound port 25 closed by the network the sender is on, as people and providers
+# say it: cloud providers block TCP 25 outbound by default (Alibaba Cloud ECS
+# "默认封禁TCP 25端口出方向", Tencent Cloud "25端口解封", AWS EC2, Azure, Google Cloud),
+# Japanese ISPs practise OP25B (Outbound Port 25 Blocking). Port and verb come in either
+# order, with the verb's particles and a "number" counter between ("25号端口被封",
+# "禁用了25端口", "25端口不通", "port 25 is blocked by my ISP").
+_PORT_BLOCKED: Final = re.compile(
+    r"(?:封禁|封锁|封|屏蔽|禁用|禁止|关闭|限制|不开放|拦截|解封|block(?:s|ed|ing)?|"
+    r"close[sd]?|filter(?:s|ed)?|restrict(?:s|ed)?)\s*(?:了|掉)?\s*"
+    r"(?:所有的?|出方向的?|对外的?|外发的?|the |outbound |outgoing |traffic on |"
+    r"connections (?:on|to) )*(?:tcp\s*)?"
+    r"(?:port\s*25|25\s*号?\s*端口|端口\s*25|25\s*番?ポート|ポート\s*25)(?!\d)|"
+    r"(?:port\s*25|25\s*号?\s*端口|端口\s*25|25\s*番?ポート|ポート\s*25)(?![\d.:])"
+    r"[^\n。，,;]{0,20}?"
+    r"(?:被封|封禁|封了|被屏蔽|屏蔽|禁用|被禁|被限制|限制|不通|关闭|不开放|被拦截|"
+    r"ブロック|制限|遮断|is (?:being )?blocked|blocked|is closed|filtered)|"
+    r"(?<![A-Za-z0-9])OP25B(?![A-Za-z0-9])|Outbound Port 25 Blocking",
+    re.IGNORECASE,
+)
+# A port that does not answer at all, written as people write it ("端口不通": the
+# port is unreachable; "端口连不上", no connection to the port).
+_PORT_UNREACHABLE: Final = re.compile(
+    r"端口不通|端口连不上|端口无法连接|ポートに接続できない"
+)
+PORT_BLOCKED_WEIGHT: Final = 30.0
 # A connection to this machine itself that failed: nothing listens there (loopback
 # connections are refused at once, they do not time out).
 _LOOPBACK_FAILURE: Final = re.compile(
@@ -191,6 +216,8 @@ _MODE_MISMATCH: Final = re.compile(
     r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    # A configuration's host given as ssl://, its port on a later line.
+    r"\b(?:ssl|smtps)://[\w.-]+['\"]?(?:[^\n]*\n){0,4}?[^\n]*\bport\W{1,6}(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
     # Elixir/Erlang gen_smtp: tls: :always is STARTTLS, wrong on port 465.
     r"\b465\b(?:[^\n]*\n){0,4}?[^\n]*\btls:\s*:always|"
@@ -198,6 +225,20 @@ _MODE_MISMATCH: Final = re.compile(
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+# The same disagreement in a settings block, the mode and the port on lines of their
+# own ("Port: 587" then "Encryption: SSL"; 'smtp_host' => 'ssl://...' then
+# 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587): implicit TLS named,
+# and the STARTTLS port given as the port, within a few lines of each other.
+_IMPLICIT_SETTING: Final = (
+    r"(?:\bssl://|\bsmtps://|(?:\b|_)encryption\W{1,4}ssl\b|\bsmtp_?crypto\W{1,6}ssl\b|"
+    r"\bsecurity\W{1,4}ssl\b|(?:\b|_)use_ssl\W{1,6}true\b)"
+)
+_STARTTLS_PORT: Final = r"(?:\b|_)port\W{1,6}587\b"
+_SETTINGS_MISMATCH: Final = re.compile(
+    rf"{_IMPLICIT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_STARTTLS_PORT}|"
+    rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}",
+    re.IGNORECASE,
+)
 # A plaintext client on an implicit-TLS port (465, and 994 where some providers offer
 # SMTPS) connects, then waits for a greeting the server never sends, because the server
 # waits for the client's TLS hello: a read timeout, an EOF, JavaMail's "response: -1" or
@@ -451,11 +492,15 @@ class Recogniser:
             hits.append(Hit(signal.text, signal.category, signal.weight, signal.family))
         return hits
 
-    def recognise(self, text: str, evidence: Evidence, *, mail: bool) -> Structure:
+    def recognise(
+        self, text: str, evidence: Evidence, *, mail: bool, settings: str = ""
+    ) -> Structure:
         """
         Read ``text`` (the paste's error lines) with its exact ``evidence``.
 
         ``mail``: the paste is about mail, so a bare reply code counts as one.
+        ``settings``: the paste's head, where a pasted configuration stands (its
+        lines carry no error words, so they are not among the error lines).
         """
         # .NET's wrapper around any 530-class reply names two causes; the server's
         # reply after it is the one that says which.
@@ -470,12 +515,26 @@ class Recogniser:
             )
         if lookup := _HOST_LOOKUP.search(text):
             hits.append(Hit(lookup.group(0), "dns-failure", DNS_CALL_WEIGHT, "rule"))
+        blocked = _PORT_BLOCKED.search(text) or _PORT_UNREACHABLE.search(text)
+        if blocked and not any(
+            h.text.casefold() in blocked.group(0).casefold() for h in hits
+        ):
+            hits.append(
+                Hit(
+                    blocked.group(0),
+                    "connection-timeout",
+                    PORT_BLOCKED_WEIGHT,
+                    "rule",
+                )
+            )
         if _READY_FOR_TLS.search(text) and _AFTER_READY.search(text):
             # The server said "go ahead" and the TLS layer then failed.
             hits.append(
                 Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
             )
-        if mode := _MODE_MISMATCH.search(text):
+        if mode := _MODE_MISMATCH.search(text) or _SETTINGS_MISMATCH.search(
+            settings or text
+        ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         explained: set[str] = set()
         if (silent := _NO_GREETING.search(text)) and _IMPLICIT_PORT.search(text):
@@ -548,6 +607,19 @@ class Recogniser:
                 for h in hits
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
+        if any(
+            h.category == "auth-policy-blocked" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ):
+            # The provider names why it refused the login (an app password or OAuth
+            # is required, basic authentication is off): the 535 and its "failed"
+            # words are that policy's consequence, not a wrong password.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
+            explained.add("auth-failed")
         if 535 in evidence.server_replies and any(
             h.category == "auth-required" for h in hits
         ):
@@ -655,7 +727,13 @@ class Recogniser:
             self._prior(priors, info.categories, info.category)
         reply_sets: list[tuple[str, ...]] = []
         for reply in errors:
-            info = self.kb.reply_codes.get(str(reply))
+            # A code introduced as one is read even when unlisted (its family);
+            # an unlisted number elsewhere is no evidence.
+            info = (
+                self.kb.reply(reply)
+                if reply in evidence.worded
+                else self.kb.reply_codes.get(str(reply))
+            )
             codes.append(str(reply))
             if info is None or not info.categories:
                 continue

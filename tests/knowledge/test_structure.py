@@ -186,7 +186,10 @@ def test_vendor_ranges_and_class_rows_are_looked_up(kb: KnowledgeBase) -> None:
     assert banned is not None and banned.category == "sender-blocklisted"
     busy = kb.enhanced("4.7.550")
     assert busy is not None and busy.category == "rate-limited"
-    assert kb.enhanced("5.7.550") is None
+    # The class-4 row does not apply to class 5: an unknown detail reads as its
+    # subject's "other or undefined" row (RFC 3463 §2).
+    other = kb.enhanced("5.7.550")
+    assert other is not None and other.code == "X.7.0"
     assert kb.enhanced("5.1.1") is not None
 
 

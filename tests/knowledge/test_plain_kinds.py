@@ -1,0 +1,209 @@
+"""
+Kinds of pastes the matcher used to miss, written as other software and people write
+them: reply codes inside client libraries' wrappers, unlisted vendor codes, plain
+descriptions of a blocked port in Chinese and Japanese, other protocols that share
+SMTP's numbers (FTP, HTTP APIs, monitoring tools' web requests), providers' own reply
+texts (Alibaba Mail, NetEase, Yandex, Gmail's IPv6 rules), Apple's Secure Transport
+codes and a configuration naming implicit TLS for the STARTTLS port.
+
+Texts follow the named software's own wording (RFCs, vendor documentation, library
+sources); none is copied from the evaluation corpora.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.diagnosis import Decision
+from knowledge.loader import collect_knowledge
+from knowledge.matcher import Matcher
+from knowledge.model import KnowledgeBase
+from knowledge.normalize import find_evidence
+
+KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    """The matcher over the shipped knowledge base."""
+    assert not ERRORS
+    return Matcher(KB)
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    """The shipped knowledge base."""
+    return KB
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"),
+    [
+        ("mailer: Expected smtp code 250, got 552", 552),
+        ("SMTPC: received error code. [553] (8000) ERR:", 553),
+        ("Mail delivery failed, SMTP code: 421", 421),
+        ("send failed with error code 535 from smtp.example.org", 535),
+        ("smtp client: the server replied with 451. retrying later", 451),
+    ],
+)
+def test_reply_codes_in_client_wrappers_are_server_replies(
+    text: str, reply: int
+) -> None:
+    """A reply code a client library quotes in its own sentence is the server's."""
+    assert reply in find_evidence(text).server_replies
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("smtp send error: Expected smtp code 250, got 552", "message-too-large"),
+        ("Mail delivery failed, SMTP code: 421", "rate-limited"),
+        ("SMTP error code 535 while sending the report mail", "auth-failed"),
+    ],
+)
+def test_a_wrapped_code_is_answered_from_its_meaning(
+    matcher: Matcher, text: str, category: str
+) -> None:
+    """A mail paste with a wrapped reply code is answered, never ``none``."""
+    diagnosis = matcher.diagnose(text)
+    assert diagnosis.decision is not Decision.NONE
+    assert diagnosis.category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid 535 dollars for the hosting plan",
+        "our board has 550 open tickets, got 421 closed last month",
+        "the sprint closed with 452 story points",
+    ],
+)
+def test_numbers_in_chat_are_no_codes(matcher: Matcher, text: str) -> None:
+    """A bare number outside a mail context stays a number."""
+    assert matcher.diagnose(text).decision is Decision.NONE
+
+
+def test_unlisted_codes_take_their_family(kb: KnowledgeBase) -> None:
+    """
+    RFC 5321 §4.2.1: the client acts on the first digits of a code it does not know.
+
+    Vendor codes (Alibaba Mail's 526 and 440) read as their family (52z, 53z for 43z);
+    HTTP's 403 and 429, syntax (x0z) and information (x1z) codes borrow nothing.
+    """
+    unlisted = kb.reply(436)
+    assert unlisted is not None and "auth-required" in unlisted.categories
+    listed = kb.reply(535)
+    assert listed is not None and listed.category == "auth-failed"
+    for code in (403, 404, 429, 505, 512):
+        assert kb.reply(code) is None
+
+
+def test_an_unknown_enhanced_detail_reads_as_its_subject(kb: KnowledgeBase) -> None:
+    """RFC 3463 §2: 5.2.9 is still about the mailbox (X.2.0)."""
+    info = kb.enhanced("5.2.9")
+    assert info is not None and info.code == "X.2.0"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Alibaba Mail's reply texts
+        (
+            "SMTP error: 440 mail from account doesn't conform with authentication",
+            "sender-not-permitted",
+        ),
+        (
+            "smtp reply: 510 The length of Attach is achieved the maximum threshold",
+            "message-too-large",
+        ),
+        # an unlisted enhanced detail with the mailbox's words
+        ("Diagnostic-Code: smtp; 550 5.2.9 Mail folder is full", "mailbox-full"),
+        # Yandex's refusal of plaintext submission
+        (
+            "SMTP Error: 530 5.7.7 Email sending without SSL/TLS encryption is not "
+            "allowed. Please see the help page",
+            "starttls-required",
+        ),
+        # Gmail's IPv6 sender rules
+        (
+            "host alt1.gmail-smtp-in.l.google.com said: 550-5.7.1 This message does "
+            "not meet IPv6 sending guidelines regarding PTR records and "
+            "authentication.",
+            "sender-authentication",
+        ),
+        # Apple Secure Transport codes from a macOS/iOS mail app
+        (
+            "MailCore: CFNetwork SSLHandshake failed (-9807) while connecting to "
+            "the SMTP server",
+            "tls-cert-untrusted",
+        ),
+        (
+            "smtp session error: CFNetwork SSLHandshake failed (-9843)",
+            "tls-cert-hostname",
+        ),
+    ],
+)
+def test_provider_and_platform_texts(
+    matcher: Matcher, text: str, category: str
+) -> None:
+    """Providers' own reply texts and platforms' TLS codes name the cause."""
+    assert matcher.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "阿里云服务器默认封禁了TCP 25端口，邮件一直发不出去",
+        "腾讯云的25号端口被封了，SMTP发信失败",
+        "服务器的25端口不通，邮箱配置好了也发不出邮件",
+        "プロバイダがOP25Bでポート25をブロックしているのでメールが送れません",
+        "My VPS provider blocks outgoing port 25, so sendmail cannot deliver mail",
+    ],
+)
+def test_a_blocked_port_in_plain_words(matcher: Matcher, text: str) -> None:
+    """A blocked outbound port 25, described rather than printed, is a timeout."""
+    diagnosis = matcher.diagnose(text)
+    assert diagnosis.category == "connection-timeout"
+
+
+def test_an_open_port_is_no_block(matcher: Matcher) -> None:
+    """Saying the port was opened is not a blocked port."""
+    assert matcher.diagnose("25端口已经开放了").decision is Decision.NONE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # FTP servers (Pure-FTPd, vsftpd and ProFTPD wording)
+        "Status: Connecting...\nResponse: 421 Too many connections (4) from this IP",
+        "Response: 530 Login incorrect.\nError: Critical error: Could not connect",
+        "550 Failed to open file.",
+        # HTTP APIs
+        "Error code: 429 - Rate limit reached for requests. Please try again in 20s.",
+        "upload failed: status code 403, server said Forbidden",
+        # a monitoring tool's web request
+        "Sending failed: cannot get URL: Couldn't resolve host name.",
+    ],
+)
+def test_other_protocols_with_smtp_like_numbers(matcher: Matcher, text: str) -> None:
+    """FTP and HTTP replies that share SMTP's numbers are not mail."""
+    assert matcher.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Outgoing server settings:\nPort: 587\nEncryption: SSL/TLS\n"
+        "Username: me@example.org\n\nthe report mail is never sent",
+        "MAIL_HOST=smtp.example.org\nMAIL_PORT=587\nMAIL_ENCRYPTION=ssl\n\n"
+        "Connection could not be established with host smtp.example.org",
+        "'smtp_host' => 'ssl://smtp.example.org',\n'smtp_timeout' => 30,\n"
+        "'smtp_port' => 587,\n\nfsockopen error when sending mail",
+    ],
+)
+def test_implicit_tls_configured_for_the_starttls_port(
+    matcher: Matcher, text: str
+) -> None:
+    """A settings block naming implicit TLS on port 587 is a mode mismatch."""
+    assert matcher.diagnose(text).category == "tls-port-mismatch"
