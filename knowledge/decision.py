@@ -115,6 +115,9 @@ def decide(
                         and top.entry.category not in LOWER_LAYER
                         and _identified(structure)
                     )
+                    # The structure explains the entry's category as the
+                    # consequence of another failure (a policy behind a 535).
+                    or top.entry.category in structure.explained
                 )
                 and _decisive(structure, answer[0])
                 and answer[1] - structure.vote(top.entry.category) >= limits.override

@@ -80,7 +80,7 @@ _LETTRE_DETAIL: Final = {
 # text, an enhanced code, a quote or the end of the line.
 SERVER_REPLY_RE: Final = re.compile(
     r"(?:^[ \t>*#-]*|[:;(\['\"=]\s*|\b(?:code|error|responded|response|reply|said|"
-    r"smtp|status|server|returned|answered|rejected|failed)\W{0,3})"
+    r"smtp|status|server|returned|answered|rejected|failed|got)\W{0,3})"
     r"([45][0-5]\d)(?=[ -][A-Za-z#<\[(\"']|[ -]\d\.\d|[ \t]*$|[\"')]|, b?['\"])",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -428,11 +428,19 @@ _OTHER_LINE: Final = re.compile(
 )
 
 
+# nginx as a mail proxy (its mail module listens on the mail ports).
+_MAIL_PROXY: Final = re.compile(
+    r"\bserver: [\w.\[\]:-]*:(?:25|465|587|2525|993|995|143|110)\b"
+)
+
+
 def other_protocol_line(line: str) -> bool:
     """True for a line of an HTTP server's or client's log."""
     return (
-        "HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line
-    ) and _OTHER_LINE.search(line) is not None
+        ("HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line)
+        and _OTHER_LINE.search(line) is not None
+        and _MAIL_PROXY.search(line) is None
+    )
 
 
 # A log line at an informational level ("INFO", "level=info", pino's "level":30):
