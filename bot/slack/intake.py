@@ -172,14 +172,15 @@ class AnswersIn(Protocol):
 
 
 def _slim_message(
-    message: Mapping[str, Any], fields: tuple[str, ...]
+    message: Mapping[str, Any], fields: tuple[str, ...], *, text: str | None = None
 ) -> dict[str, Any]:
     """
-    A message's kept fields, its readable text redacted, and its uploads' references.
+    A message's kept fields, its readable text (``text`` when the caller has it)
+    redacted, and its uploads' references.
     """
     slim = {k: message[k] for k in fields if k in message and k != "files"}
     # Redacted with the rest of the payload in slim_event.
-    slim["text"] = readable_text(message)
+    slim["text"] = readable_text(message) if text is None else text
     found = attached(message)
     if found:
         slim["files"] = [slim_file(f) for f in found]
@@ -211,7 +212,7 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         or settings.answers_in(incoming.key.channel_id)
     ):
         return None
-    slim = _slim_message(event, EVENT_FIELDS)
+    slim = _slim_message(event, EVENT_FIELDS, text=text if message is event else None)
     if message is not event:
         previous = event.get("previous_message")
         slim["message"] = _slim_message(message, MESSAGE_FIELDS)
