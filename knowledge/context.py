@@ -169,6 +169,9 @@ _DECISIVE_OTHER: Final = (
     "faraday",
     "aiohttp",
     "httpx",
+    # Mailchimp's Marketing API (Ruby's Gibbon gem) is HTTPS only.
+    "gibbon::",
+    "mailchimp",
     # Python's urllib and the brokers' clients (Celery's kombu, RabbitMQ's pika).
     "urlopen error",
     "urllib.error",

@@ -115,6 +115,9 @@ def decide(
                         and top.entry.category not in LOWER_LAYER
                         and _identified(structure)
                     )
+                    # The structure explains the entry's category as a consequence
+                    # (STARTTLS "not offered" on the implicit-TLS port).
+                    or top.entry.category in structure.explained
                 )
                 and _decisive(structure, answer[0])
                 and answer[1] - structure.vote(top.entry.category) >= limits.override

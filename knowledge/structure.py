@@ -212,8 +212,8 @@ LOOPBACK_WEIGHT: Final = 30.0
 # the two ends will not agree on who speaks TLS first.
 _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
-    r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
-    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
+    r"(?:\bssl\b|\bsmtps\b|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|\bsmtps\b|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
@@ -225,13 +225,15 @@ _MODE_MISMATCH: Final = re.compile(
 MODE_WEIGHT: Final = 20.0
 # The same disagreement in a settings block, the mode and the port on lines of their
 # own ("Port: 587" then "Encryption: SSL"; 'smtp_host' => 'ssl://...' then
-# 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587): implicit TLS named,
-# and the STARTTLS port given as the port, within a few lines of each other.
+# 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587; CDO's smtpusessl,
+# which is implicit TLS, beside smtpserverport 587): implicit TLS named, and the
+# STARTTLS port given as the port, within a few lines of each other. (.NET's EnableSsl
+# is STARTTLS, right on 587.)
 _IMPLICIT_SETTING: Final = (
     r"(?:\bssl://|\bsmtps://|(?:\b|_)encryption\W{1,4}ssl\b|\bsmtp_?crypto\W{1,6}ssl\b|"
-    r"\bsecurity\W{1,4}ssl\b|(?:\b|_)use_ssl\W{1,6}true\b)"
+    r"\bsecurity\W{1,4}ssl\b|(?:\b|_|smtp)use_?ssl\W{1,6}true\b)"
 )
-_STARTTLS_PORT: Final = r"(?:\b|_)port\W{1,6}587\b"
+_STARTTLS_PORT: Final = r"(?:\b|_|server|smtp)port\W{1,6}587\b"
 _SETTINGS_MISMATCH: Final = re.compile(
     rf"{_IMPLICIT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_STARTTLS_PORT}|"
     rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}",
@@ -569,6 +571,23 @@ class Recogniser:
                 or h.category not in _LOCAL_EXPLAINS
             ]
             explained |= _LOCAL_EXPLAINS
+        if any(
+            h.category == "starttls-unavailable" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ) and _IMPLICIT_PORT.search(settings or text):
+            # On 465 the server speaks TLS from the first byte and never offers
+            # STARTTLS: a client asking for it there was set to both modes, or to
+            # STARTTLS on the implicit-TLS port.
+            hits = [h for h in hits if h.category != "starttls-unavailable"]
+            hits.append(
+                Hit(
+                    "465 then STARTTLS not offered",
+                    "tls-port-mismatch",
+                    NO_GREETING_WEIGHT,
+                    "rule",
+                )
+            )
+            explained.add("starttls-unavailable")
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):
