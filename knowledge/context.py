@@ -200,7 +200,8 @@ _WEAK_MAIL: Final = (
 # Other protocols that share SMTP's three-digit replies, named by their own replies:
 # FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client
 # errors 400-420 and 422-431 (RFC 9110, RFC 6585: 429 Too Many Requests) SMTP never
-# sends, written as a status or error code; and monitoring tools' web requests.
+# sends, written as a status or error code; monitoring tools' web requests; an HTTP
+# client's retry error.
 _OTHER_PROTOCOL_WORDS: Final = (
     "login incorrect",
     "failed to open file",
@@ -213,6 +214,9 @@ _OTHER_PROTOCOL_WORDS: Final = (
 )
 _OTHER_PROTOCOL_RE: Final = re.compile(
     r"too many connections \(\d+\) from this ip|"
+    # urllib3's retry error around Python's ssl error: "(_ssl.c:997)')))" closes
+    # SSLError(SSLCertVerificationError(...)) inside MaxRetryError's "Caused by".
+    r"\(_ssl\.c:\d+\)'\)\)\)|"
     r"\b(?:https?|status(?: code)?|error code|response code|status_code)\W{0,3}"
     r"(?:40[0-9]|41\d|42[02-9]|431)\b"
 )

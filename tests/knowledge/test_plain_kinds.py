@@ -159,6 +159,11 @@ def test_provider_and_platform_texts(
         "服务器的25端口不通，邮箱配置好了也发不出邮件",
         "プロバイダがOP25Bでポート25をブロックしているのでメールが送れません",
         "My VPS provider blocks outgoing port 25, so sendmail cannot deliver mail",
+        "企业邮箱的SMTP端口25，在海外服务器上不可用，只能换465",
+        "L'hébergeur applique un blocage du port 25 sortant, les mails ne partent pas",
+        "El puerto 25 está bloqueado por el proveedor y el correo no sale",
+        "Port 25 ist beim Hoster gesperrt, deshalb gehen keine Mails raus",
+        "Порт 25 заблокирован провайдером, письма не отправляются",
     ],
 )
 def test_a_blocked_port_in_plain_words(matcher: Matcher, text: str) -> None:
@@ -184,6 +189,10 @@ def test_an_open_port_is_no_block(matcher: Matcher) -> None:
         "upload failed: status code 403, server said Forbidden",
         # a monitoring tool's web request
         "Sending failed: cannot get URL: Couldn't resolve host name.",
+        # urllib3's retry error around Python's ssl error
+        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+        "CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+        "expired (_ssl.c:1006)')))",
     ],
 )
 def test_other_protocols_with_smtp_like_numbers(matcher: Matcher, text: str) -> None:
