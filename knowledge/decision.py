@@ -115,8 +115,9 @@ def decide(
                         and top.entry.category not in LOWER_LAYER
                         and _identified(structure)
                     )
-                    # The structure explains the entry's category as a consequence
-                    # (STARTTLS "not offered" on the implicit-TLS port).
+                    # The structure explains the entry's category as the
+                    # consequence of another failure (a policy behind a 535,
+                    # STARTTLS "not offered" on the implicit-TLS port).
                     or top.entry.category in structure.explained
                 )
                 and _decisive(structure, answer[0])

@@ -80,7 +80,7 @@ _LETTRE_DETAIL: Final = {
 # text, an enhanced code, a quote or the end of the line.
 SERVER_REPLY_RE: Final = re.compile(
     r"(?:^[ \t>*#-]*|[:;(\['\"=]\s*|\b(?:code|error|responded|response|reply|said|"
-    r"smtp|status|server|returned|answered|rejected|failed)\W{0,3})"
+    r"smtp|status|server|returned|answered|rejected|failed|got)\W{0,3})"
     r"([45][0-5]\d)(?=[ -][A-Za-z#<\[(\"']|[ -]\d\.\d|[ \t]*$|[\"')]|, b?['\"])",
     re.IGNORECASE | re.MULTILINE,
 )

@@ -228,6 +228,8 @@ _MODE_MISMATCH: Final = re.compile(
     r"\b587\b[^\n]{0,60}?(?:\bssl\b|\bsmtps\b|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    # A configuration's host given as ssl://, its port on a later line.
+    r"\b(?:ssl|smtps)://[\w.-]+['\"]?(?:[^\n]*\n){0,4}?[^\n]*\bport\W{1,6}(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
     # Elixir/Erlang gen_smtp: tls: :always is STARTTLS, wrong on port 465.
     r"\b465\b(?:[^\n]*\n){0,4}?[^\n]*\btls:\s*:always|"
@@ -638,6 +640,19 @@ class Recogniser:
                 for h in hits
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
+        if any(
+            h.category == "auth-policy-blocked" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ):
+            # The provider names why it refused the login (an app password or OAuth
+            # is required, basic authentication is off): the 535 and its "failed"
+            # words are that policy's consequence, not a wrong password.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
+            explained.add("auth-failed")
         if 535 in evidence.server_replies and any(
             h.category == "auth-required" for h in hits
         ):
