@@ -16,7 +16,9 @@ Two traffic mixes as fast as 50 senders go: every request a support paste, and a
 workspace-like mix (1 in 10 a paste, 2 in 10 chatter in the support channel, the rest in
 other channels). Reports request throughput and ack latency (p50/p99) of both apps,
 end-to-end support messages per second (event in -> reply posted to the fake Web API),
-Redis round trips per handled message, and memory per conversation (MEMORY USAGE). Then
+Redis round trips per handled message, Web API calls per handled message, memory per
+conversation (MEMORY USAGE), and whether every paste sent to the support channel got
+exactly one threaded reply (unanswered and answered-twice counts). Then
 a paced phase, 300 pastes per second offered evenly, gives the answer latency (request
 sent -> threaded reply posted) at a steady load rather than a burst. The bot runs as
 `smtpbot run --http --workers 2` unless --workers says otherwise. Results go to
@@ -38,6 +40,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -101,6 +104,10 @@ class FakeWebApi:
         self.replies: list[float] = []
         # thread_ts -> when its reply arrived (the paced phase's answer latency).
         self.answered: dict[str, float] = {}
+        # thread_ts -> threaded replies posted (a message answered twice shows as 2).
+        self.per_thread: dict[str, int] = {}
+        # Web API method -> calls.
+        self.calls: dict[str, int] = {}
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -108,11 +115,14 @@ class FakeWebApi:
         async def api(request: web.Request) -> web.Response:
             method = request.match_info["method"]
             raw = await request.read()
+            self.calls[method] = self.calls.get(method, 0) + 1
             if method == "chat.postMessage":
                 now = time.perf_counter()
                 self.replies.append(now)
                 if b'"thread_ts"' in raw:
-                    self.answered[json.loads(raw)["thread_ts"]] = now
+                    thread = json.loads(raw)["thread_ts"]
+                    self.answered[thread] = now
+                    self.per_thread[thread] = self.per_thread.get(thread, 0) + 1
                 return web.json_response({"ok": True, "ts": f"{time.time():.6f}"})
             return web.json_response(
                 {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0BENCH"}
@@ -195,6 +205,7 @@ async def load(
     ``senders`` concurrent loops posting signed events for ``seconds``; ack latencies.
     """
     latencies: list[float] = []
+    sent: list[str] = []
     errors = 0
     counter = iter(range(offset, offset + MAX_REQUESTS))
     deadline = time.perf_counter() + seconds
@@ -206,7 +217,10 @@ async def load(
             for n in counter:
                 if time.perf_counter() >= deadline:
                     return
-                body, headers = signed_event(*pick_event(pastes, n, mix), n=n)
+                text, channel = pick_event(pastes, n, mix)
+                body, headers = signed_event(text, channel, n=n)
+                if channel == CHANNEL and text != CHATTER:
+                    sent.append(json.loads(body)["event"]["ts"])
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
@@ -226,6 +240,7 @@ async def load(
         "ack_p50_ms": round(statistics.median(latencies) * 1000, 2),
         "ack_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "started": began,
+        "sent": sent,
     }
 
 
@@ -270,6 +285,9 @@ async def paced(
         "rate_per_s": rate,
         "messages": count,
         "answered": len(waits),
+        "answered_twice_or_more": sum(
+            1 for ts in sent if fake.per_thread.get(ts, 0) > 1
+        ),
         "answer_p50_ms": round(statistics.median(waits) * 1000, 1),
         "answer_p99_ms": round(waits[int(len(waits) * 0.99) - 1] * 1000, 1),
         "answer_max_ms": round(waits[-1] * 1000, 1),
@@ -277,29 +295,51 @@ async def paced(
 
 
 @contextlib.contextmanager
-def process(args: list[str], env: dict[str, str]) -> Any:
+def process(args: list[str], env: dict[str, str], log: Path) -> Any:
     """
-    A server process, stopped with SIGTERM.
+    A server process, stopped with SIGTERM; its stderr goes to ``log`` (a pipe nobody
+    reads would stall it once full).
     """
-    proc = subprocess.Popen(
-        args,
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        assert proc.stderr is not None
-        proc.stderr.close()
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """
+    User and system CPU time a process has used so far (0 once it is gone).
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """
+    A process's child processes (the bot's workers).
+    """
+    found: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in path.read_text().split()]
+    return found
 
 
 async def wait_healthy(base: str) -> None:
@@ -380,6 +420,19 @@ async def settle(
             return
 
 
+def check_answers(fake: FakeWebApi, sent: list[str]) -> dict[str, int]:
+    """
+    Of the pastes sent to the support channel: how many got no threaded reply, and how
+    many more than one.
+    """
+    counts = [fake.per_thread.get(ts, 0) for ts in sent]
+    return {
+        "pastes": len(sent),
+        "unanswered": sum(1 for c in counts if c == 0),
+        "answered_twice_or_more": sum(1 for c in counts if c > 1),
+    }
+
+
 def ratios(ours: dict[str, Any], bare: dict[str, Any]) -> dict[str, float]:
     """
     Throughput and ack p99 of the bot relative to the bare app.
@@ -421,11 +474,14 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
     }
     bare: dict[str, Any] = {}
     ours: dict[str, Any] = {}
+    scratch = tempfile.TemporaryDirectory(prefix="slack-bench-")
+    logs = Path(scratch.name)
     try:
         port = free_port()
         with process(
             [sys.executable, str(ROOT / "bench" / "bare_bolt.py"), "--port", str(port)],
             env,
+            logs / "bare_bolt.log",
         ):
             url = f"http://127.0.0.1:{port}/slack/events"
             await wait_healthy(f"http://127.0.0.1:{port}")
@@ -455,7 +511,8 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                 str(workers),
             ],
             env,
-        ):
+            logs / "smtpbot.log",
+        ) as bot:
             base = f"http://127.0.0.1:{port}"
             url = f"{base}/slack/events"
             await wait_healthy(base)
@@ -463,13 +520,23 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
             await settle(fake)
             before = await scrape(base)
             fake.replies.clear()
+            calls_before = dict(fake.calls)
+            workers_pids = children(bot.pid)
+            cpu_before = [cpu_seconds(p) for p in (bot.pid, *workers_pids)]
             ours["support"] = await load(
                 url, pastes, senders=senders, seconds=seconds, offset=600_000
             )
             started = ours["support"]["started"]
             await settle(fake, expected=ours["support"]["requests"])
             replies = list(fake.replies)
+            cpu_after = [cpu_seconds(p) for p in (bot.pid, *workers_pids)]
             after = await scrape(base)
+            support_calls = {
+                method: count - calls_before.get(method, 0)
+                for method, count in fake.calls.items()
+                if count != calls_before.get(method, 0)
+            }
+            replied = len(fake.replies)
             ours["mixed"] = await load(
                 url,
                 pastes,
@@ -478,7 +545,11 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                 offset=700_000,
                 mix="mixed",
             )
-            await settle(fake)
+            await settle(fake, expected=replied + len(ours["mixed"]["sent"]))
+            answers = {
+                mix: check_answers(fake, ours[mix].pop("sent"))
+                for mix in ("support", "mixed")
+            }
             ours["paced"] = await paced(
                 url, pastes, fake, rate=PACED_RATE, seconds=seconds, offset=800_000
             )
@@ -488,9 +559,14 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
             "smtpbot_redis_round_trips_total", 0
         )
         span = replies[-1] - started if replies else float("inf")
+
+        def per_message(seconds: float) -> float | None:
+            return round(seconds * 1000 / handled, 3) if handled else None
+
         sizes = await memory(redis, prefix)
         for phase in (*bare.values(), ours["support"], ours["mixed"]):
             phase.pop("started")
+            phase.pop("sent", None)
         results.update(
             {
                 "bare_bolt": bare,
@@ -502,6 +578,18 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                     "replies": len(replies),
                     "seconds": round(span, 2),
                     "messages_per_s": round(len(replies) / span, 1),
+                },
+                "answers": answers,
+                # CPU time (user + system) per support message during the support
+                # phase and its backlog: other load on the machine moves it far
+                # less than the rates.
+                "cpu_ms_per_message": {
+                    "front": per_message(cpu_after[0] - cpu_before[0]),
+                    "workers": per_message(sum(cpu_after[1:]) - sum(cpu_before[1:])),
+                },
+                "web_api_calls_per_message": {
+                    method: round(count / handled, 3) if handled else None
+                    for method, count in sorted(support_calls.items())
                 },
                 "redis": {
                     "handled_messages": handled,
@@ -520,7 +608,11 @@ async def run(seconds: float, senders: int, workers: int) -> dict[str, Any]:
                 },
             }
         )
+        # LOG_LEVEL=ERROR: a quiet run writes nothing here.
+        lines = (logs / "smtpbot.log").read_text(errors="replace").splitlines()
+        results["smtpbot_stderr"] = {"lines": len(lines), "last": lines[-5:]}
     finally:
+        scratch.cleanup()
         await cleanup(redis, prefix)
         await redis.aclose()
         await fake.stop()

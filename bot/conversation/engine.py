@@ -212,11 +212,13 @@ class Engine:
             # A message with a long upload: the matcher reads at most MAX_TEXT.
             message = replace(message, text=message.text[:MAX_TEXT])
         early: Diagnosis | None = None
+        # Redacted once (pure, and among the costlier steps of a message).
+        text = redact(message.text)
         if message.key.thread_ts == message.ts:
             # A new top-level message has no thread state to read. Chatter that names no
             # server and reads like no error is neither answered nor worth remembering,
             # so it costs no Redis round trip (most of a support channel's traffic).
-            early = self.matcher.diagnose(redact(message.text))
+            early = self.matcher.diagnose(text)
             if (
                 early.decision == Decision.NONE
                 and early.server is None
@@ -242,7 +244,6 @@ class Engine:
             self.metrics.deduplicated.inc()
             return Turn(None, duplicate=True)
         look_first = claim is Claim.OURS or message.retried
-        text = redact(message.text)
         alone = early if early is not None else self.matcher.diagnose(text)
         diagnosis = (
             alone

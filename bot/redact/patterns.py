@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from bot.redact.encoding import credential_like, random_looking, wordlike
+from bot.redact.encoding import credential_like, wordlike
+from bot.redact.tokens import key_like
 
 REDACTED: Final = "[redacted]"
 _MARK: Final = re.escape(REDACTED)
@@ -28,14 +29,15 @@ _PEM: Final = re.compile(
     r"(?P<body>.*?)(?:(-----END (?P=kind)PRIVATE KEY(?P=block)-----)|\Z)",
     re.DOTALL,
 )
-# RFC 4954 §4: AUTH mechanism [initial-response]; the response is base64.
-_MECHANISMS: Final = (
+# RFC 4954 §4: AUTH mechanism [initial-response]; the response is base64 (never a
+# mechanism, nor the next AUTH of a pasted list).
+MECHANISMS: Final = (
     r"(?:PLAIN|LOGIN|XOAUTH2?|OAUTHBEARER|CRAM-MD5|DIGEST-MD5|NTLM|GSSAPI|"
     r"SCRAM-SHA-(?:1|256|512)(?:-PLUS)?|PLAIN-CLIENTTOKEN|ANONYMOUS|EXTERNAL)"
 )
 _AUTH_INITIAL: Final = re.compile(
-    rf"(?P<lead>\bAUTH[ \t]+{_MECHANISMS}[ \t]+)"
-    rf"(?!{_MECHANISMS}\b)(?!-)(?P<value>[A-Za-z0-9+/_-]{{2,}}={{0,2}})",
+    rf"(?P<lead>\bAUTH[ \t]+{MECHANISMS}[ \t]+)"
+    rf"(?!{MECHANISMS}\b|AUTH\b|-)(?P<value>[A-Za-z0-9+/_-]{{2,}}={{0,2}})",
     re.IGNORECASE,
 )
 # RFC 3986 §3.2.1 userinfo; the host starts after the last "@" before the path, so a
@@ -46,57 +48,62 @@ _URL_USERINFO: Final = re.compile(
     r"(?=[^\s/?#@<>\"'`]+)",
     re.IGNORECASE,
 )
+# A key is a whole token: it starts where no token character precedes it and, in the
+# families with a fixed length, ends before the next one (a key may end in "-"), so
+# that no family bites into a longer token and leaves the rest of it behind.
+_START: Final = r"(?<![\w-])"
+_END: Final = r"(?![\w-])"
 # Provider keys and tokens, by the formats their issuers document (the same families
 # detect-secrets' plugins and gitleaks' rules look for), each with the lower-case
 # words its matches start with.
 _TOKEN_FAMILIES: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
     # Slack tokens, refresh tokens and incoming-webhook URLs.
-    (("xox",), r"\bxox[abposre]-[A-Za-z0-9-]{8,}|\bxoxe\.xox[bp]-\d-[A-Za-z0-9-]{8,}"),
-    (("xapp-",), r"\bxapp-\d-[A-Za-z0-9-]{8,}"),
+    (("xox",), r"xox[abposre]-[A-Za-z0-9-]{8,}|xoxe\.xox[bp]-\d-[A-Za-z0-9-]{8,}"),
+    (("xapp-",), r"xapp-\d-[A-Za-z0-9-]{8,}"),
     (
         ("hooks.slack.com",),
         r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+",
     ),
     # SendGrid; Brevo (Sendinblue) API and SMTP keys; Mailgun; Mandrill; Resend.
-    (("sg.",), r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
+    (("sg.",), r"SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"),
     (
         ("xkeysib-", "xsmtpsib-"),
-        r"\bx(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}\b",
+        r"x(?:keysib|smtpsib)-[a-f0-9]{64}-[A-Za-z0-9]{16}" + _END,
     ),
-    (("key-",), r"\bkey-[0-9a-zA-Z]{32}\b"),
-    (("md-",), r"\bmd-[A-Za-z0-9_-]{22}\b"),
-    (("re_",), r"\bre_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}\b"),
+    (("key-",), r"key-[0-9a-zA-Z]{32}" + _END),
+    (("md-",), r"md-[A-Za-z0-9_-]{22}" + _END),
+    (("re_",), r"re_[A-Za-z0-9]{8}_[A-Za-z0-9]{24}" + _END),
     # AWS access key ids.
     (
         ("akia", "asia", "a3t", "abia", "acca"),
-        r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}" + _END,
     ),
     # GitHub, GitLab, npm and PyPI tokens.
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),
-    (("github_pat_",), r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"gh[pousr]_[A-Za-z0-9]{30,}" + _END),
+    (("github_pat_",), r"github_pat_[A-Za-z0-9_]{60,}" + _END),
     (
         ("glpat-", "gldt-", "glft-", "glrt-", "glsoat-"),
-        r"\bgl(?:pat|dt|ft|rt|soat)-[\w-]{20,}",
+        r"gl(?:pat|dt|ft|rt|soat)-[\w-]{20,}",
     ),
-    (("npm_",), r"\bnpm_[A-Za-z0-9]{36}\b"),
-    (("pypi-",), r"\bpypi-AgE[A-Za-z0-9_-]{50,}"),
+    (("npm_",), r"npm_[A-Za-z0-9]{36}" + _END),
+    (("pypi-",), r"pypi-AgE[A-Za-z0-9_-]{50,}"),
     # Google API keys, OAuth client secrets, access and refresh tokens (Gmail
     # XOAUTH2); Microsoft Entra client secrets.
-    (("aiza",), r"\bAIza[0-9A-Za-z_-]{35}\b"),
-    (("gocspx-",), r"\bGOCSPX-[A-Za-z0-9_-]{28}\b"),
-    (("ya29.",), r"\bya29\.[0-9A-Za-z_-]{20,}"),
-    (("1//0",), r"\b1//0[0-9A-Za-z_-]{30,}"),
-    (("q~",), r"\b[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
+    (("aiza",), r"AIza[0-9A-Za-z_-]{35}" + _END),
+    (("gocspx-",), r"GOCSPX-[A-Za-z0-9_-]{28}" + _END),
+    (("ya29.",), r"ya29\.[0-9A-Za-z_-]{20,}"),
+    (("1//0",), r"1//0[0-9A-Za-z_-]{30,}"),
+    (("q~",), r"[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}"),
     # JSON Web Tokens (Microsoft 365 OAuth access tokens among them).
-    (("eyj",), r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    (("eyj",), r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
     # Stripe, OpenAI.
-    (("sk_", "rk_"), r"\b(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{24,}\b"),
-    (("sk-",), r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
+    (("sk_", "rk_"), r"(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{24,}" + _END),
+    (("sk-",), r"sk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
 )
 # Mailgun private API keys (hex-hex-hex) and Mailchimp keys (hex-usN): no fixed
 # prefix, so a pass of their own behind a cheaper hint.
 _HEX_KEYS: Final = re.compile(
-    r"\b[0-9a-f]{32}-(?:[0-9a-f]{8}-[0-9a-f]{8}|us\d{1,2})\b", re.IGNORECASE
+    _START + r"[0-9a-f]{32}-(?:[0-9a-f]{8}-[0-9a-f]{8}|us\d{1,2})" + _END, re.IGNORECASE
 )
 # RFC 6750 §2.1 bearer tokens, RFC 7617 Basic credentials, and any Authorization or
 # API-key header value.
@@ -117,14 +124,19 @@ SECRET_NAME: Final = re.compile(
 # Any "name = value" lead; the name is taken whole (possessively: no backtracking
 # into a long word) and checked against SECRET_NAME, then the value is read after it.
 _KEY_LEAD: Final = re.compile(
-    r"""(?<![\w./\\-])(?P<name>[\w.-]++)["']?[ \t]*(?:=>|:=|[:=])[ \t]*"""
+    r"""(?<![\w./\\-])(?P<name>[\w.-]++)["']?[ \t]*(?P<sep>=>|:=|[:=])[ \t]*"""
     r"""(?P<quote>["']?)"""
 )
-# A value: to the closing quote (backslash escapes allowed), or one unquoted word.
+# A value: to the closing quote (backslash escapes allowed), or one unquoted word, or
+# an app password as Google shows it (four groups of four letters) ending its line.
+# Only after "=" does "&" end a value (the next parameter of a query string); a value
+# may hold what an earlier pass redacted.
+_APP_GROUPS: Final = r"[a-z]{4}(?: [a-z]{4}){3}(?=[ \t]*(?:[\r\n,;}]|$))|"
 _VALUES: Final = {
     '"': re.compile(r'(?:[^"\\\n]|\\.)+'),
     "'": re.compile(r"(?:[^'\\\n]|\\.)+"),
-    "": re.compile(r"""[^\s"',;}&)\]]+"""),
+    "=": re.compile(_APP_GROUPS + rf"""(?:{_MARK}|[^\s"',;}}&)\]])+"""),
+    ":": re.compile(_APP_GROUPS + rf"""(?:{_MARK}|[^\s"',;}})\]])+"""),
 }
 KEY_HINTS: Final = ("pass", "pwd", "secret", "credential", "token", "key")
 # Values after a secret-looking name that are SMTP codes, placeholders or prose.
@@ -134,14 +146,11 @@ NOT_SECRET: Final = re.compile(
     r"wrong|expired|empty|missing|blank|hidden|redacted|secret|password|changeme)$",
     re.IGNORECASE,
 )
-# An unquoted value that names a variable ($pass, ${SMTP_PASS}, %PASS%) is a
-# reference, not the secret; quoted, "$..." is as literal as any other string.
-_VARIABLE: Final = re.compile(r"^(?:\$\{?[A-Za-z_]\w*\}?|%[A-Za-z_]\w*%)$")
 # Command-line flags that take a password: swaks --auth-password/-ap, sendEmail -xp,
 # blat -pw, curl -u/--user user:password, msmtp/mutt style --passwd=.
 _FLAGS: Final = re.compile(
     r"(?P<lead>(?<!\S)(?:--[\w-]*pass(?:word|wd)?|-ap|-xp|-pw)(?:=|[ \t]+)"
-    r"(?P<quote>[\"']?))(?!--[A-Za-z])(?!{mark})(?P<value>[^\s\"']+)"
+    r"(?P<quote>[\"']?))(?!{mark})(?P<value>[^\s\"']+)"
     r"|(?P<ulead>(?<!\S)(?:-u|--user)[ \t]+[\"']?[^\s:\"']+:)(?!{mark})"
     r"(?P<uvalue>[^\s\"']+)".replace("{mark}", _MARK)
 )
@@ -149,26 +158,33 @@ FLAG_HINTS: Final = ("--", "-ap", "-xp", "-pw", "-u")
 # Credentials passed positionally in code: .NET NetworkCredential and MailKit
 # Authenticate, JavaMail PasswordAuthentication, Commons Email DefaultAuthenticator,
 # Python smtplib login, Go smtp.PlainAuth (identity, user, password), PowerShell
-# ConvertTo-SecureString.
+# ConvertTo-SecureString; and API clients that take their key or server token first
+# (Postmark's ServerClient / AccountClient / PostmarkClient / ApiClient.new, SendGrid's
+# setApiKey and clients).
 _CALLS: Final = re.compile(
     r"(?P<lead>\b(?:NetworkCredential|PasswordAuthentication|DefaultAuthenticator|"
-    r"Authenticate(?:Async)?|login|setAuthentication)\s*\(\s*"
+    r"Authenticate(?:Async)?|login|setAuthentication)\(\s*"
     r"(?:\"[^\"\n]*\"|'[^'\n]*'|[\w.$]+)\s*,\s*(?P<quote>[\"']))"
-    r"|(?P<glead>\bPlainAuth\s*\(\s*(?:\"[^\"\n]*\"|'[^'\n]*')\s*,\s*"
+    r"|(?P<glead>\bPlainAuth\(\s*(?:\"[^\"\n]*\"|'[^'\n]*')\s*,\s*"
     r"(?:\"[^\"\n]*\"|[\w.$]+)\s*,\s*(?P<gquote>[\"']))"
-    r"|(?P<plead>\bConvertTo-SecureString\s+(?:-String\s+)?(?P<pquote>[\"']))",
+    r"|(?P<plead>\bConvertTo-SecureString\s+(?:-String\s+)?(?P<pquote>[\"']))"
+    r"|(?P<klead>\b(?:(?:Server|Account|Postmark|Api)Client(?:\.new)?|setApiKey|"
+    r"SendGrid(?:API)?Client)\(\s*(?P<kquote>[\"']))",
     re.IGNORECASE,
 )
 CALL_HINTS: Final = (
-    "networkcredential",
-    "passwordauthentication",
-    "defaultauthenticator",
+    "networkcredential(",
+    "passwordauthentication(",
+    "defaultauthenticator(",
     "authenticate(",
     "authenticateasync(",
     "login(",
-    "setauthentication",
-    "plainauth",
+    "setauthentication(",
+    "plainauth(",
     "convertto-securestring",
+    "client(",
+    "client.new(",
+    "setapikey(",
 )
 
 
@@ -207,7 +223,7 @@ def _userinfo(match: re.Match[str]) -> str:
     user, colon, password = userinfo.partition(":")
     if colon and password and password != REDACTED:
         userinfo = f"{user}:{REDACTED}"
-    elif not colon and random_looking(user):
+    elif not colon and key_like(user):
         userinfo = REDACTED  # a token used as the user name (https://TOKEN@host)
     return f"{match.group('scheme')}{userinfo}@"
 
@@ -222,7 +238,7 @@ def _call(text: str) -> str:
     out: list[str] = []
     last = 0
     for match in _CALLS.finditer(text):
-        quote = match.group("quote") or match.group("gquote") or match.group("pquote")
+        quote = next(q for q in match.group("quote", "gquote", "pquote", "kquote") if q)
         start = match.end()
         close = text.find(quote, start)
         if close == -1 or "\n" in text[start:close] or close == start:
@@ -242,13 +258,12 @@ def _key_values(text: str) -> str:
             continue
         if text.startswith(REDACTED, lead.end()):
             continue
-        found = _VALUES[lead.group("quote")].match(text, lead.end())
+        kind = lead.group("quote") or ("=" if lead.group("sep") == "=" else ":")
+        found = _VALUES[kind].match(text, lead.end())
         if found is None:
             continue
         value = found.group()
         if value.startswith(REDACTED) or NOT_SECRET.match(value.strip()):
-            continue
-        if not lead.group("quote") and _VARIABLE.match(value):
             continue
         out += [text[last : lead.end()], REDACTED]
         last = found.end()
@@ -261,7 +276,9 @@ PASSES: Final = (
     Pass(("auth",), lambda t: _AUTH_INITIAL.sub(_auth_initial, t)),
     Pass(("://",), lambda t: _URL_USERINFO.sub(_userinfo, t)),
     *(
-        Pass(hints, functools.partial(re.compile(pattern).sub, REDACTED))
+        Pass(
+            hints, functools.partial(re.compile(f"{_START}(?:{pattern})").sub, REDACTED)
+        )
         for hints, pattern in _TOKEN_FAMILIES
     ),
     Pass(("-",), lambda t: _HEX_KEYS.sub(REDACTED, t)),

@@ -12,8 +12,9 @@ expiring. Workers (``bot.slack.worker``) read the stream with a consumer group a
 hand each event to the Bolt app.
 
 A message is acked only once Redis has it (and, with replicas to wait for, once a
-replica has it too: a failover then cannot lose it). When Redis cannot take it the
-front answers 503, and Slack delivers it again later (its retries come at once, after a
+replica has it too: a failover then cannot lose it). When Redis cannot take it, or
+the backlog is full (``STREAM_MAXLEN``: nothing acked is ever dropped), the front
+answers 503, and Slack delivers it again later (its retries come at once, after a
 minute and after five; a retry is re-signed, so it is not taken for a replay); a retry
 is queued marked as one, so that the worker looks in the thread before answering it.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
@@ -97,8 +99,9 @@ EVENT_FIELDS: Final = (
 AUTHORIZATION_FIELDS: Final = ("team_id", "enterprise_id", "is_enterprise_install")
 # The fields kept of an edited message (``message_changed``).
 MESSAGE_FIELDS: Final = ("type", "subtype", "user", "ts", "thread_ts", "team")
-# The stream keeps at most about this many entries (XADD MAXLEN ~): a backlog beyond it
-# means the workers are down, and the oldest unanswered messages are dropped first.
+# The longest backlog the stream takes: beyond it (workers down, or far behind) the
+# front answers 503 and Slack delivers again later, rather than dropping messages it
+# acked already.
 STREAM_MAXLEN: Final = 50_000
 # The consumer group workers read with (bot.slack.worker.GROUP).
 WORKER_GROUP: Final = "answerers"
@@ -110,14 +113,26 @@ NOT_TAKEN: Final = 503
 # an hour (bot.slack.worker.MAX_AGE_SECONDS), so an idle stream holds nothing of use,
 # and queued text never outlives its usefulness in Redis.
 STREAM_TTL: Final = 3600 + 600
-# Remember the request (replay protection), then append and keep the stream expiring;
-# nothing is appended for a replay.
+# Refuse when the backlog is full (-1; nothing remembered, so Slack's redelivery is
+# taken), remember the request (replay protection), then append and keep the stream
+# expiring; nothing is appended for a replay.
 _APPEND: Final = """
+if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[2]) then return -1 end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'body', ARGV[3])
+local id = redis.call('XADD', KEYS[2], '*', 'body', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return id
 """
+# The script's answer when the backlog is full.
+_FULL: Final = -1
+# Refusals for a full backlog are logged at most this often, with a count.
+FULL_LOG_SECONDS: Final = 10.0
+
+
+class BacklogFullError(StateUnavailableError):
+    """
+    The intake stream holds STREAM_MAXLEN entries already: nothing more is taken.
+    """
 
 
 def stream_key(prefix: str) -> str:
@@ -157,14 +172,15 @@ class AnswersIn(Protocol):
 
 
 def _slim_message(
-    message: Mapping[str, Any], fields: tuple[str, ...]
+    message: Mapping[str, Any], fields: tuple[str, ...], *, text: str | None = None
 ) -> dict[str, Any]:
     """
-    A message's kept fields, its readable text redacted, and its uploads' references.
+    A message's kept fields, its readable text (``text`` when the caller has it)
+    redacted, and its uploads' references.
     """
     slim = {k: message[k] for k in fields if k in message and k != "files"}
     # Redacted with the rest of the payload in slim_event.
-    slim["text"] = readable_text(message)
+    slim["text"] = readable_text(message) if text is None else text
     found = attached(message)
     if found:
         slim["files"] = [slim_file(f) for f in found]
@@ -196,7 +212,7 @@ def slim_event(body: Mapping[str, Any], settings: AnswersIn) -> dict[str, Any] |
         or settings.answers_in(incoming.key.channel_id)
     ):
         return None
-    slim = _slim_message(event, EVENT_FIELDS)
+    slim = _slim_message(event, EVENT_FIELDS, text=text if message is event else None)
     if message is not event:
         previous = event.get("previous_message")
         slim["message"] = _slim_message(message, MESSAGE_FIELDS)
@@ -318,7 +334,13 @@ class StreamWriter:
                     future.set_exception(error)
             return
         for (_, _, future), entry_id in zip(batch, ids, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if entry_id == _FULL:
+                future.set_exception(
+                    BacklogFullError(f"intake stream holds {self._maxlen} entries")
+                )
+            else:
                 future.set_result(
                     None
                     if entry_id is None
@@ -348,6 +370,8 @@ class Intake:
         self._workspaces = workspaces if workspaces and workspaces.editable else None
         self._metrics = metrics
         self._client = client
+        self._full_logged = float("-inf")
+        self._full_count = 0
         self.writer = StreamWriter(
             client,
             stream_key(settings.redis_prefix),
@@ -425,6 +449,16 @@ class Intake:
             f"{bound:g})"
         )
 
+    def _note_full(self, exc: BacklogFullError) -> None:
+        """
+        Log refusals for a full backlog at most once per FULL_LOG_SECONDS, counted.
+        """
+        self._full_count += 1
+        now = time.monotonic()
+        if now - self._full_logged >= FULL_LOG_SECONDS:
+            log.warning("intake_full refused=%d error=%s", self._full_count, exc)
+            self._full_logged, self._full_count = now, 0
+
     async def offer(self, request: Inbound, *, retry: int = 0) -> web.Response | None:
         """
         Ack an Events API message (queued, ignored, or a replay), or answer 503 when
@@ -461,6 +495,13 @@ class Intake:
         try:
             entry = await self.writer.add(
                 json.dumps(slim, separators=(",", ":")), replay
+            )
+        except BacklogFullError as exc:
+            # Not acked: taken once the workers have caught up (Slack retries).
+            self._metrics.requests_refused.labels("backlog_full").inc()
+            self._note_full(exc)
+            return web.json_response(
+                {"error": "too many events queued; retry"}, status=NOT_TAKEN
             )
         except StateUnavailableError as exc:
             # Not acked: Slack delivers it again once Redis can take it.

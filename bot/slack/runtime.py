@@ -418,6 +418,10 @@ def make_worker(
         batch=batch,
         reclaim_ms=int(settings.intake_reclaim_seconds * 1000),
         take_over=take_over,
+        # One message first: what the app sets up on first use (Bolt asks Slack who
+        # the bot token is, once per process) is then done once, not once for each
+        # message of a full first batch.
+        first_batch=1,
     )
 
 

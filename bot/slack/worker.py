@@ -177,6 +177,7 @@ class IntakeWorker:
         max_age: float = MAX_AGE_SECONDS,
         wall: Callable[[], float] = time.time,
         take_over: str | None = None,
+        first_batch: int | None = None,
     ) -> None:
         self._client = client
         self._stream = stream
@@ -184,6 +185,8 @@ class IntakeWorker:
         self._metrics = metrics
         self.consumer = consumer or consumer_name()
         self._batch = batch
+        # Entries the first read takes (see make_worker): then ``batch``.
+        self._count = first_batch or batch
         self._block_ms = _block_within_timeout(client, block_ms)
         self._reclaim_ms = reclaim_ms
         self._clock = clock
@@ -240,7 +243,7 @@ class IntakeWorker:
             GROUP,
             self.consumer,
             {self._stream: "0" if own else ">"},
-            count=self._batch,
+            count=self._count,
             block=None if own else self._block_ms,
         )
         found: list[Any] = list(streams or [])
@@ -254,7 +257,7 @@ class IntakeWorker:
             self.consumer,
             min_idle_time=self._reclaim_ms,
             start_id="0-0",
-            count=self._batch,
+            count=self._count,
         )
         entries = result[1] if len(result) > 1 else []
         if entries:
@@ -282,6 +285,7 @@ class IntakeWorker:
             self._recheck_own = not entries
         if not entries:
             return 0
+        self._count = self._batch
         oldest = (self._wall() - self._max_age) * 1000
         fresh = [(i, f) for i, f in entries if _millis(i) >= oldest]
         if len(fresh) < len(entries):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,11 @@ from knowledge.loader import collect_knowledge
 from knowledge.matcher import Decision, Matcher
 from knowledge.model import KnowledgeBase
 from knowledge.normalize import find_evidence, select_lines
-from knowledge.structure import Recogniser
+from knowledge.structure import (
+    _DOTNET_WRAPPER,
+    Recogniser,
+    _without_dotnet_wrapper,
+)
 from tests.knowledge.conftest import KnowledgeTree, dump_yaml, line_of
 
 KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
@@ -425,3 +430,37 @@ def test_diagnose_jsonl_keeps_the_contract_and_adds_fields(shipped: Matcher) -> 
     assert json.loads(json.dumps(document)) == document
     assert {"category", "entry", "score", "alternatives"} <= set(document)
     assert document["basis"] == "entry" and document["uncertain"] is False
+
+
+def test_dotnet_wrapper_shortcut_never_changes_the_text_read() -> None:
+    """
+    The .NET wrapper sentence is looked for only in texts holding its phrase: over
+    every corpus text (and the wrapper in each language .NET ships) the result is the
+    one the full pattern gives.
+    """
+    corpora = Path(__file__).resolve().parents[1] / "corpus"
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted(corpora.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    wrappers = [
+        "System.Net.Mail.SmtpException: The SMTP server requires a secure connection "
+        "or the client was not authenticated. The server response was: 5.7.0 "
+        "Must issue a STARTTLS command first",
+        "Der SMTP-Server erfordert eine sichere Verbindung, oder der Client war nicht "
+        "authentifiziert. Die Serverantwort war: 5.7.57 Client not authenticated",
+        "Le serveur SMTP REQUIERT UNE CONNEXION SÉCURISÉE ou le client n'était pas "
+        "authentifié. La réponse du serveur était : 5.7.0",
+        "El servidor SMTP requiere una conexión segura o el cliente no se autenticó. "
+        "La respuesta del servidor fue: 5.7.0",
+        "O servidor SMTP requer uma conexão segura ou o cliente não foi autenticado. "
+        "A resposta do servidor foi: 5.7.0",
+    ]
+    changed = 0
+    for text in texts + wrappers:
+        expected = _DOTNET_WRAPPER.sub(" ", text)
+        assert _without_dotnet_wrapper(text) == expected
+        changed += expected != text
+    assert changed >= len(wrappers)

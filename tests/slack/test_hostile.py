@@ -14,11 +14,13 @@ import asyncio
 import base64
 import json
 import os
+import random
 import secrets
 import subprocess
 import sys
 import urllib.parse
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +54,38 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def word(n: int = 10) -> str:
+# The pasted secrets come from a seeded generator: the same strings on every run, so
+# that a failure names them and replays (HOSTILE_SEED draws others). The rule that
+# decides a lone key is checked over thousands of seeds in test_redact_keys.py.
+SEED = int(os.environ.get("HOSTILE_SEED", "13"))
+# Tokens that once escaped as lone lines (the entropy bar they fell under, a Google
+# key ending in "-"): kept in the pastes for good.
+ESCAPED_KEY = "N1YNgSUMJJ8PAR2hIRdeNBq8SYhWBREe8DDRkJqM"
+ESCAPED_GOOGLE_KEY = "AIzaICjqInrCEGIQaQQGVvm4ZZdEhDaQ6_hM-E-"
+
+
+class Draw(random.Random):
     """
-    A fresh random password-like secret.
+    Secrets drawn the way the secrets module draws them, from a seed.
     """
-    return secrets.token_urlsafe(n).replace("-", "x").replace("_", "y")
+
+    def urlsafe(self, n: int) -> str:
+        """
+        A random token of ``n`` bytes in base64url, as secrets.token_urlsafe(n) is.
+        """
+        return base64.urlsafe_b64encode(self.randbytes(n)).rstrip(b"=").decode()
+
+    def hex(self, n: int) -> str:
+        """
+        ``n`` random bytes in hex, as secrets.token_hex(n) is.
+        """
+        return self.randbytes(n).hex()
+
+    def word(self, n: int = 10) -> str:
+        """
+        A random password-like secret.
+        """
+        return self.urlsafe(n).replace("-", "x").replace("_", "y")
 
 
 @dataclass
@@ -70,12 +99,15 @@ class Paste:
     marker: str
     escalate: bool = False
     follow_up: str | None = None
+    follow_secrets: list[str] = field(default_factory=list)
 
 
-def pastes() -> list[Paste]:
+def pastes(seed: int = SEED) -> list[Paste]:
     """
-    A dozen realistic pastes (formats from public bug reports), 25+ secrets.
+    A dozen realistic pastes (formats from public bug reports), 30+ secrets.
     """
+    draw = Draw(seed)
+    word, urlsafe = draw.word, draw.urlsafe
     out: list[Paste] = []
     user, password = f"{word(4)}@example.com", word()
     out.append(
@@ -136,7 +168,7 @@ def pastes() -> list[Paste]:
             "marker-nodemailer",
         )
     )
-    key_body = base64.b64encode(secrets.token_bytes(96)).decode()
+    key_body = base64.b64encode(draw.randbytes(96)).decode()
     out.append(
         Paste(
             "our relay's key, the cert fails (marker-pem)\n"
@@ -159,33 +191,70 @@ def pastes() -> list[Paste]:
             "marker-url",
         )
     )
-    aws, sendgrid = (
-        secrets.token_urlsafe(30)[:40],
-        (f"SG.{secrets.token_urlsafe(16)[:22]}.{secrets.token_urlsafe(32)[:43]}"),
-    )
+    aws, sendgrid = urlsafe(30), f"SG.{urlsafe(16)}.{urlsafe(32)}"
     out.append(
         Paste(
             "keys we use (marker-keys)\n"
-            f"AKIA{secrets.token_hex(8).upper()}\n{aws}\n{sendgrid}\n"
-            f"key-{secrets.token_hex(16)}\n"
+            f"AKIA{draw.hex(8).upper()}\n{aws}\n{sendgrid}\n"
+            f"key-{draw.hex(16)}\n{ESCAPED_KEY}\n"
             "554 5.7.1 <bob@example.org>: Relay access denied",
-            [aws, sendgrid],
+            [aws, sendgrid, ESCAPED_KEY],
             "marker-keys",
         )
     )
     slack, github = (
-        f"xoxp-{secrets.randbelow(10**10)}-{secrets.token_hex(10)}",
-        "ghp_" + secrets.token_hex(18),
+        f"xoxp-{draw.randrange(10**10)}-{draw.hex(10)}",
+        "ghp_" + draw.hex(18),
     )
-    google = "AIza" + secrets.token_urlsafe(30)[:35]
+    google = "AIza" + urlsafe(27)[:35]
     out.append(
         Paste(
             f"env (marker-tokens)\nSLACK={slack}\n{github}\n{google}\n"
+            f"{ESCAPED_GOOGLE_KEY}\n"
             f'{{"smtp_password": "{(json_pw := word())}"}}\n'
             f'new NetworkCredential("me@example.com", "{(net_pw := word())}");\n'
             "421 4.7.0 Try again later, closing connection.",
-            [slack, github, google, json_pw, net_pw],
+            [slack, github, google, ESCAPED_GOOGLE_KEY, json_pw, net_pw],
             "marker-tokens",
+        )
+    )
+    latin_user, raw_password = (
+        "m\xfcller@example.de".encode("latin-1"),
+        draw.randbytes(12),
+    )
+    out.append(
+        Paste(
+            "curl -v --user (marker-curl)\n"
+            "> AUTH LOGIN\n< 334 VXNlcm5hbWU6\n"
+            f"> {base64.b64encode(latin_user).decode()}\n< 334 UGFzc3dvcmQ6\n"
+            f"> {base64.b64encode(raw_password).decode()}\n"
+            "< 535-5.7.8 Username and Password not accepted.\n"
+            "curl: (67) Login denied",
+            [
+                base64.b64encode(latin_user).decode(),
+                base64.b64encode(raw_password).decode(),
+            ],
+            "marker-curl",
+        )
+    )
+    server_token, api_token = (str(uuid.UUID(bytes=draw.randbytes(16))) for _ in "ab")
+    app_password = " ".join(
+        "".join(draw.choice("abcdefghijklmnopqrstuvwxyz") for _ in "abcd")
+        for _ in "abcd"
+    )
+    imap_pw, dollar_pw = f"-{word()}", f"${word(6)}"
+    out.append(
+        Paste(
+            "postmark and gmail (marker-providers)\n"
+            f"X-Postmark-Server-Token: {server_token}\nPOSTMARK_API_TOKEN={api_token}\n"
+            f"{server_token}\n"
+            f"SMTP_PASSWORD={dollar_pw}\n"
+            "535-5.7.8 Username and Password not accepted. Learn more at",
+            [server_token, api_token, dollar_pw],
+            "marker-providers",
+            follow_up=f"the app password:\n{app_password}\n"
+            f"C: a1 login bob@example.com {imap_pw}\nS: a1 NO [AUTHENTICATIONFAILED]",
+            follow_secrets=[app_password, imap_pw],
         )
     )
     pop, pop_user = word(), f"{word(5)}@example.net"
@@ -296,8 +365,10 @@ async def test_no_secret_survives_and_hostile_traffic_cannot_hurt(
         )
         signing_secret = env["SLACK_SIGNING_SECRET"]
         cases = pastes()
-        all_secrets = [s for case in cases for s in case.secrets]
-        assert len(all_secrets) >= 21
+        all_secrets = [
+            s for case in cases for s in [*case.secrets, *case.follow_secrets]
+        ]
+        assert len(all_secrets) >= 30
         with log.open("wb") as sink:
             args = [sys.executable, "-m", "bot", "run", "--http", "--host", "127.0.0.1"]
             with server_process(

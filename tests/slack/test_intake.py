@@ -530,6 +530,37 @@ async def test_redis_down_answers_503_so_slack_retries(bot: Bot) -> None:
         await dead.close()
 
 
+async def test_a_full_backlog_answers_503_and_drops_nothing_acked(bot: Bot) -> None:
+    """
+    Once the stream holds ``maxlen`` messages the next is not acked (503, counted)
+    and nothing queued before it is dropped; its redelivery is taken (not a replay)
+    once the workers have made room.
+    """
+    intake = Intake(bot.settings, bot.store.client, metrics=bot.metrics, maxlen=3)
+    requests = [
+        event_request(message_event(STARTTLS_PASTE, ts=f"1700000100.00000{n}"))
+        for n in range(4)
+    ]
+    statuses = []
+    for body, headers in requests:
+        response = await intake.offer(inbound(body, headers))
+        assert response is not None
+        statuses.append(response.status)
+    assert statuses == [200, 200, 200, 503]
+    entries = await queued(bot)
+    assert [e["event"]["ts"] for _, e in entries] == [
+        f"1700000100.00000{n}" for n in range(3)
+    ]
+    refused = bot.metrics.requests_refused.labels("backlog_full")._value.get()
+    assert refused == 1
+    stream = stream_key(bot.settings.redis_prefix)
+    await bot.store.client.xdel(stream, entries[0][0])
+    body, headers = requests[3]
+    response = await intake.offer(inbound(body, headers))
+    assert response is not None and response.status == 200
+    assert len(await queued(bot)) == 3
+
+
 async def test_a_slack_retry_is_queued_marked_as_one(bot: Bot) -> None:
     """
     A delivery carrying X-Slack-Retry-Num is queued with its retry number, so the

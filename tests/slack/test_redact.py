@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import pytest
@@ -139,6 +141,31 @@ _PIECES = st.sampled_from(
         "'",
         "ſecret",
         "Kelvin: K",
+        "> ",
+        "--> ",
+        "<- ",
+        ",>,",
+        "Net::SMTP=GLOB(0x1)>>> ",
+        "*cmd* '",
+        "pass ",
+        "PASS ",
+        "a1 LOGIN me ",
+        "login ",
+        "AUTH LOGIN",
+        "a1 AUTHENTICATE PLAIN",
+        "+ ",
+        "334",
+        "235 ok",
+        "a1 NO failed",
+        "+OK",
+        "-----BEGIN CERTIFICATE-----",
+        "-----END CERTIFICATE-----",
+        "N1YNgSUMJJ8PAR2hIRdeNBq8SYhWBREe8DDRkJqM",
+        "8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b",
+        "5Pb8AQIDcHc=",
+        "abcd efgh ijkl mnop",
+        'ServerClient("',
+        "$ecret",
     ]
 )
 
@@ -267,6 +294,58 @@ TRANSCRIPTS = {
         "System.Net.Sockets Verbose: 0 : [5180] 00000000 : 59 57 4A 6A 5A 47 56 6D-4D "
         "54 49 7A 4E 44 55 3D : YWJjZGVmMTIzNDU="
     ),
+    # curl -v (curl/curl#4080) and Symfony Mailer's debug (symfony/symfony#34522).
+    "curl": (
+        "> AUTH LOGIN\r\n< 334 VXNlcm5hbWU6\r\n"
+        f"> {USER_B64}\r\n< 334 UGFzc3dvcmQ6\r\n> {PASS_B64}\r\n"
+        "< 535 Incorrect authentication data\r\ncurl: (67) Login denied"
+    ),
+    "symfony": (
+        "      > AUTH LOGIN\n      < 334 VXNlcm5hbWU6\n"
+        f"      > {USER_B64}\n      < 334 UGFzc3dvcmQ6\n      > {PASS_B64}\n"
+        "      < 535 5.7.8 Error: authentication failed"
+    ),
+    # msmtp --debug (marlam/msmtp#198).
+    "msmtp": (
+        "--> AUTH LOGIN\n<-- 334 VXNlcm5hbWU6\n"
+        f"--> {USER_B64}\n<-- 334 UGFzc3dvcmQ6\n--> {PASS_B64}\n"
+        "<-- 535 5.7.3 Authentication unsuccessful"
+    ),
+    # Perl Net::SMTP with Debug => 1.
+    "net-smtp": (
+        "Net::SMTP=GLOB(0x977cdc0)>>> AUTH LOGIN\n"
+        "Net::SMTP=GLOB(0x977cdc0)<<< 334 VXNlcm5hbWU6\n"
+        f"Net::SMTP=GLOB(0x977cdc0)>>> {USER_B64}\n"
+        "Net::SMTP=GLOB(0x977cdc0)<<< 334 UGFzc3dvcmQ6\n"
+        f"Net::SMTP=GLOB(0x977cdc0)>>> {PASS_B64}\n"
+        "Net::SMTP=GLOB(0x977cdc0)<<< 535 5.7.8 Error: authentication failed"
+    ),
+    # Ruby Net::SMTP debug_output.
+    "ruby": (
+        '<- "AUTH LOGIN\\r\\n"\n-> "334 VXNlcm5hbWU6\\r\\n"\n'
+        f'<- "{USER_B64}\\r\\n"\n-> "334 UGFzc3dvcmQ6\\r\\n"\n<- "{PASS_B64}\\r\\n"\n'
+        '-> "535 5.7.8 Error: authentication failed\\r\\n"'
+    ),
+    # Exchange's SMTP protocol log (comma-separated, ">" and "<" events).
+    "exchange": "\n".join(
+        f"2024-01-01T00:00:00.000Z,Out,08DB1,{n},10.0.0.1:5555,192.0.2.7:587,{data},"
+        for n, data in enumerate(
+            [
+                ">,AUTH LOGIN",
+                "<,334 VXNlcm5hbWU6",
+                f">,{USER_B64}",
+                "<,334 UGFzc3dvcmQ6",
+                f">,{PASS_B64}",
+            ]
+        )
+    ),
+    # A client log without the server's lines: what follows AUTH is the answer.
+    "client-only": f"C: AUTH LOGIN\nC: {USER_B64}\nC: {PASS_B64}\nS: 535 5.7.8 failed",
+    # IMAP AUTHENTICATE with "+" continuations (RFC 9051 §6.2.2).
+    "imap-authenticate": (
+        f"C: a1 AUTHENTICATE LOGIN\nS: + VXNlcm5hbWU6\nC: {USER_B64}\n"
+        f"S: + UGFzc3dvcmQ6\nC: {PASS_B64}\nS: a1 NO [AUTHENTICATIONFAILED]"
+    ),
 }
 
 
@@ -281,7 +360,146 @@ def test_client_transcripts_lose_their_credentials(name: str) -> None:
         assert secret not in cleaned
     if name != "stalwart":
         assert USER_B64 not in cleaned and "Zm9vQ" not in cleaned
-    assert "334 UGFzc3dvcmQ6" in cleaned or name == "stalwart"
+    challenges = [
+        line for line in TRANSCRIPTS[name].split("\n") if "UGFzc3dvcmQ6" in line
+    ]
+    assert all(line in cleaned for line in challenges)
+
+
+# POP3 and IMAP logins as clients and libraries log them: poplib (`*cmd*`), imaplib,
+# aioimaplib (romis2012/python-socks#31), node-imap (mscdex/node-imap#716), rust-imap
+# (mattnenterprise/rust-imap#15), typed telnet sessions in either case.
+LOGINS = {
+    "pop3": ("USER bob\nPASS s3cr3t-pw\n-ERR [AUTH] failed", "s3cr3t-pw", "USER bob"),
+    "pop3-lower": (
+        "user bob\npass s3cr3t-pw\n-ERR [AUTH] failed",
+        "s3cr3t-pw",
+        "user bob",
+    ),
+    "pop3-marker": ("C: pass s3cr3t-pw\nS: -ERR [AUTH] failed", "s3cr3t-pw", "C: pass"),
+    "poplib": (
+        "*cmd* 'USER bob'\n*cmd* 'PASS s3cr3t-pw'",
+        "s3cr3t-pw",
+        "*cmd* 'USER bob'",
+    ),
+    "imap": ("C: a001 LOGIN bob@example.com s3cr3t!", "s3cr3t!", "a001 LOGIN bob@"),
+    "imap-untagged": ("LOGIN bob s3cr3t!\nNO LOGIN failed", "s3cr3t!", "LOGIN bob"),
+    "imap-lower": ('a1 login "bob" "s3cr3t pw"', "s3cr3t pw", 'a1 login "bob"'),
+    "imaplib": (
+        "  12:34.56 > b'KDOB1 LOGIN bob@x.com \"s3cr3t!\"'",
+        "s3cr3t!",
+        "KDOB1",
+    ),
+    "aioimaplib": (
+        "DEBUG    aioimaplib.aioimaplib:aioimaplib.py:405 Sending : "
+        "b'GEKC1 LOGIN bob@example.net \"Osc4r385\"\\r\\n'",
+        "Osc4r385",
+        "GEKC1 LOGIN",
+    ),
+    "node-imap": ('==> A2 LOGIN "bob@example.com" "s3cr3t!"', "s3cr3t!", "A2 LOGIN"),
+    "rust-imap": ("client: a1 LOGIN MyUsername MyPassw0rd", "MyPassw0rd", "MyUsername"),
+    "dollar": ("PASS $ecretPw9", "$ecretPw9", "PASS"),
+    "dash": ("a1 LOGIN bob -s3cr3t", "-s3cr3t", "a1 LOGIN bob"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOGINS))
+def test_pop3_and_imap_logins_lose_their_password(name: str) -> None:
+    """
+    PASS and LOGIN lines, in either case and in each client's log format, keep the
+    command and the user and lose the password.
+    """
+    text, secret, kept = LOGINS[name]
+    cleaned = redact(text)
+    assert secret not in cleaned and REDACTED in cleaned
+    assert kept in cleaned
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Login failed for user 'sa'",
+        "LOGIN failed for user bob",
+        "tests pass locally",
+        "pass the message to the relay",
+        "IMAP login failed: a1 NO [AUTHENTICATIONFAILED] Invalid credentials",
+    ],
+)
+def test_login_and_pass_in_prose_are_left_alone(text: str) -> None:
+    """
+    Sentences that merely say "login" or "pass" are not logins.
+    """
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "p\xe4sswort".encode("latin-1"),  # a password in Latin-1
+        bytes(range(0, 40, 3)),  # control bytes
+        b"NTLMSSP\x00\x03\x00\x00\x00\x18\x00\x18\x00",  # an NTLM answer
+    ],
+)
+@pytest.mark.parametrize(
+    "before",
+    [
+        "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\nC: {b64}\nS: 535 5.7.8 failed",
+        "C: AUTH LOGIN\nC: {b64}\n",
+        "AUTH NTLM\n334\n{b64}\n535 5.7.3 failed",
+        "{b64}",
+    ],
+)
+def test_base64_credentials_go_whatever_they_decode_to(raw: bytes, before: str) -> None:
+    """
+    In an AUTH exchange every base64 answer goes, and a padded one goes anywhere,
+    also when its bytes are not text.
+    """
+    b64 = base64.b64encode(raw).decode()
+    cleaned = redact(before.format(b64=b64))
+    assert b64 not in cleaned and b64.rstrip("=") not in cleaned
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("X-Postmark-Server-Token: 8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b", "8f3c2a1e"),
+        ("POSTMARK_API_TOKEN=8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b", "8f3c2a1e"),
+        (
+            'curl -H "X-Postmark-Server-Token: 8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b"',
+            "8f3c2a1e",
+        ),
+        ("8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b", "8f3c2a1e"),
+        (
+            'new postmark.ServerClient("8f3c2a1e-2b4d-4e6f-9a8b-7c6d5e4f3a2b");',
+            "8f3c2a1e",
+        ),
+        ("client = Postmark::ApiClient.new('8f3c2a1e-2b4d-4e6f')", "8f3c2a1e"),
+        (
+            "MAILGUN_API_KEY=0123456789abcdef0123456789abcdef-0a1b2c3d-4e5f6a7b",
+            "0123456789",
+        ),
+        ("password=$ecretPw9", "$ecretPw9"),
+        ("SMTP_PASS=$NAME", "$NAME"),
+        ("$mail->Password = $smtpPassword;", "$smtpPassword"),
+        ("password: -abcdef99", "-abcdef99"),
+        (
+            "swaks --auth-password --dash-start-pw --server smtp.x.com",
+            "--dash-start-pw",
+        ),
+        ("app password: abcd efgh ijkl mnop", "efgh ijkl"),
+        ("password abcd efgh ijkl mnop", "efgh ijkl"),
+        ("abcd efgh ijkl mnop", "efgh ijkl"),
+    ],
+)
+def test_server_tokens_variables_and_app_passwords_are_redacted(
+    text: str, secret: str
+) -> None:
+    """
+    UUID server tokens (Postmark), values that look like variables or flags, and app
+    passwords in Google's four groups are secrets too.
+    """
+    cleaned = redact(text)
+    assert secret not in cleaned and REDACTED in cleaned
 
 
 @pytest.mark.parametrize(
@@ -437,9 +655,7 @@ _SECRET = st.text(
     ),
     min_size=10,
     max_size=24,
-    # An unquoted "$NAME" after "=" reads as a variable reference, and "--name" after
-    # a flag as the next flag, not as a password.
-).filter(lambda s: sum(c.isalnum() for c in s) >= 8 and not s.startswith(("$", "--")))
+).filter(lambda s: sum(c.isalnum() for c in s) >= 8)
 
 
 def _b64(text: str) -> str:
@@ -459,6 +675,21 @@ TEMPLATES = [
     lambda s: f"USER me\nPASS {s}",
     lambda s: f"swaks --auth-password {s} --server smtp.x.com",
     lambda s: f'new NetworkCredential("me@x.com", "{s}");',
+    lambda s: TRANSCRIPTS["curl"].replace(PASS_B64, _b64(s)),
+    lambda s: TRANSCRIPTS["msmtp"].replace(PASS_B64, _b64(s)),
+    lambda s: TRANSCRIPTS["net-smtp"].replace(PASS_B64, _b64(s)),
+    lambda s: TRANSCRIPTS["exchange"].replace(PASS_B64, _b64(s)),
+    lambda s: TRANSCRIPTS["client-only"].replace(PASS_B64, _b64(s)),
+    lambda s: TRANSCRIPTS["imap-authenticate"].replace(PASS_B64, _b64(s)),
+    lambda s: f"user me\npass {s}",
+    lambda s: f"C: pass {s}",
+    lambda s: f"*cmd* 'PASS {s}'",
+    lambda s: f"C: a1 login me@x.com {s}",
+    lambda s: f'==> A2 LOGIN "me@x.com" "{s}"',
+    lambda s: f"X-Postmark-Server-Token: {s}",
+    lambda s: f'{{"password": "{s}"}}',
+    lambda s: f"$mail->Password = '{s}';",
+    lambda s: f"smtp.login('me@x.com', '{s}')",
 ]
 
 
@@ -511,3 +742,51 @@ def test_redaction_keeps_every_corpus_diagnosis() -> None:
         raw, cleaned = matcher.diagnose(text), matcher.diagnose(redact(text))
         assert (cleaned.category, cleaned.decision) == (raw.category, raw.decision)
         assert (cleaned.entry and cleaned.entry.id) == (raw.entry and raw.entry.id)
+
+
+def _credentials(seed: int) -> str:
+    """
+    A block of pasted credentials: a lone key, a password setting, a server token and
+    an AUTH LOGIN exchange whose password is random bytes.
+    """
+    draw = random.Random(seed)
+    key = base64.urlsafe_b64encode(draw.randbytes(30)).rstrip(b"=").decode()
+    return (
+        f"{key}\n"
+        f"password: {base64.urlsafe_b64encode(draw.randbytes(9)).decode()}\n"
+        f"X-Postmark-Server-Token: {uuid.UUID(bytes=draw.randbytes(16))}\n"
+        "C: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\n"
+        f"C: {_b64('me@example.com')}\nS: 334 UGFzc3dvcmQ6\n"
+        f"C: {base64.b64encode(draw.randbytes(12)).decode()}"
+    )
+
+
+@pytest.mark.slow
+def test_redacting_pasted_credentials_keeps_the_diagnosis_of_real_pastes() -> None:
+    """
+    Every real paste, with a block of credentials pasted after its first line, gets
+    the same category redacted as not, for at least 99 in 100 pastes (the exceptions
+    are listed).
+    """
+    from bot.commands import default_matcher
+
+    matcher = default_matcher()
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "tests" / "corpus").glob("real-*.jsonl"))
+    dev = root.parent / "shared" / "corpus" / "dev.jsonl"
+    texts = [
+        json.loads(line)["text"]
+        for path in [*files, *([dev] if dev.exists() else [])]
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    changed = []
+    for n, text in enumerate(texts):
+        first, _, rest = text.partition("\n")
+        pasted = f"{first}\n{_credentials(n)}\n{rest}"
+        cleaned = redact(pasted)
+        raw, redacted = matcher.diagnose(pasted), matcher.diagnose(cleaned)
+        if raw.category != redacted.category:
+            changed.append((n, raw.category, redacted.category, first[:60]))
+    assert len(texts) > 1_000
+    assert len(changed) * 100 <= len(texts), changed
