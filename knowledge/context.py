@@ -68,11 +68,9 @@ _STRONG_MAIL: Final = (
     "发送邮件",
     "邮件发送",
     "发邮件",
-    # "Mailbox" / "e-mail account" in Chinese, "mail" in Japanese, "send mail" in
-    # Vietnamese: mail words as the people who paste errors write them.
-    "邮箱",
+    # "Mailbox" in traditional Chinese, "send mail" and "e-mail" in Vietnamese: mail
+    # words as the people who paste errors write them.
     "郵箱",
-    "メール",
     "gửi mail",
     "gửi email",
     "thư điện tử",
@@ -176,6 +174,9 @@ _DECISIVE_OTHER: Final = (
     "faraday",
     "aiohttp",
     "httpx",
+    # Mailchimp's Marketing API (Ruby's Gibbon gem) is HTTPS only.
+    "gibbon::",
+    "mailchimp",
     # Python's urllib and the brokers' clients (Celery's kombu, RabbitMQ's pika).
     "urlopen error",
     "urllib.error",
@@ -204,7 +205,8 @@ _WEAK_MAIL: Final = (
 # Other protocols that share SMTP's three-digit replies, named by their own replies:
 # FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client
 # errors 400-420 and 422-431 (RFC 9110, RFC 6585: 429 Too Many Requests) SMTP never
-# sends, written as a status or error code; and monitoring tools' web requests.
+# sends, written as a status or error code; monitoring tools' web requests; an HTTP
+# client's retry error.
 _OTHER_PROTOCOL_WORDS: Final = (
     "login incorrect",
     "failed to open file",
@@ -213,10 +215,12 @@ _OTHER_PROTOCOL_WORDS: Final = (
     "passive mode",
     "too many connections from your internet address",
     "too many connected users",
-    "cannot get url",
 )
 _OTHER_PROTOCOL_RE: Final = re.compile(
     r"too many connections \(\d+\) from this ip|"
+    # urllib3's retry error around Python's ssl error: "(_ssl.c:997)')))" closes
+    # SSLError(SSLCertVerificationError(...)) inside MaxRetryError's "Caused by".
+    r"\(_ssl\.c:\d+\)'\)\)\)|"
     r"\b(?:https?|status(?: code)?|error code|response code|status_code)\W{0,3}"
     r"(?:40[0-9]|41\d|42[02-9]|431)\b"
 )

@@ -116,7 +116,8 @@ def decide(
                         and _identified(structure)
                     )
                     # The structure explains the entry's category as the
-                    # consequence of another failure (a policy behind a 535).
+                    # consequence of another failure (a policy behind a 535,
+                    # STARTTLS "not offered" on the implicit-TLS port).
                     or top.entry.category in structure.explained
                 )
                 and _decisive(structure, answer[0])

@@ -241,6 +241,14 @@ def stem(word: str) -> str:
     return word[:6] if len(word) <= 12 else word
 
 
+# A source file's line number in a stack frame or trace ("Executors.java:515)",
+# "smtp.rb:540:in", "connection.js:421:15").
+_FRAME_LINE: Final = re.compile(
+    r"\.(?:java|kt|scala|groovy|clj|cs|vb|py|rb|js|mjs|cjs|ts|go|php|ex|exs|erl|"
+    r"swift|dart|pm)(?::\d+)+"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Exact codes found in a paste: the strongest signals the matcher has."""
@@ -258,6 +266,9 @@ class Evidence:
 
 def find_evidence(text: str) -> Evidence:
     """Collect reply codes, enhanced status codes and Outlook hex codes from a text."""
+    if ":" in text:
+        # A stack frame's "File.java:515)" is a line number, not a reply.
+        text = _FRAME_LINE.sub(" ", text)
     pairs = frozenset((int(r), e) for r, e in PAIR_RE.findall(text))
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
@@ -419,6 +430,10 @@ def _coded_lines(lines: list[str], *, strict: bool = False) -> set[int]:
 # Lines of another protocol's log: an HTTP access line, nginx's upstream errors, an
 # HTTPS client's pool. Their status numbers are no SMTP codes and their errors are
 # not the mail error a long log was pasted for.
+# nginx's mail proxy (ngx_mail): the listening port is a mail port.
+_MAIL_PROXY: Final = re.compile(
+    r"\bserver: [\w.\[\]:-]*:(?:25|465|587|2525|993|995|143|110)\b"
+)
 _OTHER_LINE: Final = re.compile(
     r'"(?:GET|POST|PUT|DELETE|HEAD|PATCH|OPTIONS|CONNECT|PROPFIND) \S* ?HTTP/\d|'
     r"HTTPS?ConnectionPool\(|\bupstream(?::| prematurely| timed out| sent)|"
@@ -428,14 +443,13 @@ _OTHER_LINE: Final = re.compile(
 )
 
 
-# nginx as a mail proxy (its mail module listens on the mail ports).
-_MAIL_PROXY: Final = re.compile(
-    r"\bserver: [\w.\[\]:-]*:(?:25|465|587|2525|993|995|143|110)\b"
-)
-
-
 def other_protocol_line(line: str) -> bool:
-    """True for a line of an HTTP server's or client's log."""
+    """
+    True for a line of an HTTP server's or client's log.
+
+    nginx also proxies mail: its line for a mail port ("server: 0.0.0.0:993") is
+    mail's.
+    """
     return (
         ("HTTP" in line or "upstream" in line or "client: " in line or "sshd[" in line)
         and _OTHER_LINE.search(line) is not None

@@ -180,17 +180,29 @@ _HOST_LOOKUP: Final = re.compile(
 # "默认封禁TCP 25端口出方向", Tencent Cloud "25端口解封", AWS EC2, Azure, Google Cloud),
 # Japanese ISPs practise OP25B (Outbound Port 25 Blocking). Port and verb come in either
 # order, with the verb's particles and a "number" counter between ("25号端口被封",
-# "禁用了25端口", "25端口不通", "port 25 is blocked by my ISP").
+# "禁用了25端口", "25端口不通", "port 25 is blocked by my ISP"), in the languages the
+# pastes come in ("blocage du port 25", "puerto 25 bloqueado", "Port 25 gesperrt",
+# "порт 25 заблокирован", "port 25 zablokowany").
+_PORT_25: Final = (
+    r"(?:port|puerto|porta|порт[аеу]?|porcie)\s*(?:tcp\s*)?25|25\s*号?\s*端口|"
+    r"端口\s*25|25\s*番?ポート|ポート\s*25"
+)
 _PORT_BLOCKED: Final = re.compile(
     r"(?:封禁|封锁|封|屏蔽|禁用|禁止|关闭|限制|不开放|拦截|解封|block(?:s|ed|ing)?|"
-    r"close[sd]?|filter(?:s|ed)?|restrict(?:s|ed)?)\s*(?:了|掉)?\s*"
+    r"close[sd]?|filter(?:s|ed)?|restrict(?:s|ed)?|blocage d[ue]s?|"
+    r"bloqu\w* (?:d[eo]l?|da)|bloqueio d[ao]|sperr\w*|blockier\w*|блокир\w*|"
+    r"заблокир\w*|blokad\w*|"
+    r"zablokow\w*)\s*(?:了|掉)?\s*"
     r"(?:所有的?|出方向的?|对外的?|外发的?|the |outbound |outgoing |traffic on |"
-    r"connections (?:on|to) )*(?:tcp\s*)?"
-    r"(?:port\s*25|25\s*号?\s*端口|端口\s*25|25\s*番?ポート|ポート\s*25)(?!\d)|"
-    r"(?:port\s*25|25\s*号?\s*端口|端口\s*25|25\s*番?ポート|ポート\s*25)(?![\d.:])"
-    r"[^\n。，,;]{0,20}?"
-    r"(?:被封|封禁|封了|被屏蔽|屏蔽|禁用|被禁|被限制|限制|不通|关闭|不开放|被拦截|"
-    r"ブロック|制限|遮断|is (?:being )?blocked|blocked|is closed|filtered)|"
+    r"connections (?:on|to) |sortant |saliente |de saída |ausgehenden? |исходящ\w* )*"
+    rf"(?:tcp\s*)?(?:{_PORT_25})(?!\d)|"
+    rf"(?:{_PORT_25})(?![\d.:])"
+    r"[^\n。;]{0,20}?"
+    r"(?:被封|封禁|封了|被屏蔽|屏蔽|禁用|被禁|被限制|限制|"
+    r"不通|关闭|不开放|被拦截|不可用|不能用|无法使用|用不了|"
+    r"ブロック|制限|遮断|is (?:being )?blocked|blocked|is closed|"
+    r"filtered|bloqué|bloquée|bloqueado|bloqueada|blockiert|gesperrt|"
+    r"заблокирован\w*|закрыт\w*|zablokowan\w*)|"
     r"(?<![A-Za-z0-9])OP25B(?![A-Za-z0-9])|Outbound Port 25 Blocking",
     re.IGNORECASE,
 )
@@ -212,8 +224,8 @@ LOOPBACK_WEIGHT: Final = 30.0
 # the two ends will not agree on who speaks TLS first.
 _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
-    r"(?:\bssl\b|smtps|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
-    r"\b587\b[^\n]{0,60}?(?:\bssl\b|smtps|secure\W{1,3}true)|"
+    r"(?:\bssl\b|\bsmtps\b|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
+    r"\b587\b[^\n]{0,60}?(?:\bssl\b|\bsmtps\b|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
     # A configuration's host given as ssl://, its port on a later line.
@@ -227,13 +239,15 @@ _MODE_MISMATCH: Final = re.compile(
 MODE_WEIGHT: Final = 20.0
 # The same disagreement in a settings block, the mode and the port on lines of their
 # own ("Port: 587" then "Encryption: SSL"; 'smtp_host' => 'ssl://...' then
-# 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587): implicit TLS named,
-# and the STARTTLS port given as the port, within a few lines of each other.
+# 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587; CDO's smtpusessl,
+# which is implicit TLS, beside smtpserverport 587): implicit TLS named, and the
+# STARTTLS port given as the port, within a few lines of each other. (.NET's EnableSsl
+# is STARTTLS, right on 587.)
 _IMPLICIT_SETTING: Final = (
     r"(?:\bssl://|\bsmtps://|(?:\b|_)encryption\W{1,4}ssl\b|\bsmtp_?crypto\W{1,6}ssl\b|"
-    r"\bsecurity\W{1,4}ssl\b|(?:\b|_)use_ssl\W{1,6}true\b)"
+    r"\bsecurity\W{1,4}ssl\b|(?:\b|_|smtp)use_?ssl\W{1,6}true\b)"
 )
-_STARTTLS_PORT: Final = r"(?:\b|_)port\W{1,6}587\b"
+_STARTTLS_PORT: Final = r"(?:\b|_|server|smtp)port\W{1,6}587\b"
 _SETTINGS_MISMATCH: Final = re.compile(
     rf"{_IMPLICIT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_STARTTLS_PORT}|"
     rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}",
@@ -549,7 +563,9 @@ class Recogniser:
             )
         if lookup := _HOST_LOOKUP.search(text):
             hits.append(Hit(lookup.group(0), "dns-failure", DNS_CALL_WEIGHT, "rule"))
-        blocked = _PORT_BLOCKED.search(text) or _PORT_UNREACHABLE.search(text)
+        blocked = ("25" in text and _PORT_BLOCKED.search(text)) or (
+            ("端口" in text or "ポート" in text) and _PORT_UNREACHABLE.search(text)
+        )
         if blocked and not any(
             h.text.casefold() in blocked.group(0).casefold() for h in hits
         ):
@@ -566,8 +582,8 @@ class Recogniser:
             hits.append(
                 Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
             )
-        if mode := _MODE_MISMATCH.search(text) or _SETTINGS_MISMATCH.search(
-            settings or text
+        if mode := _MODE_MISMATCH.search(text) or (
+            "587" in (settings or text) and _SETTINGS_MISMATCH.search(settings or text)
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
         explained: set[str] = set()
@@ -615,6 +631,23 @@ class Recogniser:
                 or h.category not in _LOCAL_EXPLAINS
             ]
             explained |= _LOCAL_EXPLAINS
+        if any(
+            h.category == "starttls-unavailable" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ) and _IMPLICIT_PORT.search(settings or text):
+            # On 465 the server speaks TLS from the first byte and never offers
+            # STARTTLS: a client asking for it there was set to both modes, or to
+            # STARTTLS on the implicit-TLS port.
+            hits = [h for h in hits if h.category != "starttls-unavailable"]
+            hits.append(
+                Hit(
+                    "465 then STARTTLS not offered",
+                    "tls-port-mismatch",
+                    NO_GREETING_WEIGHT,
+                    "rule",
+                )
+            )
+            explained.add("starttls-unavailable")
         if mismatch := _HOSTNAME_MISMATCH.search(text):
             hits.append(Hit(mismatch.group(0), "tls-cert-hostname", 30.0, "rule"))
         if loop := _LOOPBACK_FAILURE.search(text):

@@ -159,6 +159,11 @@ def test_provider_and_platform_texts(
         "服务器的25端口不通，邮箱配置好了也发不出邮件",
         "プロバイダがOP25Bでポート25をブロックしているのでメールが送れません",
         "My VPS provider blocks outgoing port 25, so sendmail cannot deliver mail",
+        "企业邮箱的SMTP端口25，在海外服务器上不可用，只能换465",
+        "L'hébergeur applique un blocage du port 25 sortant, les mails ne partent pas",
+        "El puerto 25 está bloqueado por el proveedor y el correo no sale",
+        "Port 25 ist beim Hoster gesperrt, deshalb gehen keine Mails raus",
+        "Порт 25 заблокирован провайдером, письма не отправляются",
     ],
 )
 def test_a_blocked_port_in_plain_words(matcher: Matcher, text: str) -> None:
@@ -184,6 +189,10 @@ def test_an_open_port_is_no_block(matcher: Matcher) -> None:
         "upload failed: status code 403, server said Forbidden",
         # a monitoring tool's web request
         "Sending failed: cannot get URL: Couldn't resolve host name.",
+        # urllib3's retry error around Python's ssl error
+        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+        "CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has "
+        "expired (_ssl.c:1006)')))",
     ],
 )
 def test_other_protocols_with_smtp_like_numbers(matcher: Matcher, text: str) -> None:
@@ -207,3 +216,92 @@ def test_implicit_tls_configured_for_the_starttls_port(
 ) -> None:
     """A settings block naming implicit TLS on port 587 is a mode mismatch."""
     assert matcher.diagnose(text).category == "tls-port-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # connect(2) refused by a local policy (SELinux, a host firewall)
+        (
+            "SMTP ERROR: Failed to connect to server: Permission denied (13)\n"
+            "SMTP connect() failed.",
+            "connection-refused",
+        ),
+        ("Error: connect EACCES 203.0.113.5:587 (nodemailer)", "connection-refused"),
+        # JavaMail's STARTTLS wrapper alone, and with the reason under it
+        (
+            "javax.mail.MessagingException: Could not convert socket to TLS\n"
+            "\tat com.sun.mail.smtp.SMTPTransport.startTLS(SMTPTransport.java:2155)\n"
+            "\tat com.sun.mail.smtp.SMTPTransport.protocolConnect"
+            "(SMTPTransport.java:752)",
+            "tls-handshake-failed",
+        ),
+        (
+            "javax.mail.MessagingException: Could not convert socket to TLS;\n"
+            "  nested exception is:\n"
+            "\tjavax.net.ssl.SSLHandshakeException: PKIX path building failed: "
+            "unable to find valid certification path to requested target",
+            "tls-cert-untrusted",
+        ),
+        # STARTTLS asked for on the implicit-TLS port
+        (
+            "MAIL_PORT = 465\nMAIL_USE_TLS = True\nMAIL_USE_SSL = True\n"
+            "smtplib.SMTPNotSupportedError: STARTTLS extension not supported by "
+            "server.",
+            "tls-port-mismatch",
+        ),
+        # Dart's mailer package
+        (
+            "SmtpClientAuthenticationException: Incorrect username / password / "
+            "credentials",
+            "auth-failed",
+        ),
+    ],
+)
+def test_runtime_and_client_spellings(
+    matcher: Matcher, text: str, category: str
+) -> None:
+    """Errno names, client wrappers and settings read as their cause."""
+    assert matcher.diagnose(text).category == category
+
+
+def test_stack_frame_line_numbers_are_no_codes() -> None:
+    """'Executors.java:515)' and 'smtp.rb:550:in' are line numbers."""
+    evidence = find_evidence(
+        "\tat java.base/java.util.concurrent.Executors$RunnableAdapter.call"
+        "(Executors.java:515)\n/usr/lib/ruby/2.7.0/net/smtp.rb:550:in `tcp_socket'"
+    )
+    assert not evidence.server_replies
+    assert not evidence.reply_codes
+
+
+def test_nginx_mail_proxy_lines_are_mail(matcher: Matcher) -> None:
+    """nginx's mail proxy logs a TLS failure on a mail port; the same on 443 is web."""
+    line = (
+        "2024/01/02 10:00:00 [info] 12#12: *3 SSL_do_handshake() failed (SSL: "
+        "error:0A000102:SSL routines::unsupported protocol) while SSL handshaking, "
+        "client: 198.51.100.7, server: 0.0.0.0:{port}"
+    )
+    mail = matcher.diagnose("mail server logs:\n" + line.format(port=993))
+    assert mail.category == "tls-handshake-failed"
+    web = matcher.diagnose("web server logs:\n" + line.format(port=443))
+    assert web.category == "none"
+
+
+def test_a_server_named_smtpserver_is_no_smtps(matcher: Matcher) -> None:
+    """'SMTPServer ... :587' names no implicit TLS ('smtps' is a word)."""
+    diagnosis = matcher.diagnose(
+        "[info]: [SMTPServer] Server started on any-ip:587\n"
+        "[error]: [MailQueue] Failed to send message\n"
+        "How do I turn on debug logging to see more?"
+    )
+    assert diagnosis.category != "tls-port-mismatch"
+
+
+def test_mailchimp_api_is_https(matcher: Matcher) -> None:
+    """Mailchimp's Marketing API (Gibbon) is HTTPS: its TLS errors are not mail."""
+    text = (
+        "Gibbon::MailChimpError: SSL_connect returned=1 errno=0 state=error: "
+        "certificate verify failed\n  app/controllers/subscribers_controller.rb:12"
+    )
+    assert matcher.diagnose(text).category == "none"
