@@ -75,8 +75,9 @@ TRANSPORT: Final = GENERIC | {"message-too-large"}
 # Pastes longer than this are read for context around their error lines only.
 LOCAL_CONTEXT: Final = 8_000
 CONTEXT_RADIUS: Final = 3
-# A candidate line of a long log is judged with this many lines either side.
-NEAR: Final = 2
+# A candidate line of a long log is judged "another program's" with this many lines
+# either side (a pasted error's other-protocol words often stand a few lines away).
+NEAR: Final = 4
 WIDE: Final = 8
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
