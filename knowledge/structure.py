@@ -358,9 +358,26 @@ _VERIFY_FAILED: Final = frozenset(
         "certificate verify failed",
         "certificate_verify_failed",
         "the certificate is not trusted",
+        "ssl certificate could not be validated for the following reasons",
     }
 )
 _CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
+# OpenSSL's packed error codes ("error:0A000086:SSL routines::...", OpenSSL 3;
+# "error:14090086:SSL routines:...", 1.x): the SSL library (0x14 << 24 in 1.x, 0x0A <<
+# 23 in 3.x) and, in the low 12 bits, the reason (include/openssl/sslerr.h).
+_OPENSSL_CODE: Final = re.compile(r"\berror:(?:14|0A)[0-9A-F]{6}:", re.IGNORECASE)
+_SSL_REASONS: Final[dict[int, str]] = {
+    0x086: "tls-cert-untrusted",  # SSL_R_CERTIFICATE_VERIFY_FAILED
+    0x10B: "tls-port-mismatch",  # SSL_R_WRONG_VERSION_NUMBER
+    0x09C: "tls-port-mismatch",  # SSL_R_HTTP_REQUEST
+    0x0C6: "tls-port-mismatch",  # SSL_R_PACKET_LENGTH_TOO_LONG
+    0x102: "tls-handshake-failed",  # SSL_R_UNSUPPORTED_PROTOCOL
+    0x18A: "tls-handshake-failed",  # SSL_R_DH_KEY_TOO_SMALL
+    0x410: "tls-handshake-failed",  # SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE
+    0x42E: "tls-handshake-failed",  # SSL_R_TLSV1_ALERT_PROTOCOL_VERSION
+    0x418: "tls-cert-untrusted",  # SSL_R_TLSV1_ALERT_UNKNOWN_CA
+}
+OPENSSL_CODE_WEIGHT: Final = 20.0
 STRONG_SIGNAL: Final = 20.0
 # Python's ssl.CertificateError: "hostname 'x' doesn't match 'y'" (names quoted inside).
 _HOSTNAME_MISMATCH: Final = re.compile(r"hostname '[^']+' doesn't match", re.IGNORECASE)
@@ -588,10 +605,20 @@ class Recogniser:
             )
             if not _CONNECT_TIMEOUT.search(text):
                 explained.add("connection-timeout")
+        for code in sorted({m.group(0).upper() for m in _OPENSSL_CODE.finditer(text)}):
+            if reason := _SSL_REASONS.get(int(code[8:14], 16) & 0xFFF):
+                hits.append(Hit(code, reason, OPENSSL_CODE_WEIGHT, "tls"))
         if any(h.category in _CERT_REASONS and h.weight >= STRONG_SIGNAL for h in hits):
             # "certificate verify failed: certificate has expired": the verification
             # failed for the reason named after it, not for an untrusted chain.
-            hits = [h for h in hits if h.text.casefold() not in _VERIFY_FAILED]
+            hits = [
+                h
+                for h in hits
+                if h.text.casefold() not in _VERIFY_FAILED
+                and not (
+                    h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:")
+                )
+            ]
         if _LOCAL_RESOURCE.search(text) and not (
             evidence.server_replies or evidence.enhanced_codes
         ):

@@ -86,3 +86,27 @@ def test_local_resource_errors_are_no_refusal_timeout_or_limit(
         "dns-failure",
         "rate-limited",
     }, (diagnosis.category, diagnosis.signals)
+
+
+@pytest.mark.parametrize(
+    ("code", "category"),
+    [
+        ("error:0A000086:", "tls-cert-untrusted"),
+        ("error:14090086:", "tls-cert-untrusted"),
+        ("error:1408F10B:", "tls-port-mismatch"),
+        ("error:0A00010B:", "tls-port-mismatch"),
+        ("error:14094410:", "tls-handshake-failed"),
+        ("error:0A000102:", "tls-handshake-failed"),
+    ],
+)
+def test_openssl_packed_codes_name_their_reason(
+    shipped: Matcher, code: str, category: str
+) -> None:
+    """OpenSSL's packed error code alone (reason in its low bits) points the way."""
+    from knowledge.normalize import find_evidence
+    from knowledge.structure import Recogniser
+
+    text = f"SMTP TLS failed: {code}SSL routines::"
+    structure = Recogniser(shipped.kb).recognise(text, find_evidence(text), mail=True)
+    assert structure.best is not None
+    assert structure.best[0] == category, structure.votes
