@@ -68,10 +68,14 @@ _STRONG_MAIL: Final = (
     "发送邮件",
     "邮件发送",
     "发邮件",
-    # "Mailbox" in traditional Chinese, "send mail" and "e-mail" in Vietnamese: mail
-    # words as the people who paste errors write them.
+    # "Mailbox" in traditional Chinese, "send mail" and "e-mail" in Vietnamese, "send a
+    # letter" in Russian: mail words as the people who paste errors write them.
     "郵箱",
     "gửi mail",
+    "отправить письмо",
+    "отправки письма",
+    "отправка письма",
+    "отправлено письмо",
     "gửi email",
     "thư điện tử",
     # A delivery status notification's field (RFC 3464).

@@ -241,6 +241,12 @@ def stem(word: str) -> str:
     return word[:6] if len(word) <= 12 else word
 
 
+# A version number after the word or the software it versions.
+_VERSION: Final = re.compile(
+    r"\b(?:version|ver\.?|release|php|python|ruby|perl|node(?:\.js)?|openssl|nginx|"
+    r"apache|mysql|centos|ubuntu|debian)[\s/:-]*v?\d+(?:\.\d+)+",
+    re.IGNORECASE,
+)
 # A source file's line number in a stack frame or trace ("Executors.java:515)",
 # "smtp.rb:540:in", "connection.js:421:15").
 _FRAME_LINE: Final = re.compile(
@@ -269,6 +275,9 @@ def find_evidence(text: str) -> Evidence:
     if ":" in text:
         # A stack frame's "File.java:515)" is a line number, not a reply.
         text = _FRAME_LINE.sub(" ", text)
+    if "." in text:
+        # "PHP Version 5.4.45", "OpenSSL 1.0.2" are versions, not enhanced codes.
+        text = _VERSION.sub(" ", text)
     pairs = frozenset((int(r), e) for r, e in PAIR_RE.findall(text))
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}

@@ -305,3 +305,55 @@ def test_mailchimp_api_is_https(matcher: Matcher) -> None:
         "certificate verify failed\n  app/controllers/subscribers_controller.rb:12"
     )
     assert matcher.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("发送邮件时报错：SSL证书验证失败", "tls-cert-untrusted"),
+        ("メール送信時に証明書の検証に失敗しました", "tls-cert-untrusted"),
+        (
+            "Ошибка отправки почты: не удалось проверить сертификат",
+            "tls-cert-untrusted",
+        ),
+        (
+            "E-Mail-Versand fehlgeschlagen: Zertifikat konnte nicht überprüft werden",
+            "tls-cert-untrusted",
+        ),
+        (
+            "Envoi du courriel impossible : échec de la vérification du certificat",
+            "tls-cert-untrusted",
+        ),
+        (
+            "Error al enviar el correo: no se pudo verificar el certificado del "
+            "servidor SMTP",
+            "tls-cert-untrusted",
+        ),
+        (
+            "Falha ao enviar e-mail: não foi possível verificar o certificado",
+            "tls-cert-untrusted",
+        ),
+        ("Не удалось отправить письмо: в соединении отказано", "connection-refused"),
+        (
+            "Ошибка отправки почты: не удалось разрешить имя хоста smtp.example.ru",
+            "dns-failure",
+        ),
+        ("邮件服务器域名解析失败", "dns-failure"),
+        (
+            "Erro ao enviar e-mail: tempo esgotado ao conectar ao servidor SMTP",
+            "connection-timeout",
+        ),
+        ("发送邮件太频繁，被限制发送", "rate-limited"),
+    ],
+)
+def test_plain_descriptions_in_other_languages(
+    matcher: Matcher, text: str, category: str
+) -> None:
+    """Certificate, name and time-out failures described in the pastes' languages."""
+    assert matcher.diagnose(text).category == category
+
+
+def test_a_version_is_no_enhanced_code() -> None:
+    """'PHP Version 5.4.45' and 'OpenSSL 1.0.2' are versions."""
+    evidence = find_evidence("mail.php (PHP Version 5.4.45), built with OpenSSL 5.1.1")
+    assert not evidence.enhanced_codes
