@@ -226,6 +226,12 @@ class Matcher:
         for entry_index, entry in enumerate(kb.entries):
             for code in (*entry.enhanced_codes, *entry.hex_codes):
                 self._by_code[code].append(entry_index)
+        # Entries by (category, reply or enhanced code they list): a coded answer's
+        # other readings are offered through them.
+        self._by_reading: dict[tuple[str, str], int] = {}
+        for entry_index, entry in enumerate(kb.entries):
+            for listed in (*map(str, entry.reply_codes), *entry.enhanced_codes):
+                self._by_reading.setdefault((entry.category, listed), entry_index)
 
     def diagnose(self, text: str) -> Diagnosis:
         """
@@ -325,6 +331,7 @@ class Matcher:
         ranked.sort(
             key=lambda pair: (-pair[0], -len(pair[1].signature), pair[1].entry.id)
         )
+        ranked.extend(self._readings(structure, ranked))
         # "Here is the debug output: <error>": the error is what needs answering, and
         # client logging is the answer only when nothing else is confidently found.
         if ranked and ranked[0][1].entry.category == LOGGING:
@@ -383,6 +390,32 @@ class Matcher:
             None,
         )
         return replace(diagnosis, entry=fitting or generic)
+
+    def _readings(
+        self, structure: Structure, ranked: list[tuple[float, Candidate]]
+    ) -> list[tuple[float, Candidate]]:
+        """
+        The code's other readings as low alternatives.
+
+        A coded paste's runner-up categories (552: message-too-large, then
+        mailbox-full) that no entry matched are offered through the entry of that
+        category listing one of the paste's codes, at the alternatives' floor.
+        """
+        if not structure.coded:
+            return []
+        present = {candidate.entry.category for _, candidate in ranked}
+        floor = AMBIGUOUS - 15
+        extra: list[tuple[float, Candidate]] = []
+        for category, _ in structure.votes[: ALTERNATIVES + 1]:
+            if category in present or category not in structure.allowed:
+                continue
+            for code in structure.codes:
+                index = self._by_reading.get((category, code))
+                if index is not None:
+                    entry = self._entries[index]
+                    extra.append((floor, Candidate(entry, floor, code, floor)))
+                    break
+        return extra
 
     def _fuzzy(self, lines: list[str]) -> dict[int, tuple[float, str]]:
         """

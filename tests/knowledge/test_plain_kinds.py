@@ -357,3 +357,11 @@ def test_a_version_is_no_enhanced_code() -> None:
     """'PHP Version 5.4.45' and 'OpenSSL 1.0.2' are versions."""
     evidence = find_evidence("mail.php (PHP Version 5.4.45), built with OpenSSL 5.1.1")
     assert not evidence.enhanced_codes
+
+
+def test_a_coded_answer_offers_the_codes_other_readings(matcher: Matcher) -> None:
+    """552 answered as message-too-large offers mailbox-full, its other reading."""
+    diagnosis = matcher.diagnose("mailer: Expected smtp code 250, got 552")
+    assert diagnosis.category == "message-too-large"
+    assert diagnosis.uncertain
+    assert "mailbox-full" in {c.entry.category for c in diagnosis.alternatives}
