@@ -365,3 +365,23 @@ def test_a_coded_answer_offers_the_codes_other_readings(matcher: Matcher) -> Non
     assert diagnosis.category == "message-too-large"
     assert diagnosis.uncertain
     assert "mailbox-full" in {c.entry.category for c in diagnosis.alternatives}
+
+
+@pytest.mark.parametrize("clock", ["6:36:25 PM", "18:36:25", "2026-03-12 07:00:25,113"])
+def test_a_time_ending_in_25_seconds_is_no_mail_port(
+    matcher: Matcher, clock: str
+) -> None:
+    """
+    A log timestamp whose seconds are 25 is no connection to port 25: a web app's
+    refused Redis connection stays another program's, whatever second it was logged.
+    """
+    text = (
+        f"[Nest] 1  - 03/12/2026, {clock}   ERROR [RedisModule] default: "
+        "connect ECONNREFUSED 127.0.0.1:6379 +2004ms\n"
+        "Error: connect ECONNREFUSED 127.0.0.1:6379\n"
+        "    at TCPConnectWrap.afterConnect [as oncomplete] (node:net:1494:16)"
+    )
+    assert matcher.diagnose(text).category == "none"
+    # The same lines against the submission port are a mail problem.
+    mail = text.replace("127.0.0.1:6379", "127.0.0.1:587")
+    assert matcher.diagnose(mail).category == "connection-refused"
