@@ -23,7 +23,8 @@ REAL_DEV = REPO / "tests" / "corpus" / "real-dev.jsonl"
 # Sealed sets, each measured blind once, then folded into the dev material.
 REAL_SEALED1 = REPO / "tests" / "corpus" / "real-sealed1.jsonl"
 REAL_SEALED3 = REPO / "tests" / "corpus" / "real-sealed3.jsonl"
-REAL_FILES = (REAL_DEV, REAL_SEALED1, REAL_SEALED3)
+REAL_SEALED4 = REPO / "tests" / "corpus" / "real-sealed4.jsonl"
+REAL_FILES = (REAL_DEV, REAL_SEALED1, REAL_SEALED3, REAL_SEALED4)
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 
