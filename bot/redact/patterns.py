@@ -138,6 +138,10 @@ _VALUES: Final = {
     "=": re.compile(_APP_GROUPS + rf"""(?:{_MARK}|[^\s"',;}}&)\]])+"""),
     ":": re.compile(_APP_GROUPS + rf"""(?:{_MARK}|[^\s"',;}})\]])+"""),
 }
+# An unquoted value that is a whole function or method call ("creds_key('gmail')",
+# "os.getenv('SMTP_PASS')"), closed on its line and followed by a separator: code naming
+# where the secret comes from, not a literal.
+_CALL: Final = re.compile(r"[A-Za-z_][\w.]*\([^()\n]*\)(?=[\s,;)\]}]|$)")
 KEY_HINTS: Final = ("pass", "pwd", "secret", "credential", "token", "key")
 # Values after a secret-looking name that are SMTP codes, placeholders or prose.
 NOT_SECRET: Final = re.compile(
@@ -264,6 +268,10 @@ def _key_values(text: str) -> str:
             continue
         value = found.group()
         if value.startswith(REDACTED) or NOT_SECRET.match(value.strip()):
+            continue
+        if not lead.group("quote") and _CALL.match(text, found.start()):
+            # "credentials = creds_key(...)": code naming where the secret comes from;
+            # a literal inside the call is read by the passes for literals.
             continue
         out += [text[last : lead.end()], REDACTED]
         last = found.end()

@@ -790,3 +790,30 @@ def test_redacting_pasted_credentials_keeps_the_diagnosis_of_real_pastes() -> No
             changed.append((n, raw.category, redacted.category, first[:60]))
     assert len(texts) > 1_000
     assert len(changed) * 100 <= len(texts), changed
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'smtp_send(email, credentials = creds_key("gmail"), from = "me")',
+        'password = os.getenv("SMTP_PASSWORD")',
+        "MAIL_PASSWORD: env('MAIL_PASSWORD')\n",
+    ],
+)
+def test_a_call_naming_where_the_secret_comes_from_is_kept(code: str) -> None:
+    """Code that fetches the secret (a whole call) holds none: it stays as pasted, so
+    the paste reads the same to the matcher."""
+    assert redact(code) == code
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("password = hunter2secret(", "hunter2secret"),
+        ("password=Xk9(f2#pQ", "Xk9(f2#pQ"),
+        ("smtp_pass = Wq7(zz)Lm8", "Wq7(zz"),
+    ],
+)
+def test_a_value_with_a_parenthesis_is_still_a_secret(text: str, secret: str) -> None:
+    """A literal with a parenthesis that is no whole call is redacted as before."""
+    assert secret not in redact(text)
