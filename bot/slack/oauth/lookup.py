@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from slack_sdk.oauth.installation_store.models.bot import Bot
 
-from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
+from bot.slack.oauth.calls import redis_call
 from bot.slack.oauth.cipher import TokenCipher
 from bot.slack.oauth.records import Codec, InstallKeys, text, workspace_key
 
@@ -67,14 +66,9 @@ class InstallationLookup:
         return self._keys.bot(workspace)
 
     async def _call(self, operation: Callable[[], Awaitable[_T]]) -> _T:
-        if self._metrics is not None:
-            self._metrics.redis_round_trips.inc()
-        try:
-            return await operation()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailableError(
-                f"installation store: {type(exc).__name__}"
-            ) from exc
+        return await redis_call(
+            operation, store="installation store", metrics=self._metrics
+        )
 
     async def bot_of(self, workspace: str) -> Bot | None:
         """

@@ -26,10 +26,10 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Final, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
 from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
+from bot.slack.oauth.calls import redis_call
 from bot.state.redis_store import delete_matching, glob_escape
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,9 @@ class OrgTeams:
         return f"{self._prefix}orgteam:{org}:{team}"
 
     async def _call(self, operation: Callable[[], Awaitable[_T]]) -> _T:
-        if self._metrics is not None:
-            self._metrics.redis_round_trips.inc()
-        try:
-            return await operation()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailableError(
-                f"org workspaces: {type(exc).__name__}"
-            ) from exc
+        return await redis_call(
+            operation, store="org workspaces", metrics=self._metrics
+        )
 
     async def note(self, org: str, team: str, channel: str) -> None:
         """

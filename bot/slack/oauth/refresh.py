@@ -25,14 +25,13 @@ from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError, SlackClientError, SlackTokenRotationError
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
+from bot.slack.oauth.calls import redis_call
 from bot.slack.oauth.installations import RedisInstallationStore
 from bot.slack.oauth.records import workspace_key
 
@@ -96,14 +95,9 @@ class RefreshLocks:
         return f"{self._prefix}refresh:{workspace}"
 
     async def _call(self, operation: Callable[[], Awaitable[_T]]) -> _T:
-        if self._metrics is not None:
-            self._metrics.redis_round_trips.inc()
-        try:
-            return await operation()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailableError(
-                f"token refresh lock: {type(exc).__name__}"
-            ) from exc
+        return await redis_call(
+            operation, store="token refresh lock", metrics=self._metrics
+        )
 
     async def take(self, workspace: str) -> str | None:
         """

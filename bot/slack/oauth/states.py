@@ -17,11 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.errors import StateUnavailableError
 from bot.metrics import Metrics
+from bot.slack.oauth.calls import redis_call
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +65,7 @@ class RedisOAuthStateStore(AsyncOAuthStateStore):
         return f"{self._prefix}oauth:state:{digest}"
 
     async def _call(self, operation: Callable[[], Awaitable[_T]]) -> _T:
-        if self._metrics is not None:
-            self._metrics.redis_round_trips.inc()
-        try:
-            return await operation()
-        except (RedisError, OSError) as exc:
-            raise StateUnavailableError(f"oauth states: {type(exc).__name__}") from exc
+        return await redis_call(operation, store="oauth states", metrics=self._metrics)
 
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         """
