@@ -399,10 +399,11 @@ _OTHER_WORDS: Final = (
 )
 # Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
 _LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
-# A mail port after a host or "port"; not a time of day ("10:25:33", "6:36:25 PM")
-# or a version.
+# A mail port after a host or "port" (also a quoted "port" key); not a time of day
+# ("10:25:33", "6:36:25 PM"), a version, or a quoted key's value ('"temperature":25').
 _MAIL_PORT: Final = re.compile(
-    r"(?:(?<!\d:\d\d)[:\s,\[]|port[=: ]{1,2})(?:25|465|587|2525)\b(?![:.]\d)"
+    r"(?:(?<!\d:\d\d)(?<![\"'])[:\s,\[]|port[\"']?[=: ]{1,2})"
+    r"(?:25|465|587|2525)\b(?![:.]\d)"
 )
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"

@@ -385,3 +385,19 @@ def test_a_time_ending_in_25_seconds_is_no_mail_port(
     # The same lines against the submission port are a mail problem.
     mail = text.replace("127.0.0.1:6379", "127.0.0.1:587")
     assert matcher.diagnose(mail).category == "connection-refused"
+
+
+def test_a_json_value_of_25_is_no_mail_port(matcher: Matcher) -> None:
+    """
+    '"temperature":25' in another program's payload is no port 25: an MQTT client's
+    failed certificate check stays another program's. A quoted "port" key still is.
+    """
+    text = (
+        'mosquitto_pub -h broker.local -p 8883 -m {"temperature":25}\n'
+        "OpenSSL Error[0]: error:1416F086:SSL routines:"
+        "tls_process_server_certificate:certificate verify failed\n"
+        "Error: A TLS error occurred."
+    )
+    assert matcher.diagnose(text).category == "none"
+    config = '{"host": "mail.example.com", "port":587}\n' + text.split("\n", 1)[1]
+    assert matcher.diagnose(config).category == "tls-cert-untrusted"
