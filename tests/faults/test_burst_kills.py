@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.slack import blocks
 from tests.support.bot import delete_prefix
 from tests.support.front import (
     Front,
@@ -32,28 +31,19 @@ from tests.support.front import (
 )
 from tests.support.kb import STARTTLS_PASTE
 from tests.support.process import wait_healthy
-from tests.support.slack import CHANNEL, FakeSlack, event_request, message_event
+from tests.support.slack import (
+    CHANNEL,
+    FakeSlack,
+    answer_counts,
+    event_request,
+    message_event,
+)
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc"),
 ]
 WAVE = 30
-
-
-def answers(fake: FakeSlack) -> dict[str, int]:
-    """
-    How many answers each message got (by the message ts their metadata names).
-    """
-    counts: dict[str, int] = {}
-    for message in fake.posted:
-        metadata = message.get("metadata") or {}
-        if message.get("channel") == CHANNEL and (
-            metadata.get("event_type") == blocks.REPLY_EVENT
-        ):
-            ts = metadata["event_payload"]["message_ts"]
-            counts[ts] = counts.get(ts, 0) + 1
-    return counts
 
 
 async def send_wave(
@@ -130,12 +120,12 @@ async def test_repeated_worker_and_front_kills_leave_every_thread_answered(
                     assert await post_body(session, front.base, body, retry) == 200
                 expected = {p["event"]["ts"] for p in payloads}
                 await until(
-                    lambda: expected <= set(answers(fake_slack)),
+                    lambda: expected <= set(answer_counts(fake_slack)),
                     timeout=60,
                     what="every paste answered",
                 )
                 await fake_slack.settle(2.0)
-        counts = answers(fake_slack)
+        counts = answer_counts(fake_slack)
         duplicates = sum(c - 1 for c in counts.values())
         assert set(counts) == expected
         assert duplicates <= kills, (duplicates, kills)

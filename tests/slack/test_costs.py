@@ -14,7 +14,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.metrics import Metrics
-from bot.slack import blocks
 from bot.slack.intake import Intake
 from tests.support.bot import make_settings
 from tests.support.front import bot_env, front_process, until, wait_workers
@@ -22,8 +21,8 @@ from tests.support.kb import STARTTLS_PASTE
 from tests.support.process import wait_healthy
 from tests.support.redis import new_prefix, redis_server
 from tests.support.slack import (
-    CHANNEL,
     FakeSlack,
+    answer_counts,
     event_request,
     message_event,
     verified,
@@ -65,21 +64,6 @@ async def command_counts(client: aioredis.Redis) -> dict[str, int]:
     }
 
 
-def answered(fake: FakeSlack) -> dict[str, int]:
-    """
-    How many answers each message got (by the message ts their metadata names).
-    """
-    counts: dict[str, int] = {}
-    for message in fake.posted:
-        metadata = message.get("metadata") or {}
-        if message.get("channel") == CHANNEL and (
-            metadata.get("event_type") == blocks.REPLY_EVENT
-        ):
-            ts = metadata["event_payload"]["message_ts"]
-            counts[ts] = counts.get(ts, 0) + 1
-    return counts
-
-
 async def test_an_answered_paste_costs_one_post_and_a_bounded_number_of_commands(
     fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
@@ -112,7 +96,7 @@ async def test_an_answered_paste_costs_one_post_and_a_bounded_number_of_commands
                 await wait_healthy(front.base, front.process, timeout=30)
                 await wait_workers(front, 2, timeout=20)
                 await until(
-                    lambda: set(stamps) <= set(answered(fake_slack)),
+                    lambda: set(stamps) <= set(answer_counts(fake_slack)),
                     timeout=120,
                     what="every paste answered",
                 )
@@ -120,7 +104,7 @@ async def test_an_answered_paste_costs_one_post_and_a_bounded_number_of_commands
                 after = await command_counts(client)
         finally:
             await client.aclose()
-    counts = answered(fake_slack)
+    counts = answer_counts(fake_slack)
     assert sorted(counts) == stamps
     assert set(counts.values()) == {1}
     calls: dict[str, int] = {}

@@ -756,3 +756,21 @@ def verified(body: str, headers: dict[str, str]) -> Inbound:
     """
     parsed, form = parse(body.encode(), headers.get("Content-Type", ""))
     return Inbound(parsed, headers["X-Slack-Signature"], form)
+
+
+def answer_counts(fake: FakeSlack) -> dict[str, int]:
+    """
+    How many answers each message got in the support channel (by the message ts
+    their metadata names).
+    """
+    from bot.slack import blocks
+
+    counts: dict[str, int] = {}
+    for message in fake.posted:
+        metadata = message.get("metadata") or {}
+        if message.get("channel") == CHANNEL and (
+            metadata.get("event_type") == blocks.REPLY_EVENT
+        ):
+            ts = metadata["event_payload"]["message_ts"]
+            counts[ts] = counts.get(ts, 0) + 1
+    return counts
