@@ -915,6 +915,16 @@ _STARTTLS_REFUSED: Final = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
+# SwiftMailer and Symfony Mailer name the reply they expected before the one they got:
+# 220 is what a greeting and STARTTLS are answered with (RFC 3207 §4), and a greeting
+# is never answered "command not implemented" (500-504) or "TLS not available" (454),
+# so such a reply answered STARTTLS.
+_EXPECTED_220_REFUSED: Final = re.compile(
+    r"expected response code \"?220\"?,? but got (?:an? )?(?:code )?"
+    r"\"?(?:50[0-4]|454)\b",
+    re.IGNORECASE,
+)
+
 
 def _transcript(text: str) -> str | None:
     """
@@ -922,9 +932,11 @@ def _transcript(text: str) -> str | None:
 
     An EHLO reply listing extensions without STARTTLS, in a paste where the client
     wanted TLS, means the server does not offer STARTTLS; so does a STARTTLS command
-    answered with an error.
+    answered with an error, also where a client library names the 220 it expected.
     """
     if "starttls" in text.lower() and _STARTTLS_REFUSED.search(text):
+        return "starttls-unavailable"
+    if _EXPECTED_220_REFUSED.search(text):
         return "starttls-unavailable"
     words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
     extensions = words & _EHLO_WORDS

@@ -354,3 +354,38 @@ def test_dotnet_wrapper_leaves_the_server_reply_to_decide(shipped: Matcher) -> N
         "issue a STARTTLS command first"
     )
     assert shipped.diagnose(text).category == "starttls-required"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # Postfix without TLS configured (smtpd.c's answer to an unknown command).
+        "502 5.5.1 Error: command not implemented",
+        # Sendmail and others when the TLS layer cannot start (RFC 3207 §4).
+        "454 4.7.0 TLS not available due to local problem",
+        # Exim without tls_advertise_hosts.
+        "500 5.5.1 Unrecognized command",
+    ],
+)
+def test_starttls_answered_with_an_error_is_starttls_unavailable(
+    shipped: Matcher, reply: str
+) -> None:
+    """SwiftMailer/Symfony name the 220 they expected from STARTTLS before the reply."""
+    code = reply.split()[0]
+    text = (
+        "Swift_TransportException: Expected response code 220 but got code "
+        f'"{code}", with message "{reply}"'
+    )
+    assert shipped.diagnose(text).category == "starttls-unavailable"
+
+
+def test_a_greeting_refused_with_554_is_not_a_starttls_failure(
+    shipped: Matcher,
+) -> None:
+    """The same 220 expected at the greeting, answered 554 by a blocklist, stays one."""
+    text = (
+        "Swift_TransportException: Expected response code 220 but got code "
+        '"554", with message "554 5.7.1 Service unavailable; Client host '
+        '[203.0.113.5] blocked using zen.spamhaus.org"'
+    )
+    assert shipped.diagnose(text).category == "sender-blocklisted"
