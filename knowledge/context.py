@@ -422,6 +422,16 @@ _OTHER_RE: Final = re.compile(
     r"['\"<]?https?://|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
+# A web application's report of the request it was serving when the error happened
+# (Django's debug page and its django.request logger, Rails' and Laravel's request
+# lines): the incoming request, not a web call the failing code made, so it says
+# nothing about the protocol that failed.
+_SERVED_REQUEST: Final = re.compile(
+    r"^[ \t]*request (?:url|method):[^\n]*|"
+    r"internal server error: /[^\s]*|"
+    r"completed 5\d\d internal server error",
+    re.MULTILINE,
+)
 # How much of a huge paste is read for context: its head and its tail.
 CONTEXT_SCAN: Final = 30_000
 
@@ -434,7 +444,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
     """
     if len(text) > 2 * CONTEXT_SCAN:
         text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
-    low = text.lower()
+    low = _SERVED_REQUEST.sub(" ", text.lower())
     if (
         any(word in low for word in _SMTP_MARKERS)
         or _MAIL_PORT.search(low)

@@ -389,3 +389,51 @@ def test_a_greeting_refused_with_554_is_not_a_starttls_failure(
         '[203.0.113.5] blocked using zen.spamhaus.org"'
     )
     assert shipped.diagnose(text).category == "sender-blocklisted"
+
+
+# Django's technical 500 page (django/views/templates/technical_500.html) and its
+# django.request logger ("Internal Server Error: %s" with the request's path).
+_DJANGO_PAGE = (
+    "error at /accounts/invite/\n{error}\nRequest Method:\tPOST\n"
+    "Request URL:\thttp://203.0.113.7:8000/accounts/invite/\nDjango Version:\t4.2\n"
+    "Exception Type:\t{kind}\nException Value:\t\n{error}\n"
+    "Exception Location:\t/usr/lib/python3.11/socket.py in create_connection, line 851"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            _DJANGO_PAGE.format(
+                error="[Errno 110] Connection timed out", kind="TimeoutError"
+            ),
+            "connection-timeout",
+        ),
+        (
+            "app_1  | error: [Errno 111] Connection refused\n"
+            "app_1  | ERROR:django.request:Internal Server Error: /accounts/register/\n"
+            "app_1  | Traceback (most recent call last):\n"
+            'app_1  |   File "/app/django/core/handlers/base.py", line 181, in '
+            "_get_response",
+            "connection-refused",
+        ),
+    ],
+)
+def test_the_request_a_web_app_served_is_not_another_protocol(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """The page's Request URL is the incoming request, not a web call that failed."""
+    assert shipped.diagnose(text).category == category
+
+
+def test_a_web_call_inside_a_django_page_stays_other_software(shipped: Matcher) -> None:
+    """What the view itself fetched over HTTPS is still named, and still not mail."""
+    text = _DJANGO_PAGE.format(
+        error="HTTPSConnectionPool(host='api.example.com', port=443): Max retries "
+        "exceeded with url: /v1/items (Caused by NewConnectionError('<urllib3."
+        "connection.HTTPSConnection object>: Failed to establish a new connection: "
+        "[Errno 110] Connection timed out'))",
+        kind="ConnectionError",
+    )
+    assert shipped.diagnose(text).category == "none"
