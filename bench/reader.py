@@ -2,7 +2,7 @@
 How far is the matcher from a careful reader who sees only the paste?
 
     python bench/reader.py tests/corpus/real-sealed4.jsonl \
-        tests/corpus/reader-sealed4.jsonl
+        tests/corpus/readers/real-sealed4.jsonl
 
 The corpus's labels were given with the whole public thread at hand (what the fix
 turned out to be). A second reader labelled the same pastes from the text alone, the
