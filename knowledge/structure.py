@@ -182,13 +182,14 @@ _HOST_LOOKUP: Final = re.compile(
 # order, with the verb's particles and a "number" counter between ("25号端口被封",
 # "禁用了25端口", "25端口不通", "port 25 is blocked by my ISP"), in the languages the
 # pastes come in ("blocage du port 25", "puerto 25 bloqueado", "Port 25 gesperrt",
-# "порт 25 заблокирован", "port 25 zablokowany").
+# "порт 25 заблокирован", "port 25 zablokowany"); Alibaba Cloud's notice that new
+# servers "不再提供25端口邮件服务" (no longer offer port 25 mail service).
 _PORT_25: Final = (
     r"(?:port|puerto|porta|порт[аеу]?|porcie)\s*(?:tcp\s*)?25|25\s*号?\s*端口|"
-    r"端口\s*25|25\s*番?ポート|ポート\s*25"
+    r"25 port\b|端口\s*25|25\s*番?ポート|ポート\s*25"
 )
 _PORT_BLOCKED: Final = re.compile(
-    r"(?:封禁|封锁|封|屏蔽|禁用|禁止|关闭|限制|不开放|拦截|解封|block(?:s|ed|ing)?|"
+    r"(?:封禁|封锁|封|屏蔽|禁用|禁止|关闭|限制|不开放|不再提供|不提供|拦截|解封|block(?:s|ed|ing)?|"
     r"close[sd]?|filter(?:s|ed)?|restrict(?:s|ed)?|blocage d[ue]s?|"
     r"bloqu\w* (?:d[eo]l?|da)|bloqueio d[ao]|sperr\w*|blockier\w*|блокир\w*|"
     r"заблокир\w*|blokad\w*|"

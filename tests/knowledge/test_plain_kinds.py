@@ -164,6 +164,9 @@ def test_provider_and_platform_texts(
         "El puerto 25 está bloqueado por el proveedor y el correo no sale",
         "Port 25 ist beim Hoster gesperrt, deshalb gehen keine Mails raus",
         "Порт 25 заблокирован провайдером, письма не отправляются",
+        # Alibaba Cloud's notice to new ECS customers.
+        "自即日起阿里云新购服务器不再提供25端口邮件服务，建议您尝试使用465加密端口发送邮件",
+        "Our hosting blocked the 25 port, so the alert mails never leave the server",
     ],
 )
 def test_a_blocked_port_in_plain_words(matcher: Matcher, text: str) -> None:
@@ -175,6 +178,7 @@ def test_a_blocked_port_in_plain_words(matcher: Matcher, text: str) -> None:
 def test_an_open_port_is_no_block(matcher: Matcher) -> None:
     """Saying the port was opened is not a blocked port."""
     assert matcher.diagnose("25端口已经开放了").decision is Decision.NONE
+    assert matcher.diagnose("The 25 port is open now").decision is Decision.NONE
 
 
 @pytest.mark.parametrize(
