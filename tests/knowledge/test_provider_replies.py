@@ -3,9 +3,9 @@ Providers' and MTAs' own reply texts, as their reference pages and sources publi
 them: ``outside/provider_replies.jsonl`` (text, label, lang, source). Google
 Workspace's "Gmail SMTP errors and codes", Microsoft Exchange Online's NDR reference
 and SMTP AUTH pages, Apple iCloud, Yahoo, GoDaddy and Orange bounce texts with their
-documentation URLs (as Sisimai collects them), ZeptoMail's error codes, Postfix, Exim
-and sendmail sources. They stand for pastes nobody has collected yet: each must be
-answered with its category.
+documentation URLs (as Sisimai collects them), ZeptoMail's error codes, NetEase, QQ,
+Alibaba and Coremail reply lists, Postfix, Exim and sendmail sources. They stand for
+pastes nobody has collected yet: each must be answered with its category.
 """
 
 from __future__ import annotations
