@@ -668,6 +668,27 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        if _RATE_LIMITED.search(text) and any(
+            h.category in _RATE_CAUSES and h.weight >= DECISIVE_SIGNAL for h in hits
+        ):
+            rated = [h for h in hits if h.category == "rate-limited"]
+            if rated and all(_RATE_LIMITED.search(h.text) for h in rated):
+                # A provider names why it slowed the sender down (Gmail's "rate
+                # limited because DKIM authentication didn't pass", "... does not
+                # have a PTR record ... temporarily rate limited", Microsoft's "rate
+                # limited due to IP reputation"): the cause is the answer.
+                hits = [h for h in hits if h.category != "rate-limited"]
+                explained.add("rate-limited")
+        if _REPLY_SAYS_REFUSED.search(text):
+            # "421 Connection refused, too many sessions", "554 Connection refused.
+            # This IP has a poor reputation": the server answered and wrote the words;
+            # the TCP connection was not refused.
+            hits = [
+                h
+                for h in hits
+                if not (h.family == "network" and h.category == "connection-refused")
+            ]
+            explained.add("connection-refused")
         if quota := _quota_reading(text):
             # A sending allowance, not a full mailbox: the quota words' mailbox
             # reading gives way.
@@ -837,6 +858,21 @@ class Recogniser:
             if category == single:
                 bonus = max(bonus, CODE_CATEGORY)
             priors[category] = max(priors[category], bonus * scale)
+
+
+# A rate limit a provider applies as the consequence of a cause it names beside it
+# (support.google.com/a/answer/3726730: 4.7.23, 4.7.24, 4.7.27, 4.7.29, 4.7.30, 4.7.40;
+# Outlook.com's 4.7.650 "rate limited due to IP reputation").
+_RATE_LIMITED: Final = re.compile(r"\brate[- ]?limit(?:ed)?\b", re.IGNORECASE)
+_RATE_CAUSES: Final = frozenset(
+    {"sender-authentication", "starttls-required", "sender-blocklisted"}
+)
+# A server's reply line whose own text says "Connection refused" (GoDaddy's IB007 and
+# IB103-IB106, "421 Connection refused, too many sessions from this IP").
+_REPLY_SAYS_REFUSED: Final = re.compile(
+    r"(?im)^[ \t>]*(?:\S+ said:\s*)?[45]\d\d[ -](?:[45]\.7\.\d{1,3} )?"
+    r"connection refused\b"
+)
 
 
 def _quota_reading(text: str) -> str | None:
