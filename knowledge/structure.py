@@ -265,6 +265,8 @@ _IMPLICIT_PORT: Final = re.compile(
 _NO_GREETING: Final = re.compile(
     r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
     r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
+    # PEAR Net_SMTP (Roundcube, Horde) when the server sent nothing: code -1, empty.
+    r"\(code: -1, response: ?\)|"
     # .NET SmtpClient has no implicit TLS: on 465 it times out waiting.
     r"operation has timed out",
     re.IGNORECASE,

@@ -39,6 +39,10 @@ def shipped() -> Matcher:
         # Go clients (Alertmanager, Grafana) print EOF when the server never greets.
         "smtp_smarthost: 'mail.example.org:465'\nlevel=error msg=\"Notify failed\" "
         "err=EOF",
+        # PEAR Net_SMTP (Roundcube, Horde) reading an empty reply on port 465.
+        "SMTP Error (-1): Connection to server failed.\nFailed to connect socket: "
+        "ssl0.example.net:465 [SMTP: Invalid response code received from server "
+        "(code: -1, response: )]",
         # Ruby Net::SMTP waiting in recv_response on port 465.
         "Net::ReadTimeout: Net::ReadTimeout\n"
         ":port => 465, :enable_starttls_auto => true",
