@@ -691,6 +691,8 @@ class Recogniser:
                 if not (h.family == "network" and h.category == "connection-refused")
             ]
             explained.add("connection-refused")
+        if allowance := _ALLOWANCE.search(text):
+            hits.append(Hit(allowance.group(0), "rate-limited", QUOTA_WEIGHT, "rule"))
         if quota := _quota_reading(text):
             # A sending allowance, not a full mailbox: the quota words' mailbox
             # reading gives way.
@@ -874,6 +876,24 @@ _RATE_CAUSES: Final = frozenset(
 _REPLY_SAYS_REFUSED: Final = re.compile(
     r"(?im)^[ \t>]*(?:\S+ said:\s*)?[45]\d\d[ -](?:[45]\.7\.\d{1,3} )?"
     r"connection refused\b"
+)
+
+
+# A counted sending allowance: a number of messages or recipients in a period, named
+# as a limit that was reached ("limit of 400 rcpts per 24 hours ... reached",
+# "exceeded the limit of 100 emails per hour", "500 recipients/day limit", Exim's
+# "Sender rate exceeds 100 messages per 1h"), the way policy services (Postfix
+# policyd, Exim ratelimit, providers' outbound limits) word it.
+_COUNTED: Final = (
+    r"\d[\d,.]*\s*(?:messages?|mails?|e-?mails?|recipients?|rcpts?|sends?)\s*"
+    r"(?:per|a|an|every|each|/|in)\s*(?:\d+\s*)?(?:seconds?|minutes?|mins?|hours?|"
+    r"days?|24 ?h(?:ours?)?|hr|h|d)\b"
+)
+_ALLOWANCE: Final = re.compile(
+    rf"\blimits? (?:of |is |at )?{_COUNTED}|"
+    rf"{_COUNTED}[^\n]{{0,40}}?\b(?:limit|exceeded|reached|quota)|"
+    rf"\b(?:limit|exceeds?|exceeded|reached)\b[^\n]{{0,40}}?{_COUNTED}",
+    re.IGNORECASE,
 )
 
 
