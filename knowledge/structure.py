@@ -945,8 +945,16 @@ def _decode(raw: bytes) -> str:
 
 
 def _prepare(text: str) -> str:
-    """Case-folded, quotes unified, runs of white space made one space."""
-    return _SPACES.sub(" ", text.translate(_QUOTES).casefold())
+    """
+    Case-folded, quotes unified, English articles dropped, runs of white space made
+    one space: servers and libraries word the same message with and without them
+    ("must be same as authorization user", "must be the same as the authorization
+    user").
+    """
+    return _SPACES.sub(" ", _ARTICLES.sub(" ", text.translate(_QUOTES).casefold()))
+
+
+_ARTICLES: Final = re.compile(r"(?<![\w'-])(?:the|an?)(?=\s)")
 
 
 def _find(text: str, phrase: str) -> int:

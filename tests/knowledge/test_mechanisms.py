@@ -476,3 +476,17 @@ def test_counts_without_a_limit_reached_are_no_rate_limit(
 ) -> None:
     """A volume mentioned in passing, or a size limit, is not a sending allowance."""
     assert shipped.diagnose(text).category != "rate-limited"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # QQ Mail's documented reply, and the same reply with articles, as servers
+        # and their translations word it.
+        "501 mail from address must be same as authorization user",
+        '"501 mail from address must be the same as the authorization user."',
+    ],
+)
+def test_articles_do_not_change_a_known_reply(shipped: Matcher, text: str) -> None:
+    """A signal is found with or without English articles around its words."""
+    assert shipped.diagnose(text).category == "sender-not-permitted"
