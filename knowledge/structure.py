@@ -289,6 +289,8 @@ _LOGGING_INTENT: Final = re.compile(
     r"(?<![\w.])(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
     r"smtp_?debug|SMTPDebug|smtpDebug|mail\.debug|set_debuglevel|debuglevel|"
     r"[Ll]ogg(?:ing|er)|[Vv]erbose|transaction log|protocol log|session log|"
+    # MailKit's protocol logger classes (ProtocolLogger, IProtocolLogger).
+    r"I?ProtocolLogger|"
     r"[Pp]rotokollierung|[Jj]ournalisation|depuración|registro de depuración|"
     r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|日志|デバッグ|ログ)"
     r"(?![\w=])"
