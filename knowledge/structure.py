@@ -409,6 +409,13 @@ _BEFORE_REPLY: Final = _TLS_LEVEL | {
 }
 
 
+MEDIUM_SIGNAL: Final = 12.0
+STRONG_SIGNAL: Final = 20.0
+# How near "smtp" must stand to a medium signal to make it strong (characters).
+NEAR_SMTP: Final = 40
+_SMTP_NEAR: Final = re.compile(r"smtp")
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """One signal found in a paste."""
@@ -542,7 +549,19 @@ class Recogniser:
             if any(s <= start and end <= e for s, e in kept):
                 continue
             kept.append((start, end))
-            hits.append(Hit(signal.text, signal.category, signal.weight, signal.family))
+            weight = signal.weight
+            if (
+                weight == MEDIUM_SIGNAL
+                # "Too many" is as often the host's own files or processes.
+                and signal.category != "rate-limited"
+                and _SMTP_NEAR.search(
+                    prepared, max(0, start - NEAR_SMTP), end + NEAR_SMTP
+                )
+            ):
+                # "SMTP.login failed", "SMTP connect() failed ... timed out": a
+                # generic phrase said of SMTP itself.
+                weight = STRONG_SIGNAL
+            hits.append(Hit(signal.text, signal.category, weight, signal.family))
         return hits
 
     def recognise(

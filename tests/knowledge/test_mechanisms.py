@@ -490,3 +490,11 @@ def test_counts_without_a_limit_reached_are_no_rate_limit(
 def test_articles_do_not_change_a_known_reply(shipped: Matcher, text: str) -> None:
     """A signal is found with or without English articles around its words."""
     assert shipped.diagnose(text).category == "sender-not-permitted"
+
+
+def test_a_generic_phrase_said_of_smtp_answers(shipped: Matcher) -> None:
+    """A medium signal next to "SMTP" is strong enough to answer with."""
+    smtp = shipped.diagnose("SMTP.login failed for user sam@example.org (Login failed)")
+    assert smtp.category == "auth-failed"
+    ftp = shipped.diagnose("FTP login failed for user deploy (Login failed)")
+    assert ftp.category == "none"
