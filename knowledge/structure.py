@@ -410,7 +410,6 @@ _BEFORE_REPLY: Final = _TLS_LEVEL | {
 
 
 MEDIUM_SIGNAL: Final = 12.0
-STRONG_SIGNAL: Final = 20.0
 # How near "smtp" must stand to a medium signal to make it strong (characters).
 NEAR_SMTP: Final = 40
 _SMTP_NEAR: Final = re.compile(r"smtp")
