@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from knowledge import other_software
+
 _STRONG_MAIL: Final = (
     "smtp",
     "starttls",
@@ -400,9 +402,10 @@ _OTHER_WORDS: Final = (
 # Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
 _LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
-# ("10:25:33", "6:36:25 PM"), a version, or a quoted key's value ('"temperature":25').
+# ("10:25:33", "6:36:25 PM"), a version, a quoted key's value ('"temperature":25'), or
+# a number in an argument list ("substring(col,1,25)").
 _MAIL_PORT: Final = re.compile(
-    r"(?:(?<!\d:\d\d)(?<![\"'])[:\s,\[]|port[\"']?[=: ]{1,2})"
+    r"(?:(?<!\d:\d\d)(?<![\"'])[:\s\[]|(?<!\d),|port[\"']?[=: ]{1,2})"
     r"(?:25|465|587|2525)\b(?![:.]\d)"
 )
 _OTHER_RE: Final = re.compile(
@@ -453,7 +456,11 @@ def mail_context(text: str) -> tuple[bool, bool]:
         return True, False
     # A named other protocol (an HTTPS client's pool, an API host, a database
     # driver, XMPP) outweighs a mail provider's name: Mailjet's HTTP API is not SMTP.
-    if any(word in low for word in _DECISIVE_OTHER) or _DECISIVE_OTHER_RE.search(low):
+    if (
+        any(word in low for word in _DECISIVE_OTHER)
+        or any(word in low for word in other_software.DECISIVE)
+        or _DECISIVE_OTHER_RE.search(low)
+    ):
         # A mail provider's API over HTTPS: its sender or quota refusals are still
         # mail problems, its TLS and connection errors are not (the matcher caps only
         # the generic categories when both are true).
@@ -462,7 +469,9 @@ def mail_context(text: str) -> tuple[bool, bool]:
         return True, False
     if (
         any(word in low for word in _OTHER_WORDS)
+        or any(word in low for word in other_software.OTHER)
         or _OTHER_RE.search(low)
+        or other_software.OTHER_RE.search(low)
         or any(word in low for word in _OTHER_PROTOCOL_WORDS)
         or _OTHER_PROTOCOL_RE.search(low)
     ):

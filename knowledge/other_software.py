@@ -1,0 +1,315 @@
+"""
+The vocabulary by which a pasted TLS, connection or DNS error names the software that
+printed it when that software is not mail: its packages, namespaces, stack-frame files,
+log prefixes, URL schemes and well-known ports.
+
+A bare "certificate has expired" or "SSL_connect returned=1 ... certificate verify
+failed" reads the same from a mail library as from an HTTPS client, a push service or
+a database driver; what tells them apart is what surrounds it. Each group below names
+where its words come from (the software's own source, documentation or message
+catalogue, or a registry). `knowledge.context` reads them (lower-cased substring tests
+and two regexes) after SMTP's own words, so "smtp", "EHLO", a mail port or a mail
+library in the paste still makes it mail. Deliberately absent: words that mail
+software prints too (Android's BoringSSL "OPENSSL_internal", NSS's
+"ssl_error_rx_record_too_long", PHP's `ssl://` and `tls://` stream wrappers, Netty,
+which Apache James's SMTP server uses, and products that send mail themselves, such
+as Jenkins, Grafana or Keycloak).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+# Names that settle it even beside a mail provider's name or a word such as "Gmail":
+# the paste was printed by an HTTP or RPC stack that SMTP clients never use.
+DECISIVE: Final = (
+    # .NET: HttpClient lives in System.Net.Http, SmtpClient in System.Net.Mail
+    # (learn.microsoft.com API reference); SocketsHttpHandler's ConnectHelper frames.
+    "system.net.http",
+    "connecthelper.establishssl",
+    # gRPC core's own source files and its transport security interface (grpc/grpc
+    # src/core/tsi and src/core/lib/security/transport).
+    "ssl_transport_security",
+    "security_handshaker",
+    "tsi_protocol_failure",
+    # Java's HTTPS URL connection (java.net.HttpsURLConnection, sun.net.www.protocol).
+    "httpsurlconnection",
+    "sun.net.www.protocol",
+)
+
+OTHER: Final = (
+    # Apple Push Notification service and its clients (Apple's APNs documentation:
+    # api.push.apple.com, the legacy gateway.push.apple.com binary interface; node-apn's
+    # lib/credentials, Ruby's rpush and houston, Go's apns2), Firebase Cloud Messaging
+    # (fcm.googleapis.com), OneSignal.
+    "apns",
+    "/apn/lib/",
+    "node_modules/apn",
+    "push.apple.com",
+    "push notification",
+    "pushnotification",
+    "push certificate",
+    "rpush",
+    "fcm.googleapis",
+    "firebase",
+    "onesignal",
+    # Ruby's package manager and HTTP clients (RubyGems' Gem::RemoteFetcher messages,
+    # Bundler; the httparty, rest-client, excon, typhoeus gems; open-uri).
+    "rubygems",
+    "gem install",
+    "gem update",
+    "could not find a valid gem",
+    "unable to download data from",
+    "gem::",
+    "bundle install",
+    "httparty",
+    "rest-client",
+    "restclient",
+    "excon",
+    "typhoeus",
+    "open-uri",
+    "open_uri",
+    # Python's HTTP stacks beyond requests/urllib3 (httplib2, http.client's own
+    # exceptions, httpcore, pycurl, PyOpenSSL's urllib3 contrib module).
+    "httplib2",
+    "http.client.",
+    "httpcore",
+    "pycurl",
+    "urllib3/contrib",
+    # JavaScript HTTP clients and Node's HTTP module frames (undici, superagent,
+    # node:_http_client / ClientRequest).
+    "undici",
+    "superagent",
+    "node_modules/request/",
+    "request-promise",
+    "requestify",
+    "_http_client",
+    "clientrequest",
+    # OkHttp's HttpLoggingInterceptor ("<-- HTTP FAILED: ...").
+    "http failed:",
+    # Java and .NET HTTP/SOAP clients (Apache HttpComponents, Jersey, Spring's
+    # RestTemplate and WebClient, OpenFeign, WCF's System.ServiceModel, RestSharp,
+    # Flurl; JMeter's samplers).
+    "org.apache.http",
+    "glassfish.jersey",
+    "resttemplate",
+    "feign",
+    "system.servicemodel",
+    "restsharp",
+    "flurl",
+    "jmeter",
+    "soapclient",
+    "wsdl",
+    # Rust HTTP clients (reqwest, hyper, ureq).
+    "reqwest",
+    "hyper::",
+    "ureq::",
+    # Database clients named by their own settings and messages: MySQL's client error
+    # catalogue (CR_SSL_CONNECTION_ERROR, "SSL connection error: %s"), libpq's sslmode
+    # values and sslrootcert, JDBC's useSSL/requireSSL, SQL Server's
+    # TrustServerCertificate and SSMS, MySQL Connector/.NET and Python.
+    "ssl connection error:",
+    "sslmode",
+    "verify-full",
+    "verify-ca",
+    "sslrootcert",
+    "usessl",
+    "requiressl",
+    "trustservercertificate",
+    "ssms",
+    "sql server management studio",
+    "mysqlconnector",
+    "mysql.data",
+    "mysql.connector",
+    "pymysql",
+    "mysqldb",
+    "mysql2",
+    "asyncpg",
+    # libpq's lost-connection message and the Ruby pg gem's exceptions.
+    "ssl syscall error",
+    "pg::",
+    "npgsql",
+    "tableplus",
+    "dbeaver",
+    "sequel pro",
+    # MongoDB drivers' errors and settings (MongoDB Node driver, Mongoose, the .NET
+    # driver's CompositeServerSelector).
+    "mongoose",
+    "tlsallowinvalidcertificates",
+    "tlscafile",
+    "serverselector",
+    # Redis clients and server (redis-rb, phpredis, predis, redis-plus-plus,
+    # StackExchange.Redis; the server's "Error accepting a client connection").
+    "predis",
+    "phpredis",
+    "stackexchange.redis",
+    "error accepting a client connection",
+    # Message brokers and streaming (RabbitMQ's client libraries and Erlang reports,
+    # NATS, Pulsar, ActiveMQ, STOMP, Azure Event Grid; Kafka's SslTransportLayer).
+    "rabbitmq.client",
+    "amqpclient",
+    "sslauthenticationexception",
+    "nats:",
+    "nats.",
+    "pulsar",
+    "activemq",
+    "stomp",
+    # Container registries and the Docker daemon (Docker Engine API's "Error response
+    # from daemon", the Registry HTTP API v2 paths, Harbor, Quay).
+    "error response from daemon",
+    "/v2/",
+    "/v1/users/",
+    "docker login",
+    "goharbor",
+    "quay.io",
+    "ghcr.io",
+    # Kubernetes (kubeconfig, kube-apiserver's request authentication, minikube, k3d,
+    # microk8s, OpenShift's oc).
+    "kubeconfig",
+    "authenticate the request",
+    "minikube",
+    "microk8s",
+    "k3d",
+    "openshift",
+    # git over HTTPS (git's own messages: "Cloning into", "RPC failed; curl",
+    # fetch-pack and index-pack).
+    "cloning into",
+    "rpc failed; curl",
+    "fetch-pack",
+    "index-pack",
+    "git fetch",
+    "git clone",
+    "remote: ",
+    # Package managers and language toolchains (pip, conda, npm/yarn, NuGet, Go
+    # modules, Homebrew, CocoaPods, apt/yum/dnf).
+    "pip install",
+    "conda install",
+    "anaconda",
+    "yarn",
+    "nuget",
+    "go get",
+    "go mod",
+    "proxy.golang.org",
+    "homebrew",
+    "brew install",
+    "cocoapods",
+    "pod install",
+    "apt-get",
+    "yum ",
+    "dnf ",
+    # Cloud SDKs and their endpoints (AWS SDKs, Azure SDK's Azure.Core pipeline,
+    # Google API client libraries, gcloud).
+    "aws-sdk",
+    "awssdk",
+    "azure.core",
+    "azure.identity",
+    "azure.storage",
+    "googleapiclient",
+    "google.api_core",
+    "gcloud",
+    "blob.core.windows.net",
+    "storage.googleapis.com",
+    # OAuth 2.0 / OpenID Connect token and discovery endpoints (RFC 6749, RFC 8414,
+    # OpenID Connect Discovery 1.0).
+    "/oauth/token",
+    "/oauth2/token",
+    "token endpoint",
+    "openid-configuration",
+    "jwks",
+    ".well-known/",
+    # Proxies, VPNs and tunnels (Clash and V2Ray "dial proxy", Shadowsocks, Trojan,
+    # WireGuard, OpenConnect, Cisco AnyConnect, FortiClient, strongSwan/IPsec,
+    # Tailscale, ZeroTier, proxychains).
+    "dial proxy",
+    "proxy error",
+    "v2ray",
+    "xray",
+    "clash",
+    "shadowsocks",
+    "wireguard",
+    "openconnect",
+    "anyconnect",
+    "forticlient",
+    "strongswan",
+    "ipsec",
+    "tailscale",
+    "zerotier",
+    "proxychains",
+    # DNS over TLS/HTTPS clients (RFC 7858, RFC 8484: /dns-query; dnscrypt-proxy).
+    "dns-query",
+    "dnscrypt",
+    "dns over https",
+    "dns-over-https",
+    # Web requests described as such and webhooks' deliveries.
+    "api request",
+    "http request",
+    "https request",
+    "rest api",
+    "graphql",
+    # The same in Chinese ("HTTP request", "HTTPS protocol").
+    "http请求",
+    "https请求",
+    "https协议",
+    "could not send webhook",
+    # Browsers' certificate pages (Chrome's interstitials, Firefox's error codes
+    # other than NSS's mail-shared ones).
+    "your connection is not private",
+    "can't provide a secure connection",
+    "can’t provide a secure connection",
+    "sec_error_",
+    # Monitoring and observability agents that are not mail senders.
+    "prometheus",
+    "telegraf",
+    "influxdb",
+    "datadog",
+    "opentelemetry",
+    "otlp",
+    "elastic.co",
+    "kibana",
+    "logstash",
+    "filebeat",
+    "fluentd",
+    "fluent-bit",
+    # Secrets, service discovery and key-value stores (HashiCorp's Vault and Consul,
+    # etcd).
+    "hashicorp",
+    "etcd",
+    # Remote management (WinRM's WS-Management, PowerShell remoting).
+    "winrm",
+    "wsman",
+)
+
+# URL schemes of other protocols (IANA URI Schemes registry: mqtt, mqtts (provisional),
+# amqp(s), ldap(s), redis, rediss, postgres(ql), mysql, mongodb(+srv), ws(s), nats,
+# kafka, grpc(s); JDBC's "jdbc:" URLs). Not ssl:// or tls://: PHP's stream wrappers
+# carry SMTP as well.
+_SCHEMES: Final = (
+    r"\b(?:mqtts?|amqps?|ldaps?|rediss?|postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?"
+    r"|wss?|nats|kafka|grpcs?|sqlserver|clickhouse|cassandra|neo4j|bolt|couchbase"
+    r"|s3|gs|oci|docker|git|svn|ssh|sftp|ftps|smb|nfs|rtsp|rtmps?|sips?|xmpp|irc|ircs)"
+    r"://"
+)
+# Well-known ports of services that are not mail, written as a host's port or after
+# "port" (IANA Service Name and Transport Protocol Port Number Registry: 80 http, 636
+# ldaps, 853 domain-s, 989/990 ftps, 992 telnets, 2376 docker-s, 2379/2380 etcd, 3269
+# msft-gc-ssl, 5061 sips, 5671 amqps, 5986 wsmans, 6697 ircs-u, 8883 secure-mqtt; by
+# the products' documentation: Apple's 5223 and legacy 2195/2196 for APNs, Kafka's 9093
+# SSL listener, Azure Cache for Redis's 6380, NATS's 4222, Vault's 8200, development
+# web servers' 8000, RabbitMQ's management 15672, Kubernetes' kubelet 10250,
+# Elasticsearch's 9300). 993 and 995 (IMAPS, POP3S) are mail and absent.
+_PORTS: Final = (
+    r"(?:\bport\W{1,3}|[\w\])]:)"
+    r"(?:80|636|853|989|990|992|2195|2196|2376|2379|2380|3269|4222|5061|5223|5671|5986|"
+    r"6380|6697|8000|8200|8883|9093|9300|10250|15672)\b(?![.:]\d)"
+)
+# Go's url.Error: 'Get "https://host/path": <error>', and the same without a verb
+# ('"https://host/list.dat": x509: ...'): a URL followed by the request's failure.
+_GO_URL_ERROR: Final = (
+    r"https?://[^\s\"']+\\?[\"']?: (?:x509|tls:|dial tcp|read tcp|write tcp|"
+    r"remote error|net/http|eof|context deadline|proxyconnect|http2:)"
+)
+
+OTHER_RE: Final = re.compile("|".join((_SCHEMES, _PORTS, _GO_URL_ERROR)))
+
+__all__ = ["DECISIVE", "OTHER", "OTHER_RE"]
