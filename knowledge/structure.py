@@ -271,6 +271,8 @@ _IMPLICIT_PORT: Final = re.compile(
 _NO_GREETING: Final = re.compile(
     r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
     r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
+    # PEAR Net_SMTP (Roundcube, Horde) when the server sent nothing: code -1, empty.
+    r"\(code: -1, response: ?\)|"
     # .NET SmtpClient has no implicit TLS: on 465 it times out waiting.
     r"operation has timed out",
     re.IGNORECASE,
@@ -293,6 +295,8 @@ _LOGGING_INTENT: Final = re.compile(
     r"(?<![\w.])(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
     r"smtp_?debug|SMTPDebug|smtpDebug|mail\.debug|set_debuglevel|debuglevel|"
     r"[Ll]ogg(?:ing|er)|[Vv]erbose|transaction log|protocol log|session log|"
+    # MailKit's protocol logger classes (ProtocolLogger, IProtocolLogger).
+    r"I?ProtocolLogger|"
     r"[Pp]rotokollierung|[Jj]ournalisation|depuración|registro de depuración|"
     r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|日志|デバッグ|ログ)"
     r"(?![\w=])"
@@ -712,6 +716,8 @@ class Recogniser:
                 if not (h.family == "network" and h.category == "connection-refused")
             ]
             explained.add("connection-refused")
+        if allowance := _ALLOWANCE.search(text):
+            hits.append(Hit(allowance.group(0), "rate-limited", QUOTA_WEIGHT, "rule"))
         if quota := _quota_reading(text):
             # A sending allowance, not a full mailbox: the quota words' mailbox
             # reading gives way.
@@ -898,6 +904,24 @@ _REPLY_SAYS_REFUSED: Final = re.compile(
 )
 
 
+# A counted sending allowance: a number of messages or recipients in a period, named
+# as a limit that was reached ("limit of 400 rcpts per 24 hours ... reached",
+# "exceeded the limit of 100 emails per hour", "500 recipients/day limit", Exim's
+# "Sender rate exceeds 100 messages per 1h"), the way policy services (Postfix
+# policyd, Exim ratelimit, providers' outbound limits) word it.
+_COUNTED: Final = (
+    r"\d[\d,.]*\s*(?:messages?|mails?|e-?mails?|recipients?|rcpts?|sends?)\s*"
+    r"(?:per|a|an|every|each|/|in)\s*(?:\d+\s*)?(?:seconds?|minutes?|mins?|hours?|"
+    r"days?|24 ?h(?:ours?)?|hr|h|d)\b"
+)
+_ALLOWANCE: Final = re.compile(
+    rf"\blimits? (?:of |is |at )?{_COUNTED}|"
+    rf"{_COUNTED}[^\n]{{0,40}}?\b(?:limit|exceeded|reached|quota)|"
+    rf"\b(?:limit|exceeds?|exceeded|reached)\b[^\n]{{0,40}}?{_COUNTED}",
+    re.IGNORECASE,
+)
+
+
 def _quota_reading(text: str) -> str | None:
     """
     The words that make a quota in ``text`` a sending allowance, or None.
@@ -946,8 +970,16 @@ def _decode(raw: bytes) -> str:
 
 
 def _prepare(text: str) -> str:
-    """Case-folded, quotes unified, runs of white space made one space."""
-    return _SPACES.sub(" ", text.translate(_QUOTES).casefold())
+    """
+    Case-folded, quotes unified, English articles dropped, runs of white space made
+    one space: servers and libraries word the same message with and without them
+    ("must be same as authorization user", "must be the same as the authorization
+    user").
+    """
+    return _SPACES.sub(" ", _ARTICLES.sub(" ", text.translate(_QUOTES).casefold()))
+
+
+_ARTICLES: Final = re.compile(r"(?<![\w'-])(?:the|an?)(?=\s)")
 
 
 def _find(text: str, phrase: str) -> int:

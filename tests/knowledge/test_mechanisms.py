@@ -39,6 +39,10 @@ def shipped() -> Matcher:
         # Go clients (Alertmanager, Grafana) print EOF when the server never greets.
         "smtp_smarthost: 'mail.example.org:465'\nlevel=error msg=\"Notify failed\" "
         "err=EOF",
+        # PEAR Net_SMTP (Roundcube, Horde) reading an empty reply on port 465.
+        "SMTP Error (-1): Connection to server failed.\nFailed to connect socket: "
+        "ssl0.example.net:465 [SMTP: Invalid response code received from server "
+        "(code: -1, response: )]",
         # Ruby Net::SMTP waiting in recv_response on port 465.
         "Net::ReadTimeout: Net::ReadTimeout\n"
         ":port => 465, :enable_starttls_auto => true",
@@ -437,3 +441,52 @@ def test_a_web_call_inside_a_django_page_stays_other_software(shipped: Matcher) 
         kind="ConnectionError",
     )
     assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A Postfix policy service's per-sender recipient limit.
+        "SMTP failed: 550 5.7.1 <DATA>: Data command rejected: limit of 400 rcpts per "
+        "24 hours for client user@example.org reached",
+        # Exim's ratelimit ACL as its documentation words the refusal.
+        "451 4.7.0 Sender rate exceeds 100 messages per 1h",
+        "SMTP Error: You have exceeded the limit of 100 emails per hour",
+        "smtplib.SMTPDataError: (550, b'500 recipients/day limit reached for this "
+        "account')",
+    ],
+)
+def test_a_counted_allowance_reached_is_a_rate_limit(
+    shipped: Matcher, text: str
+) -> None:
+    """A number of messages or recipients per period, named as a limit, is a quota."""
+    assert shipped.diagnose(text).category == "rate-limited"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The old box relayed 400 mails a day for us and now the new one does too",
+        "I get about 50 emails an hour from cron, can I filter them?",
+        "552 5.3.4 Message size exceeds fixed limit of 25 MB per message",
+    ],
+)
+def test_counts_without_a_limit_reached_are_no_rate_limit(
+    shipped: Matcher, text: str
+) -> None:
+    """A volume mentioned in passing, or a size limit, is not a sending allowance."""
+    assert shipped.diagnose(text).category != "rate-limited"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # QQ Mail's documented reply, and the same reply with articles, as servers
+        # and their translations word it.
+        "501 mail from address must be same as authorization user",
+        '"501 mail from address must be the same as the authorization user."',
+    ],
+)
+def test_articles_do_not_change_a_known_reply(shipped: Matcher, text: str) -> None:
+    """A signal is found with or without English articles around its words."""
+    assert shipped.diagnose(text).category == "sender-not-permitted"

@@ -142,6 +142,22 @@ def test_an_unknown_enhanced_detail_reads_as_its_subject(kb: KnowledgeBase) -> N
             "smtp session error: CFNetwork SSLHandshake failed (-9843)",
             "tls-cert-hostname",
         ),
+        # Gmail's refusal of a residential or dynamic address (its SMTP error table).
+        (
+            "550-5.7.1 [203.0.113.9] The IP you're using to send mail is not "
+            "authorized to send email directly to our servers. Please use the SMTP "
+            "relay at your service provider instead.",
+            "sender-blocklisted",
+        ),
+        # QQ Mail's notice that a mailbox sends too often.
+        ("用smtp.qq.com发信，网页上突然提醒邮件发送频次过快", "rate-limited"),
+        ("163邮箱SMTP发送频率过快，被暂时限制", "rate-limited"),
+        # MailKit's protocol logger, asked about.
+        (
+            "How do I attach a ProtocolLogger to SmtpClient to see the SMTP "
+            "conversation?",
+            "client-logging",
+        ),
     ],
 )
 def test_provider_and_platform_texts(
