@@ -225,8 +225,14 @@ LOOPBACK_WEIGHT: Final = 30.0
 # the two ends will not agree on who speaks TLS first.
 _MODE_MISMATCH: Final = re.compile(
     r"starttls[^\n]{0,60}?[:= ,]465\b|\b465\b[^\n]{0,60}?starttls|"
-    r"(?:\bssl\b|\bsmtps\b|secure\W{1,3}true|implicit)[^\n]{0,60}?[:= ,]587\b|"
-    r"\b587\b[^\n]{0,60}?(?:\bssl\b|\bsmtps\b|secure\W{1,3}true)|"
+    # (curl's --ssl and --ssl-reqd ask for STARTTLS on smtp://, right on 587.)
+    r"(?:(?<!--)\bssl\b(?!-reqd)|\bsmtps\b|secure\W{1,3}true|implicit)"
+    r"[^\n]{0,60}?[:= ,]587\b|"
+    # (An "SSL certificate problem" or "SSL routines" error after the port is a
+    # library's message, not a setting.)
+    r"\b587\b[^\n]{0,60}?(?:(?<!--)\bssl\b(?!-reqd|[ \t]{1,3}(?:certificate|routines|"
+    r"handshake|operation|peer|alert|problem|library|negotiation)\b)|"
+    r"\bsmtps\b|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
     r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
     # A configuration's host given as ssl://, its port on a later line.
@@ -381,6 +387,23 @@ _SSL_REASONS: Final[dict[int, str]] = {
     0x410: "tls-handshake-failed",  # SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE
     0x42E: "tls-handshake-failed",  # SSL_R_TLSV1_ALERT_PROTOCOL_VERSION
     0x418: "tls-cert-untrusted",  # SSL_R_TLSV1_ALERT_UNKNOWN_CA
+    # More of crypto/err/openssl.txt (openssl/openssl 008c92e11b68): a server speaking
+    # no TLS, and a negotiation that found nothing both ends accept.
+    0x0FC: "tls-port-mismatch",  # SSL_R_UNKNOWN_PROTOCOL
+    0x0BF: "tls-handshake-failed",  # SSL_R_NO_PROTOCOLS_AVAILABLE
+    0x18C: "tls-handshake-failed",  # SSL_R_VERSION_TOO_LOW
+    0x18D: "tls-handshake-failed",  # SSL_R_CA_KEY_TOO_SMALL
+    0x18E: "tls-handshake-failed",  # SSL_R_CA_MD_TOO_WEAK
+    0x18F: "tls-handshake-failed",  # SSL_R_EE_KEY_TOO_SMALL
+    0x0C1: "tls-handshake-failed",  # SSL_R_NO_SHARED_CIPHER
+    0x0B5: "tls-handshake-failed",  # SSL_R_NO_CIPHERS_AVAILABLE
+    0x19A: "tls-handshake-failed",  # SSL_R_NO_SHARED_GROUPS
+    0x076: "tls-handshake-failed",  # SSL_R_NO_SUITABLE_SIGNATURE_ALGORITHM
+    0x14D: "tls-handshake-failed",  # SSL_R_LEGACY_SIGALG_DISALLOWED_OR_UNSUPPORTED
+    0x152: "tls-handshake-failed",  # SSL_R_UNSAFE_LEGACY_RENEGOTIATION_DISABLED
+    0x172: "tls-handshake-failed",  # SSL_R_WRONG_SIGNATURE_TYPE
+    0x42F: "tls-handshake-failed",  # SSL_R_TLSV1_ALERT_INSUFFICIENT_SECURITY
+    0x43E: "tls-handshake-failed",  # SSL_R_TLSV1_ALERT_INAPPROPRIATE_FALLBACK
 }
 OPENSSL_CODE_WEIGHT: Final = 20.0
 STRONG_SIGNAL: Final = 20.0
