@@ -369,10 +369,27 @@ _VERIFY_FAILED: Final = frozenset(
         "certificate verify failed",
         "certificate_verify_failed",
         "the certificate is not trusted",
+        # GnuTLS's GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR, printed whatever the reason.
+        "error in the certificate verification",
         "ssl certificate could not be validated for the following reasons",
     }
 )
 _CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
+# A client's generic words for a failed TLS session, followed by the TLS library's own
+# reason: msmtp's "TLS handshake failed: %s", Exim's "TLS error on connection
+# (gnutls_handshake): %s", mutt's "gnutls_handshake: %s", curl's "gnutls_handshake()
+# failed: %s", "SSL_connect failed: %s". The reason after the colon is the answer.
+_TLS_WRAPPER: Final = re.compile(
+    r"(?:\bTLS error on connection(?: \([\w ]+\))?(?: \([\w ]+\))?"
+    r"|\bgnutls_handshake(?:\(\))?(?: failed)?"
+    r"|\b(?:SSL_connect|SSL_accept|TLS negotiation|STARTTLS negotiation|TLS"
+    r"|SSL/TLS|SSL) (?:handshake )?failed)[ \t]*:[ \t]*(?P<reason>[^\n]+)",
+    re.IGNORECASE,
+)
+# What a library's reason names, more specific than the wrapper's failed handshake.
+_WRAPPED_REASONS: Final = frozenset(
+    {"tls-cert-expired", "tls-cert-hostname", "tls-cert-untrusted", "tls-port-mismatch"}
+)
 # OpenSSL's packed error codes ("error:0A000086:SSL routines::...", OpenSSL 3;
 # "error:14090086:SSL routines:...", 1.x): the SSL library (0x14 << 24 in 1.x, 0x0A <<
 # 23 in 3.x) and, in the low 12 bits, the reason (include/openssl/sslerr.h).
@@ -665,6 +682,34 @@ class Recogniser:
                     h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:")
                 )
             ]
+        if not _READY_FOR_TLS.search(text) and (
+            reasons := [
+                m.group("reason").casefold() for m in _TLS_WRAPPER.finditer(text)
+            ]
+        ):
+            # "TLS handshake failed: The certificate is not yet activated": the
+            # library's reason after the client's wrapper says why the handshake
+            # failed. (After "220 Ready to start TLS" the handshake rule stands.)
+            said = [
+                h
+                for h in hits
+                if h.category in _WRAPPED_REASONS
+                and h.family == "tls"
+                and h.weight >= STRONG_SIGNAL
+                and any(h.text.casefold() in reason for reason in reasons)
+            ]
+            if said:
+                # Where it stands confirms it: a strong reason ("The session or
+                # certificate has expired") counts as decisive there.
+                hits = [
+                    replace(h, weight=max(h.weight, DECISIVE_SIGNAL))
+                    if h in said
+                    else h
+                    for h in hits
+                    if h.category != "tls-handshake-failed"
+                    or h.weight > DECISIVE_SIGNAL
+                ]
+                explained.add("tls-handshake-failed")
         if _LOCAL_RESOURCE.search(text) and not (
             evidence.server_replies or evidence.enhanced_codes
         ):
