@@ -859,7 +859,7 @@ MIRRORED: list[tuple[str, str, str, str, str, str]] = [
         "connection-refused",
         "go-mail",
         "dial failed: ",
-        gomail(f"dial failed: dial tcp 203.0.113.7:587: connect: connection refused"),
+        gomail("dial failed: dial tcp 203.0.113.7:587: connect: connection refused"),
     ),
     (
         "wneessen+go-mail",
