@@ -682,10 +682,14 @@ class Recogniser:
                     h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:")
                 )
             ]
-        if not _READY_FOR_TLS.search(text) and (
-            reasons := [
-                m.group("reason").casefold() for m in _TLS_WRAPPER.finditer(text)
-            ]
+        if (
+            mail
+            and not _READY_FOR_TLS.search(text)
+            and (
+                reasons := [
+                    m.group("reason").casefold() for m in _TLS_WRAPPER.finditer(text)
+                ]
+            )
         ):
             # "TLS handshake failed: The certificate is not yet activated": the
             # library's reason after the client's wrapper says why the handshake
