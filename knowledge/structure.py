@@ -567,7 +567,9 @@ class Recogniser:
 
     def scan(self, text: str) -> list[Hit]:
         """Every signal in ``text``; a phrase inside a longer one found drops."""
-        prepared = _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
+        prepared = _CONTINUED.sub(
+            "", _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
+        )
         spans: list[tuple[int, int, Signal]] = []
         for word in set(_TOKEN.findall(prepared)):
             for phrase, signal in self._by_word.get(word, ()):
@@ -1034,6 +1036,15 @@ def _decode(raw: bytes) -> str:
         if _UNSPACED.search(decoded):
             return decoded
     return ""
+
+
+# The code prefix of a multi-line reply's continuation lines (RFC 5321 §4.2.1:
+# "550-5.7.1 "), as Gmail's replies carry on every line and Postfix's logs keep when
+# they join the lines: "is not authorized to 550-5.7.1 send email directly". The
+# sentence reads on without it.
+_CONTINUED: Final = re.compile(
+    r"(?<=[\w.,;:!?)] )[245]\d\d-(?:[245]\.\d{1,3}\.\d{1,3} )?"
+)
 
 
 def _prepare(text: str) -> str:

@@ -498,3 +498,18 @@ def test_a_generic_phrase_said_of_smtp_answers(shipped: Matcher) -> None:
     assert smtp.category == "auth-failed"
     ftp = shipped.diagnose("FTP login failed for user deploy (Login failed)")
     assert ftp.category == "none"
+
+
+def test_a_reply_continued_over_lines_reads_as_one_sentence(shipped: Matcher) -> None:
+    """Postfix keeps each line's '550-5.7.1' when it logs Gmail's multi-line reply."""
+    text = (
+        "postfix/smtp[1093]: 4Wy9rQ: to=<sam@gmail.com>, relay=aspmx.l.google.com"
+        "[142.250.1.27]:25, delay=3.3, dsn=5.7.1, status=bounced (host "
+        "aspmx.l.google.com[142.250.1.27] said: 550-5.7.1 [203.0.113.9] The IP "
+        "you're using to send mail is not authorized to 550-5.7.1 send email "
+        "directly to our servers. Please use the SMTP relay at your 550-5.7.1 "
+        "service provider instead. For more information, go to 550 5.7.1  "
+        "https://support.google.com/mail/?p=NotAuthorizedError (in reply to end "
+        "of DATA command))"
+    )
+    assert shipped.diagnose(text).category == "sender-blocklisted"
