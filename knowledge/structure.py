@@ -216,8 +216,10 @@ PORT_BLOCKED_WEIGHT: Final = 30.0
 # A connection to this machine itself that failed: nothing listens there (loopback
 # connections are refused at once, they do not time out).
 _LOOPBACK_FAILURE: Final = re.compile(
-    r"(?:couldn'?t|could not|failed to|unable to|cannot) connect[^\n]{0,60}?"
-    r"(?:localhost|127\.0\.0\.1|\[?::1\]?)\b",
+    r"(?:(?:couldn'?t|could not|failed to|unable to|cannot) connect|"
+    # SwiftMailer/Symfony: "Connection could not be established with host localhost".
+    r"connection could not be established with host)[^\n]{0,60}?"
+    r"(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[?::1\]?)\b",
     re.IGNORECASE,
 )
 LOOPBACK_WEIGHT: Final = 30.0
@@ -266,11 +268,13 @@ _SETTINGS_MISMATCH: Final = re.compile(
 # its debug line "port 465, isSSL false". The TCP connection was made, so the port is
 # not blocked and the timeout is no connection timeout.
 _IMPLICIT_PORT: Final = re.compile(
-    r"(?:[:=\s,\[\"'(]|\bport\W{1,3})(?:465|994)\b(?![.:]\d)", re.IGNORECASE
+    r"(?:[:=\s,\[\"'(]|\bport\W{1,3})(?:465|994|993|995)\b(?![.:]\d)", re.IGNORECASE
 )
 _NO_GREETING: Final = re.compile(
     r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
     r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
+    # SwiftMailer's StreamBuffer when a read times out on a plain tcp:// stream.
+    r"connection to tcp://\S+ timed out|"
     # PEAR Net_SMTP (Roundcube, Horde) when the server sent nothing: code -1, empty.
     r"\(code: -1, response: ?\)|"
     # .NET SmtpClient has no implicit TLS: on 465 it times out waiting.

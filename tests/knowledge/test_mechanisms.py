@@ -43,6 +43,11 @@ def shipped() -> Matcher:
         "SMTP Error (-1): Connection to server failed.\nFailed to connect socket: "
         "ssl0.example.net:465 [SMTP: Invalid response code received from server "
         "(code: -1, response: )]",
+        # SwiftMailer's read timeout on a plain tcp:// stream to 465 or to IMAPS.
+        "Swift_IoException: Connection to tcp://smtp.example.org:465 Timed Out at "
+        "/var/www/vendor/swiftmailer/swiftmailer/lib/classes/Swift/Transport/"
+        "StreamBuffer.php:166",
+        "Swift_TransportException: Connection to tcp://mail.example.org:993 Timed Out",
         # Ruby Net::SMTP waiting in recv_response on port 465.
         "Net::ReadTimeout: Net::ReadTimeout\n"
         ":port => 465, :enable_starttls_auto => true",
@@ -513,3 +518,20 @@ def test_a_reply_continued_over_lines_reads_as_one_sentence(shipped: Matcher) ->
         "of DATA command))"
     )
     assert shipped.diagnose(text).category == "sender-blocklisted"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Swift_TransportException: Connection could not be established with host "
+        "127.0.0.1 [Connection refused #111]",
+        "Connection could not be established with host localhost",
+        "com.sun.mail.util.MailConnectException: Couldn't connect to host, port: "
+        "127.0.0.2, 25; timeout -1",
+    ],
+)
+def test_a_failed_connection_to_this_machine_is_refused(
+    shipped: Matcher, text: str
+) -> None:
+    """Anything in 127.0.0.0/8 is this machine: nothing listens, it is refused."""
+    assert shipped.diagnose(text).category == "connection-refused"
