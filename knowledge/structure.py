@@ -246,6 +246,24 @@ _MODE_MISMATCH: Final = re.compile(
     re.IGNORECASE,
 )
 MODE_WEIGHT: Final = 20.0
+# The wrong service or the wrong mode seen from the other end of the connection: an
+# IMAP or POP3 server's greeting where an SMTP reply was expected ("short response: *
+# OK [CAPABILITY IMAP4rev1 ...] Dovecot ready", RFC 9051 §7.1.1, RFC 1939 §4); an MTA
+# that read a TLS ClientHello as commands (Exim's "too many syntax or protocol errors
+# (last command was "\026\003...")", Postfix's "improper command pipelining" or
+# "non-SMTP command" with binary bytes); .NET SmtpClient's "Syntax error, command
+# unrecognized" with no server text, what it prints when its plaintext EHLO reached a
+# port that speaks TLS first.
+_WRONG_SERVICE: Final = re.compile(
+    r"(?:response|reply|greeting|banner|got|received)\W{0,5}\* ok\b|"
+    r"\* ok \[capability imap4|"
+    r"(?:response|reply|greeting|banner)\W{0,5}\+ok\b|"
+    r"(?:syntax or protocol errors|non-smtp command|improper command pipelining)"
+    r"[^\n]{0,60}?(?:\\\d{3}|\\x[0-9a-f]{2}|\\[btvf])|"
+    r"syntax error, command unrecognized\.?[ \t]*"
+    r"(?:$|the server response was:?[ \t]*'?[ \t]*(?:$|'))",
+    re.IGNORECASE | re.MULTILINE,
+)
 # The same disagreement in a settings block, the mode and the port on lines of their
 # own ("Port: 587" then "Encryption: SSL"; 'smtp_host' => 'ssl://...' then
 # 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587; CDO's smtpusessl,
@@ -655,6 +673,10 @@ class Recogniser:
             "587" in (settings or text) and _SETTINGS_MISMATCH.search(settings or text)
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
+        if wrong := _WRONG_SERVICE.search(text):
+            hits.append(
+                Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
+            )
         explained: set[str] = set()
         if (silent := _NO_GREETING.search(text)) and _IMPLICIT_PORT.search(text):
             # Connected to an implicit-TLS port and heard nothing: the two ends wait

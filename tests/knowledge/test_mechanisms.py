@@ -535,3 +535,34 @@ def test_a_failed_connection_to_this_machine_is_refused(
 ) -> None:
     """Anything in 127.0.0.0/8 is this machine: nothing listens, it is refused."""
     assert shipped.diagnose(text).category == "connection-refused"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An SMTP client that reached Dovecot's IMAP port (RFC 9051 greeting).
+        'error="short response: * OK [CAPABILITY IMAP4rev1 LITERAL+ SASL-IR ID '
+        'ENABLE IDLE STARTTLS AUTH=PLAIN] Dovecot ready."',
+        # Exim reading a TLS ClientHello as commands on a plaintext port.
+        "SMTP call from client.example.net [198.51.100.7]:39166 dropped: too many "
+        'syntax or protocol errors (last command was "\\026\\003\\001\\002\\000")',
+        # .NET SmtpClient's plaintext EHLO on a TLS-first port: no server text.
+        "System.Net.Mail.SmtpException: Syntax error, command unrecognized.",
+        "An error occurred while sending an email: 'Syntax error, command "
+        "unrecognized. The server response was: '",
+    ],
+)
+def test_the_wrong_service_or_mode_seen_from_the_other_end(
+    shipped: Matcher, text: str
+) -> None:
+    """An IMAP greeting, binary commands or an empty 500 mean the wrong port or mode."""
+    assert shipped.diagnose(text).category == "tls-port-mismatch"
+
+
+def test_a_500_with_the_servers_text_is_no_mode_mismatch(shipped: Matcher) -> None:
+    """When the server's own 500 text is there, it was an SMTP server answering."""
+    text = (
+        "System.Net.Mail.SmtpException: Syntax error, command unrecognized. The "
+        "server response was: 500 5.5.1 Unknown command XYZ"
+    )
+    assert shipped.diagnose(text).category != "tls-port-mismatch"
