@@ -152,6 +152,12 @@ def test_an_unknown_enhanced_detail_reads_as_its_subject(kb: KnowledgeBase) -> N
         # QQ Mail's notice that a mailbox sends too often.
         ("用smtp.qq.com发信，网页上突然提醒邮件发送频次过快", "rate-limited"),
         ("163邮箱SMTP发送频率过快，被暂时限制", "rate-limited"),
+        # A refused envelope sender, through Symfony Mailer's expected-code message.
+        (
+            'Expected response code "250" but got code "550", with message "550 '
+            '"envelope sender not allowed"',
+            "sender-not-permitted",
+        ),
         # MailKit's protocol logger, asked about.
         (
             "How do I attach a ProtocolLogger to SmtpClient to see the SMTP "
