@@ -187,6 +187,8 @@ OTHER: Final = (
     "conda install",
     "anaconda",
     "yarn",
+    # Yarn 1's report of any failed fetch (its "unexpectedError" message).
+    'error an unexpected error occurred: "',
     "nuget",
     "go get",
     "go mod",
