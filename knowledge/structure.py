@@ -474,7 +474,9 @@ _BEFORE_REPLY: Final = _TLS_LEVEL | {
 MEDIUM_SIGNAL: Final = 12.0
 # How near "smtp" must stand to a medium signal to make it strong (characters).
 NEAR_SMTP: Final = 40
-_SMTP_NEAR: Final = re.compile(r"smtp")
+# "smtp" said of the protocol or a client ("SMTP.login failed", "smtp error"), not a
+# server banner's ESMTP or the first label of a host name ("smtp.relay.example.org").
+_SMTP_NEAR: Final = re.compile(r"(?<!\w)smtp(?!\w|\.[\w-]+\.)")
 
 
 @dataclass(frozen=True, slots=True)

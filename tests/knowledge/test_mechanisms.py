@@ -566,3 +566,15 @@ def test_a_500_with_the_servers_text_is_no_mode_mismatch(shipped: Matcher) -> No
         "server response was: 500 5.5.1 Unknown command XYZ"
     )
     assert shipped.diagnose(text).category != "tls-port-mismatch"
+
+
+def test_a_host_name_or_banner_is_no_smtp_said_of_a_phrase(shipped: Matcher) -> None:
+    """'relay' in smtp.relay.example.org's name, next to its ESMTP banner, is no error."""
+    text = (
+        "=== Connected to smtp.relay-corp.example.\n"
+        "<-  220 smtp.relay-corp.example ESMTP Postfix\n"
+        "<~  235 2.7.0 Authentication successful\n"
+        "<~  250 2.0.0 Ok: queued as 4WbY1r0kQmz3xJd\n"
+        "works now after the firewall change"
+    )
+    assert shipped.diagnose(text).category == "none"
