@@ -569,7 +569,7 @@ def test_a_500_with_the_servers_text_is_no_mode_mismatch(shipped: Matcher) -> No
 
 
 def test_a_host_name_or_banner_is_no_smtp_said_of_a_phrase(shipped: Matcher) -> None:
-    """'relay' in smtp.relay.example.org's name, next to its ESMTP banner, is no error."""
+    """'relay' in a host name next to its ESMTP banner is no error."""
     text = (
         "=== Connected to smtp.relay-corp.example.\n"
         "<-  220 smtp.relay-corp.example ESMTP Postfix\n"
