@@ -17,26 +17,15 @@ test fail until its entry leaves the list.
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from pathlib import Path
-
 import pytest
 
 from knowledge import KNOWLEDGE_ROOT
-from knowledge.categories import CATEGORIES
 from knowledge.loader import collect_knowledge
 from knowledge.matcher import Matcher
+from tests.knowledge.framed_records import assert_categories, assert_well_formed, load
 
 KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
-HERE = Path(__file__).parent / "outside"
-RECORDS = [
-    json.loads(line)
-    for line in (HERE / "tls_library_strings.jsonl")
-    .read_text(encoding="utf-8")
-    .splitlines()
-    if line.strip()
-]
+RECORDS = load("tls_library_strings.jsonl")
 
 # (lang, frame, key, what is answered instead). Kinds:
 # - Thunderbird's "The certificate for X expired on DATE." cut at its placeholders leaves
@@ -139,31 +128,12 @@ def shipped() -> Matcher:
 
 def test_records_are_well_formed() -> None:
     """Each record says what it is, where it was read and how it is framed."""
-    assert len(RECORDS) >= 900
-    for record in RECORDS:
-        assert record["label"] in CATEGORIES and record["label"] != "none", record
-        repo, _, path = record["source"].partition("@")
-        assert "/" in repo and path, record
-        assert len(record["commit"]) == 40 and record["key"] and record["frame"], record
+    assert_well_formed(RECORDS, at_least=900)
 
 
 def test_each_string_gets_its_category(shipped: Matcher) -> None:
     """Every record answers its category; each known miss is still missed, as listed."""
-    wrong: set[tuple[str, str, str, str]] = set()
-    by_source: Counter[str] = Counter()
-    for record in RECORDS:
-        got = shipped.diagnose(record["text"]).category
-        if got != record["label"]:
-            wrong.add((record["lang"], record["frame"], record["key"], str(got)))
-            by_source[record["source"].split("@")[0]] += 1
-    print(
-        f"{len(RECORDS) - len(wrong)}/{len(RECORDS)} right; misses by library: {dict(by_source)}"
-    )
-    assert not wrong - KNOWN_MISSES, sorted(wrong - KNOWN_MISSES)
-    assert not KNOWN_MISSES - wrong, (
-        "answered right now, remove from KNOWN_MISSES",
-        sorted(KNOWN_MISSES - wrong),
-    )
+    assert_categories(shipped, RECORDS, KNOWN_MISSES)
 
 
 @pytest.mark.parametrize(

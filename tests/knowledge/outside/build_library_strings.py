@@ -119,15 +119,18 @@ def read_roundcube(text: str) -> dict[str, str]:
 
 @dataclass
 class Record:
+    """One string as a program prints it; ``frame`` names the mail program around it."""
+
     text: str
     label: str
     lang: str
     source: str
     key: str
     commit: str
+    frame: str = ""
 
     def row(self) -> dict[str, str]:
-        return {
+        row = {
             "text": self.text,
             "label": self.label,
             "lang": self.lang,
@@ -135,6 +138,9 @@ class Record:
             "key": self.key,
             "commit": self.commit,
         }
+        if self.frame:
+            row["frame"] = self.frame
+        return row
 
 
 # Thunderbird composeMsgs.properties: key -> (category, signal weight or 0, filling).

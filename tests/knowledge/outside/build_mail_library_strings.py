@@ -24,12 +24,19 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from build_library_strings import (  # noqa: E402  (a sibling script, not a package)
+    Group,
+    Record,
+    git_show,
+    head,
+    write_signals,
+)
+
 OUT_RECORDS = HERE / "mail_library_strings.jsonl"
 HOST = "smtp.example.org"
 
@@ -69,46 +76,6 @@ OTP_ALERT = (
     "lib/ssl/src/ssl_alert.erl",
     "54e20b0df9e643f48bcc4bcb8d58bdc97335b42b",
 )
-
-
-def git_show(mirror: Path, path: str) -> str:
-    run = subprocess.run(
-        ["git", "-C", str(mirror), "show", f"HEAD:{path}"],
-        capture_output=True,
-        check=False,
-    )
-    return run.stdout.decode("utf-8", "replace") if run.returncode == 0 else ""
-
-
-def head(mirror: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(mirror), "rev-parse", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
-@dataclass
-class Record:
-    text: str
-    label: str
-    lang: str
-    source: str
-    key: str
-    commit: str
-    frame: str
-
-    def row(self) -> dict[str, str]:
-        return {
-            "text": self.text,
-            "label": self.label,
-            "lang": self.lang,
-            "source": self.source,
-            "key": self.key,
-            "commit": self.commit,
-            "frame": self.frame,
-        }
 
 
 # --- frames ---------------------------------------------------------------------------
@@ -956,8 +923,6 @@ MIRRORED: list[tuple[str, str, str, str, str, str]] = [
 
 # --- signals for what the knowledge base did not recognise ----------------------------
 
-sys.path.insert(0, str(HERE))
-from build_library_strings import Group, write_signals  # noqa: E402
 
 OUT_SIGNALS = HERE.parents[2] / "knowledge" / "signals" / "mail-libraries.yaml"
 OUT_SIGNALS_NETWORK = OUT_SIGNALS.with_name("mail-libraries-network.yaml")

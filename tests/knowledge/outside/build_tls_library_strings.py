@@ -26,65 +26,25 @@ from __future__ import annotations
 import gettext
 import json
 import re
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from build_library_strings import (  # noqa: E402  (a sibling script, not a package)
+    _EDGE,
+    Group,
+    Record,
+    git_ls,
+    git_show,
+    head,
+    unique_fragments,
+    write_signals,
+)
+
 OUT_RECORDS = HERE / "tls_library_strings.jsonl"
 
 HOST = "smtp.example.org"
-
-
-def git_show(mirror: Path, path: str) -> str:
-    run = subprocess.run(
-        ["git", "-C", str(mirror), "show", f"HEAD:{path}"],
-        capture_output=True,
-        check=False,
-    )
-    return run.stdout.decode("utf-8", "replace") if run.returncode == 0 else ""
-
-
-def git_ls(mirror: Path, path: str) -> list[str]:
-    run = subprocess.run(
-        ["git", "-C", str(mirror), "ls-tree", "--name-only", "HEAD", path + "/"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [line.rsplit("/", 1)[-1] for line in run.stdout.splitlines()]
-
-
-def head(mirror: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(mirror), "rev-parse", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
-@dataclass
-class Record:
-    text: str
-    label: str
-    lang: str
-    source: str
-    key: str
-    commit: str
-    frame: str
-
-    def row(self) -> dict[str, str]:
-        return {
-            "text": self.text,
-            "label": self.label,
-            "lang": self.lang,
-            "source": self.source,
-            "key": self.key,
-            "commit": self.commit,
-            "frame": self.frame,
-        }
 
 
 # --- how mail software prints a library's sentence ----------------------------------
@@ -713,8 +673,6 @@ def rustls(mirror: Path) -> list[Record]:
 
 # --- signals ------------------------------------------------------------------------------
 
-sys.path.insert(0, str(HERE))
-from build_library_strings import _EDGE, Group, unique_fragments, write_signals  # noqa: E402
 
 OUT_SIGNALS = HERE.parents[2] / "knowledge" / "signals" / "tls-libraries.yaml"
 OUT_SIGNALS_L10N = OUT_SIGNALS.with_name("tls-libraries-l10n.yaml")
