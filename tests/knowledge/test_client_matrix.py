@@ -1,0 +1,132 @@
+# ruff: noqa: E501 (known misses are kept whole on their lines)
+"""
+Real mail clients against real faults (``outside/client_matrix.jsonl``): Python's smtplib,
+aiosmtplib, nodemailer, curl, swaks, msmtp, Perl's Net::SMTP, PHPMailer, Ruby's
+net/smtp, Go's net/smtp, Jakarta Mail and s-nail, each run against loopback endpoints
+that break one way (a port spoken in the wrong TLS mode, no STARTTLS, an untrusted,
+misnamed or expired certificate, TLS 1.0 only, a rejected login, a closed port, a name
+that does not resolve, a dropped connect, a refusing reply), and what each printed. The
+category is the fault's, never the matcher's. Each record must be answered with it,
+except the known misses below, which are asserted as still missed.
+
+``tests/knowledge/clientmatrix/build.py`` rebuilds the records; the live test below runs
+the same matrix now, with the clients ``.ci/run`` installs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.categories import CATEGORIES
+from knowledge.loader import collect_knowledge
+from knowledge.matcher import Matcher
+from tests.knowledge.clientmatrix.build import recorded
+from tests.knowledge.clientmatrix.clients import CLIENTS
+from tests.knowledge.framed_records import load
+
+KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
+RECORDS = load("client_matrix.jsonl")
+
+# (client, fault, what is answered instead): what the client prints does not say what
+# went wrong, or says it in words any other program prints too.
+KNOWN_MISSES: set[tuple[str, str, str]] = {
+    ("aiosmtplib", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("curl", "implicit-tls-to-plain-port", "none"),
+    ("curl", "starttls-to-implicit-tls-port", "none"),
+    ("curl", "starttls-first", "auth-required"),
+    ("curl", "self-signed", "none"),
+    ("curl", "wrong-name", "none"),
+    ("curl", "expired", "none"),
+    ("curl", "tls1.0-only", "none"),
+    ("curl", "message-too-large", "none"),
+    ("curl", "user-unknown", "none"),
+    ("curl", "relay-denied", "none"),
+    ("curl-verbose", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("swaks", "expired", "tls-cert-untrusted"),
+    ("swaks", "unresolvable-name", "none"),
+    ("msmtp", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("perl-net-smtp", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("perl-net-smtp", "expired", "tls-cert-untrusted"),
+    ("phpmailer", "implicit-tls-to-plain-port", "connection-timeout"),
+    ("phpmailer", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("phpmailer", "expired", "tls-cert-untrusted"),
+    ("ruby-net-smtp", "starttls-to-implicit-tls-port", "none"),
+    ("go-net-smtp", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("jakarta-mail", "starttls-to-implicit-tls-port", "connection-timeout"),
+    ("s-nail", "no-starttls", "auth-required"),
+    ("s-nail", "wrong-name", "none"),
+}
+# The clients .ci/run installs: under CI the live matrix must run every one of them.
+CI_CLIENTS = frozenset(client.name for client in CLIENTS)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    assert not ERRORS
+    return Matcher(KB)
+
+
+def misses(
+    matcher: Matcher, records: list[dict[str, str]]
+) -> set[tuple[str, str, str]]:
+    """(client, fault, answered instead) of each record not answered with its category."""
+    wrong = set()
+    for record in records:
+        got = matcher.diagnose(record["text"]).category
+        if got != record["label"]:
+            wrong.add((record["client"], record["fault"], str(got)))
+    return wrong
+
+
+def test_records_are_well_formed() -> None:
+    """Each record says what failed, in which client and version, and how it was run."""
+    assert len(RECORDS) >= 200
+    assert len({record["client"] for record in RECORDS}) >= 12
+    for record in RECORDS:
+        assert record["label"] in CATEGORIES and record["label"] != "none", record
+        assert record["text"].strip() and record["exit"] not in (0, None), record
+        assert record["version"] and record["command"] and record["fault_detail"], (
+            record
+        )
+
+
+def test_each_recorded_failure_gets_its_category(shipped: Matcher) -> None:
+    """Every record answers its fault's category; each known miss is still missed."""
+    wrong = misses(shipped, RECORDS)
+    by_client = Counter(client for client, _, _ in wrong)
+    print(
+        f"{len(RECORDS) - len(wrong)}/{len(RECORDS)} right; misses: {dict(by_client)}"
+    )
+    assert not wrong - KNOWN_MISSES, sorted(wrong - KNOWN_MISSES)
+    assert not KNOWN_MISSES - wrong, (
+        "answered right now, remove from KNOWN_MISSES",
+        sorted(KNOWN_MISSES - wrong),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.peers
+def test_live_clients_against_live_faults(shipped: Matcher, tmp_path: Path) -> None:
+    """What each installed client prints now, against each fault, gets its category."""
+    if os.geteuid() != 0:
+        pytest.skip("the endpoints listen on ports 25, 465 and 587: needs root")
+    from tests.knowledge.clientmatrix.matrix import run_matrix
+
+    available = {client.name for client in CLIENTS if client.available()}
+    if os.environ.get("CI") == "true":
+        assert available == CI_CLIENTS, (
+            f"not installed: {sorted(CI_CLIENTS - available)}"
+        )
+    results = run_matrix(tmp_path, workers=12)
+    live = [result for result in results if recorded(result)]
+    assert len(live) >= len(results) - 5, [
+        (r["client"], r["fault"], r["exit"]) for r in results if not recorded(r)
+    ]
+    known = {(client, fault) for client, fault, _ in KNOWN_MISSES}
+    wrong = {miss for miss in misses(shipped, live) if (miss[0], miss[1]) not in known}
+    assert not wrong, sorted(wrong)
