@@ -90,6 +90,8 @@ _SMTP_MARKERS: Final = (
     "helo ",
     "mail from:",
     "rcpt to:",
+    # curl's SMTP steps ("RCPT failed: 550", "MAIL failed: 530").
+    "rcpt failed: ",
     "postfix",
     "exim",
     "sendmail",

@@ -63,6 +63,8 @@ _STEPS: Final = (
             r"in reply to (?:the )?rcpt to|after rcpt to|rcpt to command failed|"
             r"rcpt command failed|all recipients were rejected|recipients? refused|"
             r"smtprecipientsrefused|smtpaddressfailedexception|"
+            # curl's smtp.c: "RCPT failed: 550".
+            r"\brcpt failed: [45]\d\d|"
             r"smtpfailedrecipientexception|recipient address rejected|"
             r"<<< 5\d\d|rcpt to:<[^>]*>\s*:?\s*5\d\d",
             re.IGNORECASE,
@@ -73,6 +75,8 @@ _STEPS: Final = (
         re.compile(
             r"in reply to (?:the )?mail from|after mail from|mail from command failed|"
             r"mail command failed|smtpsenderrefused|smtpsenderfailedexception|"
+            # curl's smtp.c: "MAIL failed: 530".
+            r"\bmail failed: [45]\d\d|"
             r"sender address rejected",
             re.IGNORECASE,
         ),
@@ -296,7 +300,30 @@ _NO_GREETING: Final = re.compile(
     # PEAR Net_SMTP (Roundcube, Horde) when the server sent nothing: code -1, empty.
     r"\(code: -1, response: ?\)|"
     # .NET SmtpClient has no implicit TLS: on 465 it times out waiting.
-    r"operation has timed out",
+    r"operation has timed out|"
+    # Go's net: a read (not a dial) that timed out; curl's transfer timeout after
+    # connecting, nothing received.
+    r"\bread tcp [^\n]*?: i/o timeout|with 0 bytes received",
+    re.IGNORECASE,
+)
+# The read that timed out or met EOF was the greeting's, as the client's stack says (no
+# port needed): JavaMail's readServerResponse called from openServer; Ruby net/smtp's
+# recv_response from the block in do_start. A server that accepts the connection and
+# says nothing is, for a mail client, most often an implicit-TLS port waiting for the
+# client's TLS hello.
+_GREETING_READ: Final = re.compile(
+    r"readServerResponse\([^)\n]*\)\s+at com\.sun\.mail\.smtp\.SMTPTransport\."
+    r"openServer|"
+    r"in .recv_response.\s+from [^\n]*\bin .block in do_start.",
+    re.IGNORECASE,
+)
+# The same in one phrase: aiosmtplib's greeting timeout; Net::SMTP's constructor, whose
+# $@ is "Net::SMTP: " and the greeting's status (Net::Cmd's "[Net::SMTP] Timeout");
+# PHPMailer's debug output with an empty greeting before its connect() gives up.
+_GREETING_MISSING: Final = re.compile(
+    r"timed out waiting for server ready message|"
+    r"\bnet::smtp: 421 \[net::smtp\] timeout|"
+    r"server -> client:[ \t]*\n[^\n]*could not connect to smtp host",
     re.IGNORECASE,
 )
 NO_GREETING_WEIGHT: Final = 34.0
@@ -680,17 +707,27 @@ class Recogniser:
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
-        if (silent := _NO_GREETING.search(text)) and _IMPLICIT_PORT.search(text):
-            # Connected to an implicit-TLS port and heard nothing: the two ends wait
-            # for each other. A timeout here is a read timeout, the consequence.
+        head = settings or text
+        if (
+            (silent := _NO_GREETING.search(text))
+            and (
+                # (The stack frames that name the greeting's read are no error lines:
+                # they are read in the paste's head.)
+                _IMPLICIT_PORT.search(text) or _GREETING_READ.search(head)
+            )
+        ) or (silent := _GREETING_MISSING.search(head)):
+            # Connected to an implicit-TLS port (or to a port that sent no greeting)
+            # and heard nothing: the two ends wait for each other. A timeout here is a
+            # read timeout, the consequence.
             hits = [
                 h
                 for h in hits
                 if h.category != "connection-timeout" or _CONNECT_TIMEOUT.search(h.text)
             ]
+            port = "465" if _IMPLICIT_PORT.search(text) else "no greeting"
             hits.append(
                 Hit(
-                    f"465 then {silent.group(0)}",
+                    f"{port} then {silent.group(0)}",
                     "tls-port-mismatch",
                     NO_GREETING_WEIGHT,
                     "rule",

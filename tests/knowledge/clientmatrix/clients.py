@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,8 +204,9 @@ def _java(run: Run, workdir: Path) -> list[str]:
 
 
 def _jakarta_version() -> str:
-    jar = Path(os.path.realpath(JAVA_JARS[0])).name
-    found = re.search(r"(\d[\d.]*)\.jar$", jar)
+    with zipfile.ZipFile(JAVA_JARS[0]) as jar:
+        manifest = jar.read("META-INF/MANIFEST.MF").decode()
+    found = re.search(r"^Bundle-Version: (\S+)", manifest, re.MULTILINE)
     java = _out("java", "-version")
     return f"Jakarta Mail {found.group(1) if found else '?'} ({java})"
 
