@@ -130,3 +130,49 @@ def test_live_clients_against_live_faults(shipped: Matcher, tmp_path: Path) -> N
     known = {(client, fault) for client, fault, _ in KNOWN_MISSES}
     wrong = {miss for miss in misses(shipped, live) if (miss[0], miss[1]) not in known}
     assert not wrong, sorted(wrong)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # A read timeout of another protocol's client stays another program's error.
+        (
+            "/usr/lib/ruby/3.1.0/net/protocol.rb:219:in `rbuf_fill': Net::ReadTimeout with #<TCPSocket:(closed)> (Net::ReadTimeout)\n"
+            "\tfrom /usr/lib/ruby/3.1.0/net/protocol.rb:193:in `readuntil'\n"
+            "\tfrom /usr/lib/ruby/3.1.0/net/http/response.rb:40:in `read_status_line'",
+            "none",
+        ),
+        (
+            "2024/05/01 10:00:00 read tcp 10.0.0.5:51234->10.0.0.9:5432: i/o timeout",
+            "none",
+        ),
+        (
+            "* Connected to api.example.com (203.0.113.5) port 443 (#0)\n"
+            "curl: (28) Operation timed out after 30001 milliseconds with 0 bytes received",
+            "none",
+        ),
+        # JavaMail's read timeout after the message, not at the greeting: no TLS mode.
+        (
+            "jakarta.mail.MessagingException: Exception reading response;\n  nested exception is:\n"
+            "\tjava.net.SocketTimeoutException: Read timed out\n"
+            "\tat com.sun.mail.smtp.SMTPTransport.readServerResponse(SMTPTransport.java:2476)\n"
+            "\tat com.sun.mail.smtp.SMTPTransport.issueSendCommand(SMTPTransport.java:2370)\n"
+            "\tat com.sun.mail.smtp.SMTPTransport.finishData(SMTPTransport.java:2140)",
+            "connection-timeout",
+        ),
+        # The greeting's read, on 465 or in the library's own words.
+        (
+            "2024/05/01 10:00:00 read tcp 192.168.1.5:51234->74.125.140.108:465: i/o timeout",
+            "tls-port-mismatch",
+        ),
+        (
+            "Cannot connect to smtp.example.com: Net::SMTP: 421 [Net::SMTP] Timeout",
+            "tls-port-mismatch",
+        ),
+    ],
+)
+def test_a_missing_greeting_is_read_only_at_the_greeting(
+    shipped: Matcher, text: str, label: str
+) -> None:
+    """Read timeouts are a TLS-mode mismatch only where the greeting was awaited."""
+    assert shipped.diagnose(text).category == label
