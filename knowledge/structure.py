@@ -394,6 +394,8 @@ _VERIFY_FAILED: Final = frozenset(
         # GnuTLS's GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR, printed whatever the reason.
         "error in the certificate verification",
         "ssl certificate could not be validated for the following reasons",
+        # .NET's SslStream, whatever the validation callback disliked.
+        "remote certificate is invalid according to the validation procedure",
     }
 )
 _CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
@@ -704,14 +706,17 @@ class Recogniser:
         if any(h.category in _CERT_REASONS and h.weight >= STRONG_SIGNAL for h in hits):
             # "certificate verify failed: certificate has expired": the verification
             # failed for the reason named after it, not for an untrusted chain.
-            hits = [
+            generic = [
                 h
                 for h in hits
-                if h.text.casefold() not in _VERIFY_FAILED
-                and not (
-                    h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:")
-                )
+                if h.text.casefold() in _VERIFY_FAILED
+                or (h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:"))
             ]
+            hits = [h for h in hits if h not in generic]
+            if generic and not any(h.category == "tls-cert-untrusted" for h in hits):
+                # Only the generic words spoke of trust: an entry written for them
+                # describes the consequence of the reason named beside them.
+                explained.add("tls-cert-untrusted")
         if (
             mail
             and not _READY_FOR_TLS.search(text)
