@@ -610,5 +610,5 @@ def test_a_host_name_or_banner_is_no_smtp_said_of_a_phrase(shipped: Matcher) -> 
 def test_generic_certificate_words_yield_to_the_named_reason(
     shipped: Matcher, text: str, category: str
 ) -> None:
-    """.NET's "remote certificate is invalid" is said for every reason; the reason decides."""
+    """.NET says "remote certificate is invalid" for any reason; the reason decides."""
     assert shipped.diagnose(text).category == category
