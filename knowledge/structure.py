@@ -106,6 +106,7 @@ _STEPS: Final = (
         ),
     ),
 )
+_GREETING_REFUSED: Final = "refused to talk to me"
 _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     "rcpt": ("recipient-unknown", "relay-denied", "mailbox-full", "rate-limited"),
     "mail": (
@@ -121,7 +122,8 @@ _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
         "mailbox-full",
     ),
     "auth": ("auth-failed", "auth-policy-blocked"),
-    "connect": ("sender-blocklisted", "rate-limited"),
+    # A refused greeting: a listed or too busy client, or one without reverse DNS.
+    "connect": ("sender-blocklisted", "rate-limited", "sender-authentication"),
 }
 
 # EHLO keyword lines as transcripts print them: "250-STARTTLS", "S: 250-AUTH ...",
@@ -797,6 +799,14 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        if any(h.text == _GREETING_REFUSED for h in hits) and any(
+            h.weight >= DECISIVE_SIGNAL and h.category != "sender-blocklisted"
+            for h in hits
+        ):
+            # Postfix's "refused to talk to me" says only that the greeting was a
+            # refusal: a listed client is the usual reason, a reason the server
+            # gives beside it ("reverse DNS required") is the answer.
+            hits = [h for h in hits if h.text != _GREETING_REFUSED]
         if _RATE_LIMITED.search(text) and any(
             h.category in _RATE_CAUSES and h.weight >= DECISIVE_SIGNAL for h in hits
         ):
