@@ -116,6 +116,15 @@ _SMTP_MARKERS: Final = (
     # Nodemailer's error fields: its socket error code and the SMTP step it was at.
     "'esocket'",
     "command: 'conn'",
+    # Postfix's bounce wording around the receiving server's reply, and the RFC 3464
+    # fields of a delivery status notification.
+    "in reply to rcpt",
+    "in reply to mail from",
+    "in reply to end of data",
+    "in reply to data command",
+    "refused to talk to me",
+    "final-recipient:",
+    "remote-mta:",
 )
 # Mail providers whose APIs are reached over HTTPS.
 _MAIL_SERVICES: Final = (

@@ -110,6 +110,7 @@ _STEPS: Final = (
         ),
     ),
 )
+_GREETING_REFUSED: Final = "refused to talk to me"
 _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     "rcpt": ("recipient-unknown", "relay-denied", "mailbox-full", "rate-limited"),
     "mail": (
@@ -125,7 +126,8 @@ _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
         "mailbox-full",
     ),
     "auth": ("auth-failed", "auth-policy-blocked"),
-    "connect": ("sender-blocklisted", "rate-limited"),
+    # A refused greeting: a listed or too busy client, or one without reverse DNS.
+    "connect": ("sender-blocklisted", "rate-limited", "sender-authentication"),
 }
 
 # EHLO keyword lines as transcripts print them: "250-STARTTLS", "S: 250-AUTH ...",
@@ -421,6 +423,8 @@ _VERIFY_FAILED: Final = frozenset(
         # GnuTLS's GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR, printed whatever the reason.
         "error in the certificate verification",
         "ssl certificate could not be validated for the following reasons",
+        # .NET's SslStream, whatever the validation callback disliked.
+        "remote certificate is invalid according to the validation procedure",
     }
 )
 _CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
@@ -741,14 +745,17 @@ class Recogniser:
         if any(h.category in _CERT_REASONS and h.weight >= STRONG_SIGNAL for h in hits):
             # "certificate verify failed: certificate has expired": the verification
             # failed for the reason named after it, not for an untrusted chain.
-            hits = [
+            generic = [
                 h
                 for h in hits
-                if h.text.casefold() not in _VERIFY_FAILED
-                and not (
-                    h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:")
-                )
+                if h.text.casefold() in _VERIFY_FAILED
+                or (h.category == "tls-cert-untrusted" and h.text.startswith("ERROR:"))
             ]
+            hits = [h for h in hits if h not in generic]
+            if generic and not any(h.category == "tls-cert-untrusted" for h in hits):
+                # Only the generic words spoke of trust: an entry written for them
+                # describes the consequence of the reason named beside them.
+                explained.add("tls-cert-untrusted")
         if (
             mail
             and not _READY_FOR_TLS.search(text)
@@ -829,6 +836,14 @@ class Recogniser:
             # "Could not connect" without a reason is a blocked port only when
             # nothing else in the paste says why (an errno, a TLS error, a reply).
             hits = [h for h in hits if h.family != WRAPPER]
+        if any(h.text == _GREETING_REFUSED for h in hits) and any(
+            h.weight >= DECISIVE_SIGNAL and h.category != "sender-blocklisted"
+            for h in hits
+        ):
+            # Postfix's "refused to talk to me" says only that the greeting was a
+            # refusal: a listed client is the usual reason, a reason the server
+            # gives beside it ("reverse DNS required") is the answer.
+            hits = [h for h in hits if h.text != _GREETING_REFUSED]
         if _RATE_LIMITED.search(text) and any(
             h.category in _RATE_CAUSES and h.weight >= DECISIVE_SIGNAL for h in hits
         ):

@@ -578,3 +578,37 @@ def test_a_host_name_or_banner_is_no_smtp_said_of_a_phrase(shipped: Matcher) -> 
         "works now after the firewall change"
     )
     assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # MailKit names the reason, then .NET's SslStream adds its generic words.
+        (
+            "MailKit.Security.SslHandshakeException: An error occurred while "
+            "attempting to establish an SSL or TLS connection.\n\nThe host name did "
+            "not match the name given in the server's SSL certificate.\n ---> "
+            "System.Security.Authentication.AuthenticationException: The remote "
+            "certificate is invalid according to the validation procedure.",
+            "tls-cert-hostname",
+        ),
+        (
+            "System.Security.Authentication.AuthenticationException: The remote "
+            "certificate is invalid according to the validation procedure: "
+            "certificate has expired (NotTimeValid)",
+            "tls-cert-expired",
+        ),
+        # The generic words alone still mean an untrusted certificate.
+        (
+            "System.Net.Mail.SmtpException: Failure sending mail. ---> "
+            "System.Security.Authentication.AuthenticationException: The remote "
+            "certificate is invalid according to the validation procedure.",
+            "tls-cert-untrusted",
+        ),
+    ],
+)
+def test_generic_certificate_words_yield_to_the_named_reason(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """.NET says "remote certificate is invalid" for any reason; the reason decides."""
+    assert shipped.diagnose(text).category == category
