@@ -125,6 +125,14 @@ _SMTP_MARKERS: Final = (
     "refused to talk to me",
     "final-recipient:",
     "remote-mta:",
+    # Postfix's own log wording: its TLS layer ("warning: TLS library problem: ...",
+    # tls_misc.c) and the queue manager's "delivery temporarily suspended: ...".
+    "tls library problem",
+    "delivery temporarily suspended",
+    # Gmail's replies point at its mail help pages ("Learn more at ...?p=BadCredentials",
+    # "... - gsmtp").
+    "support.google.com/mail",
+    "gsmtp",
 )
 # Mail providers whose APIs are reached over HTTPS.
 _MAIL_SERVICES: Final = (
@@ -410,8 +418,17 @@ _OTHER_WORDS: Final = (
     "'s certificate, issued by",
     "unable to resolve host address",
 )
-# Rust lettre's error display: "permanent error (535): ...", "transient error (421)".
-_LETTRE_ERROR: Final = re.compile(r"\b(?:permanent|transient) error \([45]\d\d\)")
+# Replies only SMTP writes: Rust lettre's display ("permanent error (535): ...",
+# "transient error (421)"), a reply with its enhanced code, RFC 4954's login refusal.
+_SMTP_REPLY_SHAPE: Final = re.compile(
+    r"\b(?:permanent|transient) error \([45]\d\d\)|"
+    # An SMTP reply with its RFC 3463 enhanced code ("550 5.7.1", "535-5.7.8",
+    # "421 4.7.0"): no other protocol writes the pair; and the RFC 4954 refusal of a
+    # login, which no HTTP or FTP server sends under 535.
+    r"(?<![\d.])([245])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b|"
+    r"(?<![\d.])535[ -](?:authentication failed|incorrect authentication data|"
+    r"authentication credentials invalid)"
+)
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
 # ("10:25:33", "6:36:25 PM"), a version, a quoted key's value ('"temperature":25'), or
 # a number in an argument list ("substring(col,1,25)").
@@ -462,7 +479,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
     if (
         any(word in low for word in _SMTP_MARKERS)
         or _MAIL_PORT.search(low)
-        or _LETTRE_ERROR.search(low)
+        or _SMTP_REPLY_SHAPE.search(low)
     ):
         return True, False
     # A named other protocol (an HTTPS client's pool, an API host, a database

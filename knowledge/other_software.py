@@ -280,6 +280,25 @@ OTHER: Final = (
     # Remote management (WinRM's WS-Management, PowerShell remoting).
     "winrm",
     "wsman",
+    # MQTT clients: libmosquitto's mosquitto_strerror(MOSQ_ERR_TLS) and the
+    # mosquitto_pub/sub log formats ("OpenSSL Error[0]: ...", "Client x sending
+    # CONNECT"), Eclipse Paho's connect-failure callback.
+    "a tls error occurred",
+    "openssl error[",
+    "sending connect",
+    "paho",
+    # conda's repodata fetch ("Fetching package metadata: SSL verification error") and
+    # its subcommands.
+    "fetching package metadata",
+    "conda search",
+    "conda create",
+    "conda update",
+    # Database connection strings and Prisma's engine errors ("P1011: Error opening a
+    # TLS connection ... review your connection string").
+    "connection string",
+    "prisma",
+    # Node's got and request HTTP clients name their failures RequestError.
+    "requesterror",
 )
 
 # URL schemes of other protocols (IANA URI Schemes registry: mqtt, mqtts (provisional),

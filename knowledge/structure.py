@@ -267,7 +267,10 @@ _WRONG_SERVICE: Final = re.compile(
     r"(?:syntax or protocol errors|non-smtp command|improper command pipelining)"
     r"[^\n]{0,60}?(?:\\\d{3}|\\x[0-9a-f]{2}|\\[btvf])|"
     r"syntax error, command unrecognized\.?[ \t]*"
-    r"(?:$|the server response was:?[ \t]*'?[ \t]*(?:$|'))",
+    r"(?:$|the server response was:?[ \t]*'?[ \t]*(?:$|'))|"
+    # A TLS record's first bytes (handshake, version 3.x) logged, escaped, by a
+    # plaintext SMTP server: Exim's "input=\"\026\003\001\"", "\x16\x03\x01".
+    r"\\026\\003\\00[0-4]|\\x16\\x03\\x0[0-4]",
     re.IGNORECASE | re.MULTILINE,
 )
 # The same disagreement in a settings block, the mode and the port on lines of their
@@ -435,10 +438,26 @@ _CERT_REASONS: Final = frozenset({"tls-cert-expired", "tls-cert-hostname"})
 _TLS_WRAPPER: Final = re.compile(
     r"(?:\bTLS error on connection(?: \([\w ]+\))?(?: \([\w ]+\))?"
     r"|\bgnutls_handshake(?:\(\))?(?: failed)?"
+    # Postfix's own wrapper around OpenSSL's queue (tls_misc.c).
+    r"|\bTLS library problem"
     r"|\b(?:SSL_connect|SSL_accept|TLS negotiation|STARTTLS negotiation|TLS"
-    r"|SSL/TLS|SSL) (?:handshake )?failed)[ \t]*:[ \t]*(?P<reason>[^\n]+)",
+    r"|SSL/TLS|SSL) (?:handshake )?failed)[ \t]*[:,][ \t]*(?P<reason>[^\n]+)",
     re.IGNORECASE,
 )
+# Postfix trusted the chain and still could not verify the certificate: the name did
+# not match (smtp(8) logs "Trusted TLS connection established", then defers with
+# "Server certificate not verified").
+_TRUSTED_NOT_VERIFIED: Final = re.compile(
+    r"(?<!un)trusted TLS connection established[\s\S]{0,600}?"
+    r"server certificate not verified",
+    re.IGNORECASE,
+)
+# A client's "authentication failed" around the server's reply, and the replies that do
+# refuse a login (RFC 4954: 535, 534, 538, 454; 530 asks for it; 500-504 reject AUTH).
+_AUTH_WRAPPER: Final = re.compile(
+    r"authentication failed\W{0,3}(?P<code>[45]\d\d)\b", re.IGNORECASE
+)
+_AUTH_REPLIES: Final = frozenset({454, 500, 501, 502, 503, 504, 530, 534, 535, 538})
 # What a library's reason names, more specific than the wrapper's failed handshake.
 _WRAPPED_REASONS: Final = frozenset(
     {"tls-cert-expired", "tls-cert-hostname", "tls-cert-untrusted", "tls-port-mismatch"}
@@ -711,6 +730,17 @@ class Recogniser:
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
+        if _TRUSTED_NOT_VERIFIED.search(text):
+            hits = [h for h in hits if h.category != "tls-cert-untrusted"]
+            explained.add("tls-cert-untrusted")
+            hits.append(
+                Hit(
+                    "trusted chain, not verified",
+                    "tls-cert-hostname",
+                    DECISIVE_SIGNAL,
+                    "rule",
+                )
+            )
         head = settings or text
         if (
             (silent := _NO_GREETING.search(text))
@@ -756,14 +786,11 @@ class Recogniser:
                 # Only the generic words spoke of trust: an entry written for them
                 # describes the consequence of the reason named beside them.
                 explained.add("tls-cert-untrusted")
-        if (
-            mail
-            and not _READY_FOR_TLS.search(text)
-            and (
-                reasons := [
-                    m.group("reason").casefold() for m in _TLS_WRAPPER.finditer(text)
-                ]
-            )
+        if not _READY_FOR_TLS.search(text) and (
+            reasons := [
+                m.group("reason").casefold().replace("\u2019", "'")
+                for m in _TLS_WRAPPER.finditer(text)
+            ]
         ):
             # "TLS handshake failed: The certificate is not yet activated": the
             # library's reason after the client's wrapper says why the handshake
@@ -779,9 +806,11 @@ class Recogniser:
             if said:
                 # Where it stands confirms it: a strong reason ("The session or
                 # certificate has expired") counts as decisive there.
+                # Outside a mail context the reason only chooses among TLS
+                # readings; it does not make the paste more certainly mail's.
                 hits = [
                     replace(h, weight=max(h.weight, DECISIVE_SIGNAL))
-                    if h in said
+                    if h in said and mail
                     else h
                     for h in hits
                     if h.category != "tls-handshake-failed"
@@ -895,6 +924,23 @@ class Recogniser:
                 h
                 for h in hits
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
+            ]
+            explained.add("auth-failed")
+        if any(
+            h.category == "starttls-required" and h.weight >= DECISIVE_SIGNAL
+            for h in hits
+        ) or (
+            (wrapped := _AUTH_WRAPPER.search(text))
+            and int(wrapped.group("code")) not in _AUTH_REPLIES
+        ):
+            # The login was refused because TLS was not started first ("530 ... A
+            # secure connection is required" under AuthenticationFailedException), or
+            # a client's "Authentication failed:" wraps a reply about something else
+            # ("554 5.1.8 Sender Address Blocked"): the reply is the cause.
+            hits = [
+                h
+                for h in hits
+                if h.category != "auth-failed" or h.weight > DECISIVE_SIGNAL
             ]
             explained.add("auth-failed")
         if 535 in evidence.server_replies and any(

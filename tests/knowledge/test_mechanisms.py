@@ -612,3 +612,137 @@ def test_generic_certificate_words_yield_to_the_named_reason(
 ) -> None:
     """.NET says "remote certificate is invalid" for any reason; the reason decides."""
     assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Gmail's 534-5.7.9 reply beside a browser word and its help URL.
+        (
+            "534-5.7.9 Please log in with your web browser and then try again. Learn "
+            "more at\n534 5.7.9  https://support.google.com/mail/?p=WebLoginRequired "
+            "x1sm123456wrb.12 - gsmtp",
+            "auth-policy-blocked",
+        ),
+        # A web app's request log around the SMTP reply it got.
+        (
+            "ERROR app.middleware.log POST /api/email/test 500 112.0 ms\n"
+            '{:message "535 Authentication failed: Bad username / password"}',
+            "auth-failed",
+        ),
+        # A client's "Authentication failed:" wrapping a reply about something else.
+        (
+            "Unable to send message;Reason:Authentication failed:554 5.1.8 Sender "
+            "Address Blocked",
+            "sender-blocklisted",
+        ),
+        # JavaMail names every refused AUTH an AuthenticationFailedException; the
+        # 530 says TLS had to come first (QQ Mail spells it "requiered").
+        (
+            "javax.mail.AuthenticationFailedException: 530 Login fail. A secure "
+            "connection is requiered(such as ssl).",
+            "starttls-required",
+        ),
+        # Gmail's "Send mail as" bounce: the reason after the comma decides.
+        (
+            "TLS Negotiation failed, the certificate doesn\u2019t match the host.",
+            "tls-cert-hostname",
+        ),
+        # A plaintext Exim port read a TLS ClientHello (escaped bytes in its log).
+        (
+            "SMTP protocol synchronization error (input sent without waiting for "
+            "greeting): rejected connection from H=(client) [192.0.2.7] "
+            'input="\\026\\003\\001\\002\\000\\001\\000\\001\\374\\003\\003"',
+            "tls-port-mismatch",
+        ),
+        # Postfix trusted the chain, then could not verify the name.
+        (
+            "postfix/smtp[2529]: Trusted TLS connection established to "
+            "mx.example.net[192.0.2.4]:25: TLSv1.2 with cipher "
+            "ECDHE-RSA-AES256-GCM-SHA384 (256/256 bits)\npostfix/smtp[2529]: "
+            "D33A0250: to=<a@example.net>, relay=mx.example.net[192.0.2.4]:25, "
+            "delay=8.4, dsn=4.7.5, status=deferred (Server certificate not verified)",
+            "tls-cert-hostname",
+        ),
+        (
+            "postfix/smtp[2529]: Untrusted TLS connection established to "
+            "mx.example.net[192.0.2.4]:25: TLSv1.2\npostfix/smtp[2529]: D33A0250: "
+            "to=<a@example.net>, dsn=4.7.5, status=deferred (Server certificate not "
+            "verified)",
+            "tls-cert-untrusted",
+        ),
+        # Postfix's server log: the client sent alert 46 about our certificate.
+        (
+            "postfix/smtpd[811]: SSL_accept error from client.example.com[192.0.2.9]: "
+            "-1\npostfix/smtpd[811]: warning: TLS library problem: error:14094416:SSL "
+            "routines:ssl3_read_bytes:sslv3 alert certificate unknown:"
+            "../ssl/record/rec_layer_s3.c:1528:SSL alert number 46:",
+            "tls-cert-untrusted",
+        ),
+        # Outlook in Japanese: 0x800CCC1A and the wrong principal name.
+        (
+            "テスト電子メール メッセージの送信: このサーバーは、指定した種類の接続暗号化を"
+            "サポートしていません",
+            "tls-port-mismatch",
+        ),
+        (
+            "接続しているサーバーは、確認できないセキュリティ証明書を使用しています。"
+            "対象のプリンシパル名が間違っています",
+            "tls-cert-hostname",
+        ),
+        # Qt's QSslError, as a Qt mail client shows it.
+        (
+            "SMTP error: The issuer certificate of a locally looked up certificate "
+            "could not be found",
+            "tls-cert-untrusted",
+        ),
+        # Postfix disabled TLS (unusable key), so it offers no STARTTLS.
+        (
+            "postfix/smtpd[1024]: warning: cannot get RSA private key from file "
+            '"/etc/postfix/ssl/key": disabling TLS support',
+            "starttls-unavailable",
+        ),
+        # POP-before-SMTP servers want a POP login first.
+        ("554 sorry, you must get POP/APOP authorization.", "auth-required"),
+        # Questions about where the log is, or how to get the whole error.
+        (
+            "Mails are not sent by my installation. In which log file can I see the "
+            "sent mails and the errors?",
+            "client-logging",
+        ),
+        (
+            "How do I get the full error with the SMTP response so our provider can "
+            "look into it",
+            "client-logging",
+        ),
+    ],
+)
+def test_replies_wrappers_and_logs_name_the_cause(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """The server's reply, the reason after a wrapper, or the question decides."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # mosquitto_pub / libmosquitto.
+        "OpenSSL Error[0]: error:1416F086:SSL routines:tls_process_server_certificate:"
+        "certificate verify failed\nError: A TLS error occurred.",
+        "Client (null) sending CONNECT\nOpenSSL Error[0]: error:0A000086:SSL "
+        "routines::certificate verify failed",
+        # conda fetching repodata.
+        "$ conda search numpy\nFetching package metadata: SSL verification error: "
+        "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed (_ssl.c:590)",
+        # Prisma's engine, a database connection.
+        "Error: P1011\n\nError opening a TLS connection: The TLS settings didn't "
+        "allow the connection to be established. Please review your connection "
+        "string. (error: certificate verify failed (self signed certificate))",
+        # Node's got HTTP client.
+        "Stack: RequestError: self signed certificate in certificate chain",
+    ],
+)
+def test_other_clients_tls_errors_are_not_mail(shipped: Matcher, text: str) -> None:
+    """MQTT, conda, database and HTTP clients print the same TLS reasons."""
+    assert shipped.diagnose(text).category == "none"

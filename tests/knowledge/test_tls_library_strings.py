@@ -54,7 +54,6 @@ KNOWN_MISSES: set[tuple[str, str, str, str]] = {
     ),
     ("en", "phpmailer", "SSL_R_PACKET_LENGTH_TOO_LONG", "tls-handshake-failed"),
     ("en", "phpmailer", "SSL_R_UNKNOWN_PROTOCOL", "tls-handshake-failed"),
-    ("en", "postfix smtpd", "SSL_R_TLSV1_ALERT_UNKNOWN_CA", "tls-handshake-failed"),
     ("en", "python smtplib", "SSL_R_UNEXPECTED_EOF_WHILE_READING", "tls-port-mismatch"),
     (
         "en",
