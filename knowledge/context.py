@@ -129,8 +129,8 @@ _SMTP_MARKERS: Final = (
     # tls_misc.c) and the queue manager's "delivery temporarily suspended: ...".
     "tls library problem",
     "delivery temporarily suspended",
-    # Gmail's replies point at its mail help pages ("Learn more at ...?p=BadCredentials",
-    # "... - gsmtp").
+    # Gmail's replies point at its mail help pages ("Learn more at
+    # ...?p=BadCredentials", "... - gsmtp").
     "support.google.com/mail",
     "gsmtp",
 )

@@ -681,8 +681,8 @@ def test_generic_certificate_words_yield_to_the_named_reason(
         ),
         # Outlook in Japanese: 0x800CCC1A and the wrong principal name.
         (
-            "テスト電子メール メッセージの送信: このサーバーは、指定した種類の接続暗号化を"
-            "サポートしていません",
+            "テスト電子メール メッセージの送信: "
+            "このサーバーは、指定した種類の接続暗号化をサポートしていません",
             "tls-port-mismatch",
         ),
         (
