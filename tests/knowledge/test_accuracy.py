@@ -41,6 +41,11 @@ REAL_SEALED3 = ROOT / "tests" / "corpus" / "real-sealed3.jsonl"
 # 0.917 / 0.085 and 0.805 / 0.239.
 REAL_SEALED4 = ROOT / "tests" / "corpus" / "real-sealed4.jsonl"
 REAL_SEALED5 = ROOT / "tests" / "corpus" / "real-sealed5.jsonl"
+# The sixth (forum, Q&A and blog pages) and seventh (new threads of any repository)
+# sealed sets, measured blind at 0.734 / 0.227 and 0.878 / 0.238, then development
+# material; floors a little under today's 0.853 / 0.227 and 0.947 / 0.119.
+REAL_SEALED6 = ROOT / "tests" / "corpus" / "real-sealed6.jsonl"
+REAL_SEALED7 = ROOT / "tests" / "corpus" / "real-sealed7.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +119,13 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
 
 @pytest.mark.parametrize(
     ("corpus", "top1", "false_rate"),
-    [(REAL_SEALED4, 0.90, 0.10), (REAL_SEALED5, 0.79, 0.25)],
-    ids=["real-sealed4", "real-sealed5"],
+    [
+        (REAL_SEALED4, 0.90, 0.10),
+        (REAL_SEALED5, 0.79, 0.25),
+        (REAL_SEALED6, 0.84, 0.25),
+        (REAL_SEALED7, 0.93, 0.13),
+    ],
+    ids=["real-sealed4", "real-sealed5", "real-sealed6", "real-sealed7"],
 )
 def test_newer_sealed_sets_keep_their_floor(
     shipped: Matcher, corpus: Path, top1: float, false_rate: float

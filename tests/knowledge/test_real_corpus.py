@@ -24,7 +24,18 @@ REAL_DEV = REPO / "tests" / "corpus" / "real-dev.jsonl"
 REAL_SEALED1 = REPO / "tests" / "corpus" / "real-sealed1.jsonl"
 REAL_SEALED3 = REPO / "tests" / "corpus" / "real-sealed3.jsonl"
 REAL_SEALED4 = REPO / "tests" / "corpus" / "real-sealed4.jsonl"
-REAL_FILES = (REAL_DEV, REAL_SEALED1, REAL_SEALED3, REAL_SEALED4)
+REAL_SEALED5 = REPO / "tests" / "corpus" / "real-sealed5.jsonl"
+REAL_SEALED6 = REPO / "tests" / "corpus" / "real-sealed6.jsonl"
+REAL_SEALED7 = REPO / "tests" / "corpus" / "real-sealed7.jsonl"
+REAL_FILES = (
+    REAL_DEV,
+    REAL_SEALED1,
+    REAL_SEALED3,
+    REAL_SEALED4,
+    REAL_SEALED5,
+    REAL_SEALED6,
+    REAL_SEALED7,
+)
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
 
@@ -57,7 +68,9 @@ LABELS = frozenset(
     }
 )
 REQUIRED_KEYS = frozenset({"text", "label", "source", "lang"})
-OPTIONAL_KEYS = frozenset({"notes"})
+# "thread_says": the category the thread's confirmed fix points to, where the paste
+# itself shows another.
+OPTIONAL_KEYS = frozenset({"notes", "thread_says"})
 # A source is a GitHub thread ("owner/repo#N") or the address of a public page.
 SOURCE_RE = re.compile(r"^(?:[\w.-]+/[\w.-]+#\d+|https?://\S+)$")
 # ISO 639-1 language code.
@@ -93,7 +106,7 @@ def real_dev(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
 def test_every_line_is_a_record_with_the_known_fields(
     real_dev: list[dict[str, Any]],
 ) -> None:
-    """Every line has text, label, source and lang (notes optional) and nothing else."""
+    """Every line has text, label, source and lang (notes, thread_says optional)."""
     for number, record in enumerate(real_dev, start=1):
         keys = set(record)
         assert keys >= REQUIRED_KEYS, f"line {number}: missing {REQUIRED_KEYS - keys}"
@@ -109,6 +122,7 @@ def test_every_line_is_a_record_with_the_known_fields(
 def test_every_label_is_a_taxonomy_category(real_dev: list[dict[str, Any]]) -> None:
     """Every record is labelled with one of the 22 categories or `none`."""
     unknown = {record["label"] for record in real_dev} - LABELS
+    unknown |= {r["thread_says"] for r in real_dev if "thread_says" in r} - LABELS
     assert not unknown, f"labels outside the taxonomy: {sorted(unknown)}"
 
 
