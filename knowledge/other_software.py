@@ -331,6 +331,16 @@ _GO_URL_ERROR: Final = (
     r"remote error|net/http|eof|context deadline|proxyconnect|http2:)"
 )
 
-OTHER_RE: Final = re.compile("|".join((_SCHEMES, _PORTS, _GO_URL_ERROR)))
+# A failed lookup of a bare service name as container networks resolve them (Docker
+# Compose, Kubernetes services): "getaddrinfo EAI_AGAIN api", "ENOTFOUND postgres",
+# "hostname: 'redis'". Such names are an application's back ends, never its mail relay.
+_SERVICE_LOOKUP: Final = (
+    r"(?:getaddrinfo (?:eai_again|enotfound) |hostname: ')"
+    r"(?:api|backend|db|database|redis|postgres(?:ql)?|mysql|mariadb|mongo(?:db)?|"
+    r"rabbitmq|kafka|elasticsearch|minio|keycloak)\b(?![.-])"
+)
+OTHER_RE: Final = re.compile(
+    "|".join((_SCHEMES, _PORTS, _GO_URL_ERROR, _SERVICE_LOOKUP))
+)
 
 __all__ = ["DECISIVE", "OTHER", "OTHER_RE"]

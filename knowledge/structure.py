@@ -520,7 +520,6 @@ _BEFORE_REPLY: Final = _TLS_LEVEL | {
     "starttls-unavailable",
 }
 
-
 MEDIUM_SIGNAL: Final = 12.0
 # How near "smtp" must stand to a medium signal to make it strong (characters).
 NEAR_SMTP: Final = 40
@@ -943,11 +942,15 @@ class Recogniser:
                 if h.category != "auth-failed" or h.weight > DECISIVE_SIGNAL
             ]
             explained.add("auth-failed")
-        if 535 in evidence.server_replies and any(
-            h.category == "auth-required" for h in hits
-        ):
-            # The login was tried and refused (535): the "not authenticated" reply
-            # to the next command is its consequence.
+        if (
+            535 in evidence.server_replies
+            or any(
+                h.category == "auth-failed" and h.weight >= DECISIVE_SIGNAL
+                for h in hits
+            )
+        ) and any(h.category == "auth-required" for h in hits):
+            # The login was tried and refused (535, "invalid credentials"): the "not
+            # authenticated" reply to the next command is its consequence.
             hits = [h for h in hits if h.category != "auth-required"]
             explained.add("auth-required")
         # An operating system's errno says how the connection failed (refused or timed
@@ -1097,7 +1100,6 @@ _REPLY_SAYS_REFUSED: Final = re.compile(
     r"(?im)^[ \t>]*(?:\S+ said:\s*)?[45]\d\d[ -](?:[45]\.7\.\d{1,3} )?"
     r"connection refused\b"
 )
-
 
 # A counted sending allowance: a number of messages or recipients in a period, named
 # as a limit that was reached ("limit of 400 rcpts per 24 hours ... reached",

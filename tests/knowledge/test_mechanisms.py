@@ -746,3 +746,58 @@ def test_replies_wrappers_and_logs_name_the_cause(
 def test_other_clients_tls_errors_are_not_mail(shipped: Matcher, text: str) -> None:
     """MQTT, conda, database and HTTP clients print the same TLS reasons."""
     assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Zoho's wording for a From address the account does not own.
+        ("553 Relaying disallowed", "sender-not-permitted"),
+        # Outlook: no AUTH offered that it can use (AUTH only after STARTTLS).
+        (
+            "Send test e-mail message: None of the authentication methods supported "
+            "by this client are supported by your server.",
+            "starttls-required",
+        ),
+        (
+            "テスト電子メール メッセージの送信: "
+            "このクライアントでサポートされている認証方法が、サーバーでサポートされていません。",
+            "starttls-required",
+        ),
+        # A refused login explains the "authentication required" said before it.
+        (
+            "530 5.7.0 Authentication required\n535 5.7.8 Error: authentication "
+            "failed: Invalid credentials",
+            "auth-failed",
+        ),
+    ],
+)
+def test_provider_and_client_wordings_name_the_cause(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """A provider's or client's own wording decides between neighbouring causes."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Error: getaddrinfo EAI_AGAIN api\n    at GetAddrInfoReqWrap.onlookup [as "
+        "oncomplete] (node:dns:107:26) {\n  errno: -3001,\n  code: 'EAI_AGAIN',\n  "
+        "syscall: 'getaddrinfo',\n  hostname: 'api'\n}",
+        "Error: getaddrinfo ENOTFOUND postgres",
+    ],
+)
+def test_a_container_service_name_that_does_not_resolve_is_not_mail(
+    shipped: Matcher, text: str
+) -> None:
+    """A bare back-end service name ("api", "postgres") is not the mail relay."""
+    assert shipped.diagnose(text).category == "none"
+
+
+def test_a_mail_host_that_does_not_resolve_stays_a_dns_failure(
+    shipped: Matcher,
+) -> None:
+    """The same lookup failure for a mail host is answered."""
+    text = "Error: getaddrinfo EAI_AGAIN smtp.example.com"
+    assert shipped.diagnose(text).category == "dns-failure"
