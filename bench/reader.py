@@ -17,6 +17,7 @@ matcher stands below it.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -26,11 +27,12 @@ from knowledge.matcher import Matcher
 
 
 def _rows(path: Path) -> list[dict[str, object]]:
-    return [
-        json.loads(line)
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    text = (
+        gzip.decompress(path.read_bytes()).decode("utf-8")
+        if path.suffix == ".gz"
+        else path.read_text(encoding="utf-8")
+    )
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _rates(labels: list[str], firsts: list[str], threes: list[list[str]]) -> str:
