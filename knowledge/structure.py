@@ -925,6 +925,11 @@ class Recogniser:
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
             explained.add("auth-failed")
+        if any(h.text.casefold() == "sender verify failed" for h in hits):
+            # Exim's callout to the sender's own server: its "No Such User Here" or
+            # "Unrouteable address" is about the sender, not the recipient.
+            hits = [h for h in hits if h.category != "recipient-unknown"]
+            explained.add("recipient-unknown")
         if any(
             h.category == "starttls-required" and h.weight >= DECISIVE_SIGNAL
             for h in hits

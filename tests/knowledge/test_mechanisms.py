@@ -801,3 +801,37 @@ def test_a_mail_host_that_does_not_resolve_stays_a_dns_failure(
     """The same lookup failure for a mail host is answered."""
     text = "Error: getaddrinfo EAI_AGAIN smtp.example.com"
     assert shipped.diagnose(text).category == "dns-failure"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Exim's sender callout: the envelope sender is no deliverable address.
+        (
+            "SMTPRecipientsRefused: {'user@example.org': (550, b'Verification failed "
+            "for <noreply@app.example.net>\\nNo Such User Here\\nSender verify failed')}",
+            "sender-not-permitted",
+        ),
+        (
+            "550 Verification failed for <test@example.com> The mail server does not "
+            "recognize test@example.com as a valid sender. Sender verify failed",
+            "sender-not-permitted",
+        ),
+        (
+            "(504, b'5.5.2 <webmaster@localhost>: Sender address rejected: need "
+            "fully-qualified address')",
+            "sender-not-permitted",
+        ),
+        # The sender's domain has no DNS: the receiver's check of the domain.
+        (
+            "450 4.1.8 <app@internal.example>: Sender address rejected: Domain not "
+            "found",
+            "sender-authentication",
+        ),
+    ],
+)
+def test_a_refused_envelope_sender_reads_by_what_was_checked(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """An undeliverable sender address is not an SPF or DKIM failure of its domain."""
+    assert shipped.diagnose(text).category == category
