@@ -808,8 +808,9 @@ def test_a_mail_host_that_does_not_resolve_stays_a_dns_failure(
     [
         # Exim's sender callout: the envelope sender is no deliverable address.
         (
-            "SMTPRecipientsRefused: {'user@example.org': (550, b'Verification failed "
-            "for <noreply@app.example.net>\\nNo Such User Here\\nSender verify failed')}",
+            "SMTPRecipientsRefused: {'user@example.org': (550, b'Verification "
+            "failed for <noreply@app.example.net>\\nNo Such User Here\\nSender "
+            "verify failed')}",
             "sender-not-permitted",
         ),
         (
