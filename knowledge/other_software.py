@@ -337,7 +337,11 @@ _GO_URL_ERROR: Final = (
 _SERVICE_LOOKUP: Final = (
     r"(?:getaddrinfo (?:eai_again|enotfound) |hostname: ')"
     r"(?:api|backend|db|database|redis|postgres(?:ql)?|mysql|mariadb|mongo(?:db)?|"
-    r"rabbitmq|kafka|elasticsearch|minio|keycloak)\b(?![.-])"
+    r"rabbitmq|kafka|elasticsearch|minio|keycloak)\b(?![.-])|"
+    # ... and a web or API endpoint's name ("www.", "api.", "cdn."), which a mail
+    # client is never configured with.
+    r"(?:getaddrinfo (?:eai_again|enotfound) |hostname: '|lookup )"
+    r"(?:www|api|cdn|registry)\.[\w-]+\."
 )
 OTHER_RE: Final = re.compile(
     "|".join((_SCHEMES, _PORTS, _GO_URL_ERROR, _SERVICE_LOOKUP))

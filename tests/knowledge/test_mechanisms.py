@@ -786,6 +786,9 @@ def test_provider_and_client_wordings_name_the_cause(
         "oncomplete] (node:dns:107:26) {\n  errno: -3001,\n  code: 'EAI_AGAIN',\n  "
         "syscall: 'getaddrinfo',\n  hostname: 'api'\n}",
         "Error: getaddrinfo ENOTFOUND postgres",
+        # A web or API endpoint's name.
+        "dial tcp: lookup www.example.org: no such host",
+        "Error: getaddrinfo ENOTFOUND api.example.net",
     ],
 )
 def test_a_container_service_name_that_does_not_resolve_is_not_mail(
