@@ -343,12 +343,16 @@ def make_cert(
     not_before: dt.datetime,
     not_after: dt.datetime,
     names: tuple[str, ...] = (HOSTNAME, "127.0.0.1", "::1"),
+    addresses_as_dns: bool = False,
+    chain: bool = True,
 ) -> tuple[bytes, bytes]:
     """
     Build a leaf certificate with ``cryptography``: signed by ``issuer``, or
     self-signed.
 
-    Returns the PEM certificate (with the issuer's, if any) and the PEM key.
+    ``addresses_as_dns`` also names each address as a DNS name (some clients' identity
+    checks read only DNS names and the common name). Returns the PEM certificate (with
+    the issuer's when ``chain`` and there is one) and the PEM key.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
@@ -363,9 +367,13 @@ def make_cert(
     sans: list[x509.GeneralName] = []
     for name in names:
         try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+            address = x509.IPAddress(ipaddress.ip_address(name))
         except ValueError:
             sans.append(x509.DNSName(name))
+            continue
+        if addresses_as_dns:
+            sans.append(x509.DNSName(name))
+        sans.append(address)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -379,7 +387,7 @@ def make_cert(
         .sign(signing_key, hashes.SHA256())
     )
     pem = cert.public_bytes(serialization.Encoding.PEM)
-    if issuer is not None:
+    if issuer is not None and chain:
         pem += issuer.cert_pem.bytes()
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -7,9 +7,7 @@ runs each client against each and keeps what the client printed.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import ipaddress
 import shlex
 import shutil
 import ssl
@@ -24,15 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import trustme
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.knowledge.clientmatrix.clients import CLIENTS, REPO, Client
 from tests.knowledge.clientmatrix.servers import FaultySmtp, FullBacklog
 from tests.probe.lab import _bind_somewhere
-from tests.probe.servers import HOSTNAME, server_context
+from tests.probe.servers import HOSTNAME, make_cert, server_context
 
 # Each client's own timeout: short enough for a quick matrix, long enough that loopback
 # answers in time. A hung client is stopped after twice as long plus start-up.
@@ -222,38 +216,15 @@ def _cert(
     An address is named both as an IP address and as a DNS name: Jakarta Mail's and
     s-nail's own identity checks read only DNS names and the common name.
     """
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    sans: list[x509.GeneralName] = [x509.DNSName(name) for name in names]
-    for name in names:
-        with contextlib.suppress(ValueError):
-            sans.append(x509.IPAddress(ipaddress.ip_address(name)))
-    if issuer is None:
-        issuer_name, signing_key = subject, key
-    else:
-        issuer_name = x509.load_pem_x509_certificate(issuer.cert_pem.bytes()).subject
-        signing_key = serialization.load_pem_private_key(  # type: ignore[assignment]
-            issuer.private_key_pem.bytes(), password=None
-        )
     now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now + dt.timedelta(days=days[0]))
-        .not_valid_after(now + dt.timedelta(days=days[1]))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(signing_key, hashes.SHA256())
+    return make_cert(
+        issuer=issuer,
+        not_before=now + dt.timedelta(days=days[0]),
+        not_after=now + dt.timedelta(days=days[1]),
+        names=names,
+        addresses_as_dns=True,
+        chain=False,
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def _context(kind: str, host: str, ca: trustme.CA, workdir: Path) -> ssl.SSLContext:
