@@ -715,12 +715,57 @@ def test_generic_certificate_words_yield_to_the_named_reason(
             "look into it",
             "client-logging",
         ),
+        # Zoho's wording for a From address the account does not own.
+        ("553 Relaying disallowed", "sender-not-permitted"),
+        # Outlook: no AUTH offered that it can use (AUTH only after STARTTLS).
+        (
+            "Send test e-mail message: None of the authentication methods supported "
+            "by this client are supported by your server.",
+            "starttls-required",
+        ),
+        (
+            "テスト電子メール メッセージの送信: "
+            "このクライアントでサポートされている認証方法が、サーバーでサポートされていません。",
+            "starttls-required",
+        ),
+        # A refused login explains the "authentication required" said before it.
+        (
+            "530 5.7.0 Authentication required\n535 5.7.8 Error: authentication "
+            "failed: Invalid credentials",
+            "auth-failed",
+        ),
+        # Exim's sender callout: the envelope sender is no deliverable address.
+        (
+            "SMTPRecipientsRefused: {'user@example.org': (550, b'Verification "
+            "failed for <noreply@app.example.net>\\nNo Such User Here\\nSender "
+            "verify failed')}",
+            "sender-not-permitted",
+        ),
+        (
+            "550 Verification failed for <test@example.com> The mail server does not "
+            "recognize test@example.com as a valid sender. Sender verify failed",
+            "sender-not-permitted",
+        ),
+        (
+            "(504, b'5.5.2 <webmaster@localhost>: Sender address rejected: need "
+            "fully-qualified address')",
+            "sender-not-permitted",
+        ),
+        # The sender's domain has no DNS: the receiver's check of the domain.
+        (
+            "450 4.1.8 <app@internal.example>: Sender address rejected: Domain not "
+            "found",
+            "sender-authentication",
+        ),
     ],
 )
 def test_replies_wrappers_and_logs_name_the_cause(
     shipped: Matcher, text: str, category: str
 ) -> None:
-    """The server's reply, the reason after a wrapper, or the question decides."""
+    """
+    The server's reply, the reason after a wrapper, a provider's or client's own
+    wording, what a receiver checked, or the question decides.
+    """
     assert shipped.diagnose(text).category == category
 
 
@@ -749,37 +794,6 @@ def test_other_clients_tls_errors_are_not_mail(shipped: Matcher, text: str) -> N
 
 
 @pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        # Zoho's wording for a From address the account does not own.
-        ("553 Relaying disallowed", "sender-not-permitted"),
-        # Outlook: no AUTH offered that it can use (AUTH only after STARTTLS).
-        (
-            "Send test e-mail message: None of the authentication methods supported "
-            "by this client are supported by your server.",
-            "starttls-required",
-        ),
-        (
-            "テスト電子メール メッセージの送信: "
-            "このクライアントでサポートされている認証方法が、サーバーでサポートされていません。",
-            "starttls-required",
-        ),
-        # A refused login explains the "authentication required" said before it.
-        (
-            "530 5.7.0 Authentication required\n535 5.7.8 Error: authentication "
-            "failed: Invalid credentials",
-            "auth-failed",
-        ),
-    ],
-)
-def test_provider_and_client_wordings_name_the_cause(
-    shipped: Matcher, text: str, category: str
-) -> None:
-    """A provider's or client's own wording decides between neighbouring causes."""
-    assert shipped.diagnose(text).category == category
-
-
-@pytest.mark.parametrize(
     "text",
     [
         "Error: getaddrinfo EAI_AGAIN api\n    at GetAddrInfoReqWrap.onlookup [as "
@@ -804,38 +818,3 @@ def test_a_mail_host_that_does_not_resolve_stays_a_dns_failure(
     """The same lookup failure for a mail host is answered."""
     text = "Error: getaddrinfo EAI_AGAIN smtp.example.com"
     assert shipped.diagnose(text).category == "dns-failure"
-
-
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        # Exim's sender callout: the envelope sender is no deliverable address.
-        (
-            "SMTPRecipientsRefused: {'user@example.org': (550, b'Verification "
-            "failed for <noreply@app.example.net>\\nNo Such User Here\\nSender "
-            "verify failed')}",
-            "sender-not-permitted",
-        ),
-        (
-            "550 Verification failed for <test@example.com> The mail server does not "
-            "recognize test@example.com as a valid sender. Sender verify failed",
-            "sender-not-permitted",
-        ),
-        (
-            "(504, b'5.5.2 <webmaster@localhost>: Sender address rejected: need "
-            "fully-qualified address')",
-            "sender-not-permitted",
-        ),
-        # The sender's domain has no DNS: the receiver's check of the domain.
-        (
-            "450 4.1.8 <app@internal.example>: Sender address rejected: Domain not "
-            "found",
-            "sender-authentication",
-        ),
-    ],
-)
-def test_a_refused_envelope_sender_reads_by_what_was_checked(
-    shipped: Matcher, text: str, category: str
-) -> None:
-    """An undeliverable sender address is not an SPF or DKIM failure of its domain."""
-    assert shipped.diagnose(text).category == category
