@@ -10,6 +10,7 @@ falling back to the code tables when no entry fits but codes are present.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -45,7 +46,7 @@ from knowledge.normalize import (
     stem,
 )
 from knowledge.servers import ServerRef, find_server
-from knowledge.structure import Recogniser, Structure
+from knowledge.structure import Recogniser, Structure, names_step, step_of
 
 # Decision thresholds on the 0-100 score, tuned on the dev corpus (bench/eval.py).
 CONFIDENT: Final = 70.0
@@ -138,6 +139,17 @@ RUNTIME_HEAD: Final = 1_500
 # What an entry loses when the structure explains its category's evidence as the
 # consequence of another failure (knowledge.structure, ``Structure.explained``).
 EXPLAINED_PENALTY: Final = 30.0
+# What an entry loses when the signature it matched names a failure at another SMTP
+# command than the paste does ("SMTP ERROR: Password command failed: 535" read
+# against "SMTP ERROR: DATA END command failed: 552", "Invalid login" against "Mail
+# command failed"): the client's frame is alike, the failure is not.
+STEP_CONFLICT_PENALTY: Final = 20.0
+
+
+@functools.lru_cache(maxsize=8192)
+def _signature_step(signature: str) -> str | None:
+    """The SMTP command a matched signature names a failure at, if any."""
+    return step_of(signature) if signature else None
 
 
 class Matcher:
@@ -317,6 +329,13 @@ class Matcher:
                 raw -= ANSWERED_PENALTY
             if entry.category in structure.explained:
                 raw -= EXPLAINED_PENALTY
+            if (
+                structure.step
+                and (named := _signature_step(signature))
+                and named != structure.step
+                and not names_step(joined, named)
+            ):
+                raw -= STEP_CONFLICT_PENALTY
             if other and (not context or entry.category in TRANSPORT):
                 # Plainly another program's error: shown at most as a low alternative.
                 raw = min(raw - OTHER_SOFTWARE_PENALTY, OTHER_SOFTWARE_CEILING)

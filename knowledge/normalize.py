@@ -79,7 +79,9 @@ _LETTRE_DETAIL: Final = {
 # quote, or after words such as "code", "responded", "said"; followed by the reply's
 # text, an enhanced code, a quote or the end of the line.
 SERVER_REPLY_RE: Final = re.compile(
-    r"(?:^[ \t>*#-]*|[:;(\['\"=]\s*|\b(?:code|error|responded|response|reply|said|"
+    # (swaks marks the server's error replies "<** ", its other replies "<- ".)
+    r"(?:^[ \t>*#-]*|^<(?:\*\*|-|~\*?) |[:;(\['\"=]\s*|"
+    r"\b(?:code|error|responded|response|reply|said|"
     r"smtp|status|server|returned|answered|rejected|failed|got)\W{0,3})"
     r"([45][0-5]\d)(?=[ -][A-Za-z#<\[(\"']|[ -]\d\.\d|[ \t]*$|[\"')]|, b?['\"])",
     re.IGNORECASE | re.MULTILINE,
@@ -91,7 +93,8 @@ SERVER_REPLY_RE: Final = re.compile(
 # lists it (``KnowledgeBase.reply``); a number in brackets or quotes alone
 # ("task[546]", '"id":"440"') does not.
 WORDED_REPLY_RE: Final = re.compile(
-    r"(?:^[ \t>*#-]*(?=\d{3} [A-Za-z])|(?:\b|_)(?:code|error|reply|response|said|"
+    r"(?:^(?:[ \t>*#-]*|<(?:\*\*|-|~\*?) )(?=\d{3} [A-Za-z])|"
+    r"(?:\b|_)(?:code|error|reply|response|said|"
     r"smtp|server|returned|got|received|(?:replied|responded|answered|failed)"
     r"(?: with)?)\W{0,3})"
     r"([45][0-5]\d)(?=[ -][A-Za-z#<(\"']|[ \t]*$|[\])\"']|[.,;](?: |$))",

@@ -66,7 +66,9 @@ _STEPS: Final = (
             # curl's smtp.c: "RCPT failed: 550".
             r"\brcpt failed: [45]\d\d|"
             r"smtpfailedrecipientexception|recipient address rejected|"
-            r"<<< 5\d\d|rcpt to:<[^>]*>\s*:?\s*5\d\d",
+            r"<<< 5\d\d|rcpt to:<[^>]*>\s*:?\s*5\d\d|"
+            # swaks: " -> RCPT TO:<x>" then its error line "<** 550 ...".
+            r"rcpt to:<[^>]*>\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
         ),
     ),
@@ -77,7 +79,7 @@ _STEPS: Final = (
             r"mail command failed|smtpsenderrefused|smtpsenderfailedexception|"
             # curl's smtp.c: "MAIL failed: 530".
             r"\bmail failed: [45]\d\d|"
-            r"sender address rejected",
+            r"sender address rejected|mail from:<[^>]*>\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
         ),
     ),
@@ -87,7 +89,7 @@ _STEPS: Final = (
             r"in reply to (?:the )?end of data|in reply to (?:the )?data|"
             r"after end of data|after data|data end command failed|"
             r"data command failed|message failed: \d|smtpdataerror|"
-            r"failed after i sent the message",
+            r"failed after i sent the message|(?:^|\s)-> \.\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
         ),
     ),
@@ -105,12 +107,37 @@ _STEPS: Final = (
         re.compile(
             r"in reply to (?:the )?(?:initial greeting|banner)|after (?:initial )?"
             r"connection|greeting:? 5\d\d|banner:? 5\d\d|smtpconnecterror|"
-            r"refused to talk to me",
+            r"refused to talk to me|"
+            # Nodemailer: "Invalid greeting. response=554 ...".
+            r"invalid greeting\. response=[45]\d\d",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "helo",
+        re.compile(
+            r"in reply to (?:the )?(?:ehlo|helo)|(?:ehlo|helo) command failed|"
+            r"smtphelo ?error|invalid helo\. response=[45]\d\d",
             re.IGNORECASE,
         ),
     ),
 )
 _GREETING_REFUSED: Final = "refused to talk to me"
+# A greeting that is an SMTP refusal ("Invalid greeting. response=554 ..."): the
+# server spoke SMTP on that port, so the port and its TLS mode were right.
+_GREETING_REPLY: Final = re.compile(r"invalid greeting\. response=[45]\d\d\b", re.I)
+
+
+def step_of(text: str) -> str | None:
+    """The SMTP command a failure in ``text`` answered, as ``_STEPS`` names it."""
+    return next((name for name, rx in _STEPS if rx.search(text)), None)
+
+
+def names_step(text: str, step: str) -> bool:
+    """True when ``text`` names a failure at ``step`` (one of ``_STEPS``)."""
+    return any(rx.search(text) for name, rx in _STEPS if name == step)
+
+
 _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     "rcpt": ("recipient-unknown", "relay-denied", "mailbox-full", "rate-limited"),
     "mail": (
@@ -128,6 +155,8 @@ _STEP_CATEGORIES: Final[dict[str, tuple[str, ...]]] = {
     "auth": ("auth-failed", "auth-policy-blocked"),
     # A refused greeting: a listed or too busy client, or one without reverse DNS.
     "connect": ("sender-blocklisted", "rate-limited", "sender-authentication"),
+    # A refused EHLO / HELO: the name the client gave, its reverse DNS, its listing.
+    "helo": ("sender-authentication", "sender-blocklisted", "rate-limited"),
 }
 
 # EHLO keyword lines as transcripts print them: "250-STARTTLS", "S: 250-AUTH ...",
@@ -729,6 +758,9 @@ class Recogniser:
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
+        if _GREETING_REPLY.search(text):
+            hits = [h for h in hits if h.category != "tls-port-mismatch"]
+            explained.add("tls-port-mismatch")
         if _TRUSTED_NOT_VERIFIED.search(text):
             hits = [h for h in hits if h.category != "tls-cert-untrusted"]
             explained.add("tls-cert-untrusted")
@@ -1005,7 +1037,7 @@ class Recogniser:
                 # A reply code narrows its enhanced code: 554 with 5.7.9 is a policy
                 # rejection, 534 with 5.7.9 an app-password demand.
                 votes[category] += prior if category in allowed else prior * OFF_CODE
-        step = next((name for name, rx in _STEPS if rx.search(text)), None)
+        step = step_of(text)
         if step:
             for category in _STEP_CATEGORIES[step]:
                 if votes.get(category):

@@ -776,9 +776,16 @@ def _phpmailer(reply: str, code: int, command: str) -> str:
         ),
         "DATA": ("DATA END", "SMTP Error: data not accepted."),
         "STARTTLS": ("STARTTLS", "SMTP Error: Could not connect to SMTP host."),
-        "CONNECT": ("Connection", "SMTP Error: Could not connect to SMTP host."),
         "EHLO": ("EHLO", "SMTP Error: Could not connect to SMTP host."),
-    }[command]
+    }.get(command, ("", ""))
+    if command == "CONNECT":
+        # PHPMailer's SMTP::connect() only prints the greeting; the refusing server
+        # then closes the connection before EHLO is answered.
+        return (
+            f"SERVER -> CLIENT: {reply}\nCLIENT -> SERVER: EHLO web01\n"
+            "SMTP NOTICE: EOF caught while checking if connected\n"
+            "SMTP Error: Could not connect to SMTP host."
+        )
     return f"SERVER -> CLIENT: {reply}\nSMTP ERROR: {failed} command failed: {reply}\n{after}"
 
 
