@@ -33,6 +33,8 @@ FRAMES = {"nodemailer", "smtplib", "PHPMailer", "postfix bounce", "swaks"}
 
 # (lang, frame, key, what is answered instead).
 KNOWN_MISSES: set[Miss] = {
+    # Haraka's relay plugin refusing a domain it does not accept mail for (its
+    # dest_domains check): the words read as the recipient's, not the relay's.
     (
         "en",
         "PHPMailer",
@@ -45,29 +47,14 @@ KNOWN_MISSES: set[Miss] = {
         "Mail for that recipient is not accepted here.",
         "recipient-unknown",
     ),
-    ("en", "swaks", "is not allowed from your host", "recipient-unknown"),
-    ("en", "nodemailer", "is not allowed from your host", "recipient-unknown"),
-    ("en", "smtplib", "doesn't match AUTH domain", "sender-blocklisted"),
-    ("en", "PHPMailer", "doesn't match AUTH domain", "sender-blocklisted"),
-    ("en", "PHPMailer", "Sorry, no FCrDNS match found", "tls-port-mismatch"),
-    ("en", "postfix bounce", "Sorry, no FCrDNS match found", "sender-blocklisted"),
-    ("en", "swaks", "generic rDNS, please use your ISPs SMTP relay", "relay-denied"),
-    (
-        "en",
-        "nodemailer",
-        "generic rDNS, please use your ISPs SMTP relay",
-        "sender-authentication",
-    ),
-    ("en", "nodemailer", "SPF SoftFail", "recipient-unknown"),
-    ("en", "PHPMailer", "SPF record not found", "dns-failure"),
-    ("en", "PHPMailer", "552 Error: Too much mail data", "rate-limited"),
+    # Postfix's TLS session rate limit inside Nodemailer's "Error upgrading connection
+    # with STARTTLS": the wrapper's STARTTLS entries outscore the limit's words.
     (
         "en",
         "nodemailer",
         "454 4.7.0 Error: too many new TLS sessions from %s",
         "starttls-unavailable",
     ),
-    ("en", "nodemailer", "is not allowed to send mail from", "recipient-unknown"),
 }
 
 
@@ -108,4 +95,4 @@ def test_per_category_report(shipped: Matcher, capsys: pytest.CaptureFixture) ->
         print(f"\nmta replies: top-1 {sum(right.values()) / len(RECORDS):.3f}")
         for label in sorted(total):
             print(f"  {label:24s} {total[label]:4d} {right[label] / total[label]:.3f}")
-    assert sum(right.values()) / len(RECORDS) >= 0.8
+    assert sum(right.values()) / len(RECORDS) >= 0.95
