@@ -7,7 +7,9 @@ the replies compiled into Debian's Postfix ``smtpd`` and Exim ``exim4`` with Exi
 default ACL messages. Each reply is taken only where its meaning is one of the
 categories, with its reply code (and enhanced code where the server adds one), and
 framed twice: as Nodemailer, smtplib, PHPMailer, a Postfix bounce or a swaks transcript
-shows it. No labelled corpus here was built from these servers.
+shows it, and once more as an Exim log line, Ruby's Net::SMTP or .NET's SmtpClient
+shows it (frames held out while the recogniser was improved). No labelled corpus here
+was built from these servers.
 
 Each record is answered with its category, except the known misses below, which are
 asserted as still missed: a fix makes this test fail until its entry leaves the list.
@@ -30,6 +32,9 @@ KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
 RECORDS = load("mta_replies.jsonl")
 SERVERS = {"Haraka", "smtp-server", "aiosmtpd", "postfix", "exim4"}
 FRAMES = {"nodemailer", "smtplib", "PHPMailer", "postfix bounce", "swaks"}
+# Frames added after the recogniser was improved on the five above: how far the
+# improvements carry to clients they were not read from.
+HELD_OUT = {"exim log", "Ruby Net::SMTP", ".NET SmtpClient"}
 
 # (lang, frame, key, what is answered instead).
 KNOWN_MISSES: set[Miss] = {
@@ -47,6 +52,12 @@ KNOWN_MISSES: set[Miss] = {
         "Mail for that recipient is not accepted here.",
         "recipient-unknown",
     ),
+    (
+        "en",
+        "Ruby Net::SMTP",
+        "Mail for that recipient is not accepted here.",
+        "recipient-unknown",
+    ),
     # Postfix's TLS session rate limit inside Nodemailer's "Error upgrading connection
     # with STARTTLS": the wrapper's STARTTLS entries outscore the limit's words.
     (
@@ -55,6 +66,17 @@ KNOWN_MISSES: set[Miss] = {
         "454 4.7.0 Error: too many new TLS sessions from %s",
         "starttls-unavailable",
     ),
+    # Held-out frames. Ruby's "Net::SMTPFatalError: 550 <reply>": an entry's
+    # "Net::SMTPFatalError: 550 5.1.1 User unknown" matches the frame and outscores the
+    # decisive SPF / reverse-DNS words of another reply.
+    ("en", "Ruby Net::SMTP", "HELO host does not match rDNS", "recipient-unknown"),
+    ("en", "Ruby Net::SMTP", "SPF record not found", "recipient-unknown"),
+    # .NET drops the reply code ("Transaction failed. The server response was: Mail
+    # matches a known spam signature"): "spam" alone does not make it mail.
+    ("en", ".NET SmtpClient", "Mail matches a known spam signature", "none"),
+    # "Too much mail data" fuzzily matches Postfix's "too much mail from" (a rate limit)
+    # once the code is gone.
+    ("en", ".NET SmtpClient", "552 Error: Too much mail data", "rate-limited"),
 }
 
 
@@ -67,11 +89,12 @@ def shipped() -> Matcher:
 
 def test_records_are_well_formed() -> None:
     """Each record names its category, server, version, file, key and frame."""
-    assert len(RECORDS) >= 120
+    assert len(RECORDS) >= 190
     assert len({r["text"] for r in RECORDS}) == len(RECORDS)
     for record in RECORDS:
         assert record["label"] in CATEGORIES and record["label"] != "none", record
-        assert record["server"] in SERVERS and record["frame"] in FRAMES, record
+        assert record["server"] in SERVERS, record
+        assert record["frame"] in (HELD_OUT if record["held_out"] else FRAMES), record
         assert record["version"] and record["key"], record
         assert record["source"].startswith(record["server"] + "@"), record
     assert {r["server"] for r in RECORDS} == SERVERS
