@@ -29,6 +29,12 @@ Sources, each reply read where the software writes it:
 - Exim (Debian ``exim4-daemon-light`` / ``exim4-config``): the replies compiled into
   ``exim4`` and the ACL messages of Debian's default configuration.
 
+Besides the replies, the sending side's own messages of the same packages, as their
+logs show them (Postfix's smtp client and its DNS and TLS libraries: a relay name that
+does not resolve, a connection timed out or refused, TLS required but not offered or
+refused, certificate verification failures; Exim's full-mailbox deliveries), framed
+once, held out like the third frames.
+
 Only replies whose meaning is one of the fixed categories are taken; syntax errors,
 command-sequence errors, server-side faults, greylisting, load shedding and the
 checks whose advice is unclear are left out. Each entry's ``needle`` must occur in
@@ -897,6 +903,124 @@ def _held_out(index: int, code: int) -> tuple[str, object]:
     return frames[index % len(frames)]
 
 
+# The sending side's own messages, as Postfix's smtp client and Exim's local delivery
+# log them (held out: added after the recogniser was improved on the replies above).
+# (server, file, needle, message with sample values, category, Postfix dsn or "exim")
+RELAY = "smtp.example.com[198.51.100.25]:587"
+CLIENT_ENTRIES: list[tuple[str, str, str, str, str, str]] = [
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-dns.so",
+        "Host or domain name not found. Name service error for name=%s type=%s: %s",
+        "Host or domain name not found. Name service error for name=smtp.example.com type=A: Host not found",
+        "dns-failure",
+        "5.4.4",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/sbin/smtp",
+        "connect to %s[%s]:%d: %m",
+        f"connect to {RELAY}: Connection timed out",
+        "connection-timeout",
+        "4.4.1",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/sbin/smtp",
+        "connect to %s[%s]:%d: %m",
+        f"connect to {RELAY}: Connection refused",
+        "connection-refused",
+        "4.4.1",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/sbin/smtp",
+        "TLS is required, but was not offered by host %s",
+        "TLS is required, but was not offered by host smtp.example.com[198.51.100.25]",
+        "starttls-unavailable",
+        "4.7.4",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/sbin/smtp",
+        "TLS is required, but host %s refused to start TLS: %s",
+        "TLS is required, but host smtp.example.com[198.51.100.25] refused to start TLS: 454 4.7.0 TLS not available due to local problem",
+        "starttls-unavailable",
+        "4.7.5",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-tls.so",
+        "certificate verification failed for %s: untrusted issuer %s",
+        f"certificate verification failed for {RELAY}: untrusted issuer /C=US/O=Example Corp/CN=Example Internal Root CA",
+        "tls-cert-untrusted",
+        "4.7.5",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-tls.so",
+        "certificate verification failed for %s: self-signed certificate",
+        f"certificate verification failed for {RELAY}: self-signed certificate",
+        "tls-cert-untrusted",
+        "4.7.5",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-tls.so",
+        "certificate verification failed for %s: not trusted by local or TLSA policy",
+        f"certificate verification failed for {RELAY}: not trusted by local or TLSA policy",
+        "tls-cert-untrusted",
+        "4.7.5",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-tls.so",
+        "%s certificate verification failed for %s: certificate has expired",
+        f"server certificate verification failed for {RELAY}: certificate has expired",
+        "tls-cert-expired",
+        "4.7.5",
+    ),
+    (
+        PF,
+        "usr/lib/postfix/libpostfix-tls.so",
+        "%s certificate verification failed for %s: certificate not yet valid",
+        f"server certificate verification failed for {RELAY}: certificate not yet valid",
+        "tls-cert-expired",
+        "4.7.5",
+    ),
+    (
+        EX,
+        "usr/sbin/exim4",
+        "mailbox is full (MTA-imposed%s quota exceeded while writing to %s)",
+        "mailbox is full (MTA-imposed quota exceeded while writing to /var/mail/bob)",
+        "mailbox-full",
+        "exim",
+    ),
+    (
+        EX,
+        "usr/sbin/exim4",
+        "System quota exceeded for %s%s%s",
+        "System quota exceeded for /var/mail/bob",
+        "mailbox-full",
+        "exim",
+    ),
+]
+
+
+def _client_log(message: str, dsn: str) -> tuple[str, str]:
+    if dsn == "exim":
+        return "exim log", (
+            f"2026-12-07 06:00:01 1uXyZa-000Abc-7Q == bob@example.net R=local_user "
+            f"T=mail_spool defer (-22): {message}"
+        )
+    status = "bounced" if dsn.startswith("5") else "deferred"
+    return "postfix log", (
+        f"Dec  7 06:00:01 web01 postfix/smtp[23817]: 4F2A31C0A2: to=<{RCPT}>, "
+        f"relay=smtp.example.com[198.51.100.25]:587, delay=31, delays=0.02/0.01/30/0, "
+        f"dsn={dsn}, status={status} ({message})"
+    )
+
+
 def _npm_version(node: Path, path: str) -> str:
     return json.loads((node / path.split("/")[0] / "package.json").read_text())[
         "version"
@@ -974,11 +1098,32 @@ def main(root: Path) -> None:
                         "held_out": turn == 2,
                     }
                 )
+        for server, path, needle, message, label, dsn in CLIENT_ENTRIES:
+            if needle.encode() not in (bases[server] / path).read_bytes():
+                sys.exit(f"{server} {path}: {needle!r} not found")
+            frame, text = _client_log(message, dsn)
+            records.append(
+                {
+                    "text": text,
+                    "label": label,
+                    "lang": "en",
+                    "server": server,
+                    "version": versions[server],
+                    "source": f"{server}@{path}",
+                    "key": needle,
+                    "command": "CLIENT",
+                    "frame": frame,
+                    "held_out": True,
+                }
+            )
     OUT.write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
         encoding="utf-8",
     )
-    print(f"{len(records)} records from {len(ENTRIES)} replies -> {OUT.name}")
+    print(
+        f"{len(records)} records from {len(ENTRIES)} replies and "
+        f"{len(CLIENT_ENTRIES)} client messages -> {OUT.name}"
+    )
 
 
 if __name__ == "__main__":
