@@ -78,16 +78,9 @@ KNOWN_MISSES: set[Miss] = {
     # "Too much mail data" fuzzily matches Postfix's "too much mail from" (a rate limit)
     # once the code is gone.
     ("en", ".NET SmtpClient", "552 Error: Too much mail data", "rate-limited"),
-    # Held-out client messages. Postfix's "certificate verification failed for ...:
-    # not trusted by local or TLSA policy": "TLSA" reads as DANE's handshake failure.
-    (
-        "en",
-        "postfix log",
-        "certificate verification failed for %s: not trusted by local or TLSA policy",
-        "tls-handshake-failed",
-    ),
-    # Exim's "System quota exceeded for /var/mail/bob" (a local delivery over the
-    # filesystem quota) in its log line: no word reads as mail.
+    # Held-out client messages. Exim's "System quota exceeded for /var/mail/bob" (a
+    # local delivery over the filesystem quota): the quota words read as a sending
+    # quota as much as a full mailbox.
     ("en", "exim log", "System quota exceeded for %s%s%s", "none"),
 }
 
