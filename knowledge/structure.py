@@ -128,9 +128,29 @@ _GREETING_REFUSED: Final = "refused to talk to me"
 _GREETING_REPLY: Final = re.compile(r"invalid greeting\. response=[45]\d\d\b", re.I)
 
 
+# Words one of each step's patterns always contains (lower-cased): a text without any
+# of them cannot match, and a substring test is far cheaper than the search.
+_STEP_WORDS: Final[dict[str, tuple[str, ...]]] = {
+    "rcpt": ("rcpt", "recipient", "<<<", "smtpaddressfailed"),
+    "mail": ("mail", "sender"),
+    "data": ("data", "message failed", "sent the message", "-> ."),
+    "auth": ("auth", "password command", "username command", "invalid login"),
+    "connect": ("greeting", "banner", "connection", "connecterror", "talk to me"),
+    "helo": ("helo", "ehlo"),
+}
+
+
 def step_of(text: str) -> str | None:
     """The SMTP command a failure in ``text`` answered, as ``_STEPS`` names it."""
-    return next((name for name, rx in _STEPS if rx.search(text)), None)
+    low = text.lower()
+    return next(
+        (
+            name
+            for name, rx in _STEPS
+            if any(word in low for word in _STEP_WORDS[name]) and rx.search(text)
+        ),
+        None,
+    )
 
 
 def names_step(text: str, step: str) -> bool:
@@ -289,6 +309,16 @@ MODE_WEIGHT: Final = 20.0
 # "non-SMTP command" with binary bytes); .NET SmtpClient's "Syntax error, command
 # unrecognized" with no server text, what it prints when its plaintext EHLO reached a
 # port that speaks TLS first.
+# Each of _WRONG_SERVICE's patterns contains one of these (lower-cased).
+_WRONG_SERVICE_WORDS: Final = (
+    "* ok",
+    "+ok",
+    "syntax",
+    "non-smtp",
+    "pipelining",
+    "\\026",
+    "\\x16",
+)
 _WRONG_SERVICE: Final = re.compile(
     r"(?:response|reply|greeting|banner|got|received)\W{0,5}\* ok\b|"
     r"\* ok \[capability imap4|"
@@ -749,11 +779,17 @@ class Recogniser:
             hits.append(
                 Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
             )
-        if mode := _MODE_MISMATCH.search(text) or (
+        low = text.lower()
+        if mode := (
+            ("465" in text or "587" in text or "25" in text)
+            and _MODE_MISMATCH.search(text)
+        ) or (
             "587" in (settings or text) and _SETTINGS_MISMATCH.search(settings or text)
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
-        if wrong := _WRONG_SERVICE.search(text):
+        if any(word in low for word in _WRONG_SERVICE_WORDS) and (
+            wrong := _WRONG_SERVICE.search(text)
+        ):
             hits.append(
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
             )
