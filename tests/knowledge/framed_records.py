@@ -54,3 +54,23 @@ def assert_categories(
         "answered right now, remove from KNOWN_MISSES",
         sorted(known_misses - wrong),
     )
+
+
+def category_rates(
+    matcher: Matcher, records: list[dict[str, str]], name: str
+) -> tuple[float, dict[str, float]]:
+    """
+    Top-1 over ``records`` and per category, printed under ``name`` (run with -s).
+    """
+    total: Counter[str] = Counter()
+    right: Counter[str] = Counter()
+    for record in records:
+        total[record["label"]] += 1
+        right[record["label"]] += (
+            matcher.diagnose(record["text"]).category == record["label"]
+        )
+    overall = sum(right.values()) / len(records)
+    print(f"\n{name}: top-1 {overall:.3f}")
+    for label in sorted(total):
+        print(f"  {label:24s} {total[label]:4d} {right[label] / total[label]:.3f}")
+    return overall, {label: right[label] / total[label] for label in total}

@@ -11,7 +11,6 @@ pastes nobody has collected yet: each must be answered with its category.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from knowledge import KNOWLEDGE_ROOT
 from knowledge.loader import collect_knowledge
 from knowledge.matcher import Matcher
+from tests.knowledge.framed_records import category_rates
 
 KB, ERRORS = collect_knowledge(KNOWLEDGE_ROOT)
 RECORDS = [
@@ -109,17 +109,8 @@ def test_known_misses_are_still_missed(shipped: Matcher, record: dict) -> None:
 
 def test_per_category_report(shipped: Matcher, capsys: pytest.CaptureFixture) -> None:
     """Top-1 per category (printed with -s); every category keeps 0.8 or more."""
-    total: Counter[str] = Counter()
-    right: Counter[str] = Counter()
-    for record in RECORDS:
-        total[record["label"]] += 1
-        right[record["label"]] += (
-            shipped.diagnose(record["text"]).category == record["label"]
-        )
     with capsys.disabled():
-        print(f"\nprovider replies: top-1 {sum(right.values()) / len(RECORDS):.3f}")
-        for label in sorted(total):
-            print(f"  {label:24s} {total[label]:4d} {right[label] / total[label]:.3f}")
-    assert sum(right.values()) / len(RECORDS) >= 0.95
-    for label in total:
-        assert right[label] / total[label] >= 0.8, label
+        overall, per_category = category_rates(shipped, RECORDS, "provider replies")
+    assert overall >= 0.95
+    for label, rate in per_category.items():
+        assert rate >= 0.8, label
