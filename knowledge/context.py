@@ -368,7 +368,6 @@ _OTHER_WORDS: Final = (
     "site can’t be reached",
     "err_connection_",
     "err_name_not_resolved",
-    "err_ssl_",
     "err_cert_",
     "dns_probe_",
     "npm install",
@@ -439,7 +438,10 @@ _MAIL_PORT: Final = re.compile(
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
     r"3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|chrome|browser|sdk)\b|xmpp|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|ftplib|chrome|browser|sdk)\b|xmpp|"
+    # Chromium's net errors (ERR_SSL_PROTOCOL_ERROR); not Node's error objects, whose
+    # code: 'ERR_SSL_WRONG_VERSION_NUMBER' carries OpenSSL's reason for any client.
+    r"(?<!code: ')(?<!code: \")(?<!code: )\berr_ssl_|"
     # Oracle's ORA-nnnnn errors.
     r"\bora-\d{5}\b|"
     # An HTTP API's host name ("api.mailjet.com", "api.sendgrid.com").
@@ -450,7 +452,7 @@ _OTHER_RE: Final = re.compile(
     r"curl: \((?:6|7|22|28|35|47|51|52|58|60|77|92)\)|"
     # A web request's target named as what the client was fetching.
     r"\b(?:connecting to|connect to|request to|requesting|fetching|url:?|uri:?)\s*"
-    r"['\"<]?https?://|"
+    r"['\"<(]?https?://|"
     r"\b(?:get|post|put|delete|patch) (?:request )?(?:for |to )?\"?https?://"
 )
 # A web application's report of the request it was serving when the error happened

@@ -209,6 +209,26 @@ _EHLO_WORDS: Final = frozenset(
 _WANTS_TLS: Final = re.compile(
     r"starttls|\btls\b|\bssl\b|secure connection|encrypt|certificate", re.IGNORECASE
 )
+_WANTS_AUTH: Final = re.compile(
+    r"\bauth|authenti|\blog ?in\b|password|uwierzyteln|аутентиф|авториз|认证|認証|登录",
+    re.IGNORECASE,
+)
+# Roundcube's "SMTP Error (250): Authentication failed" (and its translations): the
+# last reply was the EHLO's 250, which listed no AUTH, so no login was even tried.
+_AUTH_FAILED_AT_EHLO: Final = re.compile(
+    r"\(250\):?\s*[^\n]{0,12}?(?:\b(?:authenti|authentifi|autenti|uwierzyteln)|"
+    r"аутентиф|авториз|认证|認証|验证)",
+    re.IGNORECASE,
+)
+# A receiver's callout to the sender's own server failed (Exim, cPanel, Postfix).
+_SENDER_CALLOUT: Final = frozenset(
+    {
+        "sender verify failed",
+        "unable to verify sender address",
+        "could not verify sender address",
+        "sender verification failed",
+    }
+)
 _READY_FOR_TLS: Final = re.compile(
     r"\b220[ -](?:2\.0\.0 )?(?:ready to start tls|start tls|go ahead|ready for tls|"
     r"tls go ahead)|"
@@ -993,7 +1013,7 @@ class Recogniser:
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
             explained.add("auth-failed")
-        if any(h.text.casefold() == "sender verify failed" for h in hits):
+        if any(h.text.casefold() in _SENDER_CALLOUT for h in hits):
             # Exim's callout to the sender's own server: its "No Such User Here" or
             # "Unrouteable address" is about the sender, not the recipient.
             hits = [h for h in hits if h.category != "recipient-unknown"]
@@ -1045,6 +1065,12 @@ class Recogniser:
             and (intent := _LOGGING_INTENT.search(text))
         ):
             hits.append(Hit(intent.group(0), "client-logging", LOGGING_WEIGHT, "rule"))
+        verdict = _transcript(text)
+        if verdict == "starttls-required":
+            # The server listed no AUTH before TLS: the failed login is its consequence.
+            hits.append(Hit("AUTH offered only after STARTTLS", verdict, 30, "rule"))
+            hits = [h for h in hits if h.category != "auth-failed"]
+            explained.add("auth-failed")
         votes: dict[str, float] = defaultdict(float)
         by_category: dict[str, list[float]] = defaultdict(list)
         for hit in hits:
@@ -1078,7 +1104,6 @@ class Recogniser:
             for category in _STEP_CATEGORIES[step]:
                 if votes.get(category):
                     votes[category] += STEP_BONUS
-        verdict = _transcript(text)
         if verdict:
             votes[verdict] += TRANSCRIPT_BONUS
         if ready and votes.get("tls-port-mismatch"):
@@ -1309,10 +1334,17 @@ def _transcript(text: str) -> str | None:
         return "starttls-unavailable"
     if _EXPECTED_220_REFUSED.search(text):
         return "starttls-unavailable"
+    if _AUTH_FAILED_AT_EHLO.search(text):
+        return "starttls-required"
     words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
     extensions = words & _EHLO_WORDS
-    if len(extensions) < 2 or "STARTTLS" in words:
+    if len(extensions) < 2 or _READY_FOR_TLS.search(text):
         return None
-    if _READY_FOR_TLS.search(text):
+    if "STARTTLS" in words:
+        # STARTTLS offered, AUTH not (yet): the server lists AUTH only after TLS
+        # (Postfix smtpd_tls_auth_only), so a client that logs in without STARTTLS
+        # finds no AUTH and fails.
+        if "AUTH" not in words and _WANTS_AUTH.search(text):
+            return "starttls-required"
         return None
     return "starttls-unavailable" if _WANTS_TLS.search(text) else None

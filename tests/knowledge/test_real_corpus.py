@@ -28,9 +28,7 @@ REAL_SEALED4 = REPO / "tests" / "corpus" / "real-sealed4.jsonl"
 REAL_SEALED5 = REPO / "tests" / "corpus" / "real-sealed5.jsonl"
 REAL_SEALED6 = REPO / "tests" / "corpus" / "real-sealed6.jsonl"
 REAL_SEALED7 = REPO / "tests" / "corpus" / "real-sealed7.jsonl"
-# A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
-# sources only; failures name lines and sources, never texts.
-SEALED8 = REPO / "tests" / "corpus" / "sealed" / "real-sealed8.jsonl.gz"
+REAL_SEALED8 = REPO / "tests" / "corpus" / "real-sealed8.jsonl"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -39,7 +37,7 @@ REAL_FILES = (
     REAL_SEALED5,
     REAL_SEALED6,
     REAL_SEALED7,
-    SEALED8,
+    REAL_SEALED8,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
