@@ -438,7 +438,8 @@ _MAIL_PORT: Final = re.compile(
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"
     r"3000|5000)\b|"
-    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|ftplib|chrome|browser|sdk)\b|xmpp|"
+    r"\b(?:pip|git|ssh|vpn|helm|curl https?|epp|sftp|ftps?|ftplib|chrome|browser|"
+    r"sdk)\b|xmpp|"
     # Chromium's net errors (ERR_SSL_PROTOCOL_ERROR); not Node's error objects, whose
     # code: 'ERR_SSL_WRONG_VERSION_NUMBER' carries OpenSSL's reason for any client.
     r"(?<!code: ')(?<!code: \")(?<!code: )\berr_ssl_|"
