@@ -226,6 +226,16 @@ _WEAK_MAIL: Final = (
     "correo",
     "posta",
     "mx ",
+    # A delivery failure notice's own words ("Your message couldn't be delivered",
+    # "konnte nicht zugestellt werden", "n'a pas pu être remis").
+    "couldn't be delivered",
+    "could not be delivered",
+    "undeliverable",
+    "zugestellt",
+    "être remis",
+    "no se pudo entregar",
+    "não pôde ser entregue",
+    "nie został dostarczon",
 )
 # Other protocols that share SMTP's three-digit replies, named by their own replies:
 # FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client

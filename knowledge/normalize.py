@@ -28,9 +28,10 @@ MAX_LINES: Final = 16
 # RFC 3463 §2: class.subject.detail, class 2/4/5; not part of a longer dotted number nor
 # a version ("v4.2.2", "nodemailer@4.2.2").
 ENHANCED_RE: Final = re.compile(r"(?<![\w.@])([245])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)")
-# RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code.
+# RFC 5321 §4.2: a reply code followed by a space or hyphen and its enhanced code (qmail
+# writes the latter "#5.1.0"; clients print "550: 5.1.0").
 PAIR_RE: Final = re.compile(
-    r"(?<![\d.])([2-5][0-5]\d)[ -]#?([245]\.\d{1,3}\.\d{1,3})(?!\d|\.\d)"
+    r"(?<![\d.])([2-5][0-5]\d):?[ -]#?([245]\.\d{1,3}\.\d{1,3})(?!\d|\.\d)"
 )
 # A bare reply code in the usual places: line start, after "code", ":", "(", quotes.
 REPLY_RE: Final = re.compile(
