@@ -436,7 +436,9 @@ _SMTP_REPLY_SHAPE: Final = re.compile(
     # login, which no HTTP or FTP server sends under 535.
     r"(?<![\d.])([245])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b|"
     r"(?<![\d.])535[ -](?:authentication failed|incorrect authentication data|"
-    r"authentication credentials invalid)"
+    r"authentication credentials invalid)|"
+    # Python smtplib's reply tuple, "(550, b'...')": code and the server's bytes.
+    r"\([45]\d\d, b['\"]"
 )
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
 # ("10:25:33", "6:36:25 PM"), a version, a quoted key's value ('"temperature":25'), or
