@@ -229,6 +229,8 @@ _SENDER_CALLOUT: Final = frozenset(
         "sender verification failed",
     }
 )
+# AUTH listed after all (however the paste marks it up), or a login the server answered.
+_LOGIN_ANSWERED: Final = re.compile(r"250[- ]AUTH\b|\b(?:334|235|535)\b")
 _READY_FOR_TLS: Final = re.compile(
     r"\b220[ -](?:2\.0\.0 )?(?:ready to start tls|start tls|go ahead|ready for tls|"
     r"tls go ahead)|"
@@ -315,6 +317,10 @@ _MODE_MISMATCH: Final = re.compile(
     # A configuration's host given as ssl://, its port on a later line.
     r"\b(?:ssl|smtps)://[\w.-]+['\"]?(?:[^\n]*\n){0,4}?[^\n]*\bport\W{1,6}(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
+    # Python smtplib: the plaintext class on the implicit-TLS port, the TLS class on
+    # a STARTTLS port.
+    r"\bsmtp\(\s*['\"]?[\w.-]+['\"]?\s*,\s*(?:port\s*=\s*)?465\b|"
+    r"\bsmtp_ssl\(\s*['\"]?[\w.-]+['\"]?\s*,\s*(?:port\s*=\s*)?(?:587|25)\b|"
     # Elixir/Erlang gen_smtp: tls: :always is STARTTLS, wrong on port 465.
     r"\b465\b(?:[^\n]*\n){0,4}?[^\n]*\btls:\s*:always|"
     r"\btls:\s*:always(?:[^\n]*\n){0,4}?[^\n]*\b465\b",
@@ -378,6 +384,9 @@ _IMPLICIT_PORT: Final = re.compile(
 )
 _NO_GREETING: Final = re.compile(
     r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
+    # A client's own words for a greeting that never came.
+    r"\b(?:waiting for|wait for|reading) (?:the )?(?:server'?s? |smtp )?greeting|"
+    r"\bgreeting (?:timeout|timed out)|"
     r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
     # SwiftMailer's StreamBuffer when a read times out on a plain tcp:// stream.
     r"connection to tcp://\S+ timed out|"
@@ -807,6 +816,15 @@ class Recogniser:
             "587" in (settings or text) and _SETTINGS_MISMATCH.search(settings or text)
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
+            if not _CONNECT_TIMEOUT.search(text):
+                # A timeout that is not the connect's own ("timed out", a read
+                # timeout) under a mismatched mode is the two ends waiting for each
+                # other, the mismatch's consequence.
+                hits = [
+                    h
+                    for h in hits
+                    if h.category != "connection-timeout" or h.weight >= 30
+                ]
         if any(word in low for word in _WRONG_SERVICE_WORDS) and (
             wrong := _WRONG_SERVICE.search(text)
         ):
@@ -1066,6 +1084,8 @@ class Recogniser:
         ):
             hits.append(Hit(intent.group(0), "client-logging", LOGGING_WEIGHT, "rule"))
         verdict = _transcript(text)
+        if verdict is None and _auth_before_tls(settings):
+            verdict = "starttls-required"
         if verdict == "starttls-required":
             # The server listed no AUTH before TLS: the failed login is its consequence.
             hits.append(Hit("AUTH offered only after STARTTLS", verdict, 30, "rule"))
@@ -1338,13 +1358,29 @@ def _transcript(text: str) -> str | None:
         return "starttls-required"
     words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
     extensions = words & _EHLO_WORDS
-    if len(extensions) < 2 or _READY_FOR_TLS.search(text):
+    if len(extensions) < 2 or "STARTTLS" in words:
         return None
-    if "STARTTLS" in words:
-        # STARTTLS offered, AUTH not (yet): the server lists AUTH only after TLS
-        # (Postfix smtpd_tls_auth_only), so a client that logs in without STARTTLS
-        # finds no AUTH and fails.
-        if "AUTH" not in words and _WANTS_AUTH.search(text):
-            return "starttls-required"
+    if _READY_FOR_TLS.search(text):
         return None
     return "starttls-unavailable" if _WANTS_TLS.search(text) else None
+
+
+def _auth_before_tls(text: str) -> bool:
+    """
+    True for a transcript whose EHLO reply offers STARTTLS but no AUTH, where the
+    client did not start TLS and a login then failed.
+
+    The server lists AUTH only after TLS (Postfix smtpd_tls_auth_only), so a client
+    that logs in without STARTTLS finds no AUTH. Read from the paste's head, where the
+    EHLO reply's lines stand (they carry no error words of their own).
+    """
+    if "250" not in text or "STARTTLS" not in text or _LOGIN_ANSWERED.search(text):
+        return False
+    words = {m.group("word") for m in _EHLO_LINE.finditer(text)}
+    return (
+        "STARTTLS" in words
+        and "AUTH" not in words
+        and len(words & _EHLO_WORDS) >= 3
+        and not _READY_FOR_TLS.search(text)
+        and _WANTS_AUTH.search(text) is not None
+    )

@@ -818,3 +818,118 @@ def test_a_mail_host_that_does_not_resolve_stays_a_dns_failure(
     """The same lookup failure for a mail host is answered."""
     text = "Error: getaddrinfo EAI_AGAIN smtp.example.com"
     assert shipped.diagnose(text).category == "dns-failure"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Roundcube's rcube_smtp after PEAR Net_SMTP found no AUTH in the EHLO reply:
+        # the code shown is the EHLO's 250 (Postfix lists AUTH only after STARTTLS).
+        ("SMTP Error (250): Authentication failed.", "starttls-required"),
+        (
+            "SMTP Fehler (250): Die Authentisierung ist fehlgeschlagen",
+            "starttls-required",
+        ),
+        (
+            "ERROR: SMTP server does not support authentication ()\n"
+            "SMTP Error: Authentication failure: SMTP server does not support "
+            "authentication (Code: )",
+            "starttls-required",
+        ),
+        # A transcript: STARTTLS offered, AUTH not, the client never upgraded.
+        (
+            "Connecting to mail.example.org:587...\n"
+            "Recv: 220 mail.example.org ESMTP Postfix\nSend: EHLO web.example.org\n"
+            "Recv: 250-mail.example.org\nRecv: 250-PIPELINING\n"
+            "Recv: 250-SIZE 10240000\n"
+            "Recv: 250-STARTTLS\nRecv: 250-ENHANCEDSTATUSCODES\nRecv: 250 8BITMIME\n"
+            "Send: QUIT\nRecv: 221 2.0.0 Bye\nLogin failed: authentication failed",
+            "starttls-required",
+        ),
+        # listmonk (Go): STARTTLS missing from the EHLO extensions.
+        (
+            "Error sending test SMTP STARTTLS extension not found",
+            "starttls-unavailable",
+        ),
+        # Node's error object for OpenSSL's reason (not Chromium's ERR_SSL_ net error).
+        (
+            "[Error: 13308:error:1408F10B:SSL routines:ssl3_get_record:wrong version "
+            "number:c:\\ws\\deps\\openssl\\openssl\\ssl\\record\\"
+            "ssl3_record.c:332:\n"
+            "] {\n  library: 'SSL routines',\n  function: 'ssl3_get_record',\n"
+            "  reason: 'wrong version number',\n"
+            "  code: 'ERR_SSL_WRONG_VERSION_NUMBER'\n}",
+            "tls-port-mismatch",
+        ),
+        # Exim's sender callout under nodemailer's RCPT-stage error.
+        (
+            "{ [RecipientError: Can't send mail - all recipients were rejected]\n"
+            "  name: 'RecipientError',\n  data: '550-Verification failed for "
+            "<noreply@app.example.org>\\r\\n550-Unrouteable address\\r\\n550 unable to "
+            "verify sender address',\n  stage: 'rcpt' }",
+            "sender-not-permitted",
+        ),
+        # WinSock 10061 and 10060 as localised Windows prints them, translated back
+        # into English by the person posting.
+        (
+            "Unable to connect due to active rejection by the target computer.\n"
+            "at System.Net.Sockets.Socket.AwaitableSocketAsyncEventArgs.ThrowException("
+            "SocketError error, CancellationToken cancellationToken)",
+            "connection-refused",
+        ),
+        (
+            "System.Net.Mail.SmtpException: 'Failure sending mail.'\n"
+            "ExtendedSocketException: An attempt to establish a connection was "
+            "unsuccessful, because from another computer for the required time, the "
+            "desired response was not received 192.0.2.7:587",
+            "connection-timeout",
+        ),
+        # qmail's enhanced code after the reply, "#5.1.0".
+        ("550: #5.1.0 Address rejected", "recipient-unknown"),
+        # Exchange's NDR in German.
+        (
+            "Ihre Nachricht an max@example.se konnte nicht zugestellt werden.\n"
+            "max wurde nicht in example.se gefunden.",
+            "recipient-unknown",
+        ),
+        # A greeting that never came on the implicit-TLS port; Python's plaintext
+        # class on that port.
+        (
+            "Error: Timeout waiting for greeting from smtp.example.org:465",
+            "tls-port-mismatch",
+        ),
+        (
+            "socket.timeout: timed out\nserver = smtplib.SMTP('smtp.example.org', 465)",
+            "tls-port-mismatch",
+        ),
+    ],
+)
+def test_mail_kinds_in_their_own_words(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Each client's own wording of a known kind gets that kind."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Rust reqwest fetching an HTTPS URL.
+        "error sending request for url (https://example.org/archive/main.tar.gz): "
+        "error trying to connect: invalid peer certificate: UnknownIssuer",
+        # Python's ftplib.
+        'Traceback (most recent call last):\n  File "./ftplib.py", line 132, in '
+        "connect\nsocket.gaierror: [Errno -2] Name or service not known",
+        # Chromium's net error.
+        "This site can't provide a secure connection\nERR_SSL_PROTOCOL_ERROR",
+    ],
+)
+def test_web_and_ftp_clients_are_not_mail(shipped: Matcher, text: str) -> None:
+    """An HTTPS fetch, an FTP connection or a browser page is another program's."""
+    assert shipped.diagnose(text).category == "none"
+
+
+def test_a_greeting_timeout_on_port_25_stays_a_timeout(shipped: Matcher) -> None:
+    """An MTA that hears no greeting on port 25 meets a blocked or silent port."""
+    text = "Timeout waiting for greeting from mx.example.org:25"
+    assert shipped.diagnose(text).category == "connection-timeout"
