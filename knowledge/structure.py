@@ -384,6 +384,8 @@ _IMPLICIT_PORT: Final = re.compile(
 )
 _NO_GREETING: Final = re.compile(
     r"\bEOF(?:Error)?\b|\bread timed? ?out|ReadTimeout|exception reading response|"
+    # PHPMailer's debug output of an empty read: the greeting never came.
+    r"smtp inbound: \"\"|"
     # A client's own words for a greeting that never came.
     r"\b(?:waiting for|wait for|reading) (?:the )?(?:server'?s? |smtp )?greeting|"
     r"\bgreeting (?:timeout|timed out)|"
