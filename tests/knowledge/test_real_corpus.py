@@ -32,6 +32,7 @@ REAL_SEALED8 = REPO / "tests" / "corpus" / "real-sealed8.jsonl"
 # A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
 SEALED9 = REPO / "tests" / "corpus" / "sealed" / "real-sealed9.jsonl.gz"
+SEALED10 = REPO / "tests" / "corpus" / "sealed" / "real-sealed10.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -42,6 +43,7 @@ REAL_FILES = (
     REAL_SEALED7,
     REAL_SEALED8,
     SEALED9,
+    SEALED10,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
