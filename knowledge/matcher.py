@@ -80,6 +80,12 @@ CONTEXT_RADIUS: Final = 3
 # either side (a pasted error's other-protocol words often stand a few lines away).
 NEAR: Final = 4
 WIDE: Final = 8
+# A long paste that names no mail anywhere and whose head names another program is
+# that program's one error dumped whole (Node's util.inspect of an AxiosError or a
+# MongoServerSelectionError with its request, socket and cause: 30 KB): its nested
+# "[cause]: Error: self-signed certificate" lines are the same error, however far
+# from the head they stand.
+DUMP_HEAD: Final = 1_500
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -276,6 +282,13 @@ class Matcher:
                 any(m for m, _ in own)
                 or mail_context(selection.around(CONTEXT_RADIUS))[0]
             )
+            if (
+                lines
+                and not context
+                and mail_context(text[:DUMP_HEAD]) == (False, True)
+                and mail_context(text) == (False, True)
+            ):
+                lines, other = [], True
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)

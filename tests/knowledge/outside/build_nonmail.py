@@ -4,7 +4,8 @@ Rebuild ``nonmail_errors.jsonl``: what real software that is not mail prints whe
 TLS, connection or name lookup fails, and, framed the same way, what mail clients print
 for the same faults (not collected by pytest; run by hand from the repository root):
 
-    .venv/bin/python -m tests.knowledge.outside.build_nonmail --python PYTHON
+    .venv/bin/python -m tests.knowledge.outside.build_nonmail \
+        --python PYTHON --node-modules NODE_MODULES
 
 Everything talks to 127.0.0.1 only. The script starts its own servers there, on ports
 the kernel picks: TLS endpoints with a self-signed certificate, one from a CA the client
@@ -17,21 +18,26 @@ loopback, answers NXDOMAIN (``tests.knowledge.clientmatrix.netns``): no query le
 machine. Certificates are made with trustme and ``cryptography``.
 
 Non-mail programs (label ``none``), each run as a user runs it with the lab CA trusted:
-curl, wget, Python requests / httpx / urllib (PYTHON must have requests and httpx:
-``python3 -m venv V && V/bin/pip install requests httpx``), pip install from an index,
-Node's https.get and fetch, npm install from a registry, git clone over https, psql with
-sslmode=verify-full against a PostgreSQL-speaking endpoint (SSLRequest answered 'S',
-then TLS), the MariaDB/MySQL client with --ssl-verify-server-cert against a
-MySQL-speaking endpoint (a v10 greeting offering CLIENT_SSL, then TLS), redis-cli
---tls, ``openssl s_client``, Java's HttpsURLConnection, Go's net/http, Ruby's
-Net::HTTP, PHP's file_get_contents. Programs missing on the machine are skipped and
-named on stderr (Debian packages: curl wget git postgresql-client mariadb-client
-redis-tools openssl default-jdk-headless golang-go ruby php-cli nodejs npm).
+curl, wget, Python's requests / httpx / urllib and its database and cache drivers
+psycopg2, PyMySQL and redis-py, pip install from an index, Node's https.get and fetch
+and its drivers pg, mysql2 and ioredis, npm install from a registry, git clone over
+https, psql with sslmode=verify-full against a PostgreSQL-speaking endpoint
+(SSLRequest answered 'S', then TLS), the MariaDB/MySQL client with
+--ssl-verify-server-cert against a MySQL-speaking endpoint (a v10 greeting offering
+CLIENT_SSL, then TLS), redis-cli --tls, ``openssl s_client``, Java's
+HttpsURLConnection, Go's net/http, Ruby's Net::HTTP, PHP's file_get_contents. PYTHON
+needs ``pip install requests httpx psycopg2-binary pymysql redis`` (a scratch venv),
+NODE_MODULES ``npm install pg mysql2 ioredis`` (a scratch folder). Programs missing on
+the machine are skipped and named on stderr (Debian packages: curl wget git
+postgresql-client mariadb-client redis-tools openssl default-jdk-headless golang-go
+ruby php-cli nodejs npm; for the mail programs swaks, libio-socket-ssl-perl; run as
+root for the network namespace).
 
 Mail programs (label: the fault's category), run by the client matrix's own drivers
 (``tests/knowledge/clientmatrix``) against its faulty SMTP server, here on 127.0.0.1 at
 a kernel-picked port: Python's smtplib, nodemailer, curl smtp://, swaks, Perl's
-Net::SMTP, Ruby's Net::SMTP, Go's net/smtp, and ``openssl s_client -starttls smtp``.
+Net::SMTP, Ruby's Net::SMTP, Go's net/smtp, and ``openssl s_client -starttls smtp``
+(nodemailer from ``make peers``).
 
 The output of curl (without -v), wget and ``openssl s_client`` names no protocol, so
 their records are kept a second time as a terminal shows them: ``$ COMMAND`` above the
@@ -39,7 +45,8 @@ output (frame ``command+output``; the others are frame ``output``).
 
 A run that succeeded or printed nothing is left out and named on stderr. Each record:
 the text as printed (stdout and stderr as a terminal shows them), its label, the
-program, the case, and the command run.
+program, the case, the frame and the command run; the scratch folders' paths are
+written as /home/dev/... and this checkout's as /srv/app.
 """
 
 from __future__ import annotations
@@ -335,6 +342,7 @@ class Program:
     env: Callable[[Run], dict[str, str]] | None = None
     prepare: Callable[[Path], None] | None = None
     cases: tuple[str, ...] = tuple(CASES)
+    available: Callable[[], bool] | None = None
 
 
 PY_REQUESTS = """\
@@ -368,6 +376,183 @@ https.get(%(url)s, { ca: fs.readFileSync(%(ca)s), timeout: %(ms)d }, (res) => {
 NODE_FETCH = """\
 const response = await fetch(%(url)s, { signal: AbortSignal.timeout(%(ms)d) });
 console.log(response.status);
+"""
+PY_PSYCOPG2 = """\
+import psycopg2
+
+connection = psycopg2.connect(
+    host={host!r}, port={port}, dbname="app", user="app", password="secret",
+    sslmode="verify-full", sslrootcert={ca!r}, connect_timeout={t},
+)
+print(connection.server_version)
+"""
+PY_PYMYSQL = """\
+import pymysql
+
+connection = pymysql.connect(
+    host={host!r}, port={port}, user="app", password="secret", database="app",
+    ssl={{"ca": {ca!r}}}, ssl_verify_identity=True, connect_timeout={t},
+)
+print(connection.get_server_info())
+"""
+PY_REDIS = """\
+import redis
+
+client = redis.Redis(
+    host={host!r}, port={port}, ssl=True, ssl_ca_certs={ca!r}, socket_connect_timeout={t},
+)
+print(client.ping())
+"""
+NODE_PG = """\
+const { Client } = require("pg");
+const fs = require("fs");
+
+const client = new Client({
+  host: %(host)s, port: %(port)d, user: "app", password: "secret", database: "app",
+  ssl: { ca: fs.readFileSync(%(ca)s) }, connectionTimeoutMillis: %(ms)d,
+});
+client.connect().then(() => client.query("select 1")).then(() => client.end());
+"""
+NODE_MYSQL2 = """\
+const mysql = require("mysql2/promise");
+const fs = require("fs");
+
+async function main() {
+  const connection = await mysql.createConnection({
+    host: %(host)s, port: %(port)d, user: "app", password: "secret", database: "app",
+    ssl: { ca: fs.readFileSync(%(ca)s) }, connectTimeout: %(ms)d,
+  });
+  await connection.query("select 1");
+  await connection.end();
+}
+main();
+"""
+NODE_IOREDIS = """\
+const Redis = require("ioredis");
+const fs = require("fs");
+
+const redis = new Redis({
+  host: %(host)s, port: %(port)d, tls: { ca: fs.readFileSync(%(ca)s) },
+  connectTimeout: %(ms)d, maxRetriesPerRequest: 0, retryStrategy: () => null,
+});
+redis.ping().then((reply) => { console.log(reply); redis.disconnect(); });
+"""
+PY_AIOHTTP = """\
+import asyncio
+import ssl
+
+import aiohttp
+
+
+async def main():
+    context = ssl.create_default_context(cafile={ca!r})
+    timeout = aiohttp.ClientTimeout(total={t})
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.get({url!r}, ssl=context) as response:
+            print(response.status)
+
+
+asyncio.run(main())
+"""
+PY_ASYNCPG = """\
+import asyncio
+import ssl
+
+import asyncpg
+
+
+async def main():
+    context = ssl.create_default_context(cafile={ca!r})
+    connection = await asyncpg.connect(
+        host={host!r}, port={port}, user="app", password="secret", database="app",
+        ssl=context, timeout={t},
+    )
+    print(await connection.fetchval("select 1"))
+
+
+asyncio.run(main())
+"""
+PY_MYSQL_CONNECTOR = """\
+import mysql.connector
+
+connection = mysql.connector.connect(
+    host={host!r}, port={port}, user="app", password="secret", database="app",
+    ssl_ca={ca!r}, ssl_verify_identity=True, connection_timeout={t},
+)
+print(connection.get_server_info())
+"""
+NODE_AXIOS = """\
+const axios = require("axios");
+const https = require("https");
+const fs = require("fs");
+
+const httpsAgent = new https.Agent({ ca: fs.readFileSync(%(ca)s) });
+axios.get(%(url)s, { httpsAgent, timeout: %(ms)d }).then((res) => console.log(res.status));
+"""
+NODE_GOT = """\
+const got = require("got");
+const fs = require("fs");
+
+got(%(url)s, {
+  https: { certificateAuthority: fs.readFileSync(%(ca)s) },
+  timeout: %(ms)d,
+  retry: 0,
+}).then((res) => console.log(res.statusCode));
+"""
+NODE_MONGODB = """\
+const { MongoClient } = require("mongodb");
+
+const uri = "mongodb://" + %(host)s + ":" + %(port)d + "/app?tls=true&tlsCAFile=" +
+  encodeURIComponent(%(ca)s) + "&serverSelectionTimeoutMS=%(ms)d";
+const client = new MongoClient(uri);
+client.connect().then(() => client.close());
+"""
+JAVA_HTTPCLIENT = """\
+import java.io.FileInputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.security.KeyStore;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+public class Client {
+    public static void main(String[] args) throws Exception {
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        trust.setCertificateEntry("ca", CertificateFactory.getInstance("X.509")
+            .generateCertificate(new FileInputStream(args[1])));
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        SSLContext context = SSLContext.getInstance("TLS");
+        context.init(null, tmf.getTrustManagers(), null);
+        HttpClient client = HttpClient.newBuilder().sslContext(context)
+            .connectTimeout(Duration.ofSeconds(3)).build();
+        HttpRequest request = HttpRequest.newBuilder(URI.create(args[0])).build();
+        System.out.println(client.send(request, HttpResponse.BodyHandlers.ofString()).statusCode());
+    }
+}
+"""
+PHP_CURL = """\
+<?php
+$ch = curl_init($argv[1]);
+curl_setopt($ch, CURLOPT_RETURNTRANSFER, true);
+curl_setopt($ch, CURLOPT_CAINFO, $argv[2]);
+curl_setopt($ch, CURLOPT_CONNECTTIMEOUT, 3);
+$body = curl_exec($ch);
+if ($body === false) {
+    throw new Exception(curl_error($ch));
+}
+echo strlen($body), "\\n";
+"""
+PHP_PDO_PGSQL = """\
+<?php
+$dsn = "pgsql:host={$argv[1]};port={$argv[2]};dbname=app;sslmode=verify-full;sslrootcert={$argv[3]};connect_timeout=3";
+$pdo = new PDO($dsn, 'app', 'secret');
+echo $pdo->query('select 1')->fetchColumn(), "\\n";
 """
 JAVA_FETCH = """\
 import java.io.FileInputStream;
@@ -458,7 +643,9 @@ def _script(workdir: Path, name: str, text: str) -> str:
 
 def _py(template: str) -> Callable[[Run], list[str]]:
     def argv(run: Run) -> list[str]:
-        text = template.format(url=run.url, ca=run.cafile, t=TIMEOUT)
+        text = template.format(
+            url=run.url, ca=run.cafile, t=TIMEOUT, host=run.host, port=run.port
+        )
         return [
             run.python,
             _script(
@@ -475,6 +662,8 @@ def _node(template: str, ext: str) -> Callable[[Run], list[str]]:
             "url": json.dumps(run.url),
             "ca": json.dumps(run.cafile),
             "ms": TIMEOUT * 1000,
+            "host": json.dumps(run.host),
+            "port": run.port,
         }
         return [
             "node",
@@ -520,8 +709,111 @@ def _go_prepare(workdir: Path) -> None:
 
 def _scripts_prepare(workdir: Path) -> None:
     (workdir / "app").mkdir(exist_ok=True)
-    (workdir / "app" / "fetch.rb").write_text(RUBY_FETCH)
-    (workdir / "app" / "fetch.php").write_text(PHP_FETCH)
+    (workdir / "app" / "import.rb").write_text(RUBY_FETCH)
+    (workdir / "app" / "import.php").write_text(PHP_FETCH)
+    (workdir / "app" / "sync.php").write_text(PHP_CURL)
+    (workdir / "app" / "report.php").write_text(PHP_PDO_PGSQL)
+
+
+def _java_client_prepare(workdir: Path) -> None:
+    source = workdir / "java" / "Client.java"
+    source.parent.mkdir(exist_ok=True)
+    source.write_text(JAVA_HTTPCLIENT)
+    subprocess.run(
+        ["javac", "-d", str(source.parent), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def _php_has(extension: str) -> Callable[[], bool]:
+    def has() -> bool:
+        done = subprocess.run(
+            ["php", "-m"], capture_output=True, text=True, check=False
+        )
+        return extension in done.stdout.split()
+
+    return has
+
+
+def _gem(run: Run) -> list[str]:
+    home = run.workdir / f"gem-{run.port}-{run.host}"
+    return [
+        "gem",
+        "install",
+        "leftpad",
+        "--clear-sources",
+        "--source",
+        run.url,
+        "--install-dir",
+        str(home),
+        "--no-document",
+    ]
+
+
+def _go_install(run: Run) -> list[str]:
+    return ["go", "install", "example.com/tools/leftpad@latest"]
+
+
+def _go_env(run: Run) -> dict[str, str]:
+    home = run.workdir / "gopath"
+    return {
+        "GOPROXY": run.url.rstrip("/"),
+        "GOSUMDB": "off",
+        "GOPATH": str(home),
+        "GOMODCACHE": str(home / f"mod-{run.port}"),
+        "GOCACHE": str(run.workdir / "gocache"),
+        "GOFLAGS": "-modcacherw",
+        "SSL_CERT_FILE": run.cafile,
+    }
+
+
+def _apt(run: Run) -> list[str]:
+    state = run.workdir / f"apt-{run.port}-{run.host}"
+    (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    sources = state / "sources.list"
+    sources.write_text(f"deb {run.url}debian bookworm main\n")
+    options = {
+        "Dir::Etc::SourceList": str(sources),
+        "Dir::Etc::SourceParts": str(state / "none"),
+        "Dir::State::Lists": str(state / "lists"),
+        "Dir::Cache": str(state / "cache"),
+        "Acquire::https::CaInfo": run.cafile,
+        "Acquire::Retries": "0",
+        "Acquire::https::Timeout": str(TIMEOUT),
+        "APT::Sandbox::User": "root",
+    }
+    argv = ["apt-get"]
+    for key, value in options.items():
+        argv += ["-o", f"{key}={value}"]
+    # apt-get update exits 0 after a failed fetch unless told to fail on any error.
+    return [*argv, "update", "--error-on=any"]
+
+
+def _skopeo(run: Run) -> list[str]:
+    certs = run.workdir / "registry-certs"
+    certs.mkdir(exist_ok=True)
+    shutil.copy(run.cafile, certs / "ca.crt")
+    image = f"docker://{run.host}:{run.port}/team/app:latest"
+    return [
+        "skopeo",
+        "inspect",
+        "--cert-dir",
+        str(certs),
+        "--command-timeout",
+        f"{TIMEOUT * 3}s",
+        image,
+    ]
+
+
+# Where the Node drivers (pg, mysql2, ioredis) are installed: --node-modules.
+NODE_MODULES: list[str] = []
+
+
+def _node_path(run: Run) -> dict[str, str]:
+    return {"NODE_PATH": NODE_MODULES[0]} if NODE_MODULES else {}
 
 
 def _npm(run: Run) -> list[str]:
@@ -625,6 +917,57 @@ PROGRAMS: tuple[Program, ...] = (
         _node(NODE_FETCH, "mjs"),
         env=lambda r: {"NODE_EXTRA_CA_CERTS": r.cafile},
     ),
+    Program("python-psycopg2", (), "postgres", _py(PY_PSYCOPG2)),
+    Program("python-pymysql", (), "mysql", _py(PY_PYMYSQL)),
+    Program("python-redis", (), "redis", _py(PY_REDIS)),
+    Program("node-pg", ("node",), "postgres", _node(NODE_PG, "js"), env=_node_path),
+    Program(
+        "node-mysql2", ("node",), "mysql", _node(NODE_MYSQL2, "js"), env=_node_path
+    ),
+    Program(
+        "node-ioredis", ("node",), "redis", _node(NODE_IOREDIS, "js"), env=_node_path
+    ),
+    Program("python-aiohttp", (), "http", _py(PY_AIOHTTP)),
+    Program("python-asyncpg", (), "postgres", _py(PY_ASYNCPG)),
+    Program("python-mysql-connector", (), "mysql", _py(PY_MYSQL_CONNECTOR)),
+    Program("node-axios", ("node",), "http", _node(NODE_AXIOS, "js"), env=_node_path),
+    Program("node-got", ("node",), "http", _node(NODE_GOT, "js"), env=_node_path),
+    Program(
+        "node-mongodb", ("node",), "http", _node(NODE_MONGODB, "js"), env=_node_path
+    ),
+    Program("gem", ("gem",), "http", _gem, env=lambda r: {"SSL_CERT_FILE": r.cafile}),
+    Program("go-install", ("go",), "http", _go_install, env=_go_env),
+    Program("apt-get", ("apt-get",), "http", _apt),
+    Program("skopeo", ("skopeo",), "http", _skopeo),
+    Program(
+        "java-httpclient",
+        ("java", "javac"),
+        "http",
+        lambda r: ["java", "-cp", str(r.workdir / "java"), "Client", r.url, r.cafile],
+        prepare=_java_client_prepare,
+    ),
+    Program(
+        "php-curl",
+        ("php",),
+        "http",
+        lambda r: ["php", str(r.workdir / "app" / "sync.php"), r.url, r.cafile],
+        prepare=_scripts_prepare,
+        available=_php_has("curl"),
+    ),
+    Program(
+        "php-pdo-pgsql",
+        ("php",),
+        "postgres",
+        lambda r: [
+            "php",
+            str(r.workdir / "app" / "report.php"),
+            r.host,
+            str(r.port),
+            r.cafile,
+        ],
+        prepare=_scripts_prepare,
+        available=_php_has("pdo_pgsql"),
+    ),
     Program("npm", ("npm",), "http", _npm),
     Program("git", ("git",), "http", _git),
     Program(
@@ -712,14 +1055,14 @@ PROGRAMS: tuple[Program, ...] = (
         "ruby-net-http",
         ("ruby",),
         "http",
-        lambda r: ["ruby", str(r.workdir / "app" / "fetch.rb"), r.url, r.cafile],
+        lambda r: ["ruby", str(r.workdir / "app" / "import.rb"), r.url, r.cafile],
         prepare=_scripts_prepare,
     ),
     Program(
         "php-file_get_contents",
         ("php",),
         "http",
-        lambda r: ["php", str(r.workdir / "app" / "fetch.php"), r.url, r.cafile],
+        lambda r: ["php", str(r.workdir / "app" / "import.php"), r.url, r.cafile],
         prepare=_scripts_prepare,
     ),
 )
@@ -925,14 +1268,23 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--python", default=sys.executable, help="a Python with requests and httpx"
+        "--python",
+        default=sys.executable,
+        help="a Python with requests, httpx, psycopg2, pymysql and redis",
     )
     parser.add_argument(
         "--only", default="", help="comma-separated program names (for trying one)"
     )
+    parser.add_argument(
+        "--node-modules",
+        default="",
+        help="a node_modules folder with pg, mysql2 and ioredis (npm install them)",
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
+    if args.node_modules:
+        NODE_MODULES.append(str(Path(args.node_modules).resolve()))
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="nonmail-") as name:
         workdir = Path(name)
@@ -941,7 +1293,9 @@ def main() -> int:
         for program in PROGRAMS:
             if only and program.name not in only:
                 continue
-            if not all(shutil.which(need) for need in program.needs):
+            if not all(shutil.which(need) for need in program.needs) or (
+                program.available is not None and not program.available()
+            ):
                 print(f"skipped: {program.name}: not installed", file=sys.stderr)
                 continue
             if program.prepare is not None:
@@ -964,6 +1318,8 @@ def main() -> int:
             record[key] = record[key].replace(str(REPO), "/srv/app")
             if venv != "/":
                 record[key] = record[key].replace(venv, "/home/dev/.venv")
+            for modules in NODE_MODULES:
+                record[key] = record[key].replace(modules, "/home/dev/app/node_modules")
     kept = [record for record in records if recorded(record)]
     kept += [
         with_command(record) for record in kept if record["program"] in WITH_COMMAND
