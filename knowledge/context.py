@@ -220,9 +220,6 @@ _WEAK_MAIL: Final = (
     "mailbox",
     "exchange",
     "stream_socket_enable_crypto",
-    "esocket",
-    "eenvelope",
-    "emessage",
     "correo",
     "posta",
     "mx ",
@@ -237,6 +234,9 @@ _WEAK_MAIL: Final = (
     "não pôde ser entregue",
     "nie został dostarczon",
 )
+# Nodemailer's error codes (ESOCKET, EENVELOPE, EMESSAGE) as words: not the same
+# letters inside a name ("handleSocketError", "handleMessage").
+_WEAK_MAIL_RE: Final = re.compile(r"(?<![a-z])(?:esocket|eenvelope|emessage)(?![a-z])")
 # Other protocols that share SMTP's three-digit replies, named by their own replies:
 # FTP servers (RFC 959; vsftpd, ProFTPD and Pure-FTPd wording) and HTTP, whose client
 # errors 400-420 and 422-431 (RFC 9110, RFC 6585: 429 Too Many Requests) SMTP never
@@ -441,10 +441,11 @@ _SMTP_REPLY_SHAPE: Final = re.compile(
     r"\([45]\d\d, b['\"]"
 )
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
-# ("10:25:33", "6:36:25 PM"), a version, a quoted key's value ('"temperature":25'), or
+# ("10:25:33", "6:36:25 PM"), a version, a key's value ('"temperature":25', a Node
+# object's "total: 25"), or
 # a number in an argument list ("substring(col,1,25)").
 _MAIL_PORT: Final = re.compile(
-    r"(?:(?<!\d:\d\d)(?<![\"'])[:\s\[]|(?<!\d),|port[\"']?[=: ]{1,2})"
+    r"(?:(?<!\d:\d\d)(?<![\"'])(?<![a-z_]:)[:\s\[]|(?<!\d),|port[\"']?[=: ]{1,2})"
     r"(?:25|465|587|2525)\b(?![:.]\d)"
 )
 _OTHER_RE: Final = re.compile(
@@ -478,6 +479,22 @@ _SERVED_REQUEST: Final = re.compile(
     r"completed 5\d\d internal server error",
     re.MULTILINE,
 )
+# Numbers that are no port. Bytes printed as numbers: Node's util.inspect of a Buffer
+# or Uint8Array ("raw: Buffer(386) [Uint8Array] [ 48, 130, 1, 126, ... ]", "<Buffer 30
+# 82 01 89 ... 347 more bytes>") and colon-separated hex digests (a certificate's
+# fingerprint or serial number, "3A:49:3B:CF:..."). A 25 or 587 among them is a byte.
+_BYTE_DUMP: Final = re.compile(
+    r"\[uint8array\] \[[\d,\s]*(?:\.\.\. \d+ more items?[\s,]*)?\]|"
+    r"<buffer(?: [0-9a-f]{2})*(?: \.\.\. \d+ more bytes?)?>|"
+    r"\b(?:[0-9a-f]{2}:){7,}[0-9a-f]{2}\b|"
+    # A stack frame's source position: line and column after a source file or a
+    # Node.js internal module ("event_handler.js:355:25", "node:events:524:25",
+    # "main.go:25:3"), a JVM frame's line ("(Foo.java:587)").
+    r"(?:\.(?:[cm]?js|ts|py|rb|go|php|cs|kt|rs|exs?|erl|scala)|\bnode:[\w/.-]+)"
+    r":\d+:\d+\b|\.(?:java|kt|scala):\d+\)|"
+    # A count with its unit ("has read 587 bytes", "after 25 ms").
+    r"\b\d+ (?:bytes?|bits|ms|milliseconds|seconds|secs)\b"
+)
 # How much of a huge paste is read for context: its head and its tail.
 CONTEXT_SCAN: Final = 30_000
 
@@ -490,7 +507,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
     """
     if len(text) > 2 * CONTEXT_SCAN:
         text = text[:CONTEXT_SCAN] + "\n" + text[-CONTEXT_SCAN:]
-    low = _SERVED_REQUEST.sub(" ", text.lower())
+    low = _BYTE_DUMP.sub(" ", _SERVED_REQUEST.sub(" ", text.lower()))
     if (
         any(word in low for word in _SMTP_MARKERS)
         or _MAIL_PORT.search(low)
@@ -519,7 +536,9 @@ def mail_context(text: str) -> tuple[bool, bool]:
         or _OTHER_PROTOCOL_RE.search(low)
     ):
         return False, True
-    return any(word in low for word in _WEAK_MAIL), False
+    return (
+        any(word in low for word in _WEAK_MAIL) or bool(_WEAK_MAIL_RE.search(low))
+    ), False
 
 
 # Categories whose wording also appears in non-mail software (databases, HTTP, VPNs):

@@ -80,6 +80,11 @@ CONTEXT_RADIUS: Final = 3
 # either side (a pasted error's other-protocol words often stand a few lines away).
 NEAR: Final = 4
 WIDE: Final = 8
+# An error's own message after its class ("AxiosError: self-signed certificate",
+# "[cause]: Error [ERR_TLS_CERT_ALTNAME_INVALID]: Hostname/IP does not match ...").
+_ERROR_MESSAGE: Final = re.compile(
+    r"(?:error|exception)(?: \[[\w-]+\])?: (.{8,})$", re.IGNORECASE
+)
 # The server is looked for in the error lines, then in the head and tail of a long
 # paste.
 SERVER_SCAN: Final = 2_000
@@ -265,10 +270,24 @@ class Matcher:
             # over, and whether the rest is about mail is read around those lines
             # only, not from the whole log.
             own = [mail_context(near) for near in selection.neighbourhoods(NEAR)]
+            # One error dumped whole (Node's util.inspect of an AxiosError or a
+            # MongoServerSelectionError with its request, socket and cause: 30 KB)
+            # repeats its message in nested "[cause]: Error: ..." lines far from the
+            # words that name its program: a message already passed over as another
+            # program's is passed over wherever it is repeated.
+            foreign = {
+                found.group(1).strip().lower()
+                for line, (_, other_near) in zip(lines, own, strict=True)
+                if other_near and (found := _ERROR_MESSAGE.search(line))
+            }
             kept = [
                 line
-                for line, (_, foreign) in zip(lines, own, strict=True)
-                if not foreign
+                for line, (_, other_near) in zip(lines, own, strict=True)
+                if not other_near
+                and not (
+                    (found := _ERROR_MESSAGE.search(line))
+                    and found.group(1).strip().lower() in foreign
+                )
             ]
             other = bool(lines) and not kept
             lines = kept
@@ -276,6 +295,7 @@ class Matcher:
                 any(m for m, _ in own)
                 or mail_context(selection.around(CONTEXT_RADIUS))[0]
             )
+
         joined = "\n".join(lines)
         evidence = find_evidence(joined)
         base = self._fuzzy(lines)

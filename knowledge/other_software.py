@@ -299,6 +299,40 @@ OTHER: Final = (
     "prisma",
     # Node's got and request HTTP clients name their failures RequestError.
     "requesterror",
+    # GNU Wget's own messages (src/http.c, src/gnutls.c, src/openssl.c, src/host.c):
+    # its CA-file notice, its TLS failure after a connect, its certificate errors.
+    "loaded ca certificate '",
+    "unable to establish ssl connection",
+    "error: the certificate of ",
+    "the certificate's owner does not match hostname",
+    # PHP's URL-aware stream functions fetching a page (PHP manual: file_get_contents,
+    # "Failed to open stream: HTTP request failed"); PHP mailers open their SMTP
+    # streams with stream_socket_client, never with these.
+    "file_get_contents(",
+    "http request failed!",
+    # Node's database and cache drivers and ORMs, named by their package folders in
+    # a stack frame, their log prefix or their own errors: node-postgres
+    # (lib/connection.js: "The server does not support SSL connections"), mysql2 and
+    # mysqljs (error codes HANDSHAKE_SSL_ERROR, HANDSHAKE_NO_SSL_SUPPORT,
+    # PROTOCOL_CONNECTION_LOST), ioredis ("[ioredis] Unhandled error event"),
+    # node-redis, the MongoDB driver, Sequelize, TypeORM, Knex.
+    "node_modules/pg/",
+    "node_modules/pg-pool/",
+    "the server does not support ssl connections",
+    "node_modules/mysql2/",
+    "node_modules/mysql/",
+    "handshake_ssl_error",
+    "handshake_no_ssl_support",
+    "protocol_connection_lost",
+    # mysqljs and mysql2 copy a connect timeout's code into a field of their own.
+    "errorno: '",
+    "ioredis",
+    "node_modules/redis/",
+    "node_modules/@redis/",
+    "node_modules/mongodb/",
+    "sequelize",
+    "typeorm",
+    "node_modules/knex/",
 )
 
 # URL schemes of other protocols (IANA URI Schemes registry: mqtt, mqtts (provisional),
@@ -343,8 +377,56 @@ _SERVICE_LOOKUP: Final = (
     r"(?:getaddrinfo (?:eai_again|enotfound) |hostname: '|lookup )"
     r"(?:www|api|cdn|registry)\.[\w-]+\."
 )
+# GNU Wget's progress lines (src/http.c, src/host.c, src/connect.c): the request's
+# header "--2024-05-02 09:14:07--  https://host/path", "Resolving host (host)... " and
+# "Connecting to host (host)|1.2.3.4|:443... ", each ending in wget's three dots.
+_WGET: Final = (
+    r"^--\d{4}-\d\d-\d\d \d\d:\d\d:\d\d--  (?:https?|ftps?)://|"
+    r"^resolving \S+ \(\S+\)\.\.\. |"
+    r"^connecting to \S+(?: \(\S+\))?(?:\|[\da-f.:]+\|)?:\d+\.\.\. "
+)
+# An `openssl s_client` command line that speaks TLS from the start to a port that is
+# no mail port (OpenSSL's s_client manual: -connect host:port, -starttls protocol): a
+# test of a web, database or other service. A mail test names -starttls, 465 or a
+# host named as a mail server (mail., smtp., mx.).
+_S_CLIENT: Final = (
+    r"\bs_client\b(?![^\n]*(?:-starttls|[\s=/](?:mail|smtp|mx)\d*\.))"
+    r"[^\n]*-connect[ =]\S+:"
+    r"(?!(?:25|465|587|2525|110|143|993|995)\b)\d+\b"
+)
+# libcurl's own messages (lib/strerror.c, vtls: "SSL certificate problem: ...",
+# "Failed to connect to HOST port N after N ms: Couldn't connect to server", "Could
+# not resolve host: ...", its TLS backend's name before OpenSSL's reason,
+# "OpenSSL/3.0.11: error:0A00010B:...") in a PHP exception or warning line
+# ("... in /app/x.php:8"):
+# PHP's mailers (PHPMailer, Symfony Mailer, SwiftMailer) speak SMTP over PHP's own
+# streams, so a PHP program quoting libcurl was fetching a URL.
+_PHP_LIBCURL: Final = (
+    r"(?:ssl certificate problem: |couldn't connect to server|could not resolve host: |"
+    r"(?:operation|connection) timed out after \d+ milliseconds|"
+    r"no alternative certificate subject name matches|"
+    r"failed to connect to \S+ port \d+|"
+    r"\bopenssl/\d[\w.]*: |"
+    r"certificate subject name '[^'\n]*' does not match)"
+    r"[^\n]* in (?:/|[a-z]:\\)[^\n]*\.php(?::\d+| on line \d+)"
+)
+# mysqljs and mysql2 mark a connection's own failure "fatal: true" on the error object
+# (lib/protocol/Protocol.js, lib/connection.js), as util.inspect prints it.
+_MYSQLJS_FATAL: Final = r"^[ \t]+fatal: true,?$"
 OTHER_RE: Final = re.compile(
-    "|".join((_SCHEMES, _PORTS, _GO_URL_ERROR, _SERVICE_LOOKUP))
+    "|".join(
+        (
+            _SCHEMES,
+            _PORTS,
+            _GO_URL_ERROR,
+            _SERVICE_LOOKUP,
+            _WGET,
+            _S_CLIENT,
+            _MYSQLJS_FATAL,
+            _PHP_LIBCURL,
+        )
+    ),
+    re.MULTILINE,
 )
 
 __all__ = ["DECISIVE", "OTHER", "OTHER_RE"]
