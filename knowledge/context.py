@@ -52,6 +52,8 @@ _STRONG_MAIL: Final = (
     "почтов",
     "courriel",
     "sendemail",
+    # Django's management command that sends a test message.
+    "sendtestemail",
     "sendrawemail",
     "amazonses",
     "email-smtp.",
@@ -233,6 +235,8 @@ _WEAK_MAIL: Final = (
     "no se pudo entregar",
     "não pôde ser entregue",
     "nie został dostarczon",
+    # "Attachment" where mail is the only thing that has one.
+    "附件",
 )
 # Nodemailer's error codes (ESOCKET, EENVELOPE, EMESSAGE) as words: not the same
 # letters inside a name ("handleSocketError", "handleMessage").

@@ -123,7 +123,9 @@ _CUE_TEXT: Final = """
     conexão errore impossibile rifiuto certificato connessione autenticação
 """
 CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
-_WORD: Final = re.compile(r"[\w'-]+")
+# A Latin-script word glued to Chinese, Japanese or Korean text ("SSLHandshakeException
+# 이", "出现ETIMEDOUT错误") is a word of its own.
+_WORD: Final = re.compile(r"(?:(?![\u2e80-\U0010ffff])[\w'-])+|[\u2e80-\U0010ffff]+")
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
 # code.
 # Starts with a plain character class so that re's fast prefix scan applies: a bounded

@@ -44,7 +44,9 @@ TRANSCRIPT_BONUS: Final = 34.0
 OFF_CODE: Final = 0.6
 
 _QUOTES: Final = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "\u00a0": " "})
-_TOKEN: Final = re.compile(r"\w+")
+# Words; a Latin-script identifier glued to Chinese, Japanese or Korean text
+# ("SSLHandshakeException이") is a word of its own.
+_TOKEN: Final = re.compile(r"(?:(?![\u2e80-\U0010ffff])\w)+|[\u2e80-\U0010ffff]+")
 _SPACES: Final = re.compile(r"\s+")
 # Scripts written without spaces between words: their phrases are found as substrings.
 _UNSPACED: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
@@ -233,6 +235,7 @@ _SENDER_CALLOUT: Final = frozenset(
 _LOGIN_ANSWERED: Final = re.compile(r"250[- ]AUTH\b|\b(?:334|235|535)\b")
 _READY_FOR_TLS: Final = re.compile(
     r"\b220[ -](?:2\.0\.0 )?(?:ready to start tls|start tls|go ahead|ready for tls|"
+    r"begin tls negotiation|"
     r"tls go ahead)|"
     # Any 220 reply within two lines after the client's STARTTLS command.
     r"(?<![\w-])STARTTLS[ \t'\"\\rn]*$(?:\n[^\n]*){0,2}?\n[^\n]*?(?<![\d.])220[ -]",
@@ -243,7 +246,10 @@ _READY_FOR_TLS: Final = re.compile(
 # resolve, whatever the errno says about the DNS server's socket.
 _DNS_CALL: Final = re.compile(
     r"\b(?:query(?:a|aaaa|mx|any|srv|txt)?|getaddrinfo|gethostbyname|getHostByName|"
-    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read\b|dial )",
+    r"resolve[46]?|lookup \S+ on \S+)\s*:?\s+(?:e[a-z_]+\b|read\b|dial )|"
+    # Go's resolver without the server's address: "dial tcp: lookup smtp.x.com: i/o
+    # timeout" (the name lookup, not the connection, timed out).
+    r"\bdial (?:tcp|udp)[46]?: lookup [\w.-]+: (?:i/o timeout|server misbehaving)",
     re.IGNORECASE,
 )
 DNS_CALL_WEIGHT: Final = 34.0
@@ -338,6 +344,7 @@ MODE_WEIGHT: Final = 20.0
 # Each of _WRONG_SERVICE's patterns contains one of these (lower-cased).
 _WRONG_SERVICE_WORDS: Final = (
     "* ok",
+    "[capability imap4",
     "+ok",
     "syntax",
     "non-smtp",
@@ -348,6 +355,9 @@ _WRONG_SERVICE_WORDS: Final = (
 _WRONG_SERVICE: Final = re.compile(
     r"(?:response|reply|greeting|banner|got|received)\W{0,5}\* ok\b|"
     r"\* ok \[capability imap4|"
+    # The same greeting's capability list as an SMTP client's error shows it
+    # (smtplib's SMTPConnectError(-1, b'[CAPABILITY IMAP4rev1 ...')).
+    r"(?:-1|error|response|reply|greeting)\W{0,3}b?\W{0,3}\[capability imap4|"
     r"(?:response|reply|greeting|banner)\W{0,5}\+ok\b|"
     r"(?:syntax or protocol errors|non-smtp command|improper command pipelining)"
     r"[^\n]{0,60}?(?:\\\d{3}|\\x[0-9a-f]{2}|\\[btvf])|"
@@ -366,12 +376,22 @@ _WRONG_SERVICE: Final = re.compile(
 # is STARTTLS, right on 587.)
 _IMPLICIT_SETTING: Final = (
     r"(?:\bssl://|\bsmtps://|(?:\b|_)encryption\W{1,4}ssl\b|\bsmtp_?crypto\W{1,6}ssl\b|"
-    r"\bsecurity\W{1,4}ssl\b|(?:\b|_|smtp)use_?ssl\W{1,6}true\b)"
+    r"\bsecurity\W{1,4}ssl\b|(?:\b|_|smtp)use_?ssl\W{1,6}true\b|"
+    # JavaMail's property (also as an XML entry's key and value).
+    r"\bssl\.enable\W{1,6}true\b)"
 )
 _STARTTLS_PORT: Final = r"(?:\b|_|server|smtp)port\W{1,6}587\b"
+# Plaintext first (nodemailer's and its wrappers' secure: false) on the implicit-TLS
+# port.
+_PLAIN_SETTING: Final = (
+    r"(?:\bsecure\W{1,3}false\b|(?:\b|_|smtp)use_?ssl\W{1,6}false\b)"
+)
+_IMPLICIT_PORT_SETTING: Final = r"(?:\b|_|server|smtp)port\W{1,6}465\b"
 _SETTINGS_MISMATCH: Final = re.compile(
     rf"{_IMPLICIT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_STARTTLS_PORT}|"
-    rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}",
+    rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}|"
+    rf"{_PLAIN_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_PORT_SETTING}|"
+    rf"{_IMPLICIT_PORT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_PLAIN_SETTING}",
     re.IGNORECASE,
 )
 # A plaintext client on an implicit-TLS port (465, and 994 where some providers offer
@@ -390,6 +410,8 @@ _NO_GREETING: Final = re.compile(
     r"\b(?:waiting for|wait for|reading) (?:the )?(?:server'?s? |smtp )?greeting|"
     r"\bgreeting (?:timeout|timed out)|"
     r"response: -1|isSSL false|greeting never received|no greeting|end of file reached|"
+    # Python smtplib: the server closed while the client waited for its greeting.
+    r"connection unexpectedly closed|"
     # SwiftMailer's StreamBuffer when a read times out on a plain tcp:// stream.
     r"connection to tcp://\S+ timed out|"
     # PEAR Net_SMTP (Roundcube, Horde) when the server sent nothing: code -1, empty.
@@ -815,7 +837,8 @@ class Recogniser:
             ("465" in text or "587" in text or "25" in text)
             and _MODE_MISMATCH.search(text)
         ) or (
-            "587" in (settings or text) and _SETTINGS_MISMATCH.search(settings or text)
+            ("587" in (settings or text) or "465" in (settings or text))
+            and _SETTINGS_MISMATCH.search(settings or text)
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
             if not _CONNECT_TIMEOUT.search(text):
@@ -1308,16 +1331,32 @@ def _prepare(text: str) -> str:
 _ARTICLES: Final = re.compile(r"(?<![\w'-])(?:the|an?)(?=\s)")
 
 
+def _glued(edge: str, neighbour: str) -> bool:
+    """
+    True when a Latin-script phrase edge touches a CJK or Hangul character.
+
+    Chinese, Japanese and Korean write no space between words, so "SSLHandshakeException
+    이" or "出现ETIMEDOUT错误" still name the identifier.
+    """
+    return edge.isascii() and neighbour >= "\u2e80"
+
+
 def _find(text: str, phrase: str) -> int:
     """The first occurrence of ``phrase`` that starts and ends on word boundaries."""
     start = text.find(phrase)
     while start >= 0:
         end = start + len(phrase)
         before_ok = (
-            not phrase[0].isalnum() or start == 0 or not text[start - 1].isalnum()
+            not phrase[0].isalnum()
+            or start == 0
+            or not text[start - 1].isalnum()
+            or _glued(phrase[0], text[start - 1])
         )
         after_ok = (
-            not phrase[-1].isalnum() or end == len(text) or not text[end].isalnum()
+            not phrase[-1].isalnum()
+            or end == len(text)
+            or not text[end].isalnum()
+            or _glued(phrase[-1], text[end])
         )
         if before_ok and after_ok:
             return start

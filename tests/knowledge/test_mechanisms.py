@@ -912,6 +912,101 @@ def test_mail_kinds_in_their_own_words(
 
 
 @pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Go's resolver, the lookup itself timing out (Grafana, Gitea).
+        (
+            "failed to send notification to email addresses: ops@example.org: "
+            "dial tcp: lookup smtp.example.org: i/o timeout",
+            "dns-failure",
+        ),
+        # Rust lettre: rustls found no TLS record (a plaintext port), and SChannel's
+        # SEC_E_INVALID_TOKEN as a signed decimal with Windows' message.
+        (
+            "Could not send email: lettre::transport::smtp::Error { kind: Network, "
+            "source: Custom { kind: InvalidData, error: CorruptMessage } }",
+            "tls-port-mismatch",
+        ),
+        (
+            "Could not send email: lettre::transport::smtp::Error { kind: Connection, "
+            "source: Failure(Os { code: -2146893048, kind: Uncategorized, message: "
+            '"The token supplied to the function is invalid" }) }',
+            "tls-port-mismatch",
+        ),
+        # Postfix refusing a STARTTLS its EHLO did not offer.
+        (
+            "send reset password email err: 503 5.5.1 STARTTLS command used when not "
+            "advertised",
+            "starttls-unavailable",
+        ),
+        # Django's test-mail command is mail.
+        (
+            "$ python manage.py sendtestemail admin@example.org\n"
+            "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] "
+            "certificate verify failed: unable to get local issuer certificate "
+            "(_ssl.c:1129)",
+            "tls-cert-untrusted",
+        ),
+        # JavaMail's implicit TLS switched on for the STARTTLS port, as XML entries.
+        (
+            "WARN: Could not connect to SMTP host: smtp.example.org, port: 587 - "
+            "MessagingException\n<entry key='mail.smtp.port'>587</entry>\n"
+            "<entry key='mail.smtp.starttls.enable'>true</entry>\n"
+            "<entry key='mail.smtp.ssl.enable'>true</entry>",
+            "tls-port-mismatch",
+        ),
+        # Plaintext first on the implicit-TLS port (a nodemailer wrapper's settings).
+        (
+            "with:\n  server_address: smtp.example.org\n  server_port: 465\n"
+            "  secure: false\nError: Timeout",
+            "tls-port-mismatch",
+        ),
+        # SChannel's "function not supported" after the server said to begin TLS.
+        (
+            "<-- STARTTLS\n--> 220 Begin TLS negotiation\n"
+            "* SSL error 0x80090302 The function requested is not supported",
+            "tls-handshake-failed",
+        ),
+        # A Java exception name glued to Korean text.
+        (
+            "메일발송시 SSLHandshakeException이 나는데\nsmtp.host=smtp.example.org\n"
+            "smtp.port=465\nsmtp.ssl=true",
+            "tls-handshake-failed",
+        ),
+        # smtplib reached an IMAP server: its capability list instead of a greeting.
+        (
+            "smtplib.SMTPConnectError: (-1, b'[CAPABILITY IMAP4rev1 LITERAL+ SASL-IR "
+            "ID ENABLE IDLE STARTTLS AUTH=PLAIN] Dovecot ready.')",
+            "tls-port-mismatch",
+        ),
+        # smtplib on 465 heard nothing before the server gave up.
+        (
+            "SMTP_HOST: smtp.example.org\nSMTP_PORT: 465\n"
+            "smtplib.SMTPServerDisconnected: Connection unexpectedly closed",
+            "tls-port-mismatch",
+        ),
+        # Refusals of a recipient and of a From domain in hosting MTAs' words.
+        (
+            "SMTPAddressFailedException: 550 I cannot deliver mail for "
+            "<user@example.net>",
+            "relay-denied",
+        ),
+        (
+            "The mail server does not understand the RCPT TO command. Reason: "
+            '550-"Your IP: 192.0.2.9 : Your domain example.org is not allowed in '
+            'header 550 From"',
+            "sender-not-permitted",
+        ),
+    ],
+)
+def test_more_kinds_in_their_own_words(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Each client's own wording of a known kind gets that kind."""
+    assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
     "text",
     [
         # Rust reqwest fetching an HTTPS URL.

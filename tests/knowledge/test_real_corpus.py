@@ -29,9 +29,9 @@ REAL_SEALED5 = REPO / "tests" / "corpus" / "real-sealed5.jsonl"
 REAL_SEALED6 = REPO / "tests" / "corpus" / "real-sealed6.jsonl"
 REAL_SEALED7 = REPO / "tests" / "corpus" / "real-sealed7.jsonl"
 REAL_SEALED8 = REPO / "tests" / "corpus" / "real-sealed8.jsonl"
+REAL_SEALED9 = REPO / "tests" / "corpus" / "real-sealed9.jsonl"
 # A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
-SEALED9 = REPO / "tests" / "corpus" / "sealed" / "real-sealed9.jsonl.gz"
 SEALED10 = REPO / "tests" / "corpus" / "sealed" / "real-sealed10.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
@@ -42,7 +42,7 @@ REAL_FILES = (
     REAL_SEALED6,
     REAL_SEALED7,
     REAL_SEALED8,
-    SEALED9,
+    REAL_SEALED9,
     SEALED10,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
