@@ -123,9 +123,22 @@ _CUE_TEXT: Final = """
     conexão errore impossibile rifiuto certificato connessione autenticação
 """
 CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
+_WORD: Final = re.compile(r"[\w'-]+")
 # A Latin-script word glued to Chinese, Japanese or Korean text ("SSLHandshakeException
 # 이", "出现ETIMEDOUT错误") is a word of its own.
-_WORD: Final = re.compile(r"(?:(?![\u2e80-\U0010ffff])[\w'-])+|[\u2e80-\U0010ffff]+")
+_GLUED: Final = re.compile(r"[\u2e80-\U0010ffff]+")
+
+
+def words_of(text: str) -> list[str]:
+    """The words of ``text``, Latin-script words glued to CJK or Hangul split off."""
+    words = _WORD.findall(text)
+    if text.isascii():
+        return words
+    return [part for word in words for part in _GLUED.split(word) if part] + [
+        glued for word in words for glued in _GLUED.findall(word)
+    ]
+
+
 # Codes on a line: a reply code with an enhanced code, an enhanced code, an Outlook hex
 # code.
 # Starts with a plain character class so that re's fast prefix scan applies: a bounded
@@ -590,7 +603,7 @@ def select_lines(
             continue
         if long and index not in coded and _routine(line):
             continue
-        found = len(words.intersection(_WORD.findall(line.lower())))
+        found = len(words.intersection(words_of(line.lower())))
         if index in coded:
             found += 2
         if found or len(lines) <= 3:

@@ -44,9 +44,22 @@ TRANSCRIPT_BONUS: Final = 34.0
 OFF_CODE: Final = 0.6
 
 _QUOTES: Final = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "\u00a0": " "})
-# Words; a Latin-script identifier glued to Chinese, Japanese or Korean text
-# ("SSLHandshakeException이") is a word of its own.
-_TOKEN: Final = re.compile(r"(?:(?![\u2e80-\U0010ffff])\w)+|[\u2e80-\U0010ffff]+")
+_TOKEN: Final = re.compile(r"\w+")
+# A Latin-script identifier glued to Chinese, Japanese or Korean text
+# ("SSLHandshakeException이", "出现ETIMEDOUT错误") is a word of its own.
+_GLUED: Final = re.compile(r"[\u2e80-\U0010ffff]+")
+
+
+def _tokens(text: str) -> list[str]:
+    """The words of ``text``, Latin-script words glued to CJK or Hangul split off."""
+    words = _TOKEN.findall(text)
+    if text.isascii():
+        return words
+    return [part for word in words for part in _GLUED.split(word) if part] + [
+        glued for word in words for glued in _GLUED.findall(word)
+    ]
+
+
 _SPACES: Final = re.compile(r"\s+")
 # Scripts written without spaces between words: their phrases are found as substrings.
 _UNSPACED: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
@@ -389,7 +402,10 @@ _PLAIN_SETTING: Final = (
 _IMPLICIT_PORT_SETTING: Final = r"(?:\b|_|server|smtp)port\W{1,6}465\b"
 _SETTINGS_MISMATCH: Final = re.compile(
     rf"{_IMPLICIT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_STARTTLS_PORT}|"
-    rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}|"
+    rf"{_STARTTLS_PORT}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_SETTING}",
+    re.IGNORECASE,
+)
+_PLAIN_ON_IMPLICIT: Final = re.compile(
     rf"{_PLAIN_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_IMPLICIT_PORT_SETTING}|"
     rf"{_IMPLICIT_PORT_SETTING}(?:[^\n]*\n){{0,6}}?[^\n]*{_PLAIN_SETTING}",
     re.IGNORECASE,
@@ -756,7 +772,7 @@ class Recogniser:
             "", _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
         )
         spans: list[tuple[int, int, Signal]] = []
-        for word in set(_TOKEN.findall(prepared)):
+        for word in set(_tokens(prepared)):
             for phrase, signal in self._by_word.get(word, ()):
                 start = _find(prepared, phrase)
                 if start >= 0:
@@ -833,12 +849,20 @@ class Recogniser:
                 Hit("220 then TLS failure", "tls-handshake-failed", 20.0, "rule")
             )
         low = text.lower()
-        if mode := (
-            ("465" in text or "587" in text or "25" in text)
-            and _MODE_MISMATCH.search(text)
-        ) or (
-            ("587" in (settings or text) or "465" in (settings or text))
-            and _SETTINGS_MISMATCH.search(settings or text)
+        if (
+            mode := (
+                ("465" in text or "587" in text or "25" in text)
+                and _MODE_MISMATCH.search(text)
+            )
+            or (
+                "587" in (settings or text)
+                and _SETTINGS_MISMATCH.search(settings or text)
+            )
+            or (
+                "465" in (settings or text)
+                and "false" in (settings or text).lower()
+                and _PLAIN_ON_IMPLICIT.search(settings or text)
+            )
         ):
             hits.append(Hit(mode.group(0), "tls-port-mismatch", MODE_WEIGHT, "rule"))
             if not _CONNECT_TIMEOUT.search(text):
