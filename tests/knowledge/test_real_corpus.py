@@ -33,6 +33,7 @@ REAL_SEALED9 = REPO / "tests" / "corpus" / "real-sealed9.jsonl"
 # A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
 SEALED10 = REPO / "tests" / "corpus" / "sealed" / "real-sealed10.jsonl.gz"
+SEALED11 = REPO / "tests" / "corpus" / "sealed" / "real-sealed11.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -44,6 +45,7 @@ REAL_FILES = (
     REAL_SEALED8,
     REAL_SEALED9,
     SEALED10,
+    SEALED11,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
