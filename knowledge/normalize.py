@@ -129,9 +129,12 @@ _WORD: Final = re.compile(r"[\w'-]+")
 _GLUED: Final = re.compile(r"[\u2e80-\U0010ffff]+")
 
 
-def words_of(text: str) -> list[str]:
-    """The words of ``text``, Latin-script words glued to CJK or Hangul split off."""
-    words = _WORD.findall(text)
+def words_of(text: str, word: re.Pattern[str] = _WORD) -> list[str]:
+    """
+    The words of ``text`` (matches of ``word``), Latin-script words glued to CJK or
+    Hangul split off.
+    """
+    words = word.findall(text)
     if text.isascii():
         return words
     return [part for word in words for part in _GLUED.split(word) if part] + [

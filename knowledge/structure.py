@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from knowledge.model import KnowledgeBase, Signal
-from knowledge.normalize import Evidence
+from knowledge.normalize import Evidence, words_of
 
 # Each further signal of the same category counts this fraction of the one before.
 DECAY: Final = 0.5
@@ -45,19 +45,6 @@ OFF_CODE: Final = 0.6
 
 _QUOTES: Final = str.maketrans({"’": "'", "‘": "'", "´": "'", "`": "'", "\u00a0": " "})
 _TOKEN: Final = re.compile(r"\w+")
-# A Latin-script identifier glued to Chinese, Japanese or Korean text
-# ("SSLHandshakeException이", "出现ETIMEDOUT错误") is a word of its own.
-_GLUED: Final = re.compile(r"[\u2e80-\U0010ffff]+")
-
-
-def _tokens(text: str) -> list[str]:
-    """The words of ``text``, Latin-script words glued to CJK or Hangul split off."""
-    words = _TOKEN.findall(text)
-    if text.isascii():
-        return words
-    return [part for word in words for part in _GLUED.split(word) if part] + [
-        glued for word in words for glued in _GLUED.findall(word)
-    ]
 
 
 _SPACES: Final = re.compile(r"\s+")
@@ -772,7 +759,7 @@ class Recogniser:
             "", _prepare(_LOG_FIELD.sub(" ", text + _recovered(text)))
         )
         spans: list[tuple[int, int, Signal]] = []
-        for word in set(_tokens(prepared)):
+        for word in set(words_of(prepared, _TOKEN)):
             for phrase, signal in self._by_word.get(word, ()):
                 start = _find(prepared, phrase)
                 if start >= 0:

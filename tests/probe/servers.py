@@ -16,6 +16,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,6 +326,17 @@ def server_context(
     key.write_bytes(key_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(chain, key)
+    return context
+
+
+def only_tls10(context: ssl.SSLContext) -> ssl.SSLContext:
+    """``context`` limited to TLS 1.0 at OpenSSL's lowest security level, in place."""
+    with warnings.catch_warnings():
+        # A TLS 1.0-only server is the point of the fault.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.maximum_version = ssl.TLSVersion.TLSv1
     return context
 
 

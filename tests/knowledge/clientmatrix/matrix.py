@@ -13,7 +13,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ import trustme
 from tests.knowledge.clientmatrix.clients import CLIENTS, REPO, Client
 from tests.knowledge.clientmatrix.servers import FaultySmtp, FullBacklog
 from tests.probe.lab import _bind_somewhere
-from tests.probe.servers import HOSTNAME, make_cert, server_context
+from tests.probe.servers import HOSTNAME, make_cert, only_tls10, server_context
 
 # Each client's own timeout: short enough for a quick matrix, long enough that loopback
 # answers in time. A hung client is stopped after twice as long plus start-up.
@@ -233,14 +232,7 @@ def _context(kind: str, host: str, ca: trustme.CA, workdir: Path) -> ssl.SSLCont
     issuer = None if kind == "self-signed" else ca
     days = (-90, -2) if kind == "expired" else (-1, 90)
     context = server_context(*_cert(names, issuer, days), workdir, f"{kind}-{host}")
-    if kind == "tls10":
-        with warnings.catch_warnings():
-            # A TLS 1.0-only server is the point of this fault.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.set_ciphers("DEFAULT:@SECLEVEL=0")
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1
-    return context
+    return only_tls10(context) if kind == "tls10" else context
 
 
 @contextmanager

@@ -64,7 +64,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -76,7 +75,7 @@ import trustme
 from tests.knowledge.clientmatrix import matrix
 from tests.knowledge.clientmatrix.clients import CLIENTS as MAIL_CLIENTS
 from tests.knowledge.clientmatrix.servers import FaultySmtp
-from tests.probe.servers import make_cert, server_context
+from tests.probe.servers import make_cert, only_tls10, server_context
 
 REPO = Path(__file__).resolve().parents[3]
 OUT = Path(__file__).resolve().parent / "nonmail_errors.jsonl"
@@ -129,13 +128,7 @@ def _tls_context(case: str, ca: trustme.CA, workdir: Path) -> ssl.SSLContext:
         chain=case == "unknown-ca",
     )
     context = server_context(cert, key, workdir, f"nonmail-{case}")
-    if case == "tls1.0-only":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.set_ciphers("DEFAULT:@SECLEVEL=0")
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1
-    return context
+    return only_tls10(context) if case == "tls1.0-only" else context
 
 
 @dataclass
