@@ -30,10 +30,8 @@ REAL_SEALED6 = REPO / "tests" / "corpus" / "real-sealed6.jsonl"
 REAL_SEALED7 = REPO / "tests" / "corpus" / "real-sealed7.jsonl"
 REAL_SEALED8 = REPO / "tests" / "corpus" / "real-sealed8.jsonl"
 REAL_SEALED9 = REPO / "tests" / "corpus" / "real-sealed9.jsonl"
-# A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
-# sources only; failures name lines and sources, never texts.
-SEALED10 = REPO / "tests" / "corpus" / "sealed" / "real-sealed10.jsonl.gz"
-SEALED11 = REPO / "tests" / "corpus" / "sealed" / "real-sealed11.jsonl.gz"
+REAL_SEALED10 = REPO / "tests" / "corpus" / "real-sealed10.jsonl"
+REAL_SEALED11 = REPO / "tests" / "corpus" / "real-sealed11.jsonl"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -44,8 +42,8 @@ REAL_FILES = (
     REAL_SEALED7,
     REAL_SEALED8,
     REAL_SEALED9,
-    SEALED10,
-    SEALED11,
+    REAL_SEALED10,
+    REAL_SEALED11,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
