@@ -115,6 +115,9 @@ _SMTP_MARKERS: Final = (
     "msmtp",
     "ssmtp",
     "swaks",
+    # BSD/Heirloom mailx and its successor s-nail prefix their messages with their name.
+    "s-nail:",
+    "mailx:",
     # Nodemailer's error fields: its socket error code and the SMTP step it was at.
     "'esocket'",
     "command: 'conn'",

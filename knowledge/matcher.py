@@ -20,6 +20,7 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
+from knowledge.categories import NONE
 from knowledge.clients import families, runtimes
 from knowledge.context import (
     ANSWERED_PENALTY,
@@ -35,6 +36,7 @@ from knowledge.context import (
 )
 from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
+from knowledge.learned import NotMailModel, read_model
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
     CUE_WORDS,
@@ -164,8 +166,15 @@ class Matcher:
     Build once; ``diagnose`` is thread-safe.
     """
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, *, not_mail: NotMailModel | bool = True
+    ) -> None:
+        """
+        Index ``kb``. ``not_mail`` is the learned not-mail check (knowledge/learned.py):
+        True for the shipped model, False for none, or a model of one's own.
+        """
         self.kb = kb
+        self._not_mail = _shipped_not_mail() if not_mail is True else not_mail or None
         self._entries = kb.entries
         self._signatures: list[_Signature] = []
         words_of: list[frozenset[str]] = []
@@ -395,9 +404,19 @@ class Matcher:
                 else structure
             ),
         )
-        return self._for_client(
+        diagnosis = self._for_client(
             diagnosis, candidates, text[:RUNTIME_HEAD] + "\n" + joined
         )
+        # The learned check speaks only where the paste's own words do not name mail
+        # (a bare TLS, connection or lookup error): "smtplib" or "SMTP" settle it.
+        if (
+            diagnosis.category != NONE
+            and not context
+            and self._not_mail is not None
+            and self._not_mail.not_mail(text)
+        ):
+            return _withheld(diagnosis, candidates)
+        return diagnosis
 
     def _for_client(
         self, diagnosis: Diagnosis, ranked: list[Candidate], text: str
@@ -568,3 +587,33 @@ class Matcher:
 
 
 __all__ = ["Candidate", "Decision", "Diagnosis", "Matcher", "mail_context"]
+
+
+@functools.cache
+def _shipped_not_mail() -> NotMailModel:
+    """The shipped not-mail model, read once per process."""
+    return read_model()
+
+
+def _withheld(diagnosis: Diagnosis, ranked: list[Candidate]) -> Diagnosis:
+    """
+    ``diagnosis`` for a paste the learned check judges not about mail: no answer, the
+    answer that was found offered first among the choices ("is it one of these?").
+    """
+    offered = list(diagnosis.alternatives)
+    if diagnosis.entry is not None:
+        found = next((c for c in ranked if c.entry is diagnosis.entry), None)
+        chosen = found or Candidate(
+            diagnosis.entry, diagnosis.score, "", diagnosis.score
+        )
+        offered = [chosen, *(c for c in offered if c.entry is not chosen.entry)]
+    return replace(
+        diagnosis,
+        decision=Decision.AMBIGUOUS,
+        category=NONE,
+        entry=None,
+        alternatives=tuple(offered[: len(diagnosis.alternatives) + 1]),
+        basis=None,
+        uncertain=True,
+        signals=(*diagnosis.signals, "learned:not-mail"),
+    )

@@ -284,9 +284,12 @@ def sample_tree(tree: KnowledgeTree) -> KnowledgeTree:
 
 @pytest.fixture(scope="session")
 def sample_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
-    """A matcher over the sample tree, built once (it is pure and read-only)."""
+    """
+    A matcher over the sample tree, built once (it is pure and read-only); the
+    recogniser alone, without the learned not-mail check (tests/knowledge/test_learned).
+    """
     tree = fill_sample(KnowledgeTree(tmp_path_factory.mktemp("kb") / "knowledge"))
-    return Matcher(tree.load())
+    return Matcher(tree.load(), not_mail=False)
 
 
 # Plain output for a pipe: no colours, a wide terminal so that rich does not wrap words.
