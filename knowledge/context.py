@@ -52,6 +52,10 @@ _STRONG_MAIL: Final = (
     "почтов",
     "courriel",
     "sendemail",
+    # A function or task named for sending mail (Django's send_mail, a Celery task's
+    # send_email): the failure inside it is the mail transfer's.
+    "send_email",
+    "send_mail",
     # Django's management command that sends a test message.
     "sendtestemail",
     "sendrawemail",
@@ -75,6 +79,10 @@ _STRONG_MAIL: Final = (
     # "Mailbox" in traditional Chinese, "send mail" and "e-mail" in Vietnamese, "send a
     # letter" in Russian: mail words as the people who paste errors write them.
     "郵箱",
+    # "Post office": what Chinese users and hosting panels call their mail server
+    # ("企业邮局", "邮局25端口").
+    "邮局",
+    "郵局",
     "gửi mail",
     "отправить письмо",
     "отправки письма",
@@ -453,7 +461,10 @@ _SMTP_REPLY_SHAPE: Final = re.compile(
 # a number in an argument list ("substring(col,1,25)").
 _MAIL_PORT: Final = re.compile(
     r"(?:(?<!\d:\d\d)(?<![\"'])(?<![a-z_]:)[:\s\[]|(?<!\d),|port[\"']?[=: ]{1,2})"
-    r"(?:25|465|587|2525)\b(?![:.]\d)"
+    r"(?:25|465|587|2525)\b(?![:.]\d)|"
+    # The same port named in Chinese or Japanese ("25端口", "端口465", "587番ポート").
+    r"(?<![\d.])(?:25|465|587|2525)\s*(?:号|番)?\s*(?:端口|埠|ポート)|"
+    r"(?:端口|埠|ポート)\s*(?:号|番号)?\s*[:：]?\s*(?:25|465|587|2525)(?![\d.])"
 )
 _OTHER_RE: Final = re.compile(
     r"[:\s](?:443|5432|3306|1433|1521|6379|27017|5672|1883|9200|9092|6443|8080|8443|"

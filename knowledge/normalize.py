@@ -383,18 +383,42 @@ def normalise(text: str) -> str:
     return " ".join(_WRAPPERS.sub(" ", text).split()) if text else text
 
 
+# A warning that a command or function is obsolete, printed while it still runs:
+# PowerShell's for a cmdlet marked [Obsolete] ("WARNING: The command
+# 'Send-MailMessage' is obsolete. This cmdlet does not guarantee secure connections to
+# SMTP servers. ..."), Python's warnings module ("x.py:12: DeprecationWarning: ..."),
+# Node's ("(node:123) [DEP0123] DeprecationWarning: ..."), PHP's ("PHP Deprecated:
+# ..."). It names no failure, and its words (secure connections, SMTP servers) are not
+# the error a paste is about.
+_DEPRECATION_NOTICE: Final = re.compile(
+    r"^(?:warning: the command '[^'\n]+' is obsolete\b|"
+    r"(?:\S+:\d+: |\(node:\d+\) (?:\[\w+\] )?)?(?:\w+\.)*"
+    r"(?:Pending)?DeprecationWarning: |"
+    r"(?:PHP )?Deprecated: )",
+    re.IGNORECASE,
+)
+
+
+def _is_notice(line: str) -> bool:
+    """True for a deprecation or obsolescence warning (``_DEPRECATION_NOTICE``)."""
+    return ("bsolete" in line or "eprecat" in line) and _DEPRECATION_NOTICE.match(
+        line
+    ) is not None
+
+
 def _pieces(text: str) -> list[str]:
     """
     Split a paste into lines.
 
-    JSON-escaped newlines are undone and very long lines are cut.
+    JSON-escaped newlines are undone and very long lines are cut. Deprecation
+    warnings are left out: they name no failure.
     """
     if "\\n" in text and text.count("\n") < 3:
         text = text.replace("\\r\\n", "\n").replace("\\n", "\n")
     lines: list[str] = []
     for raw in text.splitlines():
         line = raw.strip()
-        if not line:
+        if not line or _is_notice(line):
             continue
         while len(line) > MAX_LINE:
             cut = line.rfind(" ", MAX_LINE // 2, MAX_LINE)

@@ -54,6 +54,14 @@ OTHER: Final = (
     "fcm.googleapis",
     "firebase",
     "onesignal",
+    # Rocket.Chat's push relay (apps/meteor/app/push/server/push.ts: "Error sending
+    # push to gateway (N try) ->", "Trying sending push to gateway again in").
+    "push to gateway",
+    "push gateway",
+    # Alibaba Nacos' configuration client (ServerHttpAgent: "[NACOS ConnectException
+    # httpGet] currentServerAddr:http://..."), an HTTP client of its registry.
+    "[nacos ",
+    "nacos.client",
     # Ruby's package manager and HTTP clients (RubyGems' Gem::RemoteFetcher messages,
     # Bundler; the httparty, rest-client, excon, typhoeus gems; open-uri).
     "rubygems",
@@ -358,6 +366,14 @@ _PORTS: Final = (
     r"(?:80|636|853|989|990|992|2195|2196|2376|2379|2380|3269|4222|5061|5223|5671|5986|"
     r"6380|6697|8000|8200|8883|9093|9300|10250|15672)\b(?![.:]\d)"
 )
+# A client's server address setting given as an http:// or https:// URL with its port
+# ("currentServerAddr:http://127.0.0.1:8848", "endpoint=https://10.0.0.5:9443"): an
+# HTTP client's connection, whatever errno follows. Mail ports written so are left to
+# the mail words; a URL merely mentioned (a web UI's address) is not a setting.
+_HTTP_ADDRESS: Final = (
+    r"(?:addr(?:ess)?|server|endpoint|url|uri|host)\s{0,2}[:=]\s{0,2}['\"]?"
+    r"https?://[\w.-]+:(?!(?:25|465|587|2525)\b)\d{2,5}\b(?![.:]\d)"
+)
 # Go's url.Error: 'Get "https://host/path": <error>', and the same without a verb
 # ('"https://host/list.dat": x509: ...'): a URL followed by the request's failure.
 _GO_URL_ERROR: Final = (
@@ -418,6 +434,7 @@ OTHER_RE: Final = re.compile(
         (
             _SCHEMES,
             _PORTS,
+            _HTTP_ADDRESS,
             _GO_URL_ERROR,
             _SERVICE_LOOKUP,
             _WGET,

@@ -319,7 +319,9 @@ _MODE_MISMATCH: Final = re.compile(
     r"handshake|operation|peer|alert|problem|library|negotiation)\b)|"
     r"\bsmtps\b|secure\W{1,3}true)|"
     # PHP stream and URL schemes: tls:// and ssl:// are TLS from the first byte.
-    r"(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
+    # (OpenSMTPD's smtp+tls:// is STARTTLS, right on 25 and 587; its smtps:// is
+    # implicit TLS.)
+    r"(?<![\w+])(?:ssl|tls|smtps)://[\w.-]+:(?:587|25)\b|"
     # A configuration's host given as ssl://, its port on a later line.
     r"\b(?:ssl|smtps)://[\w.-]+['\"]?(?:[^\n]*\n){0,4}?[^\n]*\bport\W{1,6}(?:587|25)\b|"
     r"\bprotocol\W{1,3}smtps\b(?:[^\n]*\n){0,3}?[^\n]*\bport\W{1,3}(?:587|25)\b|"
@@ -455,7 +457,12 @@ _CONNECT_TIMEOUT: Final = re.compile(
 _AFTER_READY: Final = re.compile(
     r"enable_?crypto|handshake|ssl routines|reset by peer|certificate|ssl: |tls: |"
     # PHPMailer before 6 reports a failed handshake after STARTTLS this way.
-    r"could not connect to smtp host",
+    r"could not connect to smtp host|"
+    # The client's own words for a TLS layer that did not come up (Manuel Lemos'
+    # smtp class: "could not start TLS connection encryption protocol"), or PHP's
+    # crypto method constant it names.
+    r"(?:could not|couldn'?t|unable to|failed to|cannot) (?:start|establish) "
+    r"(?:the )?(?:tls|ssl)\b|stream_crypto_method",
     re.IGNORECASE,
 )
 # Asking for or about the client's own transcript: debug output, a logger, a verbose
@@ -517,6 +524,15 @@ _DOTNET_PHRASE: Final = re.compile(
 # The signal family of connect-failure messages that give no reason
 # (knowledge/signals/wrappers.yaml).
 WRAPPER: Final = "wrapper"
+# JavaMail's startTLS wrapper around a read that timed out: the connection was made, the
+# server accepted STARTTLS, and the handshake after it stalled (a middlebox that
+# swallows TLS, a server whose TLS layer hangs). The timeout is the handshake's, not
+# the connection's.
+_TLS_UPGRADE_STALLED: Final = re.compile(
+    r"could not convert socket to tls[\s\S]{0,300}?"
+    r"(?:read timed out|sockettimeoutexception(?!: connect))",
+    re.IGNORECASE,
+)
 _WRAPPER_CATEGORIES: Final = frozenset({"connection-timeout"})
 # The client ran out of its own resources (file descriptors, socket buffers): EMFILE,
 # ENFILE, ENOBUFS (POSIX errno.h; Linux errno 24, 23, 105), WinSock WSAENOBUFS 10055.
@@ -589,6 +605,7 @@ _SSL_REASONS: Final[dict[int, str]] = {
     0x102: "tls-handshake-failed",  # SSL_R_UNSUPPORTED_PROTOCOL
     0x18A: "tls-handshake-failed",  # SSL_R_DH_KEY_TOO_SMALL
     0x410: "tls-handshake-failed",  # SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE
+    0x417: "tls-handshake-failed",  # SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER
     0x42E: "tls-handshake-failed",  # SSL_R_TLSV1_ALERT_PROTOCOL_VERSION
     0x418: "tls-cert-untrusted",  # SSL_R_TLSV1_ALERT_UNKNOWN_CA
     # More of crypto/err/openssl.txt (openssl/openssl 008c92e11b68): a server speaking
@@ -868,6 +885,21 @@ class Recogniser:
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
+        if (
+            _TLS_UPGRADE_STALLED.search(text)
+            and not _CONNECT_TIMEOUT.search(text)
+            and not _IMPLICIT_PORT.search(text)
+        ):
+            hits = [h for h in hits if h.category != "connection-timeout"]
+            hits.append(
+                Hit(
+                    "TLS upgrade, then a read timeout",
+                    "tls-handshake-failed",
+                    DECISIVE_SIGNAL,
+                    "rule",
+                )
+            )
+            explained.add("connection-timeout")
         if _GREETING_REPLY.search(text):
             hits = [h for h in hits if h.category != "tls-port-mismatch"]
             explained.add("tls-port-mismatch")
@@ -1252,7 +1284,11 @@ _RATE_CAUSES: Final = frozenset(
 # IB103-IB106, "421 Connection refused, too many sessions from this IP").
 _REPLY_SAYS_REFUSED: Final = re.compile(
     r"(?im)^[ \t>]*(?:\S+ said:\s*)?[45]\d\d[ -](?:[45]\.7\.\d{1,3} )?"
-    r"connection refused\b"
+    r"(?:connection refused\b|"
+    # A greeting that names the refusal after the banner (MailEnable's "451 ESMTP
+    # MailEnable Service temporarily refused connection at ... because the server is
+    # too busy"; Exim logs "temporarily refused connection from ...").
+    r"[^\n]{0,60}?\b(?:temporarily )?refused (?:the |your )?connection\b)"
 )
 
 # A counted sending allowance: a number of messages or recipients in a period, named

@@ -1028,3 +1028,142 @@ def test_a_greeting_timeout_on_port_25_stays_a_timeout(shipped: Matcher) -> None
     """An MTA that hears no greeting on port 25 meets a blocked or silent port."""
     text = "Timeout waiting for greeting from mx.example.org:25"
     assert shipped.diagnose(text).category == "connection-timeout"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Nacos' configuration client: its server address is an http:// URL.
+        "[NACOS ConnectException httpGet] currentServerAddr:http://127.0.0.1:8848, "
+        "err : Connection refused (Connection refused)",
+        # Rocket.Chat's push relay.
+        "server.js:204 System ➔ error Error sending push to gateway (4 try) -> { "
+        "Error: certificate has expired\n"
+        "    at TLSSocket.<anonymous> (_tls_wrap.js:1116:38)",
+        # PowerShell's warning for an [Obsolete] cmdlet: no failure.
+        "WARNING: The command 'Send-MailMessage' is obsolete. This cmdlet does not "
+        "guarantee secure connections to SMTP servers.",
+    ],
+)
+def test_push_http_and_warnings_are_not_mail(shipped: Matcher, text: str) -> None:
+    """An HTTP client's, a push relay's error or a deprecation warning is no answer."""
+    assert shipped.diagnose(text).category == "none"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # STARTTLS inside a session that is already TLS (implicit TLS on 465 with
+        # STARTTLS switched on too): ESP-Mail-Client's transcript, Postfix's and
+        # Exim's replies.
+        (
+            "> C: send STARTTLS command\n"
+            "< S: 454 Command not permitted when TLS active\n"
+            "Error, SMTP server greeting failed",
+            "tls-port-mismatch",
+        ),
+        ("STARTTLS\n554 5.5.1 Error: TLS already active", "tls-port-mismatch"),
+        ("STARTTLS\n554 Already in TLS", "tls-port-mismatch"),
+        # Go crypto/tls's handshake reasons in a Go server's reply to STARTTLS.
+        (
+            "STARTTLS failed: 554 5.5.0 Error in TLS handshake: tls: no cipher suite "
+            "supported by both client and server",
+            "tls-handshake-failed",
+        ),
+        (
+            "STARTTLS failed: 554 5.5.0 Error in TLS handshake: tls: no supported "
+            "versions satisfy MinVersion and MaxVersion",
+            "tls-handshake-failed",
+        ),
+        (
+            "STARTTLS failed: 554 5.5.0 Error in TLS handshake: tls: protocol version "
+            "not supported",
+            "tls-handshake-failed",
+        ),
+        (
+            "STARTTLS failed: 554 5.5.0 Error in TLS handshake: remote error: tls: "
+            "handshake failure",
+            "tls-handshake-failed",
+        ),
+        (
+            "Error sending mail: 454 4.7.0 TLS handshake failed: tls: no ECDHE curve "
+            "supported by both client and server",
+            "tls-handshake-failed",
+        ),
+        # OpenSMTPD: smtp+tls:// is STARTTLS, right on port 25; the alert is the
+        # handshake's reason.
+        (
+            "smtp-out: Connecting to smtp+tls://192.0.2.7:25 (mx.example.org) on "
+            "session 0123abcd\nsmtp-out: Connected on session 0123abcd\n"
+            "smtp-out: Error on session 0123abcd: IO Error: error:14077417:SSL "
+            "routines:SSL23_GET_SERVER_HELLO:sslv3 alert illegal parameter",
+            "tls-handshake-failed",
+        ),
+        # ... while its smtps:// (implicit TLS) on port 25 is a mode mismatch.
+        (
+            "smtp-out: Connecting to smtps://192.0.2.7:25 (mx.example.org) on "
+            "session 0123abcd\nsmtp-out: Error on session 0123abcd: IO Error: "
+            "error:1408F10B:SSL routines:ssl3_get_record:wrong version number",
+            "tls-port-mismatch",
+        ),
+        # Manuel Lemos' PHP smtp class (WireMailSmtp): the server said go ahead, TLS
+        # did not start.
+        (
+            "S 250 STARTTLS\nC STARTTLS\nS 220 Go ahead\n"
+            "Starting TLS cryptographic protocol\n"
+            "could not start TLS connection encryption protocol: "
+            "STREAM_CRYPTO_METHOD_TLSv1_2_CLIENT",
+            "tls-handshake-failed",
+        ),
+        # Apache Commons Email over JavaMail: STARTTLS accepted, the handshake stalled.
+        (
+            "org.apache.commons.mail.EmailException: Sending the email to the "
+            "following server failed : mail.example.org:587 "
+            "(javax.mail.MessagingException: Could not convert socket to TLS; nested "
+            "exception is: java.net.SocketTimeoutException: Read timed out)",
+            "tls-handshake-failed",
+        ),
+        # Node smtp-connection: a 4xx greeting that refuses for load is throttling.
+        (
+            "Error: Invalid greeting from server:\n451 ESMTP MailEnable Service "
+            "temporarily refused connection at 11/27/25 11:25:27 from IP "
+            "(192.0.2.6) because the server is too busy.",
+            "rate-limited",
+        ),
+        # Chinese: the mail server ("post office") and its port, timed out or refused.
+        ("发送失败，显示邮局25端口连接超时", "connection-timeout"),
+        ("发送失败，服务器25端口拒绝连接", "connection-refused"),
+        ("发信失败：连接被拒绝，端口：465", "connection-refused"),
+        # Celery's trace of a task named for sending mail: a bare socket timeout.
+        (
+            "[ERROR] celery.app.trace: Task app.tasks.email.send_email[d7f9] raised "
+            "unexpected: TimeoutError('timed out')",
+            "connection-timeout",
+        ),
+        # A deprecation warning before the error is not the error.
+        (
+            "/usr/lib/python3/dist-packages/app/mailer.py:12: DeprecationWarning: "
+            "ssl.PROTOCOL_TLS is deprecated\n"
+            "smtplib: ConnectionRefusedError: [Errno 111] Connection refused",
+            "connection-refused",
+        ),
+        # A read timeout on the implicit-TLS port is still the two ends waiting.
+        (
+            "javax.mail.MessagingException: Exception reading response;\n"
+            "  nested exception is:\n\tjava.net.SocketTimeoutException: Read timed "
+            "out\nmail.smtp.port=465",
+            "tls-port-mismatch",
+        ),
+        # A URL merely mentioned (a web UI's) is no HTTP client's server address.
+        (
+            "Error: connect ECONNREFUSED 127.0.0.1:1025\n"
+            "MailHog web UI at http://localhost:8025",
+            "connection-refused",
+        ),
+    ],
+)
+def test_transport_kinds_in_their_own_words(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Each program's own wording of a transport or TLS failure gets its kind."""
+    assert shipped.diagnose(text).category == category
