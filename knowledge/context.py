@@ -102,6 +102,8 @@ _SMTP_MARKERS: Final = (
     "rcpt to:",
     # curl's SMTP steps ("RCPT failed: 550", "MAIL failed: 530").
     "rcpt failed: ",
+    # Go's net/smtp callers (Mailpit's relay): "error response to RCPT command for".
+    "rcpt command",
     "postfix",
     "exim",
     "sendmail",
@@ -452,8 +454,9 @@ _SMTP_REPLY_SHAPE: Final = re.compile(
     r"(?<![\d.])([245])\d\d[ -]\1\.\d{1,3}\.\d{1,3}\b|"
     r"(?<![\d.])535[ -](?:authentication failed|incorrect authentication data|"
     r"authentication credentials invalid)|"
-    # Python smtplib's reply tuple, "(550, b'...')": code and the server's bytes.
-    r"\([45]\d\d, b['\"]"
+    # Python smtplib's reply tuple: code and the server's bytes in Python 3
+    # ("(550, b'...')"), its str in Python 2 ("(551, 'Sender address ...', u'...')").
+    r"\([45]\d\d, [bu]?['\"]"
 )
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
 # ("10:25:33", "6:36:25 PM"), a version, a key's value ('"temperature":25', a Node

@@ -69,6 +69,9 @@ _STEPS: Final = (
             r"\brcpt failed: [45]\d\d|"
             r"smtpfailedrecipientexception|recipient address rejected|"
             r"<<< 5\d\d|rcpt to:<[^>]*>\s*:?\s*5\d\d|"
+            # Go's net/smtp callers (Mailpit's relay): "error response to RCPT
+            # command for <address>: 554 ...".
+            r"response to (?:the )?rcpt command|"
             # swaks: " -> RCPT TO:<x>" then its error line "<** 550 ...".
             r"rcpt to:<[^>]*>\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
@@ -80,7 +83,7 @@ _STEPS: Final = (
             r"in reply to (?:the )?mail from|after mail from|mail from command failed|"
             r"mail command failed|smtpsenderrefused|smtpsenderfailedexception|"
             # curl's smtp.c: "MAIL failed: 530".
-            r"\bmail failed: [45]\d\d|"
+            r"\bmail failed: [45]\d\d|response to (?:the )?mail command|"
             r"sender address rejected|mail from:<[^>]*>\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
         ),
@@ -91,6 +94,7 @@ _STEPS: Final = (
             r"in reply to (?:the )?end of data|in reply to (?:the )?data|"
             r"after end of data|after data|data end command failed|"
             r"data command failed|message failed: \d|smtpdataerror|"
+            r"response to (?:the )?data command|"
             r"failed after i sent the message|(?:^|\s)-> \.\s*<\*\*\s*[45]\d\d",
             re.IGNORECASE,
         ),
@@ -230,6 +234,26 @@ _SENDER_CALLOUT: Final = frozenset(
         "could not verify sender address",
         "sender verification failed",
     }
+)
+# "Does not exist" says what a recipient's server says of an unknown mailbox only when
+# something in the paste makes it about a recipient: a server's reply code, a failure at
+# RCPT, a recipient, mailbox, user or account named, or an address just before it. A
+# local message ("Failed to create e-mail address for ... File ... does not exist",
+# Jenkins email-ext's list of unparsable words) speaks of a file, a key, a path.
+_EXISTENCE: Final = re.compile(
+    r"\bdoes\W{1,3}not\W{1,3}exist|\bdoesn'?t\W{1,3}exist|existiert nicht|"
+    r"n'existe pas|\bno existe|não existe|не существует|nie istnieje|不存在|"
+    r"存在しません",
+    re.IGNORECASE,
+)
+_RECIPIENT_WORDS: Final = re.compile(
+    r"recipient|\brcpt|mailbox|inbox|\busers?\b|\busername|\baccount|addressee|"
+    r"(?:address(?:es)?|@[\w.-]+\.[a-z]{2,}>?)\W{1,3}(?:does|doesn)|"
+    r"empfänger|postfach|benutzer|destinataire|utilisateur|boîte|compte|usuario|"
+    r"usuário|buzón|caixa|cuenta|\bconta\b|destinat[aá]rio|получател|пользовател|"
+    r"ящик|учетн|учётн|odbiorc|użytkownik|skrzynk|konto|用户|收件人|邮箱|帐户|账户|"
+    r"账号|地址不存在|宛先|ユーザ|メールボックス|アカウント",
+    re.IGNORECASE,
 )
 # AUTH listed after all (however the paste marks it up), or a login the server answered.
 _LOGIN_ANSWERED: Final = re.compile(r"250[- ]AUTH\b|\b(?:334|235|535)\b")
@@ -467,15 +491,26 @@ _AFTER_READY: Final = re.compile(
 )
 # Asking for or about the client's own transcript: debug output, a logger, a verbose
 # mode, a protocol log. Written as words, not as a log line's level ("DEBUG --").
+# Chinese and Japanese write no spaces: a word glued to their text ("有没有Debug输出",
+# "SMTPのデバッグログ") still stands on its own; "debug" there (调试, デバッグ) is
+# always one, while "log" (日志, ログ) is a word of many compounds ("日志发送失败",
+# the log's sending failed) and counts glued only where it is output, shown, turned
+# on or asked about ("详细日志", "日志输出", "ログを出力").
+_CJK: Final = r"\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef"
 _LOGGING_INTENT: Final = re.compile(
-    r"(?<![\w.])(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
+    rf"(?<![^\W{_CJK}])(?<!\.)"
+    r"(?:[Dd]ebug(?:g?ing|level|_?output| output| mode| option| info)?|"
     r"smtp_?debug|SMTPDebug|smtpDebug|mail\.debug|set_debuglevel|debuglevel|"
     r"[Ll]ogg(?:ing|er)|[Vv]erbose|transaction log|protocol log|session log|"
     # MailKit's protocol logger classes (ProtocolLogger, IProtocolLogger).
     r"I?ProtocolLogger|"
     r"[Pp]rotokollierung|[Jj]ournalisation|depuración|registro de depuración|"
-    r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|日志|デバッグ|ログ)"
-    r"(?![\w=])"
+    r"отладк\w*|логирован\w*|debugowani\w*|logowani\w*|调试|デバッグ)"
+    rf"(?![^\W{_CJK}]|=)|"
+    r"(?<![\w.])(?:日志|ログ)(?![\w=])|"
+    r"(?:详细|调试|查看|开启|打开|启用|输出|有没有|没有|詳細|デバッグ)日志|"
+    r"日志(?:输出|文件|信息|级别|模式|在哪|怎么|吗)|"
+    r"(?:詳細|デバッグ|SMTP|通信)ログ|ログ(?:を?出力|を表示|を確認|を見|を有効|ファイル|レベル)"
 )
 LOGGING_WEIGHT: Final = 30.0
 # A signal of this weight decides by itself (docs/knowledge.md).
@@ -483,13 +518,17 @@ DECISIVE_SIGNAL: Final = 30.0
 _CONNECT_FAILURES: Final = frozenset({"connection-refused", "connection-timeout"})
 # "Quota" is a mailbox's storage or a sender's allowance; the words around it tell:
 # a sending allowance is counted per day, per hour, in messages or recipients, or
-# named as sending, submission, relay or queue; a mailbox's is storage, disk, space.
+# named as sending, submission, relay or queue (or, for a mail account, as commands or
+# bandwidth); a mailbox's is storage, disk, space.
 _QUOTA: Final = re.compile(
     r"quota|配额|限额|квот|kontingent|cuota|\bcota\b|контингент", re.IGNORECASE
 )
 _SENDING_WORDS: Final = re.compile(
     r"\bdaily\b|per (?:day|hour|minute)|\bhourly|\bsending\b|\bsubmission|\bqueue\b|"
     r"\brelay\b|\boutbound|\brecipients\b|\bmessages per|\brate\b|"
+    # An account's use of a service, not its storage: Gmail IMAP's "[OVERQUOTA]
+    # Account exceeded command or bandwidth limits".
+    r"\bbandwidth\b|\bcommand (?:or bandwidth )?limits?\b|"
     r"每天|每日|当日|当天|每小时|发送|发信|收件人数|в день|в сутки|отправ|"
     r"täglich|pro tag|versand|sende|par jour|d'envoi|por día|de envío|diári|de envio|"
     r"dzienn|wysył",
@@ -1075,6 +1114,25 @@ class Recogniser:
             hits = [h for h in hits if h.category != "mailbox-full"]
             hits.append(Hit(quota, "rate-limited", QUOTA_WEIGHT, "rule"))
             explained.add("mailbox-full")
+        elif (
+            mail
+            and not allowance
+            and all(code[2] == "2" for code in evidence.enhanced_codes)
+        ):
+            # A quota said to be exceeded with no sending, rate or period words near
+            # it ("Quota exceeded" alone, Dovecot's and Cyrus's refusal) is a
+            # mailbox's storage quota: the words say so more strongly than alone.
+            # Under a policy code (4.7.1 "Policy Rejection- Quota Exceeded") it is a
+            # policy service's allowance, and the code decides.
+            hits = [
+                replace(h, weight=STRONG_SIGNAL)
+                if h.category == "mailbox-full"
+                and h.weight < STRONG_SIGNAL
+                and _QUOTA.search(h.text)
+                and _QUOTA.fullmatch(h.text) is None
+                else h
+                for h in hits
+            ]
         if any(
             h.weight >= DECISIVE_SIGNAL and h.category in _BEFORE_REPLY for h in hits
         ):
@@ -1099,6 +1157,20 @@ class Recogniser:
                 if h.category != "auth-failed" or h.weight >= DECISIVE_SIGNAL
             ]
             explained.add("auth-failed")
+        if (
+            _EXISTENCE.search(text)
+            and not (evidence.server_replies or evidence.enhanced_codes)
+            and not any(
+                h.category == "recipient-unknown" and h.weight >= DECISIVE_SIGNAL
+                for h in hits
+            )
+            and not _RECIPIENT_WORDS.search(text)
+            and not names_step(text, "rcpt")
+        ):
+            # "Does not exist" with no reply, no RCPT and no recipient named: some
+            # local thing (a file, a key, a path) is missing, not a mailbox.
+            hits = [h for h in hits if h.category != "recipient-unknown"]
+            explained.add("recipient-unknown")
         if any(h.text.casefold() in _SENDER_CALLOUT for h in hits):
             # Exim's callout to the sender's own server: its "No Such User Here" or
             # "Unrouteable address" is about the sender, not the recipient.

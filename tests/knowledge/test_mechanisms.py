@@ -1167,3 +1167,59 @@ def test_transport_kinds_in_their_own_words(
 ) -> None:
     """Each program's own wording of a transport or TLS failure gets its kind."""
     assert shipped.diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Python 2 smtplib's SMTPSenderRefused tuple: a reply without the b'' prefix.
+        (
+            "(551, 'Sender address is not valid for your login. Check your email "
+            "program settings.', u'Office <office@example.org>')",
+            "sender-not-permitted",
+        ),
+        # A relay's refusal of a From domain not set up as a sending domain (Ruby).
+        (
+            "Net::SMTPFatalError: 550 5.7.1 Unconfigured Sending Domain <example.org>",
+            "sender-not-permitted",
+        ),
+        # Kerio Connect's temporary block after too many connections or failures.
+        (
+            "Unexpected_Response: 421 4.7.1 Intrusion prevention active for "
+            "[192.0.2.4][R]",
+            "rate-limited",
+        ),
+        # Mailpit's relay (Go net/smtp): the reply to RCPT says the address is unknown.
+        (
+            "error response to RCPT command for ann@example.org: 554 RCPT "
+            "(ann@example.org) doesn't exist",
+            "recipient-unknown",
+        ),
+        # Jenkins email-ext's local parsing message: a file, not a mailbox, is missing.
+        (
+            "Failed to create e-mail address for ERROR:, File, "
+            "'/var/lib/jenkins/workspace/build/authors.txt', does, not, exist",
+            "none",
+        ),
+        # A helpdesk application's report of a refused SMTP login.
+        ("Unable to log in. Check SMTP settings.", "auth-failed"),
+        # An IMAP APPEND refused over the account's storage limit.
+        ("NO APPEND The 2048 MB storage limit has been exceeded.", "mailbox-full"),
+        # A bare "Quota exceeded" with no sending words: a storage quota.
+        ('メールを削除すると、"Quota exceeded" エラーが発生する。', "mailbox-full"),
+        # Gmail IMAP's command and bandwidth limits under an OVERQUOTA tag.
+        (
+            "command: FETCH => [OVERQUOTA] Account exceeded command or bandwidth "
+            "limits.",
+            "rate-limited",
+        ),
+        # Asking for SMTP debug output, in Chinese and in Japanese.
+        ("SMTP 邮件有没有Debug输出？目前smtp无法发邮件。", "client-logging"),
+        ("SMTPのデバッグログを出力するには？", "client-logging"),
+    ],
+)
+def test_reply_quota_and_question_kinds_in_their_own_words(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    """Replies, quotas and logging questions in their software's words get the kind."""
+    assert shipped.diagnose(text).category == category

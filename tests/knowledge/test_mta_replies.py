@@ -81,10 +81,6 @@ KNOWN_MISSES: set[Miss] = {
     # "Too much mail data" fuzzily matches Postfix's "too much mail from" (a rate limit)
     # once the code is gone.
     ("en", ".NET SmtpClient", "552 Error: Too much mail data", "rate-limited"),
-    # Held-out client messages. Exim's "System quota exceeded for /var/mail/bob" (a
-    # local delivery over the filesystem quota): the quota words read as a sending
-    # quota as much as a full mailbox.
-    ("en", "exim log", "System quota exceeded for %s%s%s", "none"),
 }
 
 

@@ -77,8 +77,6 @@ BOUNCE_MISSES: set[tuple[str, str, str, str]] = {
     ("en", "bounce text", "lhost-v5sendmail-06/body", "connection-timeout"),
     # Verizon's MMS gateway: "No valid recipients for this MM".
     ("en", "bounce text", "lhost-verizon-01/body", "none"),
-    # "Quota\n    exceeded" split over a line break by the bounce's wrapping.
-    ("en", "bounce text", "rfc3464-09/body", "none"),
 }
 
 
