@@ -61,7 +61,6 @@ KNOWN_MISSES: set[tuple[str, str, str, str]] = {
         "X509_V_ERR_CA_MD_TOO_WEAK (openssl3)",
         "tls-cert-untrusted",
     ),
-    ("en", "s-nail", "SEC_ERROR_CA_CERT_INVALID", "none"),
     ("en", "thunderbird", "SEC_ERROR_CA_CERT_INVALID", "tls-cert-expired"),
     ("es-AR", "thunderbird", "cert-error-expired", "none"),
     ("es-AR", "thunderbird", "cert-error-inline-expired", "none"),
