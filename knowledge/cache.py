@@ -41,7 +41,7 @@ def cache_dir(env: dict[str, str] | None = None) -> Path:
 
 def fingerprint(root: Path) -> str:
     """
-    A digest of the knowledge files and of the matcher code.
+    A digest of the knowledge files, the matcher code and the learned check's weights.
 
     Each knowledge file counts with its path, size and mtime.
     """
@@ -62,8 +62,12 @@ def fingerprint(root: Path) -> str:
                 "decision.py",
                 "structure.py",
                 "clients.py",
+                "other_software.py",
+                "learned.py",
             )
         ),
+        # The learned not-mail check's weights (knowledge/learned.py).
+        code / "learned" / "not-mail.tsv.gz",
     ]
     for path in sorted(files):
         stat = path.stat()
