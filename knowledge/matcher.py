@@ -174,7 +174,9 @@ class Matcher:
         True for the shipped model, False for none, or a model of one's own.
         """
         self.kb = kb
-        self._not_mail = _shipped_not_mail() if not_mail is True else not_mail or None
+        # The shipped weights are read when the check is first needed: a paste that
+        # names mail never needs them.
+        self._not_mail: NotMailModel | bool = not_mail
         self._entries = kb.entries
         self._signatures: list[_Signature] = []
         words_of: list[frozenset[str]] = []
@@ -412,11 +414,17 @@ class Matcher:
         if (
             diagnosis.category != NONE
             and not context
-            and self._not_mail is not None
-            and self._not_mail.not_mail(text)
+            and (model := self._not_mail_model()) is not None
+            and model.not_mail(text)
         ):
             return _withheld(diagnosis, candidates)
         return diagnosis
+
+    def _not_mail_model(self) -> NotMailModel | None:
+        """The learned not-mail check's model, or None when it is off."""
+        if self._not_mail is True:
+            return _shipped_not_mail()
+        return self._not_mail or None
 
     def _for_client(
         self, diagnosis: Diagnosis, ranked: list[Candidate], text: str

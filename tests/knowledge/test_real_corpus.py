@@ -32,9 +32,10 @@ REAL_SEALED8 = REPO / "tests" / "corpus" / "real-sealed8.jsonl"
 REAL_SEALED9 = REPO / "tests" / "corpus" / "real-sealed9.jsonl"
 REAL_SEALED10 = REPO / "tests" / "corpus" / "real-sealed10.jsonl"
 REAL_SEALED11 = REPO / "tests" / "corpus" / "real-sealed11.jsonl"
-# A set still sealed (tests/corpus/sealed/README.md): checked here for its form and its
+# Sets still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
 SEALED12 = REPO / "tests" / "corpus" / "sealed" / "real-sealed12.jsonl.gz"
+SEALED13 = REPO / "tests" / "corpus" / "sealed" / "real-sealed13.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -48,6 +49,7 @@ REAL_FILES = (
     REAL_SEALED10,
     REAL_SEALED11,
     SEALED12,
+    SEALED13,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"
