@@ -60,10 +60,13 @@ KNOWN_MISSES: set[tuple[str, str, str]] = {
     # s-nail sends STARTTLS unasked and prints only the server's "502 5.5.2 Error:
     # command not recognized", not the command it answered.
     ("s-nail", "no-starttls", "auth-required"),
-    # Go's net/smtp prints the x509 error alone, naming no mail word: the learned
-    # not-mail check finds that line in other programs' pastes too and withholds the
-    # answer, offering it as a choice.
+    # Go's net/smtp prints the x509 error alone, and curl without -v only "(67) Login
+    # denied", naming no mail word: the learned not-mail check finds such lines in
+    # other programs' pastes too and withholds the answer, offering it as a choice.
     ("go-net-smtp", "expired", "none"),
+    ("go-net-smtp", "self-signed", "none"),
+    ("go-net-smtp", "wrong-name", "none"),
+    ("curl", "auth-rejected", "none"),
 }
 # The clients .ci/run installs: under CI the live matrix must run every one of them.
 CI_CLIENTS = frozenset(client.name for client in CLIENTS)
