@@ -149,6 +149,23 @@ _SMTP_MARKERS: Final = (
     "support.google.com/mail",
     "gsmtp",
 )
+# gen_smtp_client's failure tuples, which name the SMTP host they were talking to
+# (gen-smtp/gen_smtp src/gen_smtp_client.erl: {network_failure, Host, Reason},
+# {missing_requirement, Host, tls | auth}, {temporary_failure, Host, Reason},
+# {permanent_failure, Host, Message}), as Erlang and Elixir print them
+# ("{:network_failure, 'smtp.example.org', {:error, ...}}"): mail for certain.
+_GEN_SMTP_TUPLE: Final = re.compile(
+    r"\{:?(?:network_failure|missing_requirement|temporary_failure|permanent_failure),"
+    r"\s*['\"<]"
+)
+# Sending mail said in a short phrase ("Failed to send alert notification email",
+# "could not send the notification e-mail", "error sending welcome mail"): a few words
+# between the verb and the mail, written with spaces, so a URL's path or an API's name
+# ("/v3/send/email", "SendEmail") is not read as it.
+_SEND_MAIL_PHRASE: Final = re.compile(
+    r"(?<![\w/.-])(?:send|sending|sent)(?: [a-z][a-z'-]*){0,3} (?:e-?mail|mail)s?\b"
+    r"(?![/.-]\w)"
+)
 # Mail providers whose APIs are reached over HTTPS.
 _MAIL_SERVICES: Final = (
     "sendgrid",
@@ -267,9 +284,15 @@ _OTHER_PROTOCOL_WORDS: Final = (
     "passive mode",
     "too many connections from your internet address",
     "too many connected users",
+    # FTP's 530 (RFC 959) as .NET's FtpWebRequest words it.
+    "(530) not logged in",
 )
 _OTHER_PROTOCOL_RE: Final = re.compile(
     r"too many connections \(\d+\) from this ip|"
+    # .NET's WebException from WebRequest (HttpWebRequest, FtpWebRequest): "The remote
+    # server returned an error: (530) Not logged in." (its net_servererror resource);
+    # SmtpClient throws SmtpException with the server's own reply instead.
+    r"the remote server returned an error: \(\d{3}\)|"
     # urllib3's retry error around Python's ssl error: "(_ssl.c:997)')))" closes
     # SSLError(SSLCertVerificationError(...)) inside MaxRetryError's "Caused by".
     r"\(_ssl\.c:\d+\)'\)\)\)|"
@@ -531,6 +554,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
     low = _BYTE_DUMP.sub(" ", _SERVED_REQUEST.sub(" ", text.lower()))
     if (
         any(word in low for word in _SMTP_MARKERS)
+        or _GEN_SMTP_TUPLE.search(low)
         or _MAIL_PORT.search(low)
         or _SMTP_REPLY_SHAPE.search(low)
     ):
@@ -546,7 +570,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
         # mail problems, its TLS and connection errors are not (the matcher caps only
         # the generic categories when both are true).
         return any(word in low for word in _MAIL_SERVICES), True
-    if any(word in low for word in _STRONG_MAIL):
+    if any(word in low for word in _STRONG_MAIL) or _SEND_MAIL_PHRASE.search(low):
         return True, False
     if (
         any(word in low for word in _OTHER_WORDS)

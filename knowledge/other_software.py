@@ -341,6 +341,13 @@ OTHER: Final = (
     "sequelize",
     "typeorm",
     "node_modules/knex/",
+    # SQL Server's Node driver tedious (lib/errors.js ConnectionError, in its package
+    # folder).
+    "node_modules/tedious/",
+    # Go's net/http server logging a client's failed handshake (net/http server.go:
+    # "http: TLS handshake error from %s: %v"): a web server's own log of an incoming
+    # connection, not a client's failure to reach a mail server.
+    "http: tls handshake error from",
 )
 
 # URL schemes of other protocols (IANA URI Schemes registry: mqtt, mqtts (provisional),

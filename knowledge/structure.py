@@ -394,6 +394,24 @@ _WRONG_SERVICE: Final = re.compile(
     r"\\026\\003\\00[0-4]|\\x16\\x03\\x0[0-4]",
     re.IGNORECASE | re.MULTILINE,
 )
+# gen_smtp_client's refusal to go on without a feature the server did not offer
+# (gen-smtp/gen_smtp src/gen_smtp_client.erl: throw({missing_requirement, Host, tls})
+# when the options say tls: always and the EHLO reply lists no STARTTLS), as Erlang and
+# Elixir print the tuple: '{missing_requirement,"smtp.example.org",tls}',
+# '{:missing_requirement, "smtp.example.org", :tls}'.
+_GEN_SMTP_NO_TLS: Final = re.compile(
+    r"\{:?missing_requirement,\s*['\"][^'\"\n]*['\"],\s*:?tls\}"
+)
+# A web server's refusal of a request body as too large (RFC 9110 §15.5.14: 413
+# Content Too Large, "Request Entity Too Large" in RFC 2616 and nginx's error page,
+# "Payload Too Large" in RFC 7231 and Express's body parser). Said to a program that
+# sends mail (a mail provider's HTTP API, its client library), it refuses the message's
+# size.
+_HTTP_TOO_LARGE: Final = re.compile(
+    r"\b413\W{1,3}(?:request entity|payload|content) too large\b|"
+    r"\b(?:request entity|payload) too large\b[^\n]{0,80}\b413\b",
+    re.IGNORECASE,
+)
 # The same disagreement in a settings block, the mode and the port on lines of their
 # own ("Port: 587" then "Encryption: SSL"; 'smtp_host' => 'ssl://...' then
 # 'smtp_port' => 587; MAIL_ENCRYPTION=ssl beside MAIL_PORT=587; CDO's smtpusessl,
@@ -922,6 +940,14 @@ class Recogniser:
         ):
             hits.append(
                 Hit(wrong.group(0), "tls-port-mismatch", DECISIVE_SIGNAL, "rule")
+            )
+        if no_tls := _GEN_SMTP_NO_TLS.search(text):
+            hits.append(
+                Hit(no_tls.group(0), "starttls-unavailable", DECISIVE_SIGNAL, "rule")
+            )
+        if mail and (too_large := _HTTP_TOO_LARGE.search(text)):
+            hits.append(
+                Hit(too_large.group(0), "message-too-large", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
         if (

@@ -1235,3 +1235,116 @@ def test_reply_quota_and_question_kinds_in_their_own_words(
 ) -> None:
     """Replies, quotas and logging questions in their software's words get the kind."""
     assert shipped.diagnose(text).category == category
+
+
+_NGINX_413 = (
+    "{ [Error: <html>\n"
+    "    <head><title>413 Request Entity Too Large</title></head>\n"
+    '    <body bgcolor="white">\n'
+    "    <center><h1>413 Request Entity Too Large</h1></center>\n"
+    "    <hr><center>nginx/1.7.9</center>\n"
+    "    </body>\n"
+    "    </html>\n"
+    "    ] statusCode: 413 }"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Bamboo's SMTP adapter around gen_smtp's refusal: tls: :always, and the
+        # server's EHLO reply offered no STARTTLS.
+        (
+            "** (Bamboo.SMTPAdapter.SMTPError) There was a problem sending the email "
+            "through SMTP.\n\nThe error is :retries_exceeded\n\nMore detail below:\n\n"
+            '{:missing_requirement, "smtp.example.org", :tls}',
+            "starttls-unavailable",
+        ),
+        # The same tuple as Erlang prints it.
+        (
+            '{error,retries_exceeded,{missing_requirement,"192.0.2.5",tls}}',
+            "starttls-unavailable",
+        ),
+        # gen_smtp's network failure carrying Erlang ssl's alert (OTP 20 wording).
+        (
+            "{:network_failure, 'smtp.example.org', {:error, {:tls_alert, 'bad record "
+            "mac'}}}\n        (bamboo_smtp) lib/bamboo/adapters/smtp_adapter.ex:96: "
+            "Bamboo.SMTPAdapter.handle_response/1",
+            "tls-handshake-failed",
+        ),
+        # Swoosh over gen_smtp: the implicit-TLS connection got a plaintext record
+        # ("2" of a 220 greeting is type 50).
+        (
+            "[notice] TLS :client: In state :hello at tls_record.erl:564 generated "
+            "CLIENT ALERT: Fatal - Unexpected Message\n - {:unsupported_record_type, "
+            "50}\n{:error,\n {:retries_exceeded,\n  {:network_failure, '192.0.2.5',\n"
+            "   {:error,\n    {:tls_alert,\n     {:unexpected_message, 'TLS client: In "
+            "state hello at tls_record.erl:564 generated CLIENT ALERT: Fatal - "
+            "Unexpected Message'}}}}}}",
+            "tls-port-mismatch",
+        ),
+        # Keila (Swoosh, gen_smtp): the server's certificate is not usable for TLS
+        # server authentication; the host is only an address.
+        (
+            "[notice] TLS :client: In state :wait_cert_cr at ssl_handshake.erl:2158 "
+            "generated CLIENT ALERT: Fatal - Unsupported Certificate\n - "
+            "{:key_usage_mismatch,\n {{:Extension, {2, 5, 29, 15}, true, "
+            "[:keyCertSign, :cRLSign]},\n  {:Extension, {2, 5, 29, 37}, false, "
+            "[{1, 3, 6, 1, 5, 5, 7, 3, 2}]}}}\n{:error,\n {:retries_exceeded,\n  "
+            "{:network_failure, '192.0.2.7',\n   {:error,\n    {:tls_alert,\n     "
+            "{:unsupported_certificate,\n      'TLS client: In state wait_cert_cr at "
+            "ssl_handshake.erl:2158 generated CLIENT "
+            "ALERT: Fatal - Unsupported Certificate'}}}}}}",
+            "tls-handshake-failed",
+        ),
+        # Grafana's alert notifier: sending the notification email met Go's x509 error.
+        (
+            't=2017-04-13T09:16:45+0000 lvl=eror msg="Failed to send alert '
+            'notification email" logger=alerting.notifier.email error="x509: '
+            'certificate signed by unknown authority"',
+            "tls-cert-untrusted",
+        ),
+        # Go's HTTP server logging a client that spoke plaintext to its TLS port.
+        (
+            "http: TLS handshake error from 192.0.2.86:13765: tls: first record does "
+            "not look like a TLS handshake",
+            "none",
+        ),
+        # A mail-sending path in a web API's URL names the API, not mail.
+        (
+            'Post "https://api.example.org/v3/send/email": x509: certificate signed '
+            "by unknown authority",
+            "none",
+        ),
+        # .NET FtpWebRequest: FTP's 530.
+        (
+            "System.Net.WebException: The remote server returned an error: (530) Not "
+            "logged in.",
+            "none",
+        ),
+        # tedious, SQL Server's Node driver.
+        (
+            "ConnectionError: Failed to connect to localhost:1433 - self signed "
+            "certificate\n    at ConnectionError "
+            "(/app/node_modules/tedious/lib/errors.js:13:12)",
+            "none",
+        ),
+        # StackExchange.Redis over TLS.
+        (
+            "StackExchange.Redis.RedisConnectionException: It was not possible to "
+            "connect to the redis server(s). AuthenticationException: The remote "
+            "certificate is invalid according to the validation procedure.",
+            "none",
+        ),
+        # Mailgun's HTTP API (mailgun-js) refusing the message's size at its proxy.
+        ("mailgun-js send failed:\n" + _NGINX_413, "message-too-large"),
+        # The same page with no mail program named: a web upload.
+        (_NGINX_413, "none"),
+    ],
+)
+def test_erlang_tls_context_and_other_servers_in_their_own_words(
+    text: str, category: str
+) -> None:
+    """Erlang ssl and gen_smtp, a mail API's size refusal, other servers' own logs."""
+    assert not ERRORS
+    assert Matcher(KB).diagnose(text).category == category
