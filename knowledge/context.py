@@ -479,7 +479,10 @@ _SMTP_REPLY_SHAPE: Final = re.compile(
     r"authentication credentials invalid)|"
     # Python smtplib's reply tuple: code and the server's bytes in Python 3
     # ("(550, b'...')"), its str in Python 2 ("(551, 'Sender address ...', u'...')").
-    r"\([45]\d\d, [bu]?['\"]"
+    r"\([45]\d\d, [bu]?['\"]|"
+    # qmail's bounce reasons end with the enhanced code after a "#" in parentheses
+    # ("Sorry, I couldn't find any host named example.org. (#5.1.2)").
+    r"\(#[45]\.\d{1,3}\.\d{1,3}\)"
 )
 # A mail port after a host or "port" (also a quoted "port" key); not a time of day
 # ("10:25:33", "6:36:25 PM"), a version, a key's value ('"temperature":25', a Node

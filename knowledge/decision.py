@@ -8,7 +8,9 @@ constants on every call, so tuning them there still takes effect).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Final
 
 from knowledge.categories import NONE
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
@@ -61,6 +63,7 @@ def decide(
     mail: bool,
     limits: Thresholds,
     structure: Structure | None = None,
+    text: str = "",
 ) -> Diagnosis:
     """
     Turn the ranking into a decision.
@@ -119,6 +122,16 @@ def decide(
                     # consequence of another failure (a policy behind a 535,
                     # STARTTLS "not offered" on the implicit-TLS port).
                     or top.entry.category in structure.explained
+                    # Nothing in the paste's words names the entry's category and
+                    # none of the words of the signature's reply is there: the
+                    # match rests on the wrapper and the code it shares with the
+                    # signature ("SMTPSendFailedException: 550 5.7.1"), while the
+                    # reply's own words decide another ("rejected due to matching
+                    # a prohibited domain" is a content verdict).
+                    or (
+                        not structure.signal_vote(top.entry.category)
+                        and _reply_words_absent(top.signature, text)
+                    )
                 )
                 and _decisive(structure, answer[0])
                 and answer[1] - structure.vote(top.entry.category) >= limits.override
@@ -246,6 +259,25 @@ def _from_structure(
     if vote >= limits.structure and (decisive or (mail and strong)):
         return best
     return None
+
+
+# A reply code or enhanced code in a signature: the reply's own words follow the last.
+_SIGNATURE_CODE: Final = re.compile(
+    r"(?<![\w.])(?:[245]\d\d|[245]\.\d{1,3}\.\d{1,3})[ -]"
+)
+_REPLY_WORD: Final = re.compile(r"[a-z]{4,}")
+
+
+def _reply_words_absent(signature: str, text: str) -> bool:
+    """
+    True when ``signature`` carries a reply after its code and none of that reply's
+    words (four letters or more) stands in ``text``.
+    """
+    parts = _SIGNATURE_CODE.split(signature)
+    if len(parts) < 2:
+        return False
+    words = set(_REPLY_WORD.findall(parts[-1].lower()))
+    return bool(words) and not words & set(_REPLY_WORD.findall(text.lower()))
 
 
 def _identified(structure: Structure) -> bool:

@@ -398,6 +398,7 @@ class Matcher:
             evidence,
             server,
             mail=context,
+            text=joined,
             structure=(
                 None
                 if other and not context
@@ -566,6 +567,7 @@ class Matcher:
         *,
         mail: bool,
         structure: Structure | None = None,
+        text: str = "",
     ) -> Diagnosis:
         """
         Turn the ranking into a decision (``knowledge.decision``).
@@ -591,6 +593,7 @@ class Matcher:
             mail=mail,
             limits=limits,
             structure=structure,
+            text=text,
         )
 
 

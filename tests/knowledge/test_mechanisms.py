@@ -1348,3 +1348,94 @@ def test_erlang_tls_context_and_other_servers_in_their_own_words(
     """Erlang ssl and gen_smtp, a mail API's size refusal, other servers' own logs."""
     assert not ERRORS
     assert Matcher(KB).diagnose(text).category == category
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Delta Chat quoting a submission server's refusal of a From the login may
+        # not use.
+        (
+            "Error: Send error: permanent: 5.7.1 forged sender address",
+            "sender-not-permitted",
+        ),
+        # Python smtplib's tuple for the same refusal.
+        (
+            "SMTPSenderRefused: (553, b'5.7.1 forged sender address', "
+            "'ann@example.org')",
+            "sender-not-permitted",
+        ),
+        # 5.1.0 said of the sender is a refused sender, not an unknown recipient.
+        ("5.1.0 <john@example.org> sender rejected", "sender-not-permitted"),
+        # A hosting MTA's refusal as Postfix joins its continuation lines.
+        (
+            'The "MAIL FROM" email address root@localhost / 550-localhost you are '
+            "using\n    is not hosted on this server. Tried to use 550-root@localhost "
+            "/ localhost\n    as mail from address. Sending mails from 550-addresses "
+            "not hosted on our\n    server is not allowed.",
+            "sender-not-permitted",
+        ),
+        # Gmail's content verdict behind JavaMail's wrapper and on its own lines.
+        (
+            "com.sun.mail.smtp.SMTPSendFailedException: 550-5.7.1 This message has "
+            "been rejected due to matching a prohibited domain in 550 5.7.1 the body "
+            "of your email. - gsmtp",
+            "sender-blocklisted",
+        ),
+        (
+            "550-5.7.1 This message has been rejected due to matching a prohibited "
+            "domain in\n550 5.7.1 the body of your email. - gsmtp",
+            "sender-blocklisted",
+        ),
+        # Aruba: a spam verdict under a 552 5.2.0.
+        (
+            "ERRORE: 552 5.2.0 igxL1p00E1WDM2s01gxMXG spam detected",
+            "sender-blocklisted",
+        ),
+        # La Poste's LPN007 refusal after DATA, as Postfix reports it.
+        (
+            "<ann@example.fr>: host smtpz4.example.fr[192.0.2.1] said: 550\n"
+            "    5.5.0 Service refuse. Veuillez essayer plus tard. service refused, "
+            "please\n    try later. LPN007_510 (in reply to end of DATA command)",
+            "sender-blocklisted",
+        ),
+        # Outlook.com: the From domain's DMARC policy.
+        (
+            "5.7.0 (COL004-MC1F52) Unfortunately, messages from (192.0.2.100) on "
+            "behalf of (example.com) could not be delivered due to domain owner "
+            "policy restrictions.",
+            "sender-authentication",
+        ),
+        # A Korean ISP filtering the sending IP until it is registered.
+        (
+            "421 4.3.2 Your IP(192.0.2.104) is filtered and this connection will be "
+            "closed. You must register your IP to postmaster@example.net",
+            "sender-blocklisted",
+        ),
+        # qmail-remote: the recipient domain does not resolve.
+        (
+            "Sorry, I couldn't find any host named example.com.cn. (#5.1.2)",
+            "dns-failure",
+        ),
+        (
+            "Sorry, I couldnt find any host named example.com.cn. (#5.1.2)",
+            "dns-failure",
+        ),
+        # MyChat's report of a refused login, and the same said of authentication.
+        ("Error #0226: authorization on the mail server has failed", "auth-failed"),
+        ("Error: authentication with the mail server failed", "auth-failed"),
+        # The readings these must not take over.
+        (
+            "550 5.1.1 <a@example.org>: Recipient address rejected: User unknown",
+            "recipient-unknown",
+        ),
+        ("552 5.2.2 <a@example.org>: Mailbox full", "mailbox-full"),
+        ("554 5.7.1 <a@example.org>: Relay access denied", "relay-denied"),
+    ],
+)
+def test_sender_and_content_refusals_in_their_own_words(
+    text: str, category: str
+) -> None:
+    """Sender, content and login refusals in their software's words get the kind."""
+    assert not ERRORS
+    assert Matcher(KB).diagnose(text).category == category

@@ -70,12 +70,7 @@ KNOWN_MISSES: set[Miss] = {
         "454 4.7.0 Error: too many new TLS sessions from %s",
         "starttls-unavailable",
     ),
-    # Held-out frames. Ruby's "Net::SMTPFatalError: 550 <reply>": an entry's
-    # "Net::SMTPFatalError: 550 5.1.1 User unknown" matches the frame and outscores the
-    # decisive SPF / reverse-DNS words of another reply.
-    ("en", "Ruby Net::SMTP", "HELO host does not match rDNS", "recipient-unknown"),
-    ("en", "Ruby Net::SMTP", "SPF record not found", "recipient-unknown"),
-    # .NET drops the reply code ("Transaction failed. The server response was: Mail
+    # Held-out frames. .NET drops the reply code ("Transaction failed. The server response was: Mail
     # matches a known spam signature"): "spam" alone does not make it mail.
     ("en", ".NET SmtpClient", "Mail matches a known spam signature", "none"),
     # "Too much mail data" fuzzily matches Postfix's "too much mail from" (a rate limit)

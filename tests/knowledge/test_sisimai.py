@@ -57,7 +57,7 @@ BOUNCE_MISSES: set[tuple[str, str, str, str]] = {
     ("en", "bounce text", "lhost-einsundeins-03/body", "mailbox-full"),
     ("en", "bounce text", "rhost-franceptt-03/body", "mailbox-full"),
     # Spectrum's "sender rejected ... AUP#In-1310" (a connection limit in its table).
-    ("en", "delivery status", "rhost-spectrum-01/dsn1", "recipient-unknown"),
+    ("en", "delivery status", "rhost-spectrum-01/dsn1", "sender-not-permitted"),
     # "550 Access denied...<hash>" at the greeting: no word for the listing.
     ("en", "bounce text", "lhost-exim-35/body", "relay-denied"),
     # "554 5.7.0 Reject, id=... - SPAM." after end of data: read as the sender's.
