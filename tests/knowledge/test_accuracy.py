@@ -57,6 +57,9 @@ REAL_SEALED9 = ROOT / "tests" / "corpus" / "real-sealed9.jsonl"
 # 0.940 / 0.053.
 REAL_SEALED10 = ROOT / "tests" / "corpus" / "real-sealed10.jsonl"
 REAL_SEALED11 = ROOT / "tests" / "corpus" / "real-sealed11.jsonl"
+# The twelfth (new threads and pages), measured blind at 0.825 / 0.350, then development
+# material; floor a little under today's 0.950 / 0.075.
+REAL_SEALED12 = ROOT / "tests" / "corpus" / "real-sealed12.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +142,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         (REAL_SEALED9, 0.89, 0.15),
         (REAL_SEALED10, 0.92, 0.07),
         (REAL_SEALED11, 0.93, 0.06),
+        (REAL_SEALED12, 0.94, 0.08),
     ],
     ids=[
         "real-sealed4",
@@ -149,6 +153,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         "real-sealed9",
         "real-sealed10",
         "real-sealed11",
+        "real-sealed12",
     ],
 )
 def test_newer_sealed_sets_keep_their_floor(
