@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 import sys
 import time
@@ -33,6 +32,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from eval import load_rows  # noqa: E402  (bench/eval.py, beside this script)
 
 from knowledge.learned import (  # noqa: E402
     MODEL_PATH,
@@ -59,16 +60,6 @@ def inputs_digest(files: list[Path]) -> str:
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def load(files: list[Path]) -> list[dict[str, str]]:
-    """The records of ``files``."""
-    return [
-        json.loads(line)
-        for path in files
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
 
 
 def pipeline(texts: list[str], not_mail: list[bool]) -> tuple[Any, Any]:
@@ -122,7 +113,7 @@ def group_of(source: str) -> str:
 
 def train() -> int:
     files = training_files()
-    rows = load(files)
+    rows = load_rows(*files)
     started = time.perf_counter()
     model = fit(
         [r["text"] for r in rows],
@@ -144,7 +135,7 @@ def kfold(folds: int, thresholds: list[float]) -> int:
     from knowledge.matcher import Matcher
 
     kb = load_knowledge()
-    rows = load(training_files())
+    rows = load_rows(*training_files())
     groups = sorted({group_of(r["source"]) for r in rows})
     # Groups are dealt to folds by a digest of their name: stable across runs.
     fold_of = {
