@@ -62,8 +62,11 @@ def inputs_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def pipeline(texts: list[str], not_mail: list[bool]) -> tuple[Any, Any]:
-    """The fitted TfidfVectorizer and LogisticRegression of the check."""
+def pipeline(texts: list[str], labels: list[Any]) -> tuple[Any, Any]:
+    """
+    The fitted TfidfVectorizer and LogisticRegression of the check (labels True for
+    not mail), or of the category model (labels the categories).
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -75,7 +78,7 @@ def pipeline(texts: list[str], not_mail: list[bool]) -> tuple[Any, Any]:
     )
     matrix = vectorizer.fit_transform(texts)
     classifier = LogisticRegression(C=C, max_iter=3000)
-    classifier.fit(matrix, not_mail)
+    classifier.fit(matrix, labels)
     return vectorizer, classifier
 
 
@@ -141,7 +144,7 @@ def kfold(folds: int, thresholds: list[float]) -> int:
     fold_of = {
         g: int(hashlib.sha256(g.encode()).hexdigest(), 16) % folds for g in groups
     }
-    alone = Matcher(kb, not_mail=False)
+    alone = Matcher(kb, not_mail=False, rerank=False)
     answers = {"matcher alone": [alone.diagnose(r["text"]).category for r in rows]}
     for threshold in thresholds:
         answers[f"with the check at {threshold:.2f}"] = [""] * len(rows)

@@ -87,7 +87,12 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
     """Plain-text answer for a person at a terminal."""
     out: list[str] = []
     entry = diagnosis.entry
-    if diagnosis.uncertain:
+    if diagnosis.uncertain and diagnosis.basis == "learned":
+        out.append(
+            "Most likely (the wording of the paste points here rather than to the "
+            "closest known message, listed below):"
+        )
+    elif diagnosis.uncertain:
         out.append(
             "Most likely (no known message matches closely; read from "
             + (", ".join(diagnosis.signals) or "the codes")
@@ -107,7 +112,12 @@ def render_diagnosis(diagnosis: Diagnosis) -> str:
         out.append("")
         out.append("Sources: " + "; ".join(s.title for s in entry.sources))
     elif diagnosis.category != "none":
-        out.append(f"category: {diagnosis.category} (from the codes and error names)")
+        reason = (
+            "the wording of the paste"
+            if diagnosis.basis == "learned"
+            else "the codes and error names"
+        )
+        out.append(f"category: {diagnosis.category} (from {reason})")
     else:
         verdict = (
             "Not sure. Is it one of these?"
@@ -180,9 +190,10 @@ def lint_command() -> int:
     kb, errors = collect_knowledge()
     for error in errors:
         print(f"error: {error}")
-    # Signatures are compared by the recogniser alone: the learned not-mail check
-    # judges pastes, not which entry a signature belongs to.
-    shadows = find_shadows(Matcher(kb, not_mail=False)) if kb.entries else []
+    # Signatures are compared by the recogniser alone: the learned not-mail check and
+    # reranker judge pastes, not which entry a signature belongs to.
+    alone = Matcher(kb, not_mail=False, rerank=False)
+    shadows = find_shadows(alone) if kb.entries else []
     for own, other, signature in shadows:
         print(
             f"shadow: {kb.paths[own]}: signature {signature!r} of {own} "

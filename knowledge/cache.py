@@ -41,7 +41,7 @@ def cache_dir(env: dict[str, str] | None = None) -> Path:
 
 def fingerprint(root: Path) -> str:
     """
-    A digest of the knowledge files, the matcher code and the learned check's weights.
+    A digest of the knowledge files, the matcher code and the learned weights.
 
     Each knowledge file counts with its path, size and mtime.
     """
@@ -64,10 +64,13 @@ def fingerprint(root: Path) -> str:
                 "clients.py",
                 "other_software.py",
                 "learned.py",
+                "rerank.py",
             )
         ),
-        # The learned not-mail check's weights (knowledge/learned.py).
+        # The learned weights (knowledge/learned.py, knowledge/rerank.py).
         code / "learned" / "not-mail.tsv.gz",
+        code / "learned" / "categories.bin.gz",
+        code / "learned" / "rerank.json",
     ]
     for path in sorted(files):
         stat = path.stat()
@@ -100,9 +103,17 @@ def load_matcher(
         ImportError,
     ) as exc:
         log.debug("event=kb_cache_unreadable path=%s error=%s", path, exc)
+    from knowledge.learned import read_category_model, read_model
     from knowledge.loader import load_knowledge
+    from knowledge.rerank import read_reranker
 
-    matcher = Matcher(load_knowledge(root))
+    # The learned weights go into the cached matcher: unpickling them is several times
+    # quicker than reading their files on every run.
+    matcher = Matcher(
+        load_knowledge(root),
+        not_mail=read_model(),
+        rerank=(read_category_model(), read_reranker()),
+    )
     _store(matcher, path)
     return matcher
 

@@ -36,7 +36,13 @@ from knowledge.context import (
 )
 from knowledge.decision import Thresholds, decide, explain_codes
 from knowledge.diagnosis import Candidate, Decision, Diagnosis
-from knowledge.learned import NotMailModel, read_model
+from knowledge.learned import (
+    READ,
+    CategoryModel,
+    NotMailModel,
+    read_category_model,
+    read_model,
+)
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
     CUE_WORDS,
@@ -47,6 +53,7 @@ from knowledge.normalize import (
     select_lines,
     stem,
 )
+from knowledge.rerank import MIN_KNOWN, Reranker, read_reranker
 from knowledge.servers import ServerRef, find_server
 from knowledge.structure import Recogniser, Structure, names_step, step_of
 
@@ -167,16 +174,23 @@ class Matcher:
     """
 
     def __init__(
-        self, kb: KnowledgeBase, *, not_mail: NotMailModel | bool = True
+        self,
+        kb: KnowledgeBase,
+        *,
+        not_mail: NotMailModel | bool = True,
+        rerank: tuple[CategoryModel, Reranker] | bool = True,
     ) -> None:
         """
         Index ``kb``. ``not_mail`` is the learned not-mail check (knowledge/learned.py):
         True for the shipped model, False for none, or a model of one's own.
+        ``rerank`` is the learned reranker with its category model
+        (knowledge/rerank.py), likewise. Both False: the recogniser alone.
         """
         self.kb = kb
         # The shipped weights are read when the check is first needed: a paste that
         # names mail never needs them.
         self._not_mail: NotMailModel | bool = not_mail
+        self._rerank: tuple[CategoryModel, Reranker] | bool = rerank
         self._entries = kb.entries
         self._signatures: list[_Signature] = []
         words_of: list[frozenset[str]] = []
@@ -410,6 +424,17 @@ class Matcher:
         diagnosis = self._for_client(
             diagnosis, candidates, text[:RUNTIME_HEAD] + "\n" + joined
         )
+        # The reranker reads the whole paste, so it judges pastes a person writes or
+        # copies, not long logs (those are decided by the lines picked above).
+        if len(text) <= READ and (models := self._rerank_models()) is not None:
+            diagnosis = self._reranked(
+                diagnosis,
+                candidates,
+                *models,
+                text=text,
+                mail_words=bool(context),
+                other_program=bool(other),
+            )
         # The learned check speaks only where the paste's own words do not name mail
         # (a bare TLS, connection or lookup error): "smtplib" or "SMTP" settle it.
         if (
@@ -426,6 +451,89 @@ class Matcher:
         if self._not_mail is True:
             return _shipped_not_mail()
         return self._not_mail or None
+
+    def _rerank_models(self) -> tuple[CategoryModel, Reranker] | None:
+        """The category model and reranker, or None when reranking is off."""
+        if self._rerank is True:
+            return _shipped_rerank()
+        return self._rerank or None
+
+    def _reranked(
+        self,
+        diagnosis: Diagnosis,
+        ranked: list[Candidate],
+        model: CategoryModel,
+        reranker: Reranker,
+        *,
+        text: str,
+        mail_words: bool,
+        other_program: bool,
+    ) -> Diagnosis:
+        """
+        ``diagnosis`` with its category chosen again by the reranker.
+
+        When the reranker agrees, only the alternatives change: the other categories
+        in the reranker's order (``Reranker.choose``). When it prefers "none", the
+        answer is withheld and offered; when it prefers another category, that
+        category's best-ranked entry (else its generic entry, else no entry: the
+        category's meaning) is the answer, marked uncertain, with the recogniser's
+        answer among the alternatives. A paste the
+        recogniser found nothing in and the reranker agrees on is left as it is, and
+        so is a paste whose words the category model mostly does not know.
+        """
+        if model.known_share(text) < MIN_KNOWN:
+            return diagnosis
+        probabilities = model.probabilities(text)
+        order = reranker.choose(
+            diagnosis.to_json(),
+            probabilities,
+            mail_words=mail_words,
+            other_program=other_program,
+        )
+
+        def pick(category: str) -> Candidate | None:
+            found = next((c for c in ranked if c.entry.category == category), None)
+            if found is not None:
+                return found
+            generic = self._generic.get(category)
+            if generic is None:
+                return None
+            score = round(100 * probabilities.get(category, 0.0), 1)
+            return Candidate(generic, score, "", score)
+
+        best = order[0]
+        others = [
+            candidate
+            for category in order
+            if category not in (NONE, best)
+            and (candidate := pick(category)) is not None
+        ][:ALTERNATIVES]
+        if best == diagnosis.category:
+            if best == NONE and diagnosis.decision is Decision.NONE:
+                return diagnosis
+            return replace(diagnosis, alternatives=tuple(others))
+        if best == NONE:
+            return _withheld(
+                diagnosis,
+                ranked,
+                signal="learned:rerank",
+                offered=[c for c in others if c.entry.category != diagnosis.category],
+            )
+        # A category no entry was ranked for (and that has no generic entry) is
+        # answered by its meaning, as an answer read from the codes is.
+        chosen = pick(best)
+        meaning = round(100 * probabilities.get(best, 0.0), 1)
+        return replace(
+            diagnosis,
+            decision=Decision.AMBIGUOUS,
+            category=best,
+            entry=chosen.entry if chosen else None,
+            score=chosen.score if chosen else meaning,
+            alternatives=tuple(others),
+            basis="learned",
+            uncertain=True,
+            signals=(*diagnosis.signals, "learned:rerank"),
+        )
 
     def _for_client(
         self, diagnosis: Diagnosis, ranked: list[Candidate], text: str
@@ -606,12 +714,26 @@ def _shipped_not_mail() -> NotMailModel:
     return read_model()
 
 
-def _withheld(diagnosis: Diagnosis, ranked: list[Candidate]) -> Diagnosis:
+@functools.cache
+def _shipped_rerank() -> tuple[CategoryModel, Reranker]:
+    """The shipped category model and reranker, read once per process."""
+    return read_category_model(), read_reranker()
+
+
+def _withheld(
+    diagnosis: Diagnosis,
+    ranked: list[Candidate],
+    *,
+    signal: str = "learned:not-mail",
+    offered: list[Candidate] | None = None,
+) -> Diagnosis:
     """
-    ``diagnosis`` for a paste the learned check judges not about mail: no answer, the
-    answer that was found offered first among the choices ("is it one of these?").
+    ``diagnosis`` for a paste judged not about mail: no answer, the answer that was
+    found offered first among the choices ("is it one of these?"), then ``offered``
+    (by default the diagnosis's own alternatives).
     """
-    offered = list(diagnosis.alternatives)
+    limit = ALTERNATIVES if offered else len(diagnosis.alternatives) + 1
+    offered = list(diagnosis.alternatives if offered is None else offered)
     if diagnosis.entry is not None:
         found = next((c for c in ranked if c.entry is diagnosis.entry), None)
         chosen = found or Candidate(
@@ -623,8 +745,8 @@ def _withheld(diagnosis: Diagnosis, ranked: list[Candidate]) -> Diagnosis:
         decision=Decision.AMBIGUOUS,
         category=NONE,
         entry=None,
-        alternatives=tuple(offered[: len(diagnosis.alternatives) + 1]),
+        alternatives=tuple(offered[:limit]),
         basis=None,
         uncertain=True,
-        signals=(*diagnosis.signals, "learned:not-mail"),
+        signals=(*diagnosis.signals, signal),
     )

@@ -129,7 +129,11 @@ def diagnosis_reply(diagnosis: Diagnosis, *, server: str | None) -> Reply | None
             title=f"Most likely: {meaning[:1].upper()}{meaning[1:]}",
             cause=(
                 "No known message matches this paste closely; this is what its "
-                "codes and error names point to."
+                + (
+                    "wording points to."
+                    if diagnosis.basis == "learned"
+                    else "codes and error names point to."
+                )
             ),
             codes=_codes(diagnosis.explanations),
             choices=_choices(diagnosis.alternatives),

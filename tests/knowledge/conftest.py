@@ -289,7 +289,7 @@ def sample_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     recogniser alone, without the learned not-mail check (tests/knowledge/test_learned).
     """
     tree = fill_sample(KnowledgeTree(tmp_path_factory.mktemp("kb") / "knowledge"))
-    return Matcher(tree.load(), not_mail=False)
+    return Matcher(tree.load(), not_mail=False, rerank=False)
 
 
 # Plain output for a pipe: no colours, a wide terminal so that rich does not wrap words.

@@ -133,7 +133,7 @@ def test_the_shipped_model_was_trained_on_the_labelled_files_as_they_are() -> No
 def test_a_paste_whose_words_name_mail_is_never_withheld(kb: object) -> None:
     """Even a check that calls everything other software leaves named mail alone."""
     always = replace(read_model(), threshold=0.0)
-    matcher = Matcher(kb, not_mail=always)  # type: ignore[arg-type]
+    matcher = Matcher(kb, not_mail=always, rerank=False)  # type: ignore[arg-type]
     text = (
         "smtplib.SMTPAuthenticationError: (535, b'5.7.8 Username and Password not "
         "accepted. For more information, go to 5.7.8  "
@@ -145,10 +145,10 @@ def test_a_paste_whose_words_name_mail_is_never_withheld(kb: object) -> None:
 def test_a_bare_error_judged_not_mail_is_offered_not_answered(kb: object) -> None:
     """A withheld answer is no answer, with the answer found offered first."""
     text = "x509: certificate has expired or is not yet valid"
-    plain = Matcher(kb, not_mail=False).diagnose(text)  # type: ignore[arg-type]
+    plain = Matcher(kb, not_mail=False, rerank=False).diagnose(text)  # type: ignore[arg-type]
     assert plain.category == "tls-cert-expired"
     always = replace(read_model(), threshold=0.0)
-    withheld = Matcher(kb, not_mail=always).diagnose(text)  # type: ignore[arg-type]
+    withheld = Matcher(kb, not_mail=always, rerank=False).diagnose(text)  # type: ignore[arg-type]
     assert withheld.category == "none"
     assert withheld.entry is None
     assert withheld.decision is Decision.AMBIGUOUS
@@ -165,8 +165,8 @@ def test_a_long_log_is_not_judged_by_its_head(kb: object) -> None:
     )
     text = log + "\nx509: certificate has expired or is not yet valid\n"
     assert len(text) > READ
-    plain = Matcher(kb, not_mail=False).diagnose(text)  # type: ignore[arg-type]
-    judged = Matcher(kb, not_mail=always).diagnose(text)  # type: ignore[arg-type]
+    plain = Matcher(kb, not_mail=False, rerank=False).diagnose(text)  # type: ignore[arg-type]
+    judged = Matcher(kb, not_mail=always, rerank=False).diagnose(text)  # type: ignore[arg-type]
     assert judged.category == plain.category
 
 
@@ -184,8 +184,8 @@ def test_other_programs_errors_are_withheld_and_mail_clients_kept(kb: object) ->
     nonmail_errors.jsonl: 37 non-mail programs and 9 mail clients against real TLS,
     connection and lookup faults; client_matrix.jsonl: 218 mail-client captures.
     """
-    plain = Matcher(kb, not_mail=False)  # type: ignore[arg-type]
-    checked = Matcher(kb)  # type: ignore[arg-type]
+    plain = Matcher(kb, not_mail=False, rerank=False)  # type: ignore[arg-type]
+    checked = Matcher(kb, rerank=False)  # type: ignore[arg-type]
     captures = _records("nonmail_errors.jsonl")
     others = [r["text"] for r in captures if r["label"] == "none"]
     mail = [r for r in captures if r["label"] != "none"]

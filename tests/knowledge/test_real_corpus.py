@@ -36,6 +36,7 @@ REAL_SEALED12 = REPO / "tests" / "corpus" / "real-sealed12.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
 SEALED13 = REPO / "tests" / "corpus" / "sealed" / "real-sealed13.jsonl.gz"
+SEALED14 = REPO / "tests" / "corpus" / "sealed" / "real-sealed14.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -50,6 +51,7 @@ REAL_FILES = (
     REAL_SEALED11,
     REAL_SEALED12,
     SEALED13,
+    SEALED14,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"

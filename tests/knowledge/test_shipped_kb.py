@@ -62,7 +62,7 @@ def matcher(kb: KnowledgeBase) -> Matcher:
     The recogniser over the shipped knowledge base, built once for this module: a
     signature alone is no paste, so the learned not-mail check (test_learned) is off.
     """
-    return Matcher(kb, not_mail=False)
+    return Matcher(kb, not_mail=False, rerank=False)
 
 
 def test_loads_without_errors() -> None:

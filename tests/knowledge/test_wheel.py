@@ -36,6 +36,8 @@ def test_installed_wheel_finds_the_knowledge_base_from_anywhere(tmp_path: Path) 
         n.startswith("knowledge/entries/") and n.endswith(".yaml") for n in names
     )
     assert "knowledge/guidance/outlook-smtp-tls-troubleshooting.txt" in names
+    for learned in ("not-mail.tsv.gz", "categories.bin.gz", "rerank.json"):
+        assert f"knowledge/learned/{learned}" in names
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = textwrap.dedent(
