@@ -8,7 +8,8 @@ knowledge/rerank.py).
 
 ``answers`` diagnoses each labelled set of real pastes with the matcher of the commit
 at which that set was first measured, before anything was fixed from it (FIRST_LOOK),
-and writes what it answered to bench/first-look.jsonl.gz. Those are the recogniser's
+and writes what it answered to bench/first-look.jsonl.gz (the recogniser alone: the
+learned parts left out where the commit has them). Those are the recogniser's
 answers on pastes it had never seen: the inputs the reranker meets on a new paste. It
 needs the git history (a worktree per commit, removed afterwards).
 
@@ -81,6 +82,7 @@ FIRST_LOOK = {
     "4b6d40f": ["real-sealed8.jsonl"],
     "62be37c": ["real-sealed9.jsonl"],
     "e6a3337": ["real-sealed10.jsonl", "real-sealed11.jsonl", "real-sealed12.jsonl"],
+    "21827d3": ["real-sealed13.jsonl"],
 }
 # Coefficients smaller than this are left out of the shipped category model.
 PRUNE = 0.02

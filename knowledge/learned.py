@@ -180,12 +180,7 @@ def write_category_model(path: Path, model: CategoryModel) -> None:
         if sys.byteorder == "big":
             copy.byteswap()
         blob += copy.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (
-        path.open("wb") as raw,
-        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as out,
-    ):
-        out.write(blob)
+    _write_gzip(path, blob)
 
 
 def read_category_model(path: Path = CATEGORY_MODEL_PATH) -> CategoryModel:
@@ -250,18 +245,18 @@ def write_model(path: Path, model: NotMailModel) -> None:
         f"{gram}\t{idf:.6g}\t{coefficient:.6g}"
         for gram, (idf, coefficient) in sorted(model.weights.items())
     )
-    _write_gzip(path, lines)
+    _write_gzip(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _write_gzip(path: Path, lines: list[str]) -> None:
-    """Write ``lines`` gzipped, reproducibly: the same model gives the same bytes."""
+def _write_gzip(path: Path, data: bytes) -> None:
+    """Write ``data`` gzipped, reproducibly: the same model gives the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # No name and mtime=0 in the gzip header.
     with (
         path.open("wb") as raw,
         gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as out,
     ):
-        out.write(("\n".join(lines) + "\n").encode("utf-8"))
+        out.write(data)
 
 
 def read_model(path: Path = MODEL_PATH) -> NotMailModel:

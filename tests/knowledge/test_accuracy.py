@@ -60,6 +60,10 @@ REAL_SEALED11 = ROOT / "tests" / "corpus" / "real-sealed11.jsonl"
 # The twelfth (new threads and pages), measured blind at 0.825 / 0.350, then development
 # material; floor a little under today's 0.950 / 0.075.
 REAL_SEALED12 = ROOT / "tests" / "corpus" / "real-sealed12.jsonl"
+# The thirteenth, measured blind at 0.817 / 0.100 (0.825 with the learned reranker),
+# then training material for the learned parts, not fixed from; floor a little under
+# today's 0.925 / 0.000, which the learned parts partly remember.
+REAL_SEALED13 = ROOT / "tests" / "corpus" / "real-sealed13.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +153,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         (REAL_SEALED10, 0.92, 0.07),
         (REAL_SEALED11, 0.93, 0.06),
         (REAL_SEALED12, 0.94, 0.08),
+        (REAL_SEALED13, 0.90, 0.04),
     ],
     ids=[
         "real-sealed4",
@@ -160,6 +165,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         "real-sealed10",
         "real-sealed11",
         "real-sealed12",
+        "real-sealed13",
     ],
 )
 def test_newer_sealed_sets_keep_their_floor(

@@ -39,9 +39,9 @@ KNOWN_MISSES: set[Miss] = {
     # node-postgres lets Node's own TLS and lookup errors through untouched: "Error:
     # ... at TLSSocket.onConnectSecure (node:_tls_wrap...) { code: ... }" names no pg
     # frame, and older nodemailer versions print the very same object for a mail
-    # server. (Its other bare errors are withheld by the learned not-mail check.)
+    # server. (Its other bare errors, the failed lookup among them, are withheld by the
+    # learned not-mail check.)
     ("node-pg", "tls1.0-only", "output", "tls-handshake-failed"),
-    ("node-pg", "unresolvable-name", "output", "dns-failure"),
     # The MongoDB driver's 9 KB error dump repeats Node's own reason in a nested
     # cause's properties ("code: 'ERR_TLS_CERT_ALTNAME_INVALID', reason: \"IP: ... is
     # not in the cert's list\"") dozens of lines away from any word naming the driver.
@@ -80,13 +80,12 @@ KNOWN_MISSES: set[Miss] = {
     ("curl", "tls1.0-only", "command+output", "connection-timeout"),
     ("curl", "closed-port", "command+output", "connection-timeout"),
     # A mail client's bare line naming no mail word (Go's net/smtp prints the x509
-    # error alone; Perl's Net::SMTP only "Connection refused"): the learned not-mail
+    # error alone): the learned not-mail
     # check finds such lines in other programs' pastes too and withholds the answer,
     # offering it as a choice.
     ("go-net-smtp", "expired", "output", "none"),
     ("go-net-smtp", "self-signed", "output", "none"),
     ("go-net-smtp", "wrong-name", "output", "none"),
-    ("perl-net-smtp", "closed-port", "output", "none"),
 }
 
 

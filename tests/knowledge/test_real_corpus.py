@@ -33,9 +33,9 @@ REAL_SEALED9 = REPO / "tests" / "corpus" / "real-sealed9.jsonl"
 REAL_SEALED10 = REPO / "tests" / "corpus" / "real-sealed10.jsonl"
 REAL_SEALED11 = REPO / "tests" / "corpus" / "real-sealed11.jsonl"
 REAL_SEALED12 = REPO / "tests" / "corpus" / "real-sealed12.jsonl"
+REAL_SEALED13 = REPO / "tests" / "corpus" / "real-sealed13.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for its form and its
 # sources only; failures name lines and sources, never texts.
-SEALED13 = REPO / "tests" / "corpus" / "sealed" / "real-sealed13.jsonl.gz"
 SEALED14 = REPO / "tests" / "corpus" / "sealed" / "real-sealed14.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
@@ -50,7 +50,7 @@ REAL_FILES = (
     REAL_SEALED10,
     REAL_SEALED11,
     REAL_SEALED12,
-    SEALED13,
+    REAL_SEALED13,
     SEALED14,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
