@@ -128,17 +128,31 @@ class CategoryModel:
 
     def known_share(self, text: str) -> float:
         """The share of the paste's distinct words that the model has weights for."""
-        words = {
-            gram for gram in features(text) if gram.startswith("w:") and " " not in gram
-        }
-        return sum(gram in self.grams for gram in words) / len(words) if words else 0.0
+        return self._known(Counter(features(text)))
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Each category's probability for ``text`` (they sum to 1)."""
+        return self._probabilities(Counter(features(text)))
+
+    def judge(self, text: str, least_known: float) -> dict[str, float] | None:
+        """
+        The probabilities, or None when less than ``least_known`` of the paste's
+        words are known to the model; the paste's n-grams are read once.
+        """
+        counts = Counter(features(text))
+        if self._known(counts) < least_known:
+            return None
+        return self._probabilities(counts)
+
+    def _known(self, counts: Counter[str]) -> float:
+        words = [gram for gram in counts if gram.startswith("w:") and " " not in gram]
+        return sum(gram in self.grams for gram in words) / len(words) if words else 0.0
+
+    def _probabilities(self, counts: Counter[str]) -> dict[str, float]:
         logits = list(self.intercepts)
         found: list[tuple[float, int]] = []
         norm = 0.0
-        for gram, count in Counter(features(text)).items():
+        for gram, count in counts.items():
             row = self.grams.get(gram)
             if row is None:
                 continue
@@ -150,8 +164,11 @@ class CategoryModel:
             starts, columns, values = self.starts, self.columns, self.values
             for value, row in found:
                 weight = value * scale
-                for k in range(starts[row], starts[row + 1]):
-                    logits[columns[k]] += weight * values[k]
+                start, end = starts[row], starts[row + 1]
+                for column, coefficient in zip(
+                    columns[start:end], values[start:end], strict=True
+                ):
+                    logits[column] += weight * coefficient
         top = max(logits)
         exps = [math.exp(logit - top) for logit in logits]
         total = sum(exps)

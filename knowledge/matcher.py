@@ -481,9 +481,9 @@ class Matcher:
         recogniser found nothing in and the reranker agrees on is left as it is, and
         so is a paste whose words the category model mostly does not know.
         """
-        if model.known_share(text) < MIN_KNOWN:
+        probabilities = model.judge(text, MIN_KNOWN)
+        if probabilities is None:
             return diagnosis
-        probabilities = model.probabilities(text)
         order = reranker.choose(
             diagnosis.to_json(),
             probabilities,

@@ -389,6 +389,9 @@ def test_what_the_reranker_does_not_judge_is_left_alone(kb: KnowledgeBase) -> No
     # The same error in words the model has never seen: its probabilities say nothing.
     unknown = toy_model({"w:x509": {"none": 8.0}})
     assert unknown.known_share(EXPIRED) < MIN_KNOWN
+    assert unknown.judge(EXPIRED, MIN_KNOWN) is None
+    judged = model.judge(EXPIRED, MIN_KNOWN)
+    assert judged == pytest.approx(model.probabilities(EXPIRED))
     strange = Matcher(kb, not_mail=False, rerank=(unknown, FOLLOWER))
     assert strange.diagnose(EXPIRED) == plain.diagnose(EXPIRED)
 
