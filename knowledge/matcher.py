@@ -20,6 +20,7 @@ from typing import Final
 from rapidfuzz import fuzz
 
 from bot.errors import InputError
+from bot.redact import redact
 from knowledge.categories import NONE
 from knowledge.clients import families, runtimes
 from knowledge.context import (
@@ -481,7 +482,9 @@ class Matcher:
         recogniser found nothing in and the reranker agrees on is left as it is, and
         so is a paste whose words the category model mostly does not know.
         """
-        probabilities = model.judge(text, MIN_KNOWN)
+        # The model learned from pastes whose secrets were replaced by "<redacted>":
+        # it reads the paste the same way, so a pasted key or password moves nothing.
+        probabilities = model.judge(redact(text), MIN_KNOWN)
         if probabilities is None:
             return diagnosis
         order = reranker.choose(
