@@ -14,7 +14,7 @@ answers on pastes it had never seen: the inputs the reranker meets on a new past
 needs the git history (a worktree per commit, removed afterwards).
 
 ``train`` fits the category model on every labelled file of real pastes
-(tests/corpus/real-*.jsonl) and writes knowledge/learned/categories.tsv.gz; then, for
+(tests/corpus/real-*.jsonl) and writes knowledge/learned/categories.bin.gz; then, for
 each first-look set, a category model trained on every other file scores that set's
 pastes, and the reranker is fitted on those scores and the first-look answers and
 written to knowledge/learned/rerank.json.
@@ -24,7 +24,9 @@ reranked by a reranker fitted on the other sets (and category probabilities from
 models that never saw it), and top-1, top-3 and false triggers on `none` pastes are
 printed beside the first-look answers, each also with a not-mail check after it (the
 shipped check's rule, read from the held-out category model's "none" at 0.4). Pastes
-longer than the reranker reads keep their first-look answer.
+longer than the reranker reads, or whose words the shipped category model mostly does
+not know, keep their first-look answer. The labelled texts had their secrets redacted
+by hand, so they are read as they are.
 """
 
 from __future__ import annotations

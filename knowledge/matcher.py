@@ -478,9 +478,9 @@ class Matcher:
         answer is withheld and offered; when it prefers another category, that
         category's best-ranked entry (else its generic entry, else no entry: the
         category's meaning) is the answer, marked uncertain, with the recogniser's
-        answer among the alternatives. A paste the
-        recogniser found nothing in and the reranker agrees on is left as it is, and
-        so is a paste whose words the category model mostly does not know.
+        answer among the alternatives. A paste the recogniser found nothing in and the
+        reranker agrees on is left as it is, and so is a paste whose words the
+        category model mostly does not know.
         """
         # The model learned from pastes whose secrets were replaced by "<redacted>":
         # it reads the paste the same way, so a pasted key or password moves nothing.
