@@ -62,6 +62,7 @@ from knowledge.learned import (  # noqa: E402
     CategoryModel,
     read_category_model,
     write_category_model,
+    write_gzip,
 )
 from knowledge.rerank import (  # noqa: E402
     MIN_KNOWN,
@@ -172,11 +173,7 @@ def answers() -> int:
                 )
             print(f"{commit}: {', '.join(names)}", file=sys.stderr)
         lines = out.read_text(encoding="utf-8").splitlines()
-    with (
-        ANSWERS.open("wb") as raw,
-        gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz,
-    ):
-        gz.write(("\n".join(lines) + "\n").encode("utf-8"))
+    write_gzip(ANSWERS, ("\n".join(lines) + "\n").encode("utf-8"))
     print(
         f"wrote {len(lines)} first-look answers to {ANSWERS.relative_to(ROOT)} in "
         f"{time.perf_counter() - started:.0f} s"

@@ -197,7 +197,7 @@ def write_category_model(path: Path, model: CategoryModel) -> None:
         if sys.byteorder == "big":
             copy.byteswap()
         blob += copy.tobytes()
-    _write_gzip(path, blob)
+    write_gzip(path, blob)
 
 
 def read_category_model(path: Path = CATEGORY_MODEL_PATH) -> CategoryModel:
@@ -262,11 +262,11 @@ def write_model(path: Path, model: NotMailModel) -> None:
         f"{gram}\t{idf:.6g}\t{coefficient:.6g}"
         for gram, (idf, coefficient) in sorted(model.weights.items())
     )
-    _write_gzip(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    write_gzip(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
-def _write_gzip(path: Path, data: bytes) -> None:
-    """Write ``data`` gzipped, reproducibly: the same model gives the same bytes."""
+def write_gzip(path: Path, data: bytes) -> None:
+    """Write ``data`` gzipped, reproducibly: the same data gives the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # No name and mtime=0 in the gzip header.
     with (
