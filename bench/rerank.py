@@ -85,7 +85,7 @@ FIRST_LOOK = {
     "4b6d40f": ["real-sealed8.jsonl"],
     "62be37c": ["real-sealed9.jsonl"],
     "e6a3337": ["real-sealed10.jsonl", "real-sealed11.jsonl", "real-sealed12.jsonl"],
-    "21827d3": ["real-sealed13.jsonl"],
+    "21827d3": ["real-sealed13.jsonl", "real-sealed14.jsonl"],
 }
 # Coefficients smaller than this are left out of the shipped category model.
 PRUNE = 0.02

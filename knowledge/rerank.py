@@ -40,6 +40,8 @@ KEEP_ENTRY: Final = 85.0
 # (Real pastes: 95% know 0.62 of their words or more; software's own strings in 50
 # languages, tests/knowledge/outside/library_strings.jsonl: half know 0.43 or less.)
 MIN_KNOWN: Final = 0.5
+# Signals of a reason read verbatim from a TLS library's or the system's catalogue.
+KEPT_SIGNALS: Final = ("tls:", "network:")
 
 FEATURES: Final = (
     "answer",
@@ -70,6 +72,37 @@ def coded(answer: Mapping[str, Any]) -> bool:
     return bool(answer.get("codes")) or any(
         str(signal).startswith("code:") for signal in answer.get("signals") or ()
     )
+
+
+def kept(answer: Mapping[str, Any]) -> bool:
+    """
+    True when the recogniser's answer may be withheld but not exchanged: a confident
+    answer from a known message scoring KEEP_ENTRY or more, or one read from a TLS
+    library's or the operating system's own reason (a ``tls:`` or ``network:``
+    signal: the catalogues of GnuTLS, OpenSSL, Schannel and Winsock in every
+    language, which pastes seldom carry and the category model barely knows; on the
+    first-look answers keeping them changed no answer's score).
+    """
+    if answer.get("decision") != "confident":
+        return False
+    if answer.get("basis") == "entry" and float(answer.get("score") or 0) >= KEEP_ENTRY:
+        return True
+    return any(
+        str(signal).startswith(KEPT_SIGNALS) for signal in answer.get("signals") or ()
+    )
+
+
+def succeeded(answer: Mapping[str, Any]) -> bool:
+    """
+    True when no SMTP reply the recogniser found is negative: all are successes (2xx)
+    or the positive intermediate replies of DATA and AUTH (3xx, RFC 5321 4.2.1).
+    """
+    replies = [
+        str(code)
+        for code in answer.get("codes") or ()
+        if len(str(code)) == 3 and str(code).isdigit()
+    ]
+    return bool(replies) and all(code[0] in "23" for code in replies)
 
 
 def candidates(
@@ -195,9 +228,12 @@ class Reranker:
         The candidate categories, the chosen one first, then the others by score.
 
         The best-scored candidate replaces the recogniser's answer only when it
-        outscores it by ``margin``; a confident answer from a known message
-        (KEEP_ENTRY) only by "none"; and where the recogniser found nothing in a paste
-        whose words name no mail (a sentence of chat), nothing is answered.
+        outscores it by ``margin``; an answer ``kept`` (a confident known message, a
+        TLS library's or the system's own reason) only by "none"; and where the
+        recogniser found nothing in a paste whose words name no mail (a sentence of
+        chat), or answered nothing where the paste's replies are all positive (a
+        delivery log, a transcript that went well), nothing is answered: no
+        first-look paste was of the second kind.
         """
         order = self.order(
             answer, probabilities, mail_words=mail_words, other_program=other_program
@@ -207,14 +243,11 @@ class Reranker:
         best = order[0][0]
         if best != found and scores[best] - scores[found] < self.margin:
             best = found
-        if (
-            best not in (NONE, found)
-            and answer.get("decision") == "confident"
-            and answer.get("basis") == "entry"
-            and float(answer.get("score") or 0.0) >= KEEP_ENTRY
-        ):
+        if best not in (NONE, found) and kept(answer):
             best = found
-        if found == NONE and answer.get("decision") == "none" and not mail_words:
+        if found == NONE and (
+            succeeded(answer) or (answer.get("decision") == "none" and not mail_words)
+        ):
             best = found
         return [best, *(category for category, _ in order if category != best)]
 

@@ -34,9 +34,7 @@ REAL_SEALED10 = REPO / "tests" / "corpus" / "real-sealed10.jsonl"
 REAL_SEALED11 = REPO / "tests" / "corpus" / "real-sealed11.jsonl"
 REAL_SEALED12 = REPO / "tests" / "corpus" / "real-sealed12.jsonl"
 REAL_SEALED13 = REPO / "tests" / "corpus" / "real-sealed13.jsonl"
-# Sets still sealed (tests/corpus/sealed/README.md): checked here for its form and its
-# sources only; failures name lines and sources, never texts.
-SEALED14 = REPO / "tests" / "corpus" / "sealed" / "real-sealed14.jsonl.gz"
+REAL_SEALED14 = REPO / "tests" / "corpus" / "real-sealed14.jsonl"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -51,7 +49,7 @@ REAL_FILES = (
     REAL_SEALED11,
     REAL_SEALED12,
     REAL_SEALED13,
-    SEALED14,
+    REAL_SEALED14,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"

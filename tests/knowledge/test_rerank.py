@@ -333,6 +333,31 @@ def test_a_confident_close_match_is_not_exchanged_only_offered_beside(
     assert kept.alternatives[0].entry.category == "tls-cert-untrusted"
 
 
+def test_a_tls_library_s_own_reason_is_not_exchanged_only_offered_beside(
+    kb: KnowledgeBase,
+) -> None:
+    """
+    GnuTLS's reason in Ukrainian ("the certificate is not yet active"), read from its
+    catalogue: a confident answer below KEEP_ENTRY that is kept all the same, while
+    "none" may still withhold it.
+    """
+    text = (
+        "msmtp: TLS handshake failed: Сертифікат ще не активовано.\n"
+        "msmtp: could not send mail (account default from /home/ana/.msmtprc)"
+    )
+    plain = Matcher(kb, not_mail=False, rerank=False).diagnose(text)
+    assert plain.category == "tls-cert-expired" and plain.score < KEEP_ENTRY
+    assert plain.decision is Decision.CONFIDENT
+    assert any(signal.startswith("tls:") for signal in plain.signals)
+    toward = toy_model({"w:handshake": {"tls-handshake-failed": 8.0}}, knows=(text,))
+    kept = Matcher(kb, not_mail=False, rerank=(toward, FOLLOWER)).diagnose(text)
+    assert kept.category == plain.category and kept.entry is plain.entry
+    assert kept.alternatives[0].entry.category == "tls-handshake-failed"
+    away = toy_model({"w:handshake": {"none": 8.0}}, knows=(text,))
+    withheld = Matcher(kb, not_mail=False, rerank=(away, FOLLOWER)).diagnose(text)
+    assert withheld.category == "none"
+
+
 def test_a_choice_within_the_margin_leaves_the_answer(kb: KnowledgeBase) -> None:
     """The reranker must outscore the recogniser's answer by its margin."""
     plain = Matcher(kb, not_mail=False, rerank=False).diagnose(REFUSED)
@@ -401,7 +426,7 @@ def test_on_software_s_own_strings_the_reranker_moves_few(kb: KnowledgeBase) -> 
     On the curated outside strings (tests/knowledge/outside: mail clients' and
     libraries' own messages in 50 languages, providers' and MTAs' replies, bounces,
     real clients' and non-mail programs' captures; 4,158 texts) the reranker, trained
-    on pastes, moves at most 30 right answers off their category (27 when it was
+    on pastes, moves at most 20 right answers off their category (12 when it was
     last trained), and no more than 1%.
     """
     full = Matcher(kb)
@@ -419,7 +444,7 @@ def test_on_software_s_own_strings_the_reranker_moves_few(kb: KnowledgeBase) -> 
             fixed += now and not then
     print(f"{total} strings: right -> wrong {broke}, wrong -> right {fixed}")
     assert total >= 4000
-    assert broke <= 30 and broke <= 0.01 * total
+    assert broke <= 20 and broke <= 0.01 * total
 
 
 @pytest.mark.parametrize(
@@ -436,3 +461,43 @@ def test_the_shipped_reranker_leaves_chat_unanswered(
     kb: KnowledgeBase, text: str
 ) -> None:
     assert Matcher(kb).diagnose(text).category == "none"
+
+
+# Mail that went through, as Exim's main log and Python's smtplib debug output print it.
+DELIVERED = (
+    "2026-12-07 09:41:17 1rZq3x-0004Ab-2c => ops@example.org R=dnslookup T=remote_smtp "
+    "H=mx.example.org [192.0.2.14] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes "
+    'C="250 2.0.0 Ok: queued as 4Vk2m1"\n'
+    "2026-12-07 09:41:17 1rZq3x-0004Ab-2c Completed"
+)
+SENT = (
+    "send: 'mail FROM:<app@example.org> size=412\\r\\n'\n"
+    "reply: b'250 2.1.0 Ok\\r\\n'\n"
+    "send: 'rcpt TO:<ana@example.org>\\r\\n'\n"
+    "reply: b'250 2.1.5 Ok\\r\\n'\n"
+    "send: 'data\\r\\n'\n"
+    "reply: b'354 End data with <CR><LF>.<CR><LF>\\r\\n'\n"
+    "reply: b'250 2.0.0 Ok: queued as 9D1E2F3A4B\\r\\n'"
+)
+
+
+@pytest.mark.parametrize("text", [DELIVERED, SENT], ids=["exim-log", "smtplib-debug"])
+def test_mail_that_went_through_stays_unanswered(kb: KnowledgeBase, text: str) -> None:
+    """
+    Where the recogniser found nothing and every reply in the paste is positive, a
+    category model that leans to an error (here all its words point to one) answers
+    nothing; the same model answers a paste with a failure's code.
+    """
+    plain = Matcher(kb, not_mail=False, rerank=False).diagnose(text)
+    assert plain.decision is Decision.NONE
+    codes = plain.to_json()["codes"]
+    assert codes and all(c[0] in "23" for c in codes if c.isdigit())
+    leaning = toy_model(
+        {"w:ok": {"sender-not-permitted": 8.0}, "w:250": {"sender-not-permitted": 8.0}},
+        knows=(text,),
+    )
+    reranked = Matcher(kb, not_mail=False, rerank=(leaning, FOLLOWER))
+    assert reranked.diagnose(text).category == "none"
+    assert Matcher(kb).diagnose(text).category == "none"
+    failed = text.replace("250 2.0.0 Ok: queued", "550 5.7.1 Ok: queued")
+    assert reranked.diagnose(failed).category != "none"
