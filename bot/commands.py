@@ -252,7 +252,17 @@ def find_shadows(matcher: Matcher) -> list[tuple[str, str, str]]:
                 )
                 continue
             diagnosis = matcher.diagnose(signature)
-            winner = diagnosis.entry or (
+            given = diagnosis.entry
+            if (
+                given is not None
+                and given.generic
+                and diagnosis.basis != "entry"
+                and given.category != entry.category
+            ):
+                # Another category's entry for any client, given for what the
+                # structure or the codes read: no entry matched the signature better.
+                given = None
+            winner = given or (
                 diagnosis.alternatives[0].entry if diagnosis.alternatives else None
             )
             if (

@@ -97,7 +97,7 @@ _MARKS: Final[dict[str, re.Pattern[str]]] = {
         r"\b(?:SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_HAS_EXPIRED|"
         r"UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|"
         r"ERR_TLS_CERT_ALTNAME_INVALID|ESOCKET|EENVELOPE|EAUTH)\b|"
-        r"Greeting never received"
+        r"Greeting never received|\bInvalid login: \d{3}"
     ),
     "php": re.compile(
         r"PHPMailer|\.php\b|stream_socket_\w+|fsockopen|Swift_\w+|Symfony\\|"
@@ -121,12 +121,15 @@ _MARKS: Final[dict[str, re.Pattern[str]]] = {
         r"Unable to read data from the transport connection|"
         r"The operation has timed out|Failure sending mail|"
         r"target principal name is incorrect|No such host is known|"
-        r"remote name could not be resolved"
+        r"remote name could not be resolved|"
+        r"requires a secure connection or the client was not authenticated"
     ),
     "go": re.compile(
         r"\bdial tcp\b|\bgoroutine \d+|\.go:\d+|\bx509: |\bnet/smtp\b|\bgomail\b|"
         r"\blookup [\w.-]+ on [\d.:]+|first record does not look like a TLS handshake|"
-        r"remote error: tls:|tls: failed to verify"
+        r"remote error: tls:|tls: failed to verify|"
+        # net/smtp's PlainAuth refusing to send a password without TLS.
+        r"\bunencrypted connection\b"
     ),
     "ruby": re.compile(
         r"Errno::[A-Z]+|\bNet::(?:SMTP|Open|Read)\w*|\.rb:\d+|OpenSSL::SSL::|"
@@ -137,7 +140,10 @@ _MARKS: Final[dict[str, re.Pattern[str]]] = {
         r"0[xX]800[0-9A-Fa-f]{5}|Microsoft Outlook|\bOutlook (?:\d{2,4}|Express)\b|"
         r"Windows (?:Live )?Mail|Send/Receive|Outgoing server \(SMTP\) error"
     ),
-    "thunderbird": re.compile(r"thunderbird|seamonkey|betterbird", re.IGNORECASE),
+    "thunderbird": re.compile(
+        r"thunderbird|seamonkey|betterbird|Sending of the message failed\.",
+        re.IGNORECASE,
+    ),
     "cli": re.compile(r"\bcurl\b|\bswaks\b|\bs?msmtp\b|\bs_client\b|\bmutt\b"),
 }
 
@@ -149,11 +155,12 @@ def runtimes(text: str) -> frozenset[str]:
 
 # A title that begins by naming clients ("Python smtplib / Django: ...", "Go, Ruby,
 # msmtp or swaks: ...", "Outlook 0x800CCC0E: ...") is written for them; one that
-# begins with the failure ("dh key too small / ...", "OpenSSL 3: ...") is not.
+# begins with the failure ("dh key too small / ...", "OpenSSL 3: ...") is not, and
+# neither is one naming a provider ("Microsoft 365 / Outlook.com: ...").
 _CLIENT_TITLE: Final = re.compile(
     r"^[^:]{0,60}?(?<![\w-])(?:python|smtplib|django|node(?:\.js)?|nodemailer|php|"
     r"phpmailer|wordpress|laravel|java|javamail|spring|\.net|mailkit|powershell|"
-    r"windows|go|ruby|rails|gitlab|outlook|thunderbird|curl|msmtp)(?![\w-])[^:]*:",
+    r"windows|go|ruby|rails|gitlab|outlook|thunderbird|curl|msmtp)(?![\w-]|\.com)[^:]*:",
     re.IGNORECASE,
 )
 

@@ -13,6 +13,7 @@ import selectors
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from bot.commands import decode_input, diagnose_lines, find_shadows, run_jsonl
 from bot.errors import InputError
-from knowledge.loader import collect_knowledge
+from knowledge.loader import collect_knowledge, load_knowledge
 from knowledge.matcher import Matcher
 from tests.knowledge.conftest import KnowledgeTree, run_cli
 
@@ -383,6 +384,28 @@ def test_find_shadows_reports_signature_won_by_other_category(
             "Relay access denied 0x800CCC79",
         )
     ]
+
+
+def test_find_shadows_passes_over_a_generic_entry_given_for_the_structure() -> None:
+    """
+    Another category's entry for any client, given for what the structure reads (a
+    rate limit Outlook.com explains by IP reputation is a listing), is no shadow: no
+    entry matched the signature better.
+    """
+    kb = load_knowledge()
+    kept = {
+        "exchange-online-451-4-7-500-server-busy",
+        "any-client-sender-blocklisted",
+        "any-client-rate-limited",
+    }
+    reduced = replace(kb, entries=tuple(e for e in kb.entries if e.id in kept))
+    matcher = Matcher(reduced, not_mail=False, rerank=False)
+    signature = "has been temporarily rate limited due to IP reputation"
+    diagnosis = matcher.diagnose(signature)
+    assert diagnosis.basis == "structure"
+    assert diagnosis.entry is not None
+    assert diagnosis.entry.id == "any-client-sender-blocklisted"
+    assert find_shadows(matcher) == []
 
 
 def test_find_shadows_reports_a_signature_that_is_only_a_class_name(

@@ -126,3 +126,35 @@ def test_a_specific_cause_keeps_its_entry(shipped: Matcher) -> None:
     )
     assert diagnosis.entry is not None
     assert diagnosis.entry.id == "dh-key-too-small"
+
+
+@pytest.mark.parametrize(
+    ("text", "runtime"),
+    [
+        ("Error: Invalid login: 535 Incorrect authentication data", "node"),
+        (
+            "The SMTP server requires a secure connection or the client was not "
+            "authenticated. The server response was: 5.7.0 Authentication Required",
+            "dotnet",
+        ),
+        ("failed to send email: unencrypted connection", "go"),
+        (
+            "Sending of the message failed.\nAn error occurred while sending mail: "
+            "Unable to establish a secure link with Outgoing server (SMTP)",
+            "thunderbird",
+        ),
+    ],
+)
+def test_a_clients_own_words_show_its_runtime(text: str, runtime: str) -> None:
+    """A message only one client prints names that client's runtime."""
+    assert runtimes(text) == {runtime}
+
+
+def test_a_provider_named_by_its_domain_is_not_the_client() -> None:
+    """A title naming the provider by its domain (Outlook.com) is for any client."""
+    entry = KB.get("office365-550-5-1-10-recipient-not-found")
+    assert entry is not None and "Outlook.com" in entry.title
+    assert "outlook" in entry.applies_to
+    assert not families(entry)
+    outlook = KB.get("outlook-530-issue-starttls-first")
+    assert outlook is not None and families(outlook) == {"outlook"}

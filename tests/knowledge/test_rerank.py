@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from bot.commands import render_diagnosis
-from bot.conversation.replies import diagnosis_reply
+from bot.conversation.replies import ReplyKind, diagnosis_reply, render_text
+from bot.slack.blocks import escape, reply_blocks, to_dicts
 from knowledge import KNOWLEDGE_ROOT
 from knowledge.diagnosis import Decision
 from knowledge.learned import (
@@ -305,12 +306,45 @@ def test_when_the_reranker_prefers_another_category_it_answers_uncertain(
     assert "[sender-blocklisted," in shown.split("Also possible:")[1]
 
 
-def test_a_category_without_an_entry_is_answered_by_its_meaning(
+def test_a_category_no_entry_was_ranked_for_is_answered_with_its_generic_entry(
     kb: KnowledgeBase,
 ) -> None:
-    """No entry was ranked for it and it has no generic entry: its meaning answers."""
+    """No entry of the chosen category was ranked: its generic entry's steps answer."""
+    plain = Matcher(kb, not_mail=False, rerank=False).diagnose(REFUSED)
+    assert "mailbox-full" not in {c.entry.category for c in plain.alternatives}
     model = toy_model({"w:refused": {"mailbox-full": 8.0}}, knows=(REFUSED,))
     moved = Matcher(kb, not_mail=False, rerank=(model, FOLLOWER)).diagnose(REFUSED)
+    generic = kb.get("any-client-mailbox-full")
+    assert generic is not None and generic.generic
+    assert moved.category == "mailbox-full" and moved.entry is generic
+    assert moved.uncertain and moved.basis == "learned"
+    # The reply builder gives the whole answer: cause, numbered steps and sources.
+    reply = diagnosis_reply(moved, server=None)
+    assert reply is not None and reply.kind is ReplyKind.ANSWER
+    assert reply.category == "mailbox-full" and reply.entry_id == generic.id
+    assert reply.title == f"Most likely: {generic.title}"
+    assert reply.cause == generic.cause
+    assert reply.steps == generic.fix and 3 <= len(reply.steps) <= 6
+    shown = render_text(reply)
+    assert "\nFix:\n" in shown
+    for number, step in enumerate(generic.fix, start=1):
+        assert f"  {number}. {step}" in shown
+    # In Slack, as blocks, the first step is there too.
+    slack = json.dumps(to_dicts(reply_blocks(reply, thread_ts="1.0")))
+    assert json.dumps(escape(generic.fix[0]))[1:-1] in slack
+    # And at a terminal.
+    assert f"  1. {generic.fix[0]}" in render_diagnosis(moved)
+
+
+def test_a_category_without_any_entry_is_answered_by_its_meaning(
+    kb: KnowledgeBase,
+) -> None:
+    """Without a generic entry either (a knowledge base of one's own): its meaning."""
+    reduced = replace(
+        kb, entries=tuple(e for e in kb.entries if e.id != "any-client-mailbox-full")
+    )
+    model = toy_model({"w:refused": {"mailbox-full": 8.0}}, knows=(REFUSED,))
+    moved = Matcher(reduced, not_mail=False, rerank=(model, FOLLOWER)).diagnose(REFUSED)
     assert moved.category == "mailbox-full" and moved.entry is None
     assert moved.uncertain and moved.basis == "learned"
     reply = diagnosis_reply(moved, server=None)
