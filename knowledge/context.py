@@ -90,6 +90,9 @@ _STRONG_MAIL: Final = (
     "отправлено письмо",
     "gửi email",
     "thư điện tử",
+    # "Mail" and "e-mail" in Korean (메일 발송: sending mail, 메일 서버: mail server).
+    "메일",
+    "전자우편",
     # A delivery status notification's field (RFC 3464).
     "diagnostic-code",
 )
