@@ -64,6 +64,7 @@ KNOWN_MISSES: set[tuple[str, str, str]] = {
     # denied", naming no mail word: the learned not-mail check finds such lines in
     # other programs' pastes too and withholds the answer, offering it as a choice.
     ("go-net-smtp", "expired", "none"),
+    ("go-net-smtp", "self-signed", "none"),
     ("go-net-smtp", "wrong-name", "none"),
     ("curl", "auth-rejected", "none"),
 }

@@ -36,6 +36,15 @@ MAIL = [record for record in RECORDS if record["label"] != "none"]
 # (program, case, frame, what is answered instead)
 Miss = tuple[str, str, str, str]
 KNOWN_MISSES: set[Miss] = {
+    # node-postgres lets Node's own TLS and lookup errors through untouched: "Error:
+    # ... at TLSSocket.onConnectSecure (node:_tls_wrap...) { code: ... }" names no pg
+    # frame, and older nodemailer versions print the very same object for a mail
+    # server. The learned not-mail check, trained on real pastes in which such bare
+    # Node errors were mostly mail, no longer withholds them.
+    ("node-pg", "self-signed", "output", "tls-cert-untrusted"),
+    ("node-pg", "unknown-ca", "output", "tls-cert-untrusted"),
+    ("node-pg", "tls1.0-only", "output", "tls-handshake-failed"),
+    ("node-pg", "unresolvable-name", "output", "dns-failure"),
     # The MongoDB driver's 9 KB error dump repeats Node's own reason in a nested
     # cause's properties ("code: 'ERR_TLS_CERT_ALTNAME_INVALID', reason: \"IP: ... is
     # not in the cert's list\"") dozens of lines away from any word naming the driver.
@@ -78,6 +87,7 @@ KNOWN_MISSES: set[Miss] = {
     # check finds such lines in other programs' pastes too and withholds the answer,
     # offering it as a choice.
     ("go-net-smtp", "expired", "output", "none"),
+    ("go-net-smtp", "self-signed", "output", "none"),
     ("go-net-smtp", "wrong-name", "output", "none"),
 }
 

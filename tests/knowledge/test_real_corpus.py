@@ -35,9 +35,10 @@ REAL_SEALED11 = REPO / "tests" / "corpus" / "real-sealed11.jsonl"
 REAL_SEALED12 = REPO / "tests" / "corpus" / "real-sealed12.jsonl"
 REAL_SEALED13 = REPO / "tests" / "corpus" / "real-sealed13.jsonl"
 REAL_SEALED14 = REPO / "tests" / "corpus" / "real-sealed14.jsonl"
+REAL_SEALED15 = REPO / "tests" / "corpus" / "real-sealed15.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for their form and
 # their sources only; failures name lines and sources, never texts.
-SEALED15 = REPO / "tests" / "corpus" / "sealed" / "real-sealed15.jsonl.gz"
+SEALED16 = REPO / "tests" / "corpus" / "sealed" / "real-sealed16.jsonl.gz"
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -53,7 +54,8 @@ REAL_FILES = (
     REAL_SEALED12,
     REAL_SEALED13,
     REAL_SEALED14,
-    SEALED15,
+    REAL_SEALED15,
+    SEALED16,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"

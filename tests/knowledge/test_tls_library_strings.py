@@ -45,7 +45,6 @@ KNOWN_MISSES: set[tuple[str, str, str, str]] = {
     ("el", "thunderbird", "cert-error-expired", "none"),
     ("el", "thunderbird", "cert-error-inline-expired", "none"),
     ("en", "curl smtp", "X509_V_ERR_CERT_REJECTED (openssl3)", "tls-cert-expired"),
-    ("en", "nodemailer", "X509_V_ERR_CERT_REJECTED (openssl3)", "dns-failure"),
     (
         "en",
         "openssl s_client -starttls smtp",
