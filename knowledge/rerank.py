@@ -97,11 +97,8 @@ def succeeded(answer: Mapping[str, Any]) -> bool:
     True when no SMTP reply the recogniser found is negative: all are successes (2xx)
     or the positive intermediate replies of DATA and AUTH (3xx, RFC 5321 4.2.1).
     """
-    replies = [
-        str(code)
-        for code in answer.get("codes") or ()
-        if len(str(code)) == 3 and str(code).isdigit()
-    ]
+    codes = map(str, answer.get("codes") or ())
+    replies = [code for code in codes if len(code) == 3 and code.isdigit()]
     return bool(replies) and all(code[0] in "23" for code in replies)
 
 
