@@ -58,6 +58,8 @@ _STRONG_MAIL: Final = (
     "send_mail",
     # Django's management command that sends a test message.
     "sendtestemail",
+    # JavaMail's own words for a failed STARTTLS upgrade: no other library says them.
+    "convert socket to tls",
     "sendrawemail",
     "amazonses",
     "email-smtp.",

@@ -286,7 +286,9 @@ class Matcher:
             raise InputError(
                 f"text is {len(text):,} characters; the limit is {MAX_TEXT:,}"
             )
-        selection = select_lines(text, cues=self._cues)
+        selection = select_lines(
+            text, cues=self._cues, phrases=self._recogniser.cue_phrases
+        )
         lines = selection.windows()
         if len(text) <= LOCAL_CONTEXT:
             context, other = mail_context(text)

@@ -123,6 +123,29 @@ _CUE_TEXT: Final = """
     conexão errore impossibile rifiuto certificato connessione autenticação
 """
 CUE_WORDS: Final = frozenset(_CUE_TEXT.split())
+# The same for scripts written without spaces between words (Chinese, Japanese,
+# Korean): found as substrings of a line, not as its words.
+CUE_PHRASES: Final = (
+    "错误",
+    "錯誤",
+    "失败",
+    "失敗",
+    "拒绝",
+    "拒絕",
+    "超时",
+    "逾時",
+    "无法",
+    "無法",
+    "エラー",
+    "拒否",
+    "タイムアウト",
+    "できません",
+    "오류",
+    "실패",
+    "거부",
+    "시간 초과",
+)
+_UNSPACED_SCRIPT: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _WORD: Final = re.compile(r"[\w'-]+")
 # A Latin-script word glued to Chinese, Japanese or Korean text ("SSLHandshakeException
 # 이", "出现ETIMEDOUT错误") is a word of its own.
@@ -610,16 +633,24 @@ class Selection:
 
 
 def select_lines(
-    text: str, *, limit: int = MAX_LINES, cues: frozenset[str] | None = None
+    text: str,
+    *,
+    limit: int = MAX_LINES,
+    cues: frozenset[str] | None = None,
+    phrases: tuple[str, ...] = (),
 ) -> Selection:
     """
     The paste's lines and the ``limit`` most error-like, in paste order.
 
     ``cues`` replaces the words that mark an error line (the matcher adds its
-    knowledge base's signal words to ``CUE_WORDS``). Lines of an HTTP log are passed
+    knowledge base's signal words to ``CUE_WORDS``); ``phrases`` are added to
+    ``CUE_PHRASES``, the marks of a line in a script written without spaces (the
+    matcher adds its knowledge base's signals in Chinese, Japanese and Korean:
+    "积极拒绝" in a sentence around a stack trace). Lines of an HTTP log are passed
     over while other candidates exist.
     """
     words = CUE_WORDS if cues is None else cues
+    marks = CUE_PHRASES + phrases
     lines = _pieces(text)
     long = len(lines) >= LONG_PASTE_LINES
     coded = _coded_lines(lines, strict=long)
@@ -631,6 +662,9 @@ def select_lines(
         if long and index not in coded and _routine(line):
             continue
         found = len(words.intersection(words_of(line.lower())))
+        if not line.isascii() and _UNSPACED_SCRIPT.search(line):
+            folded = line.casefold()
+            found += sum(mark in folded for mark in marks)
         if index in coded:
             found += 2
         if found or len(lines) <= 3:

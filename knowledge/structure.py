@@ -826,6 +826,10 @@ class Recogniser:
         self.cue_words: frozenset[str] = frozenset(
             w for w in self._by_word if not w.isdigit() and len(w) > 3
         )
+        # Phrases in scripts written without spaces mark their lines by substring.
+        self.cue_phrases: tuple[str, ...] = tuple(
+            sorted({phrase for phrase, _ in self._unspaced})
+        )
 
     def scan(self, text: str) -> list[Hit]:
         """Every signal in ``text``; a phrase inside a longer one found drops."""
