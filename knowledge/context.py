@@ -46,6 +46,11 @@ _STRONG_MAIL: Final = (
     "邮箱",
     "郵件",
     "メール",
+    # A mail client's outgoing and incoming servers (Japanese, Chinese).
+    "送信サーバ",
+    "受信サーバ",
+    "发件服务器",
+    "收件服务器",
     "почта",
     "почты",
     "почту",

@@ -713,8 +713,13 @@ MEDIUM_SIGNAL: Final = 12.0
 # How near "smtp" must stand to a medium signal to make it strong (characters).
 NEAR_SMTP: Final = 40
 # "smtp" said of the protocol or a client ("SMTP.login failed", "smtp error"), not a
-# server banner's ESMTP or the first label of a host name ("smtp.relay.example.org").
-_SMTP_NEAR: Final = re.compile(r"(?<!\w)smtp(?!\w|\.[\w-]+\.)")
+# server banner's ESMTP or the first label of a host name ("smtp.relay.example.org");
+# or the word for mail, or a mail client's outgoing or incoming server, in Chinese,
+# Japanese or Korean ("发送邮件失败，提示：附件大于50M": sending mail failed, the
+# attachment is over 50 MB).
+_SMTP_NEAR: Final = re.compile(
+    r"(?<!\w)smtp(?!\w|\.[\w-]+\.)|邮件|郵件|メール|메일|(?:送信|受信)サーバ|[发收]件服务器"
+)
 
 
 @dataclass(frozen=True, slots=True)
