@@ -87,6 +87,7 @@ FIRST_LOOK = {
     "e6a3337": ["real-sealed10.jsonl", "real-sealed11.jsonl", "real-sealed12.jsonl"],
     "21827d3": ["real-sealed13.jsonl", "real-sealed14.jsonl"],
     "098a923": ["real-sealed15.jsonl"],
+    "3ec645d": ["real-sealed16.jsonl"],
 }
 # Coefficients smaller than this are left out of the shipped category model.
 PRUNE = 0.02

@@ -36,9 +36,10 @@ REAL_SEALED12 = REPO / "tests" / "corpus" / "real-sealed12.jsonl"
 REAL_SEALED13 = REPO / "tests" / "corpus" / "real-sealed13.jsonl"
 REAL_SEALED14 = REPO / "tests" / "corpus" / "real-sealed14.jsonl"
 REAL_SEALED15 = REPO / "tests" / "corpus" / "real-sealed15.jsonl"
+REAL_SEALED16 = REPO / "tests" / "corpus" / "real-sealed16.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for their form and
 # their sources only; failures name lines and sources, never texts.
-SEALED16 = REPO / "tests" / "corpus" / "sealed" / "real-sealed16.jsonl.gz"
+SEALED = tuple(sorted((REPO / "tests" / "corpus" / "sealed").glob("real-sealed*.gz")))
 REAL_FILES = (
     REAL_DEV,
     REAL_SEALED1,
@@ -55,7 +56,8 @@ REAL_FILES = (
     REAL_SEALED13,
     REAL_SEALED14,
     REAL_SEALED15,
-    SEALED16,
+    REAL_SEALED16,
+    *SEALED,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
 SHARED_CORPUS = REPO.parent / "shared" / "corpus"

@@ -1,0 +1,65 @@
+"""
+Refusals in the words of particular servers and clients, taken from their sources:
+Sendmail's TLS requirement (cf/m4/proto.m4), Exim's own bounce for a message over its
+size limit (src/moan.c), a per-session message cap, and Exchange's send-on-behalf
+refusal as Japanese Outlook shows it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge import KNOWLEDGE_ROOT
+from knowledge.loader import load_knowledge
+from knowledge.matcher import Matcher
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Matcher:
+    return Matcher(load_knowledge(KNOWLEDGE_ROOT))
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Sendmail's access map asks for TLS (ENCR:128) and the session had none.
+        (
+            "Mar  3 10:12:40 mx sendmail[4410]: 52A9Cd0f004410: ruleset=check_mail, "
+            "arg1=<ops@example.org>, relay=[192.0.2.7], reject=403 4.7.0 encryption "
+            "too weak 0 less than 128",
+            "starttls-required",
+        ),
+        # Exim's bounce for a message over message_size_limit.
+        (
+            "Subject: Mail failure\n\nA message that you sent was longer than the "
+            "maximum size allowed on this\nsystem. It was not delivered to any "
+            "recipients.",
+            "message-too-large",
+        ),
+        # A server that closes the session after so many messages.
+        (
+            "smtp: 421 Connection closed by server. Maximum message count per "
+            "session reached.",
+            "rate-limited",
+        ),
+        # Exchange's SendAsDenied as Japanese Outlook words it.
+        (
+            "このメッセージは配信されませんでした: 指定されたユーザーの代理として"
+            "メッセージを送信するアクセス権がありません",
+            "sender-not-permitted",
+        ),
+    ],
+)
+def test_the_server_s_own_words_are_answered(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    answer = shipped.diagnose(text).to_json()
+    assert (answer["category"], answer["decision"]) == (category, "confident"), answer
+
+
+def test_weak_encryption_with_tls_is_not_read_as_missing_tls(shipped: Matcher) -> None:
+    """The same reply with a TLS session's bits is about the cipher, not STARTTLS."""
+    answer = shipped.diagnose(
+        "reject=403 4.7.0 encryption too weak 56 less than 128"
+    ).to_json()
+    assert answer["category"] != "starttls-required", answer
