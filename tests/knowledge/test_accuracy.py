@@ -66,6 +66,9 @@ REAL_SEALED12 = ROOT / "tests" / "corpus" / "real-sealed12.jsonl"
 REAL_SEALED13 = ROOT / "tests" / "corpus" / "real-sealed13.jsonl"
 REAL_SEALED14 = ROOT / "tests" / "corpus" / "real-sealed14.jsonl"
 REAL_SEALED15 = ROOT / "tests" / "corpus" / "real-sealed15.jsonl"
+# The sixteenth, measured blind at 0.843 / 0.093, then training material and fixed
+# from; floor a little under today's 0.923 / 0.037.
+REAL_SEALED16 = ROOT / "tests" / "corpus" / "real-sealed16.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +160,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         (REAL_SEALED13, 0.90, 0.04),
         (REAL_SEALED14, 0.82, 0.03),
         (REAL_SEALED15, 0.84, 0.05),
+        (REAL_SEALED16, 0.90, 0.06),
     ],
     ids=[
         "real-sealed4",
@@ -171,6 +175,7 @@ def test_later_sealed_set_accuracy(shipped: Matcher) -> None:
         "real-sealed13",
         "real-sealed14",
         "real-sealed15",
+        "real-sealed16",
     ],
 )
 def test_newer_sealed_sets_keep_their_floor(
