@@ -1,8 +1,9 @@
 """
 Refusals in the words of particular servers and clients, taken from their sources:
 Sendmail's TLS requirement (cf/m4/proto.m4), Exim's own bounce for a message over its
-size limit (src/moan.c), a per-session message cap, and Exchange's send-on-behalf
-refusal as Japanese Outlook shows it.
+size limit (src/moan.c), a per-session message cap, Exchange's send-on-behalf refusal
+as Japanese Outlook shows it, and cPanel's Exim asking a client that did not log in to
+turn on SMTP authentication (against plain Exim's relay refusal).
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ def shipped() -> Matcher:
             "session reached.",
             "rate-limited",
         ),
+        # cPanel's Exim: the client did not log in.
+        (
+            "SMTP -> ERROR: RCPT not accepted from server: 550-Please turn on SMTP "
+            "Authentication in your mail client. (laptop) [198.51.100.7]:50811 is "
+            "not permitted to relay through this server without authentication.",
+            "auth-required",
+        ),
+        # Plain Exim: the host may not relay.
+        ("SMTP Error: 550 relay not permitted", "relay-denied"),
         # Exchange's SendAsDenied as Japanese Outlook words it.
         (
             "このメッセージは配信されませんでした: 指定されたユーザーの代理として"
