@@ -106,6 +106,11 @@ def test_a_line_in_a_script_without_spaces_is_chosen_by_its_phrase() -> None:
             "connection-timeout",
         ),
         (
+            "메일 서버 연결 실패: System.Net.Sockets.SocketException: 알려진 호스트가 "
+            "없습니다",
+            "dns-failure",
+        ),
+        (
             "寄送郵件失敗：[WinError 10060] 連線嘗試失敗，因為連線對象有一段時間並未"
             "正確回應，或是連線建立失敗，因為連線的主機無法回應。",
             "connection-timeout",
