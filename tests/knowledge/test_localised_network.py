@@ -110,6 +110,22 @@ def test_a_line_in_a_script_without_spaces_is_chosen_by_its_phrase() -> None:
             "없습니다",
             "dns-failure",
         ),
+        # glibc's Korean strerror, as curl and Java print it on Linux.
+        (
+            "메일 발송 오류: curl: (7) Failed to connect to smtp.example.org port 587: "
+            "연결이 거부됨",
+            "connection-refused",
+        ),
+        (
+            "메일 발송 오류: Connect to smtp.example.org:25 [smtp.example.org/"
+            "203.0.113.9] failed: 연결 시간 초과",
+            "connection-timeout",
+        ),
+        (
+            "메일 발송 오류: curl: (7) Failed to connect to smtp.example.org port 25: "
+            "호스트로 갈 루트가 없음",
+            "connection-timeout",
+        ),
         (
             "寄送郵件失敗：[WinError 10060] 連線嘗試失敗，因為連線對象有一段時間並未"
             "正確回應，或是連線建立失敗，因為連線的主機無法回應。",
