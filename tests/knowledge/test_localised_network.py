@@ -127,6 +127,10 @@ def test_a_line_in_a_script_without_spaces_is_chosen_by_its_phrase() -> None:
             "connection-timeout",
         ),
         (
+            "메일 발송 오류: smtp.example.org: 이름 혹은 서비스를 알 수 없습니다",
+            "dns-failure",
+        ),
+        (
             "寄送郵件失敗：[WinError 10060] 連線嘗試失敗，因為連線對象有一段時間並未"
             "正確回應，或是連線建立失敗，因為連線的主機無法回應。",
             "connection-timeout",
