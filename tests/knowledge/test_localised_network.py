@@ -3,8 +3,9 @@ The operating system's own reason for a failed connection, in the language Windo
 prints it in, read from wherever it stands in the paste.
 
 The texts are Windows' FormatMessage wording of WinSock errors as Python's OSError and
-.NET's SocketException print them on Chinese, Japanese and Korean Windows (seen in
-public code and issue threads that quote them).
+.NET's SocketException print them on Chinese, Japanese, Korean, Italian, Turkish, Dutch
+and Czech Windows, and glibc's Korean strerror (seen in public code and issue threads
+that quote them).
 """
 
 from __future__ import annotations
@@ -128,6 +129,36 @@ def test_a_line_in_a_script_without_spaces_is_chosen_by_its_phrase() -> None:
         ),
         (
             "메일 발송 오류: smtp.example.org: 이름 혹은 서비스를 알 수 없습니다",
+            "dns-failure",
+        ),
+        # Italian, Turkish, Dutch and Czech Windows.
+        (
+            "SMTP: [WinError 10061] Impossibile stabilire la connessione. Rifiuto "
+            "persistente del computer di destinazione",
+            "connection-refused",
+        ),
+        (
+            "SMTP: [WinError 10061] Hedef makine etkin olarak reddettiğinden bağlantı "
+            "kurulamadı",
+            "connection-refused",
+        ),
+        (
+            "SMTP: Kan geen verbinding maken omdat de doelcomputer de verbinding "
+            "actief heeft geweigerd 127.0.0.1:25",
+            "connection-refused",
+        ),
+        (
+            "SMTP: Nemohlo být vytvořeno žádné připojení, protože cílový počítač je "
+            "aktivně odmítl 127.0.0.1:587",
+            "connection-refused",
+        ),
+        (
+            "SMTP: Tentativo di connessione non riuscito. Risposta non corretta della "
+            "parte connessa dopo un intervallo di tempo",
+            "connection-timeout",
+        ),
+        (
+            "SMTP: smtp.example.org: Bilinen böyle bir ana bilgisayar yok",
             "dns-failure",
         ),
         (
