@@ -161,6 +161,21 @@ def test_a_line_in_a_script_without_spaces_is_chosen_by_its_phrase() -> None:
             "SMTP: smtp.example.org: Bilinen böyle bir ana bilgisayar yok",
             "dns-failure",
         ),
+        # glibc's Italian and Turkish strerror (wget, curl on Linux).
+        (
+            "invio e-mail fallito: curl: (7) Failed to connect to smtp.example.org "
+            "port 587: Connessione rifiutata",
+            "connection-refused",
+        ),
+        (
+            "invio e-mail fallito: Connessione a smtp.example.org:25... non riuscito: "
+            "Connessione scaduta.",
+            "connection-timeout",
+        ),
+        (
+            "SMTP: smtp.example.org:587 adresine bağlanılamadı: Bağlantı reddedildi",
+            "connection-refused",
+        ),
         (
             "寄送郵件失敗：[WinError 10060] 連線嘗試失敗，因為連線對象有一段時間並未"
             "正確回應，或是連線建立失敗，因為連線的主機無法回應。",
