@@ -279,6 +279,27 @@ _DNS_CALL: Final = re.compile(
 DNS_CALL_WEIGHT: Final = 34.0
 # A host lookup that failed or did not complete (Exim's "host lookup did not complete",
 # GNOME/Evolution's "Host lookup 'x' failed") is a name that did not resolve.
+# Microsoft's IMAP and POP servers (Exchange Online, Outlook.com) take no password
+# login any more: Basic authentication for IMAP and POP was retired in Exchange Online
+# from October 2022 and for Outlook.com personal accounts in September 2024, so their
+# "LOGIN failed" answers a policy, whatever the password (unless the client sent an
+# OAuth token).
+_MICROSOFT_MAILBOX_HOST: Final = re.compile(
+    r"\b(?:outlook\.office365\.com|outlook\.office\.com|(?:imap|pop)-mail\.outlook\.com)\b",
+    re.IGNORECASE,
+)
+_MAILBOX_LOGIN_FAILED: Final = re.compile(
+    r"\b(?:LOGIN|AUTHENTICATE) failed\b|-ERR (?:Logon failure|Authentication failed)",
+    re.IGNORECASE,
+)
+# Windows' refused logon (Exchange's POP3 and IMAP4 services) names an "unknown user
+# name": the login's, not a recipient's.
+_LOGON_FAILURE: Final = re.compile(
+    r"logon failure: unknown user name or bad password", re.IGNORECASE
+)
+_OAUTH_LOGIN: Final = re.compile(
+    r"AUTHENTICATE XOAUTH2|\b(?:auth|authmech) \[XOAUTH2\]", re.IGNORECASE
+)
 _HOST_LOOKUP: Final = re.compile(
     r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
 )
@@ -959,6 +980,19 @@ class Recogniser:
                 Hit(too_large.group(0), "message-too-large", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
+        if (
+            (failed := _MAILBOX_LOGIN_FAILED.search(text))
+            and _MICROSOFT_MAILBOX_HOST.search(f"{text}\n{settings}")
+            and not _OAUTH_LOGIN.search(f"{text}\n{settings}")
+        ):
+            hits = [h for h in hits if h.category != "auth-failed"]
+            hits.append(
+                Hit(failed.group(0), "auth-policy-blocked", DECISIVE_SIGNAL, "rule")
+            )
+            explained.add("auth-failed")
+        if _LOGON_FAILURE.search(text):
+            hits = [h for h in hits if h.category != "recipient-unknown"]
+            explained.add("recipient-unknown")
         if (
             _TLS_UPGRADE_STALLED.search(text)
             and not _CONNECT_TIMEOUT.search(text)

@@ -2,8 +2,9 @@
 Refusals in the words of particular servers and clients, taken from their sources:
 Sendmail's TLS requirement (cf/m4/proto.m4), Exim's own bounce for a message over its
 size limit (src/moan.c), a per-session message cap, Exchange's send-on-behalf refusal
-as Japanese Outlook shows it, and cPanel's Exim asking a client that did not log in to
-turn on SMTP authentication (against plain Exim's relay refusal).
+as Japanese Outlook shows it, cPanel's Exim asking a client that did not log in to
+turn on SMTP authentication (against plain Exim's relay refusal), and Microsoft's IMAP
+and POP servers refusing a password login since Basic authentication was retired.
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def shipped() -> Matcher:
             "not permitted to relay through this server without authentication.",
             "auth-required",
         ),
+        # Exchange's POP3 service refusing a login (Windows' ERROR_LOGON_FAILURE):
+        # the unknown user is the login's, not a recipient.
+        (
+            "POP3: -ERR Logon failure: unknown user name or bad password.",
+            "auth-failed",
+        ),
         # Plain Exim: the host may not relay.
         ("SMTP Error: 550 relay not permitted", "relay-denied"),
         # Exchange's SendAsDenied as Japanese Outlook words it.
@@ -73,3 +80,35 @@ def test_weak_encryption_with_tls_is_not_read_as_missing_tls(shipped: Matcher) -
         "reject=403 4.7.0 encryption too weak 56 less than 128"
     ).to_json()
     assert answer["category"] != "starttls-required", answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "imapsync: Host2 failure: Error login on [outlook.office365.com] with user "
+        "[ops@example.org] auth [LOGIN]: 2 NO LOGIN failed.",
+        'imaplib.IMAP4.error: b"AUTHENTICATE failed."\n'
+        "IMAP_HOST=outlook.office365.com IMAP_PORT=993",
+        "fetchmail: pop-mail.outlook.com: -ERR Logon failure: unknown user name or "
+        "bad password.",
+    ],
+)
+def test_a_password_login_to_microsoft_s_mailboxes_is_the_policy(
+    shipped: Matcher, text: str
+) -> None:
+    """Exchange Online and Outlook.com take OAuth only over IMAP and POP."""
+    assert shipped.diagnose(text).to_json()["category"] == "auth-policy-blocked"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The same refusal from another provider's server: the password.
+        'imaplib.IMAP4.error: b"LOGIN failed."\nIMAP_HOST=imap.example.org',
+        # An OAuth token Microsoft refused: the token, not the policy.
+        "C: A1 AUTHENTICATE XOAUTH2 <redacted>\nS: A1 NO AUTHENTICATE failed.\n"
+        "host outlook.office365.com",
+    ],
+)
+def test_other_login_failures_stay_failed_logins(shipped: Matcher, text: str) -> None:
+    assert shipped.diagnose(text).to_json()["category"] != "auth-policy-blocked"
