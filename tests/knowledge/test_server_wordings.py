@@ -57,6 +57,11 @@ def shipped() -> Matcher:
             "POP3: -ERR Logon failure: unknown user name or bad password.",
             "auth-failed",
         ),
+        # Exchange Web Services throttling a mailbox (exchangelib names the code).
+        (
+            "sending the report mail failed: exchangelib.errors.ErrorServerBusy",
+            "rate-limited",
+        ),
         # Plain Exim: the host may not relay.
         ("SMTP Error: 550 relay not permitted", "relay-denied"),
         # Exchange's SendAsDenied as Japanese Outlook words it.
