@@ -30,8 +30,11 @@ async def test_writes_wait_for_the_replica_and_fail_while_it_is_frozen(
     succeed and the replica holds them.
     """
     with sentinel_group(tmp_path) as group:
+        # The replica acknowledges within milliseconds when it runs; a bound of a
+        # second leaves room for a loaded machine (two cores, the rest of the suite)
+        # without letting a frozen replica pass.
         store = RedisStore.from_url(
-            group.url, prefix="t:", timeout=2.0, wait_replicas=1, wait_timeout=0.3
+            group.url, prefix="t:", timeout=3.0, wait_replicas=1, wait_timeout=1.0
         )
         replica = group.processes["b"].pid
         try:
