@@ -145,7 +145,8 @@ CUE_PHRASES: Final = (
     "거부",
     "시간 초과",
 )
-_UNSPACED_SCRIPT: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# A character of those scripts (kana, CJK ideographs, Hangul, full-width forms).
+UNSPACED: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 _WORD: Final = re.compile(r"[\w'-]+")
 # A Latin-script word glued to Chinese, Japanese or Korean text ("SSLHandshakeException
 # 이", "出现ETIMEDOUT错误") is a word of its own.
@@ -662,7 +663,7 @@ def select_lines(
         if long and index not in coded and _routine(line):
             continue
         found = len(words.intersection(words_of(line.lower())))
-        if not line.isascii() and _UNSPACED_SCRIPT.search(line):
+        if not line.isascii() and UNSPACED.search(line):
             folded = line.casefold()
             found += sum(mark in folded for mark in marks)
         if index in coded:

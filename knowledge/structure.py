@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from knowledge.model import KnowledgeBase, Signal
+from knowledge.normalize import UNSPACED as _UNSPACED
 from knowledge.normalize import Evidence, words_of
 
 # Each further signal of the same category counts this fraction of the one before.
@@ -49,7 +50,6 @@ _TOKEN: Final = re.compile(r"\w+")
 
 _SPACES: Final = re.compile(r"\s+")
 # Scripts written without spaces between words: their phrases are found as substrings.
-_UNSPACED: Final = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uff00-\uffef]")
 # MTA log fields ("relay=", "status=") are structure of the log line, not words.
 _LOG_FIELD: Final = re.compile(
     r"\b(?:to|from|relay|delay|delays|dsn|status|stat|orig_to|ctladdr|proto|helo|size|"
@@ -279,6 +279,9 @@ _DNS_CALL: Final = re.compile(
 DNS_CALL_WEIGHT: Final = 34.0
 # A host lookup that failed or did not complete (Exim's "host lookup did not complete",
 # GNOME/Evolution's "Host lookup 'x' failed") is a name that did not resolve.
+_HOST_LOOKUP: Final = re.compile(
+    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
+)
 # Microsoft's IMAP and POP servers (Exchange Online, Outlook.com) take no password
 # login any more: Basic authentication for IMAP and POP was retired in Exchange Online
 # from October 2022 and for Outlook.com personal accounts in September 2024, so their
@@ -292,16 +295,13 @@ _MAILBOX_LOGIN_FAILED: Final = re.compile(
     r"\b(?:LOGIN|AUTHENTICATE) failed\b|-ERR (?:Logon failure|Authentication failed)",
     re.IGNORECASE,
 )
+_OAUTH_LOGIN: Final = re.compile(
+    r"AUTHENTICATE XOAUTH2|\b(?:auth|authmech) \[XOAUTH2\]", re.IGNORECASE
+)
 # Windows' refused logon (Exchange's POP3 and IMAP4 services) names an "unknown user
 # name": the login's, not a recipient's.
 _LOGON_FAILURE: Final = re.compile(
     r"logon failure: unknown user name or bad password", re.IGNORECASE
-)
-_OAUTH_LOGIN: Final = re.compile(
-    r"AUTHENTICATE XOAUTH2|\b(?:auth|authmech) \[XOAUTH2\]", re.IGNORECASE
-)
-_HOST_LOOKUP: Final = re.compile(
-    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
 )
 # Outbound port 25 closed by the network the sender is on, as people and providers
 # say it: cloud providers block TCP 25 outbound by default (Alibaba Cloud ECS
@@ -980,10 +980,11 @@ class Recogniser:
                 Hit(too_large.group(0), "message-too-large", DECISIVE_SIGNAL, "rule")
             )
         explained: set[str] = set()
+        whole = f"{text}\n{settings}"
         if (
             (failed := _MAILBOX_LOGIN_FAILED.search(text))
-            and _MICROSOFT_MAILBOX_HOST.search(f"{text}\n{settings}")
-            and not _OAUTH_LOGIN.search(f"{text}\n{settings}")
+            and _MICROSOFT_MAILBOX_HOST.search(whole)
+            and not _OAUTH_LOGIN.search(whole)
         ):
             hits = [h for h in hits if h.category != "auth-failed"]
             hits.append(

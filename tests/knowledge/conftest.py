@@ -292,6 +292,15 @@ def sample_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
     return Matcher(tree.load(), not_mail=False, rerank=False)
 
 
+@pytest.fixture(scope="session")
+def shipped() -> Matcher:
+    """
+    The matcher over the shipped knowledge base, with both learned parts, built once
+    (a module that needs another matcher defines its own ``shipped``).
+    """
+    return Matcher(load_knowledge())
+
+
 # Plain output for a pipe: no colours, a wide terminal so that rich does not wrap words.
 CLI_ENV = {**os.environ, "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
 

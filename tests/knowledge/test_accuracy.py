@@ -71,14 +71,6 @@ REAL_SEALED15 = ROOT / "tests" / "corpus" / "real-sealed15.jsonl"
 REAL_SEALED16 = ROOT / "tests" / "corpus" / "real-sealed16.jsonl"
 
 
-@pytest.fixture(scope="module")
-def shipped() -> Matcher:
-    """The matcher over the shipped knowledge base."""
-    from knowledge.loader import load_knowledge
-
-    return Matcher(load_knowledge())
-
-
 @pytest.mark.skipif(
     not DEV.is_file(), reason=f"development corpus not present at {DEV}"
 )

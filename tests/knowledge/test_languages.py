@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Matcher:
-    """The matcher over the shipped knowledge base."""
-    return Matcher(load_knowledge())
 
 
 @pytest.mark.parametrize(

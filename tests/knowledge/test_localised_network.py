@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import KNOWLEDGE_ROOT
-from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
 from knowledge.normalize import select_lines
 
@@ -25,11 +23,6 @@ TRACE = (
     '  File "C:\\Python311\\Lib\\socket.py", line 851, in create_connection\n'
     "    raise exceptions[0]\n"
 )
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Matcher:
-    return Matcher(load_knowledge(KNOWLEDGE_ROOT))
 
 
 @pytest.mark.parametrize(

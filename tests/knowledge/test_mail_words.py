@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import KNOWLEDGE_ROOT
 from knowledge.context import mail_context
-from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
 
 BARE = "javax.net.ssl.SSLHandshakeException: PKIX path building failed"
@@ -45,11 +43,6 @@ def test_without_a_mail_word_the_bare_error_names_nothing() -> None:
 )
 def test_a_mail_client_s_server_names_mail(lead: str) -> None:
     assert mail_context(f"{lead}: {BARE}") == (True, False)
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Matcher:
-    return Matcher(load_knowledge(KNOWLEDGE_ROOT))
 
 
 @pytest.mark.parametrize(

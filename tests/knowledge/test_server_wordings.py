@@ -11,14 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge import KNOWLEDGE_ROOT
-from knowledge.loader import load_knowledge
 from knowledge.matcher import Matcher
-
-
-@pytest.fixture(scope="module")
-def shipped() -> Matcher:
-    return Matcher(load_knowledge(KNOWLEDGE_ROOT))
 
 
 @pytest.mark.parametrize(
