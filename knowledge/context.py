@@ -65,6 +65,8 @@ _STRONG_MAIL: Final = (
     "sendtestemail",
     # JavaMail's own words for a failed STARTTLS upgrade: no other library says them.
     "convert socket to tls",
+    # Amazon SES's refusal of a message (its API's MessageRejected error).
+    "messagerejected",
     "sendrawemail",
     "amazonses",
     "email-smtp.",
@@ -158,6 +160,15 @@ _SMTP_MARKERS: Final = (
     # ...?p=BadCredentials", "... - gsmtp").
     "support.google.com/mail",
     "gsmtp",
+    # Postfix's SMTP client before the server's 220 ("lost connection with X while
+    # receiving the initial server greeting", smtp_proto.c).
+    "the initial server greeting",
+    # MailKit's SslHandshakeException (MailKit/Security/SslHandshakeException.cs),
+    # MailCore2's error domain and libetpan's SMTP layer (mailsmtp_*, MAILSMTP_ERROR_*):
+    # mail libraries' own words.
+    "an error occurred while attempting to establish an ssl or tls connection",
+    "mcoerrordomain",
+    "mailsmtp",
 )
 # gen_smtp_client's failure tuples, which name the SMTP host they were talking to
 # (gen-smtp/gen_smtp src/gen_smtp_client.erl: {network_failure, Host, Reason},
@@ -166,12 +177,19 @@ _SMTP_MARKERS: Final = (
 # ("{:network_failure, 'smtp.example.org', {:error, ...}}"): mail for certain.
 _GEN_SMTP_TUPLE: Final = re.compile(
     r"\{:?(?:network_failure|missing_requirement|temporary_failure|permanent_failure),"
-    r"\s*['\"<]"
+    r"\s*(?:~c)?['\"<]"
 )
 # Sending mail said in a short phrase ("Failed to send alert notification email",
 # "could not send the notification e-mail", "error sending welcome mail"): a few words
 # between the verb and the mail, written with spaces, so a URL's path or an API's name
 # ("/v3/send/email", "SendEmail") is not read as it.
+# node-imap's connection timers (lib/Connection.js: "Timed out while connecting to
+# server", "Timed out while authenticating with server", with err.source 'timeout'),
+# as Node prints the error object.
+_NODE_IMAP_TIMEOUT: Final = re.compile(
+    r"timed out while (?:connecting to|authenticating with) server[\s\S]{0,160}?"
+    r"source: ?'timeout'"
+)
 _SEND_MAIL_PHRASE: Final = re.compile(
     r"(?<![\w/.-])(?:send|sending|sent)(?: [a-z][a-z'-]*){0,3} (?:e-?mail|mail)s?\b"
     r"(?![/.-]\w)"
@@ -191,6 +209,12 @@ _MAIL_SERVICES: Final = (
     "sendemail",
     "sendrawemail",
     "resend",
+    # Amazon SES's API errors (SES API reference, Common Errors and each action's
+    # Errors): the SDK that carried them is another protocol, the refusal is mail's.
+    "messagerejected",
+    "mailfromdomainnotverified",
+    "accountsendingpaused",
+    "configurationsetsendingpaused",
 )
 # Names of another protocol or its client: stronger than a mail provider's name.
 _DECISIVE_OTHER: Final = (
@@ -215,6 +239,14 @@ _DECISIVE_OTHER: Final = (
     "ldap",
     "grpc",
     "rpc error",
+    # gRPC-Go's transport credentials ("transport: authentication handshake failed:
+    # x509: ..."), Redis clients' exceptions (phpredis, redis-py, Predis), Python's
+    # telnet client.
+    "transport: authentication handshake failed",
+    "redisexception",
+    "redis.exceptions",
+    "predis\\",
+    "telnetlib",
     "webhook",
     "curl error",
     "npm err",
@@ -583,7 +615,11 @@ def mail_context(text: str) -> tuple[bool, bool]:
         # mail problems, its TLS and connection errors are not (the matcher caps only
         # the generic categories when both are true).
         return any(word in low for word in _MAIL_SERVICES), True
-    if any(word in low for word in _STRONG_MAIL) or _SEND_MAIL_PHRASE.search(low):
+    if (
+        any(word in low for word in _STRONG_MAIL)
+        or _SEND_MAIL_PHRASE.search(low)
+        or _NODE_IMAP_TIMEOUT.search(low)
+    ):
         return True, False
     if (
         any(word in low for word in _OTHER_WORDS)

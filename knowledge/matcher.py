@@ -54,7 +54,7 @@ from knowledge.normalize import (
     select_lines,
     stem,
 )
-from knowledge.rerank import MIN_KNOWN, Reranker, read_reranker
+from knowledge.rerank import MIN_KNOWN, Reranker, mail_only, read_reranker
 from knowledge.servers import ServerRef, find_server
 from knowledge.structure import Recogniser, Structure, names_step, step_of
 
@@ -443,6 +443,7 @@ class Matcher:
         if (
             diagnosis.category != NONE
             and not context
+            and not mail_only(diagnosis.to_json())
             and (model := self._not_mail_model()) is not None
             and model.not_mail(text)
         ):

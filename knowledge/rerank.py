@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from knowledge.categories import NONE
+from knowledge.context import GENERIC
 
 RERANK_PATH: Final = Path(__file__).resolve().parent / "learned" / "rerank.json"
 # The category model's most likely categories join the candidates.
@@ -42,6 +43,11 @@ KEEP_ENTRY: Final = 85.0
 MIN_KNOWN: Final = 0.5
 # Signals of a reason read verbatim from a TLS library's or the system's catalogue.
 KEPT_SIGNALS: Final = ("tls:", "network:")
+# Signals of a mail program's own words or of a rule about mail's structure.
+MAIL_SIGNALS: Final = ("smtp:", "rule:")
+# Categories whose words other software shares: transport failures, size limits and
+# rate limits (an HTTP API's "too many requests").
+SHARED: Final = GENERIC | {"message-too-large", "rate-limited"}
 
 FEATURES: Final = (
     "answer",
@@ -89,6 +95,23 @@ def kept(answer: Mapping[str, Any]) -> bool:
         return True
     return any(
         str(signal).startswith(KEPT_SIGNALS) for signal in answer.get("signals") or ()
+    )
+
+
+def mail_only(answer: Mapping[str, Any]) -> bool:
+    """
+    True for a confident answer that only mail has, read from a mail program's own
+    words or a rule about mail's structure (a client's "server does not support
+    secure connections" in French, gen_smtp's missing-requirement tuple): no other
+    program says them, so neither learned part withholds it.
+    """
+    return (
+        answer.get("decision") == "confident"
+        and answer.get("category") not in SHARED
+        and any(
+            str(signal).startswith(MAIL_SIGNALS)
+            for signal in answer.get("signals") or ()
+        )
     )
 
 
@@ -226,7 +249,8 @@ class Reranker:
 
         The best-scored candidate replaces the recogniser's answer only when it
         outscores it by ``margin``; an answer ``kept`` (a confident known message, a
-        TLS library's or the system's own reason) only by "none"; and where the
+        TLS library's or the system's own reason) only by "none", and one that only
+        mail has (``mail_only``) not at all; and where the
         recogniser found nothing in a paste whose words name no mail (a sentence of
         chat), or answered nothing where the paste's replies are all positive (a
         delivery log, a transcript that went well), nothing is answered: no
@@ -241,6 +265,8 @@ class Reranker:
         if best != found and scores[best] - scores[found] < self.margin:
             best = found
         if best not in (NONE, found) and kept(answer):
+            best = found
+        if best == NONE and mail_only(answer):
             best = found
         if found == NONE and (
             succeeded(answer) or (answer.get("decision") == "none" and not mail_words)

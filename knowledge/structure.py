@@ -278,9 +278,15 @@ _DNS_CALL: Final = re.compile(
 )
 DNS_CALL_WEIGHT: Final = 34.0
 # A host lookup that failed or did not complete (Exim's "host lookup did not complete",
-# GNOME/Evolution's "Host lookup 'x' failed") is a name that did not resolve.
+# GNOME/Evolution's "Host lookup 'x' failed", Sendmail's "host map: lookup (x):
+# deferred"), a domain with no MX records ("No MX records were found for the 'x'
+# domain" in servers' bounces; "mx记录查询失败") is a name that did not resolve.
 _HOST_LOOKUP: Final = re.compile(
-    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)", re.IGNORECASE
+    r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)|"
+    r"\bhost map: lookup \([^)\n]*\): deferred|"
+    r"\bno MX records? (?:were |was )?found\b|"
+    r"mx ?记录(?:查询|解析)失败",
+    re.IGNORECASE,
 )
 # Microsoft's IMAP and POP servers (Exchange Online, Outlook.com) take no password
 # login any more: Basic authentication for IMAP and POP was retired in Exchange Online
@@ -301,7 +307,13 @@ _OAUTH_LOGIN: Final = re.compile(
 # Windows' refused logon (Exchange's POP3 and IMAP4 services) names an "unknown user
 # name": the login's, not a recipient's.
 _LOGON_FAILURE: Final = re.compile(
-    r"logon failure: unknown user name or bad password", re.IGNORECASE
+    r"logon failure: unknown user name or bad password|"
+    # PAM's and Dovecot's authentication log: the login name is unknown
+    # ("pam_unix(dovecot:auth): check pass; user unknown", "passwd-file(x,1.2.3.4):
+    # unknown user").
+    r"check pass; user unknown|"
+    r"\b(?:pam|passwd-file|passwd|shadow|sql|ldap)\([^)\n]*\): unknown user\b",
+    re.IGNORECASE,
 )
 # Outbound port 25 closed by the network the sender is on, as people and providers
 # say it: cloud providers block TCP 25 outbound by default (Alibaba Cloud ECS

@@ -1,0 +1,119 @@
+"""
+Failures in the words of mail libraries and servers that name nothing else: MailKit's
+SslHandshakeException, MailCore2's error domain, libetpan's SSL error constants,
+node-imap's connection timer, gen_smtp's failure tuple as Elixir 1.15+ prints a
+charlist, Amazon SES's MessageRejected inside an AWS SDK's error, Sendmail's deferred
+host map, a bounce for a domain without MX records, PAM's unknown login in Dovecot's
+log, Google's "sign-in attempt blocked" alert and an hourly cap written with a slash;
+and, the other way, gRPC, Redis and telnet errors that are not mail's, whatever the
+thread around them says.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.matcher import Matcher
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # MailKit/Security/SslHandshakeException.cs, the bare message.
+        (
+            "Send failed: An error occurred while attempting to establish an SSL or "
+            "TLS connection.",
+            "tls-handshake-failed",
+        ),
+        # MailCore2's MCOErrorCertificate (4).
+        (
+            'Error Domain=MCOErrorDomain Code=4 "The certificate for this server is '
+            'invalid." UserInfo={NSLocalizedDescription=The certificate for this '
+            "server is invalid.}",
+            "tls-cert-untrusted",
+        ),
+        # libetpan's IMAP layer (a client's account check).
+        ("Account check failed: MAILIMAP_ERROR_SSL", "tls-handshake-failed"),
+        # node-imap lib/Connection.js: the connect timer.
+        (
+            "[Error: Timed out while connecting to server] source: 'timeout'",
+            "connection-timeout",
+        ),
+        # gen_smtp_client's {temporary_failure, Host, tls_failed}, host as a charlist.
+        (
+            '{:error, {:temporary_failure, ~c"198.51.100.20", :tls_failed}}',
+            "tls-handshake-failed",
+        ),
+        # SES's MessageRejected as the AWS SDK for JavaScript returns it from Lambda.
+        (
+            '{"errorMessage": "Email address is not verified. The following '
+            'identities failed the check in region EU-WEST-1: ops@example.org", '
+            '"errorType": "MessageRejected", "stackTrace": ["Request.extractError '
+            '(/var/runtime/node_modules/aws-sdk/lib/protocol/query.js:50:29)"]}',
+            "sender-not-permitted",
+        ),
+        # Sendmail's queue: the host map (DNS) lookup could not complete.
+        ("Deferred: host map: lookup (example.org): deferred", "dns-failure"),
+        # A server's bounce for a recipient domain with no MX records.
+        (
+            "Could not deliver message to the following recipient(s):\n"
+            "Failed Recipient: ops@example.invalid\nReason: Failed to connect to the "
+            "recipients mail server. No MX records were found for the "
+            "'example.invalid' domain.",
+            "dns-failure",
+        ),
+        # A Go mail server's log: the MX lookup failed ("域名mx记录查询失败").
+        (
+            "[error] send.go:154 ops@example.org 域名mx记录查询失败",
+            "dns-failure",
+        ),
+        # Dovecot's PAM login: the name is unknown to PAM, a refused login.
+        (
+            "auth[3906]: pam_unix(dovecot:auth): check pass; user unknown\n"
+            "auth[3906]: pam_unix(dovecot:auth): authentication failure; logname= "
+            "uid=0 euid=0 tty=dovecot ruser=ops rhost=198.51.100.7",
+            "auth-failed",
+        ),
+        # Google's security alert after a client's password sign-in was refused.
+        (
+            "Thunderbird cannot send: Google Account: sign-in attempt blocked",
+            "auth-policy-blocked",
+        ),
+    ],
+)
+def test_the_library_s_own_words_are_answered(
+    shipped: Matcher, text: str, category: str
+) -> None:
+    answer = shipped.diagnose(text).to_json()
+    assert answer["category"] == category, answer
+
+
+def test_mailkit_s_certificate_reason_outranks_its_opening_sentence(
+    shipped: Matcher,
+) -> None:
+    """The handshake sentence is MailKit's preface; the reason after it decides."""
+    answer = shipped.diagnose(
+        "MailKit.Security.SslHandshakeException: An error occurred while attempting "
+        "to establish an SSL or TLS connection.\n\nThe server's SSL certificate could "
+        "not be validated for the following reasons:\n• The server certificate has "
+        "the following errors:\n  • unable to get local issuer certificate"
+    ).to_json()
+    assert answer["category"] == "tls-cert-untrusted", answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # gRPC-Go's transport credentials.
+        "rpc failed: transport: authentication handshake failed: x509: certificate "
+        "signed by unknown authority",
+        # A queue worker's Redis client, in a thread about undelivered mail.
+        "发不出去邮件\ncat queue.log\nRedisException  : Connection refused",
+        # Python's telnet client resolving a name.
+        'Traceback (most recent call last):\n  File "t.py", line 8, in <module>\n'
+        "    tn = telnetlib.Telnet(HOST)\n"
+        "socket.gaierror: [Errno -2] Name or service not known",
+    ],
+)
+def test_other_protocols_errors_are_not_mail(shipped: Matcher, text: str) -> None:
+    assert shipped.diagnose(text).to_json()["category"] == "none"
