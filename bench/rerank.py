@@ -69,6 +69,7 @@ from knowledge.rerank import (  # noqa: E402
     RERANK_PATH,
     Reranker,
     candidates,
+    says_failure,
     write_reranker,
 )
 from knowledge.rerank import features as candidate_features  # noqa: E402
@@ -88,7 +89,7 @@ FIRST_LOOK = {
     "21827d3": ["real-sealed13.jsonl", "real-sealed14.jsonl"],
     "098a923": ["real-sealed15.jsonl"],
     "3ec645d": ["real-sealed16.jsonl"],
-    "48bda16": ["real-sealed17.jsonl"],
+    "48bda16": ["real-sealed17.jsonl", "real-sealed18.jsonl"],
 }
 # Coefficients smaller than this are left out of the shipped category model.
 PRUNE = 0.02
@@ -372,6 +373,7 @@ def measure(settings: list[tuple[float, float]]) -> int:
                     probabilities[(held, record["source"])],
                     mail_words=bool(mail_words),
                     other_program=bool(other),
+                    failure_words=says_failure(record["text"]),
                 )
     print(
         f"{len(records)} first-look pastes of {len(sets)} sets, each reranked by a "

@@ -190,6 +190,14 @@ _NODE_IMAP_TIMEOUT: Final = re.compile(
     r"timed out while (?:connecting to|authenticating with) server[\s\S]{0,160}?"
     r"source: ?'timeout'"
 )
+# The mailbox protocols, named or spoken: "IMAP", "imaps://", imaplib, imap.gmail.com,
+# POP3; an IMAP server's tagged refusal of a login ("a1 NO LOGIN failed", "3 NO
+# AUTHENTICATE failed.") and its response codes (RFC 5530: "[AUTHENTICATIONFAILED]").
+_MAILBOX_PROTOCOL: Final = re.compile(
+    r"\bimap|\bpop3s?\b|"
+    r"\bno (?:\[[a-z]+\] )?(?:login|authenticate|select|examine) |"
+    r"\[(?:authenticationfailed|authorizationfailed|unavailable|alert|overquota)\]"
+)
 _SEND_MAIL_PHRASE: Final = re.compile(
     r"(?<![\w/.-])(?:send|sending|sent)(?: [a-z][a-z'-]*){0,3} (?:e-?mail|mail)s?\b"
     r"(?![/.-]\w)"
@@ -242,6 +250,9 @@ _DECISIVE_OTHER: Final = (
     # gRPC-Go's transport credentials ("transport: authentication handshake failed:
     # x509: ..."), Redis clients' exceptions (phpredis, redis-py, Predis), Python's
     # telnet client.
+    # apt's own output: installing a package (php-imap) is no mail failure.
+    "unable to locate package",
+    "reading package lists",
     "transport: authentication handshake failed",
     "redisexception",
     "redis.exceptions",
@@ -619,6 +630,7 @@ def mail_context(text: str) -> tuple[bool, bool]:
         any(word in low for word in _STRONG_MAIL)
         or _SEND_MAIL_PHRASE.search(low)
         or _NODE_IMAP_TIMEOUT.search(low)
+        or _MAILBOX_PROTOCOL.search(low)
     ):
         return True, False
     if (

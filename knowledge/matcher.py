@@ -47,6 +47,7 @@ from knowledge.learned import (
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
     CUE_WORDS,
+    HEX_RE,
     MAX_TEXT,
     Evidence,
     find_evidence,
@@ -54,7 +55,13 @@ from knowledge.normalize import (
     select_lines,
     stem,
 )
-from knowledge.rerank import MIN_KNOWN, Reranker, mail_only, read_reranker
+from knowledge.rerank import (
+    MIN_KNOWN,
+    Reranker,
+    mail_only,
+    read_reranker,
+    says_failure,
+)
 from knowledge.servers import ServerRef, find_server
 from knowledge.structure import Recogniser, Structure, names_step, step_of
 
@@ -76,6 +83,10 @@ REPLY_BONUS: Final = 5.0
 ENHANCED_CONFLICT: Final = 15.0
 # ... and more when the paste's code names one category that is not the entry's.
 CODE_CATEGORY_CONFLICT: Final = 10.0
+# A signature that names an Outlook/Windows error number the paste does not carry,
+# matched only because the paste carries another ("0x800CCC6F" read as "0x800CCC0F"):
+# the numbers name different failures.
+HEX_CONFLICT: Final = 40.0
 REPLY_CONFLICT: Final = 20.0
 ALTERNATIVES: Final = 3
 # The category of "how do I see what the server says" questions.
@@ -371,6 +382,12 @@ class Matcher:
                 and not evidence.enhanced_codes & set(entry.enhanced_codes)
             ):
                 raw -= CODE_CATEGORY_CONFLICT
+            if (
+                evidence.hex_codes
+                and (numbers := HEX_RE.findall(signature))
+                and not {"0x" + h[2:].upper() for h in numbers} & evidence.hex_codes
+            ):
+                raw -= HEX_CONFLICT
             raw += PRIOR.get(entry.category, 0.0)
             raw += min(STRUCTURE_CAP, STRUCTURE_SHARE * structure.vote(entry.category))
             if answered and entry.category in UNREACHED:
@@ -495,6 +512,7 @@ class Matcher:
             probabilities,
             mail_words=mail_words,
             other_program=other_program,
+            failure_words=says_failure(text),
         )
 
         def pick(category: str) -> Candidate | None:

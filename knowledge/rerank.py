@@ -27,6 +27,7 @@ from typing import Any, Final
 
 from knowledge.categories import NONE
 from knowledge.context import GENERIC
+from knowledge.normalize import CUE_PHRASES, CUE_WORDS, words_of
 
 RERANK_PATH: Final = Path(__file__).resolve().parent / "learned" / "rerank.json"
 # The category model's most likely categories join the candidates.
@@ -112,6 +113,26 @@ def mail_only(answer: Mapping[str, Any]) -> bool:
             str(signal).startswith(MAIL_SIGNALS)
             for signal in answer.get("signals") or ()
         )
+    )
+
+
+def bare(answer: Mapping[str, Any]) -> bool:
+    """True when the recogniser found nothing to read: no answer, signal or code."""
+    return (
+        answer.get("decision") == "none"
+        and not answer.get("signals")
+        and not coded(answer)
+    )
+
+
+def says_failure(text: str) -> bool:
+    """
+    True when ``text`` has a word of failure (error, failed, cannot, refused, ...;
+    in Chinese, Japanese and Korean their phrases): "my mail client says:" and "how
+    do I export my contacts from Outlook?" have none.
+    """
+    return bool(CUE_WORDS.intersection(words_of(text.lower()))) or any(
+        phrase in text for phrase in CUE_PHRASES
     )
 
 
@@ -243,18 +264,20 @@ class Reranker:
         *,
         mail_words: bool,
         other_program: bool,
+        failure_words: bool,
     ) -> list[str]:
         """
         The candidate categories, the chosen one first, then the others by score.
 
         The best-scored candidate replaces the recogniser's answer only when it
         outscores it by ``margin``; an answer ``kept`` (a confident known message, a
-        TLS library's or the system's own reason) only by "none", and one that only
-        mail has (``mail_only``) not at all; and where the
-        recogniser found nothing in a paste whose words name no mail (a sentence of
-        chat), or answered nothing where the paste's replies are all positive (a
-        delivery log, a transcript that went well), nothing is answered: no
-        first-look paste was of the second kind.
+        TLS library's or the system's own reason) only by "none" and, in a paste whose
+        words name mail, not at all, nor one that only mail has (``mail_only``); and
+        where the recogniser found nothing in a paste whose words name no mail (a
+        sentence of chat), or answered nothing where the paste's replies are all
+        positive (a delivery log, a transcript that went well), or found nothing at all
+        in a paste with no word of failure (``says_failure``: a half-paste, a how-to
+        question), nothing is answered: no first-look paste was of the second kind.
         """
         order = self.order(
             answer, probabilities, mail_words=mail_words, other_program=other_program
@@ -266,10 +289,12 @@ class Reranker:
             best = found
         if best not in (NONE, found) and kept(answer):
             best = found
-        if best == NONE and mail_only(answer):
+        if best == NONE and (mail_only(answer) or (mail_words and kept(answer))):
             best = found
         if found == NONE and (
-            succeeded(answer) or (answer.get("decision") == "none" and not mail_words)
+            succeeded(answer)
+            or (answer.get("decision") == "none" and not mail_words)
+            or (bare(answer) and not failure_words)
         ):
             best = found
         return [best, *(category for category, _ in order if category != best)]

@@ -280,12 +280,16 @@ DNS_CALL_WEIGHT: Final = 34.0
 # A host lookup that failed or did not complete (Exim's "host lookup did not complete",
 # GNOME/Evolution's "Host lookup 'x' failed", Sendmail's "host map: lookup (x):
 # deferred"), a domain with no MX records ("No MX records were found for the 'x'
-# domain" in servers' bounces; "mx记录查询失败") is a name that did not resolve.
+# domain" in servers' bounces; "mx记录查询失败"), sendmail's exit status for an unknown
+# host as mutt reports it, is a name that did not resolve.
 _HOST_LOOKUP: Final = re.compile(
     r"\bhost ?lookup\b[^\n]{0,80}?\b(?:failed|did not complete)|"
     r"\bhost map: lookup \([^)\n]*\): deferred|"
     r"\bno MX records? (?:were |was )?found\b|"
-    r"mx ?记录(?:查询|解析)失败",
+    r"mx ?记录(?:查询|解析)失败|"
+    # mutt and other callers of sendmail(8): its exit status EX_NOHOST (68,
+    # sysexits.h) "Host unknown.".
+    r"\bchild exited 68 \(host unknown\.?\)",
     re.IGNORECASE,
 )
 # Microsoft's IMAP and POP servers (Exchange Online, Outlook.com) take no password
@@ -295,6 +299,14 @@ _HOST_LOOKUP: Final = re.compile(
 # OAuth token).
 _MICROSOFT_MAILBOX_HOST: Final = re.compile(
     r"\b(?:outlook\.office365\.com|outlook\.office\.com|(?:imap|pop)-mail\.outlook\.com)\b",
+    re.IGNORECASE,
+)
+# An IMAP server refusing a login in its tagged reply ("a1 NO LOGIN failed.", "3 NO
+# AUTHENTICATE failed.", "a NO LOGIN Login error or password error") or with RFC 5530's
+# response code ("[AUTHENTICATIONFAILED] Invalid credentials"): the credentials.
+_IMAP_LOGIN_REFUSED: Final = re.compile(
+    r"\bNO (?:\[[A-Z]+\] )?(?:LOGIN|AUTHENTICATE)\b[^\n]{0,20}?\b(?:failed|fail|error)|"
+    r"\[AUTHENTICATIONFAILED\]",
     re.IGNORECASE,
 )
 _MAILBOX_LOGIN_FAILED: Final = re.compile(
@@ -991,6 +1003,8 @@ class Recogniser:
             hits.append(
                 Hit(too_large.group(0), "message-too-large", DECISIVE_SIGNAL, "rule")
             )
+        if refused := _IMAP_LOGIN_REFUSED.search(text):
+            hits.append(Hit(refused.group(0), "auth-failed", DECISIVE_SIGNAL, "rule"))
         explained: set[str] = set()
         whole = f"{text}\n{settings}"
         if (

@@ -4,9 +4,11 @@ SslHandshakeException, MailCore2's error domain, libetpan's SSL error constants,
 node-imap's connection timer, gen_smtp's failure tuple as Elixir 1.15+ prints a
 charlist, Amazon SES's MessageRejected inside an AWS SDK's error, Sendmail's deferred
 host map, a bounce for a domain without MX records, PAM's unknown login in Dovecot's
-log, Google's "sign-in attempt blocked" alert and an hourly cap written with a slash;
-and, the other way, gRPC, Redis and telnet errors that are not mail's, whatever the
-thread around them says.
+log, Google's "sign-in attempt blocked" alert, an hourly cap written with a slash,
+NetEase's IMAP "Unsafe Login", IMAP's tagged refusals and response codes, Dovecot's and
+Gmail's connection caps, a DMARC refusal under a size code, mutt's EX_NOHOST and an
+Outlook error number that is not the one a signature names; and, the other way, gRPC,
+Redis, telnet and apt output that is not mail's, whatever the thread around it says.
 """
 
 from __future__ import annotations
@@ -79,6 +81,43 @@ from knowledge.matcher import Matcher
             "Thunderbird cannot send: Google Account: sign-in attempt blocked",
             "auth-policy-blocked",
         ),
+        # NetEase's IMAP servers before the client sent the IMAP ID command.
+        (
+            "a01 OK LOGIN completed\na02 NO SELECT Unsafe Login. Please contact "
+            "kefu@188.com for help",
+            "auth-policy-blocked",
+        ),
+        # An IMAP server's tagged refusal of a login, with no other word for mail.
+        ("a1 NO LOGIN failed.", "auth-failed"),
+        # RFC 5530's response code as Gmail's IMAP sends it.
+        (
+            "Error while authenticating account: [AUTHENTICATIONFAILED] Invalid "
+            "credentials (Failure)",
+            "auth-failed",
+        ),
+        # Dovecot's login process (ERR_TOO_MANY_USERIP_CONNECTIONS).
+        (
+            "imap-login: Maximum number of connections from user+IP exceeded "
+            "(mail_max_userip_connections=10): user=<ops@example.org>",
+            "rate-limited",
+        ),
+        # Gmail's IMAP alert, through a Rust client's debug output.
+        (
+            'Sync exited with error: Login failed: (No(No { information: "Too many '
+            'simultaneous connections. (Failure)", code: Some(Alert) }))',
+            "rate-limited",
+        ),
+        # A DMARC refusal under a size-limit reply code.
+        ("552 bizsmtp 0bqv1i0054 DMARC validation failed", "sender-authentication"),
+        # mutt after sendmail(8) exited with EX_NOHOST.
+        ("Error sending message, child exited 68 (Host unknown.)", "dns-failure"),
+        # A server comparing the envelope sender with the login, as Outlook shows it.
+        (
+            "Protocol: SMTP, Server Response: '554 Originator address does not match "
+            "authentication credentials', Port: 25, Secure(SSL): No, Server Error: "
+            "554, Error Number: 0x800CCC6F",
+            "sender-not-permitted",
+        ),
     ],
 )
 def test_the_library_s_own_words_are_answered(
@@ -109,6 +148,9 @@ def test_mailkit_s_certificate_reason_outranks_its_opening_sentence(
         "signed by unknown authority",
         # A queue worker's Redis client, in a thread about undelivered mail.
         "发不出去邮件\ncat queue.log\nRedisException  : Connection refused",
+        # apt installing PHP's IMAP extension.
+        "$ sudo apt install php8.1-imap\nReading package lists... Done\n"
+        "E: Unable to locate package php8.1-imap",
         # Python's telnet client resolving a name.
         'Traceback (most recent call last):\n  File "t.py", line 8, in <module>\n'
         "    tn = telnetlib.Telnet(HOST)\n"

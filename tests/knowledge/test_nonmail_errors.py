@@ -40,13 +40,13 @@ KNOWN_MISSES: set[Miss] = {
     # ... at TLSSocket.onConnectSecure (node:_tls_wrap...) { code: ... }" names no pg
     # frame, and older nodemailer versions print the very same object for a mail
     # server. The learned not-mail check, trained on real pastes in which such bare
-    # Node errors were mostly mail, no longer withholds them (since the seventeenth set
-    # was trained on it withholds the self-signed and unknown-CA ones again).
+    # Node errors were mostly mail, no longer withholds them (trained with the
+    # seventeenth set it withheld the self-signed and unknown-CA ones; with the
+    # eighteenth it answers them again and withholds the closed port's).
+    ("node-pg", "self-signed", "output", "tls-cert-untrusted"),
+    ("node-pg", "unknown-ca", "output", "tls-cert-untrusted"),
     ("node-pg", "tls1.0-only", "output", "tls-handshake-failed"),
     ("node-pg", "unresolvable-name", "output", "dns-failure"),
-    # node-postgres's bare "connect ECONNREFUSED 127.0.0.1:5432" since the seventeenth
-    # set was trained on: real pastes of that shape were mostly mail.
-    ("node-pg", "closed-port", "output", "connection-refused"),
     # The MongoDB driver's 9 KB error dump repeats Node's own reason in a nested
     # cause's properties ("code: 'ERR_TLS_CERT_ALTNAME_INVALID', reason: \"IP: ... is
     # not in the cert's list\"") dozens of lines away from any word naming the driver.
@@ -54,6 +54,7 @@ KNOWN_MISSES: set[Miss] = {
     # `openssl s_client`'s output without the command names neither the port nor the
     # protocol: it reads the same as a test of a mail server's port 465, the likelier
     # paste here. With the command above it (frame command+output) it is answered none.
+    ("openssl-s_client", "expired", "output", "tls-cert-expired"),
     ("openssl-s_client", "self-signed", "output", "tls-cert-untrusted"),
     ("openssl-s_client", "wrong-name", "output", "tls-cert-hostname"),
     ("openssl-s_client", "tls1.0-only", "output", "tls-handshake-failed"),
@@ -87,7 +88,11 @@ KNOWN_MISSES: set[Miss] = {
     # error or the dial error alone): the learned not-mail check finds such lines in
     # other programs' pastes too and withholds the answer, offering it as a choice.
     # ("dial tcp ...: connect: connection refused" joined these once the sixteenth set
-    # was trained on, and is answered again since the seventeenth.)
+    # was trained on, was answered again with the seventeenth and is withheld again
+    # since the eighteenth, with Perl's and swaks's bare "Connection refused" lines.)
+    ("go-net-smtp", "closed-port", "output", "none"),
+    ("perl-net-smtp", "closed-port", "output", "none"),
+    ("swaks", "closed-port", "output", "none"),
     ("go-net-smtp", "expired", "output", "none"),
     ("go-net-smtp", "self-signed", "output", "none"),
     ("go-net-smtp", "wrong-name", "output", "none"),

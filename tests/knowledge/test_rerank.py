@@ -372,8 +372,8 @@ def test_a_tls_library_s_own_reason_is_not_exchanged_only_offered_beside(
 ) -> None:
     """
     GnuTLS's reason in Ukrainian ("the certificate is not yet active"), read from its
-    catalogue: a confident answer below KEEP_ENTRY that is kept all the same, while
-    "none" may still withhold it.
+    catalogue: a confident answer below KEEP_ENTRY that is kept all the same; "none"
+    withholds it only where the paste names no mail.
     """
     text = (
         "msmtp: TLS handshake failed: Сертифікат ще не активовано.\n"
@@ -388,7 +388,14 @@ def test_a_tls_library_s_own_reason_is_not_exchanged_only_offered_beside(
     assert kept.category == plain.category and kept.entry is plain.entry
     assert kept.alternatives[0].entry.category == "tls-handshake-failed"
     away = toy_model({"w:handshake": {"none": 8.0}}, knows=(text,))
-    withheld = Matcher(kb, not_mail=False, rerank=(away, FOLLOWER)).diagnose(text)
+    named = Matcher(kb, not_mail=False, rerank=(away, FOLLOWER)).diagnose(text)
+    assert named.category == plain.category
+    bare = "TLS handshake failed: Сертифікат ще не активовано."
+    assert Matcher(kb, not_mail=False, rerank=False).diagnose(bare).category == (
+        plain.category
+    )
+    away = toy_model({"w:handshake": {"none": 8.0}}, knows=(bare,))
+    withheld = Matcher(kb, not_mail=False, rerank=(away, FOLLOWER)).diagnose(bare)
     assert withheld.category == "none"
 
 
