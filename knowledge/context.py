@@ -179,10 +179,6 @@ _GEN_SMTP_TUPLE: Final = re.compile(
     r"\{:?(?:network_failure|missing_requirement|temporary_failure|permanent_failure),"
     r"\s*(?:~c)?['\"<]"
 )
-# Sending mail said in a short phrase ("Failed to send alert notification email",
-# "could not send the notification e-mail", "error sending welcome mail"): a few words
-# between the verb and the mail, written with spaces, so a URL's path or an API's name
-# ("/v3/send/email", "SendEmail") is not read as it.
 # node-imap's connection timers (lib/Connection.js: "Timed out while connecting to
 # server", "Timed out while authenticating with server", with err.source 'timeout'),
 # as Node prints the error object.
@@ -198,6 +194,10 @@ _MAILBOX_PROTOCOL: Final = re.compile(
     r"\bno (?:\[[a-z]+\] )?(?:login|authenticate|select|examine) |"
     r"\[(?:authenticationfailed|authorizationfailed|unavailable|alert|overquota)\]"
 )
+# Sending mail said in a short phrase ("Failed to send alert notification email",
+# "could not send the notification e-mail", "error sending welcome mail"): a few words
+# between the verb and the mail, written with spaces, so a URL's path or an API's name
+# ("/v3/send/email", "SendEmail") is not read as it.
 _SEND_MAIL_PHRASE: Final = re.compile(
     r"(?<![\w/.-])(?:send|sending|sent)(?: [a-z][a-z'-]*){0,3} (?:e-?mail|mail)s?\b"
     r"(?![/.-]\w)"
@@ -247,12 +247,12 @@ _DECISIVE_OTHER: Final = (
     "ldap",
     "grpc",
     "rpc error",
-    # gRPC-Go's transport credentials ("transport: authentication handshake failed:
-    # x509: ..."), Redis clients' exceptions (phpredis, redis-py, Predis), Python's
-    # telnet client.
     # apt's own output: installing a package (php-imap) is no mail failure.
     "unable to locate package",
     "reading package lists",
+    # gRPC-Go's transport credentials ("transport: authentication handshake failed:
+    # x509: ..."), Redis clients' exceptions (phpredis, redis-py, Predis), Python's
+    # telnet client.
     "transport: authentication handshake failed",
     "redisexception",
     "redis.exceptions",

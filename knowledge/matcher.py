@@ -47,10 +47,10 @@ from knowledge.learned import (
 from knowledge.model import Entry, KnowledgeBase
 from knowledge.normalize import (
     CUE_WORDS,
-    HEX_RE,
     MAX_TEXT,
     Evidence,
     find_evidence,
+    hex_codes,
     normalise,
     select_lines,
     stem,
@@ -384,8 +384,9 @@ class Matcher:
                 raw -= CODE_CATEGORY_CONFLICT
             if (
                 evidence.hex_codes
-                and (numbers := HEX_RE.findall(signature))
-                and not {"0x" + h[2:].upper() for h in numbers} & evidence.hex_codes
+                and "0x" in signature.lower()
+                and (numbers := hex_codes(signature))
+                and not numbers & evidence.hex_codes
             ):
                 raw -= HEX_CONFLICT
             raw += PRIOR.get(entry.category, 0.0)

@@ -316,6 +316,11 @@ class Evidence:
     worded: frozenset[int] = frozenset()
 
 
+def hex_codes(text: str) -> frozenset[str]:
+    """The Outlook/Windows error numbers in ``text``, written 0x plus upper-case hex."""
+    return frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
+
+
 def find_evidence(text: str) -> Evidence:
     """Collect reply codes, enhanced status codes and Outlook hex codes from a text."""
     if ":" in text:
@@ -327,7 +332,7 @@ def find_evidence(text: str) -> Evidence:
     pairs = frozenset((int(r), e) for r, e in PAIR_RE.findall(text))
     enhanced = frozenset(".".join(m) for m in ENHANCED_RE.findall(text))
     replies = frozenset(int(c) for c in REPLY_RE.findall(text)) | {r for r, _ in pairs}
-    hexes = frozenset("0x" + h[2:].upper() for h in HEX_RE.findall(text))
+    hexes = hex_codes(text)
     worded = frozenset(int(c) for c in WORDED_REPLY_RE.findall(text)) | {
         r for r, _ in pairs if r >= 400
     }

@@ -301,14 +301,6 @@ _MICROSOFT_MAILBOX_HOST: Final = re.compile(
     r"\b(?:outlook\.office365\.com|outlook\.office\.com|(?:imap|pop)-mail\.outlook\.com)\b",
     re.IGNORECASE,
 )
-# An IMAP server refusing a login in its tagged reply ("a1 NO LOGIN failed.", "3 NO
-# AUTHENTICATE failed.", "a NO LOGIN Login error or password error") or with RFC 5530's
-# response code ("[AUTHENTICATIONFAILED] Invalid credentials"): the credentials.
-_IMAP_LOGIN_REFUSED: Final = re.compile(
-    r"\bNO (?:\[[A-Z]+\] )?(?:LOGIN|AUTHENTICATE)\b[^\n]{0,20}?\b(?:failed|fail|error)|"
-    r"\[AUTHENTICATIONFAILED\]",
-    re.IGNORECASE,
-)
 _MAILBOX_LOGIN_FAILED: Final = re.compile(
     r"\b(?:LOGIN|AUTHENTICATE) failed\b|-ERR (?:Logon failure|Authentication failed)",
     re.IGNORECASE,
@@ -325,6 +317,14 @@ _LOGON_FAILURE: Final = re.compile(
     # unknown user").
     r"check pass; user unknown|"
     r"\b(?:pam|passwd-file|passwd|shadow|sql|ldap)\([^)\n]*\): unknown user\b",
+    re.IGNORECASE,
+)
+# An IMAP server refusing a login in its tagged reply ("a1 NO LOGIN failed.", "3 NO
+# AUTHENTICATE failed.", "a NO LOGIN Login error or password error") or with RFC 5530's
+# response code ("[AUTHENTICATIONFAILED] Invalid credentials"): the credentials.
+_IMAP_LOGIN_REFUSED: Final = re.compile(
+    r"\bNO (?:\[[A-Z]+\] )?(?:LOGIN|AUTHENTICATE)\b[^\n]{0,20}?\b(?:failed|fail|error)|"
+    r"\[AUTHENTICATIONFAILED\]",
     re.IGNORECASE,
 )
 # Outbound port 25 closed by the network the sender is on, as people and providers
