@@ -40,12 +40,16 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from rapidfuzz import fuzz
+# The checkout this script sits in, ahead of the installed one: run from a worktree of
+# another commit (git worktree add), it measures that commit's matcher.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from knowledge.loader import load_knowledge
-from knowledge.matcher import Matcher
-from knowledge.model import KnowledgeBase
-from knowledge.normalize import error_lines, normalise
+from rapidfuzz import fuzz  # noqa: E402
+
+from knowledge.loader import load_knowledge  # noqa: E402
+from knowledge.matcher import Matcher  # noqa: E402
+from knowledge.model import KnowledgeBase  # noqa: E402
+from knowledge.normalize import error_lines, normalise  # noqa: E402
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev.jsonl"
 # A signature of this many words or more, found nearly verbatim in a paste, counts as

@@ -257,6 +257,11 @@ _DECISIVE_OTHER: Final = (
     "redisexception",
     "redis.exceptions",
     "predis\\",
+    # Redis's own refusal of an unauthenticated command (the server's NOAUTH reply as
+    # every client prints it) and MySQL's refusal of the client's authentication plugin
+    # (server error 1251, ER_NOT_SUPPORTED_AUTH_MODE).
+    "noauth authentication required",
+    "client does not support authentication protocol requested by server",
     "telnetlib",
     "webhook",
     "curl error",
@@ -295,6 +300,9 @@ _DECISIVE_OTHER: Final = (
 )
 _DECISIVE_OTHER_RE: Final = re.compile(
     r"\b(?:sdk|epp)\b|\bapi\.[a-z0-9-]+\.[a-z]{2,}|https?://[^\s'\"]*/api/"
+    # The mysql client's report of a server error: "ERROR 1045 (28000): ..." (a
+    # four-digit server error number and its five-character SQLSTATE).
+    r"|\berror [12]\d{3} \([0-9a-z]{5}\)"
 )
 _WEAK_MAIL: Final = (
     "mail",

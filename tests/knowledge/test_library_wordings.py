@@ -8,7 +8,10 @@ log, Google's "sign-in attempt blocked" alert, an hourly cap written with a slas
 NetEase's IMAP "Unsafe Login", IMAP's tagged refusals and response codes, Dovecot's and
 Gmail's connection caps, a DMARC refusal under a size code, mutt's EX_NOHOST and an
 Outlook error number that is not the one a signature names; and, the other way, gRPC,
-Redis, telnet and apt output that is not mail's, whatever the thread around it says.
+Redis, telnet and apt output that is not mail's, whatever the thread around it says;
+Exchange's 504 5.7.4, mutt's missing STARTTLS, Laminas Mail's refused IMAP login, a
+missing PTR record, and Microsoft's and Outlook's wordings in Chinese and Japanese; the
+mysql client's server errors are not mail's either.
 """
 
 from __future__ import annotations
@@ -118,6 +121,46 @@ from knowledge.matcher import Matcher
             "554, Error Number: 0x800CCC6F",
             "sender-not-permitted",
         ),
+        # Exchange's refusal of an AUTH mechanism it does not offer (Microsoft 365
+        # with SMTP AUTH switched off), as Ruby's Net::SMTP raises it.
+        (
+            "Net::SMTPAuthenticationError: 504 5.7.4 Unrecognized authentication "
+            "type [SN4PR0501CA0012.namprd05.prod.outlook.com]",
+            "auth-policy-blocked",
+        ),
+        # mutt/neomutt with $ssl_force_tls and a server that offered no STARTTLS.
+        (
+            "Connecting to imap.example.org...\nEncrypted connection unavailable",
+            "starttls-unavailable",
+        ),
+        # Laminas Mail's IMAP storage after the server refused LOGIN.
+        (
+            "Laminas\\Mail\\Storage\\Exception\\RuntimeException: cannot login, user "
+            "or password wrong in /srv/app/vendor/laminas/laminas-mail/src/Storage/"
+            "Imap.php:140",
+            "auth-failed",
+        ),
+        # A receiver's refusal of a client whose address has no PTR record.
+        (
+            "554 mx1.example.net bizsmtp no DNS reverse for 203.0.113.9",
+            "sender-authentication",
+        ),
+        # Microsoft 365 operated by 21Vianet, in Chinese, through JavaMail.
+        (
+            "com.sun.mail.smtp.SMTPSendFailedException: 451 5.7.3 "
+            "发送邮件需要 STARTTLS "
+            "[SH0PR01CA0001.CHNPR01.prod.partner.outlook.cn]",
+            "starttls-required",
+        ),
+        # Exchange's connector log, Japanese documentation's wording.
+        ("SMTP 送信エラー: TLS ネゴシエーションが失敗しました", "tls-handshake-failed"),
+        # Outlook's logging option, Japanese UI.
+        (
+            "Outlook の [ファイル] > [オプション] > [詳細設定] で "
+            "[トラブル シューティングを記録する (Outlook の再起動が必要)] "
+            "をオンにするには？",
+            "client-logging",
+        ),
     ],
 )
 def test_the_library_s_own_words_are_answered(
@@ -155,6 +198,11 @@ def test_mailkit_s_certificate_reason_outranks_its_opening_sentence(
         'Traceback (most recent call last):\n  File "t.py", line 8, in <module>\n'
         "    tn = telnetlib.Telnet(HOST)\n"
         "socket.gaierror: [Errno -2] Name or service not known",
+        # Redis's refusal of an unauthenticated command, as redis-cli prints it.
+        "127.0.0.1:6379> get mail:queue\n(error) NOAUTH Authentication required.",
+        # The mysql client refused by the server, for a user called mail.
+        "ERROR 1045 (28000): Access denied for user 'mail'@'localhost' (using "
+        "password: YES)",
     ],
 )
 def test_other_protocols_errors_are_not_mail(shipped: Matcher, text: str) -> None:

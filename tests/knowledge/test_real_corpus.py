@@ -39,6 +39,7 @@ REAL_SEALED15 = REPO / "tests" / "corpus" / "real-sealed15.jsonl"
 REAL_SEALED16 = REPO / "tests" / "corpus" / "real-sealed16.jsonl"
 REAL_SEALED17 = REPO / "tests" / "corpus" / "real-sealed17.jsonl"
 REAL_SEALED18 = REPO / "tests" / "corpus" / "real-sealed18.jsonl"
+REAL_SEALED19 = REPO / "tests" / "corpus" / "real-sealed19.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for their form and
 # their sources only; failures name lines and sources, never texts.
 SEALED = tuple(sorted((REPO / "tests" / "corpus" / "sealed").glob("real-sealed*.gz")))
@@ -61,6 +62,7 @@ REAL_FILES = (
     REAL_SEALED16,
     REAL_SEALED17,
     REAL_SEALED18,
+    REAL_SEALED19,
     *SEALED,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
