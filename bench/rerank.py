@@ -90,6 +90,7 @@ FIRST_LOOK = {
     "098a923": ["real-sealed15.jsonl"],
     "3ec645d": ["real-sealed16.jsonl"],
     "48bda16": ["real-sealed17.jsonl", "real-sealed18.jsonl", "real-sealed19.jsonl"],
+    "0dbad50": ["real-sealed20.jsonl"],
 }
 # Coefficients smaller than this are left out of the shipped category model.
 PRUNE = 0.02

@@ -37,6 +37,7 @@ _STRONG_MAIL: Final = (
     "mailgun",
     "sendgrid",
     "amazon ses",
+    "aws ses",
     "mail server",
     "mailserver",
     "mail-server",
@@ -114,6 +115,10 @@ _SMTP_MARKERS: Final = (
     "rcpt to:",
     # curl's SMTP steps ("RCPT failed: 550", "MAIL failed: 530").
     "rcpt failed: ",
+    # A client's report of the step it failed at ("send STARTTLS command: x509: ...",
+    # Go's net/smtp callers such as Alertmanager): LDAP and XMPP call theirs an
+    # operation or a stream feature, not a command.
+    "starttls command",
     # Go's net/smtp callers (Mailpit's relay): "error response to RCPT command for".
     "rcpt command",
     "postfix",
@@ -191,6 +196,9 @@ _NODE_IMAP_TIMEOUT: Final = re.compile(
 # AUTHENTICATE failed.") and its response codes (RFC 5530: "[AUTHENTICATIONFAILED]").
 _MAILBOX_PROTOCOL: Final = re.compile(
     r"\bimap|\bpop3s?\b|"
+    # A host's IMAP or POP3 port ("Connection to mail.example.org:143 Timed Out",
+    # "imap.example.org:993"), as _MAIL_PORT reads the SMTP ports.
+    r"(?<![\d:])[a-z0-9-]\.[a-z]{2,}:(?:143|993|110|995)\b(?![:.]\d)|"
     r"\bno (?:\[[a-z]+\] )?(?:login|authenticate|select|examine) |"
     r"\[(?:authenticationfailed|authorizationfailed|unavailable|alert|overquota)\]"
 )
@@ -213,6 +221,7 @@ _MAIL_SERVICES: Final = (
     "brevo",
     "mandrill",
     "amazon ses",
+    "aws ses",
     "amazonses",
     "sendemail",
     "sendrawemail",

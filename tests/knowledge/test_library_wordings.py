@@ -10,8 +10,11 @@ Gmail's connection caps, a DMARC refusal under a size code, mutt's EX_NOHOST and
 Outlook error number that is not the one a signature names; and, the other way, gRPC,
 Redis, telnet and apt output that is not mail's, whatever the thread around it says;
 Exchange's 504 5.7.4, mutt's missing STARTTLS, Laminas Mail's refused IMAP login, a
-missing PTR record, and Microsoft's and Outlook's wordings in Chinese and Japanese; the
-mysql client's server errors are not mail's either.
+missing PTR record, and Microsoft's and Outlook's wordings in Chinese and Japanese;
+OpenSMTPD's failed MX lookup, an unrecognised STARTTLS, a refused MAIL FROM before
+AUTH, Dovecot's refused plaintext login, Jakarta Mail's trust list, a client's STARTTLS
+step and a host's IMAP port in other programs' logs, Exim's DATA refusal after every
+RCPT was refused; the mysql client's server errors are not mail's either.
 """
 
 from __future__ import annotations
@@ -160,6 +163,54 @@ from knowledge.matcher import Matcher
             "[トラブル シューティングを記録する (Outlook の再起動が必要)] "
             "をオンにするには？",
             "client-logging",
+        ),
+        # OpenSMTPD's relay cannot look up the recipient domain's MX.
+        (
+            "smtpd[2211]: smtp-out: Failed to resolve MX for [relay:example.net,smtp]: "
+            "Temporary failure in MX lookup",
+            "dns-failure",
+        ),
+        # A server without RFC 3207 answering STARTTLS, through Symfony Mailer.
+        (
+            'Expected response code "220" but got code "500", with message "500 5.5.1 '
+            'Command unrecognized: "STARTTLS"".',
+            "starttls-unavailable",
+        ),
+        # A submission server refusing MAIL FROM before AUTH, through smtplib.
+        (
+            "smtplib.SMTPSenderRefused: (502, b'5.7.0 Please authenticate first', "
+            "'ops@example.org')",
+            "auth-required",
+        ),
+        # Dovecot with disable_plaintext_auth, a client that never started TLS.
+        (
+            "dovecot: imap-login: Aborted login (tried to use disallowed plaintext "
+            "auth): user=<>, rip=203.0.113.5, lip=198.51.100.2, session=<x1>",
+            "starttls-required",
+        ),
+        # Jakarta Mail's trust list (mail.smtp.ssl.trust) without the host.
+        (
+            "javax.mail.MessagingException: Could not connect to SMTP host: "
+            "mail.example.org, port: 25;\n  nested exception is:\n\t"
+            "java.io.IOException: Server is not trusted: mail.example.org",
+            "tls-cert-untrusted",
+        ),
+        # Alertmanager's email notifier in a pod's log: the STARTTLS step is mail's.
+        (
+            "$ kubectl -n monitoring logs alertmanager-main-0\n"
+            'level=error component=dispatcher msg="Notify for alerts failed" '
+            'err="email/email[0]: notify retry canceled after 3 attempts: send '
+            'STARTTLS command: x509: certificate signed by unknown authority"',
+            "tls-cert-untrusted",
+        ),
+        # A CMS testing its IMAP account: the host's IMAP port says mail.
+        ("Connection to mail.example.org:993 Timed Out", "connection-timeout"),
+        # Exim's answer to DATA after every RCPT was refused: the refusal decides.
+        (
+            'Expected response code 354 but got code "503", with message "503-All '
+            "RCPT commands were rejected with this error: 503-No Such User Here 503 "
+            'Valid RCPT command must precede DATA"',
+            "recipient-unknown",
         ),
     ],
 )

@@ -40,6 +40,7 @@ REAL_SEALED16 = REPO / "tests" / "corpus" / "real-sealed16.jsonl"
 REAL_SEALED17 = REPO / "tests" / "corpus" / "real-sealed17.jsonl"
 REAL_SEALED18 = REPO / "tests" / "corpus" / "real-sealed18.jsonl"
 REAL_SEALED19 = REPO / "tests" / "corpus" / "real-sealed19.jsonl"
+REAL_SEALED20 = REPO / "tests" / "corpus" / "real-sealed20.jsonl"
 # Sets still sealed (tests/corpus/sealed/README.md): checked here for their form and
 # their sources only; failures name lines and sources, never texts.
 SEALED = tuple(sorted((REPO / "tests" / "corpus" / "sealed").glob("real-sealed*.gz")))
@@ -63,6 +64,7 @@ REAL_FILES = (
     REAL_SEALED17,
     REAL_SEALED18,
     REAL_SEALED19,
+    REAL_SEALED20,
     *SEALED,
 )
 # The shared folder sits beside every checkout (worktrees, /work/main and CI's clone).
